@@ -1,0 +1,105 @@
+package event
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecode(t *testing.T) {
+	const okMsg = `{"event_id":"e1","shop_id":"s.1","buyer_id":"b/1","sender":"agent","agent_id":"s:a1","ts":"2026-11-20T10:00:00.123456789+08:00"}`
+	for _, tc := range []struct {
+		name  string
+		topic Topic
+		in    string
+		want  Reason
+	}{
+		{"valid message", Messages, okMsg, OK},
+		{"valid buyer without agent", Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`, OK},
+		{"unknown fields ignored", Messages, `{"x":[1,{}],"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`, OK},
+		{"oversize beats everything", Messages, "{" + strings.Repeat(" ", MaxRecordBytes) + "}", Oversize},
+		{"not json", Messages, `hello`, Malformed},
+		{"array", Messages, `[1]`, Malformed},
+		{"invalid utf-8", Messages, "{\"event_id\":\"\xff\"}", Malformed},
+		{"amount as number is malformed", Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","amount":12.5,"ts":"2026-11-20T10:00:00Z"}`, Malformed},
+		{"spam as string is malformed", Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z","spam":"yes"}`, Malformed},
+		{"malformed beats missing", Messages, `{"event_id":1}`, Malformed},
+		{"null is missing", Messages, `{"event_id":null,"shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`, MissingField},
+		{"agent without agent_id", Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"agent","ts":"2026-11-20T10:00:00Z"}`, MissingField},
+		{"missing beats invalid", Messages, `{"event_id":"e","shop_id":"bad shop","buyer_id":"b","sender":"agent","ts":"2026-11-20T10:00:00Z"}`, MissingField},
+		{"paid without amount", Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","ts":"2026-11-20T10:00:00Z"}`, MissingField},
+		{"completed without completed_by", Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"refund_completed","order_id":"o","refund_id":"r","refund_requested_at":"2026-11-19T10:00:00Z","ts":"2026-11-20T10:00:00Z"}`, MissingField},
+		{"bad shop id", Messages, `{"event_id":"e","shop_id":"s/1","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`, InvalidValue},
+		{"bad sender", Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"bot","ts":"2026-11-20T10:00:00Z"}`, InvalidValue},
+		{"ts without zone", Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00"}`, InvalidValue},
+		{"amount with 3 decimals", Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","amount":"1.005","ts":"2026-11-20T10:00:00Z"}`, InvalidValue},
+		{"requested after ts", Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"refund_completed","order_id":"o","refund_id":"r","refund_requested_at":"2026-11-21T10:00:00Z","completed_by":"merchant","ts":"2026-11-20T10:00:00Z"}`, InvalidValue},
+		{"bad type", Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_lost","order_id":"o","ts":"2026-11-20T10:00:00Z"}`, InvalidValue},
+		{"event id too long", Messages, `{"event_id":"` + strings.Repeat("e", 129) + `","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`, InvalidValue},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got := Decode(tc.topic, []byte(tc.in))
+			if got != tc.want {
+				t.Errorf("Decode = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeFields(t *testing.T) {
+	e, r := Decode(Orders, []byte(`{"event_id":"e","shop_id":"s","buyer_id":"b","type":"refund_completed","order_id":"o","refund_id":"r","refund_requested_at":"2026-11-19T10:00:00Z","completed_by":"merchant","ts":"2026-11-20T10:00:00.5Z"}`))
+	if r != OK {
+		t.Fatal(r)
+	}
+	want := time.Date(2026, 11, 20, 10, 0, 0, 5e8, time.UTC).UnixNano()
+	if e.TS != want || !e.ByMerchant || e.RequestedAt != time.Date(2026, 11, 19, 10, 0, 0, 0, time.UTC).UnixNano() {
+		t.Errorf("decoded %+v", e)
+	}
+}
+
+func TestAmount(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		fen int64
+		ok  bool
+	}{
+		{"0", 0, true}, {"12", 1200, true}, {"12.5", 1250, true}, {"12.05", 1205, true},
+		{"999999999999.99", 99999999999999, true}, {"1234567890123", 0, false},
+		{"1.", 0, false}, {".5", 0, false}, {"-1", 0, false}, {"1e3", 0, false}, {"", 0, false}, {"1.234", 0, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			fen, ok := ParseAmount(tc.in)
+			if ok != tc.ok || fen != tc.fen {
+				t.Errorf("ParseAmount(%q) = %d, %v", tc.in, fen, ok)
+			}
+			if ok {
+				if back, _ := ParseAmount(FormatAmount(fen)); back != fen {
+					t.Errorf("FormatAmount round trip %d -> %s", fen, FormatAmount(fen))
+				}
+			}
+		})
+	}
+}
+
+func TestCheckTime(t *testing.T) {
+	s := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).UnixNano()
+	for _, tc := range []struct {
+		name string
+		ts   int64
+		have bool
+		want Reason
+	}{
+		{"exactly 28d+1h old is kept", s - int64(MaxAge), true, OK},
+		{"one ns older is too old", s - int64(MaxAge) - 1, true, TooOld},
+		{"no stream time yet", s - 100*int64(MaxAge), false, OK},
+		{"exactly 10 min ahead of the wall clock", s + int64(MaxAhead), true, OK},
+		{"one ns more is future", s + int64(MaxAhead) + 1, true, Future},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Event{TS: tc.ts}
+			if got := e.CheckTime(s, tc.have, s); got != tc.want {
+				t.Errorf("got %q want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,160 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+const (
+	// shutdownGrace lets an in-flight scrape finish on SIGTERM; past it the remaining
+	// connections are closed so that shutdown stays bounded.
+	shutdownGrace = 5 * time.Second
+	// readHeaderTimeout bounds slow-loris clients; a scraper sends its headers at once.
+	readHeaderTimeout = 10 * time.Second
+)
+
+// ServerOptions configures Serve.
+type ServerOptions struct {
+	// ListenAddress is the TCP address to bind, e.g. ":9470"; ":0" picks a free port,
+	// reported through OnListen.
+	ListenAddress string
+	// WebConfigFile is an exporter-toolkit web configuration (TLS, basic auth); ""
+	// serves plain HTTP without authentication.
+	WebConfigFile string
+	// Gatherer supplies /metrics. Required.
+	Gatherer prometheus.Gatherer
+	// Ready backs /-/ready: 200 "ready" when it returns true, 503 "not ready" otherwise.
+	// Nil means always ready.
+	Ready func() bool
+	// Logger receives server and scrape errors; nil discards them.
+	Logger *slog.Logger
+	// OnListen, when set, is called once with the bound address after the listener is
+	// open and before Serve starts accepting, so a caller that asked for ":0" learns the
+	// port and can connect as soon as OnListen returns.
+	OnListen func(addr net.Addr)
+	// Version is shown on the landing page; optional.
+	Version string
+}
+
+// Serve serves /metrics, /-/healthy, /-/ready and a landing page at / until ctx is done,
+// then shuts down gracefully. It returns nil after a shutdown triggered by ctx, or the
+// error that stopped the server early (bad web config, address in use, ...). In every
+// case the listener is closed when Serve returns.
+func Serve(ctx context.Context, opt ServerOptions) error {
+	if opt.Gatherer == nil {
+		return errors.New("sinks: ServerOptions.Gatherer is nil")
+	}
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// Validate before binding: a typo in the web config should fail start-up, not leave
+	// a port open that answers nothing.
+	if opt.WebConfigFile != "" {
+		if err := web.Validate(opt.WebConfigFile); err != nil {
+			return fmt.Errorf("sinks: web config %s: %w", opt.WebConfigFile, err)
+		}
+	}
+	handler, err := newHandler(opt, logger)
+	if err != nil {
+		return err
+	}
+
+	// Our own listener rather than web.ListenAndServe, which never reveals the address
+	// it bound; tests and the demo need ":0".
+	ln, err := net.Listen("tcp", opt.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("sinks: listen %s: %w", opt.ListenAddress, err)
+	}
+	// server.Serve closes it too, but not when web.Serve fails before reaching it.
+	defer ln.Close()
+	if opt.OnListen != nil {
+		opt.OnListen(ln.Addr())
+	}
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	webConfig := opt.WebConfigFile
+	noSystemd := false
+	flags := &web.FlagConfig{
+		WebListenAddresses: &[]string{opt.ListenAddress},
+		WebSystemdSocket:   &noSystemd,
+		WebConfigFile:      &webConfig,
+	}
+	served := make(chan error, 1)
+	go func() { served <- web.Serve(ln, srv, flags, logger) }()
+
+	select {
+	case err := <-served:
+		// Stopped without being asked to.
+		return fmt.Errorf("sinks: serving %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("HTTP server did not drain in time; closing connections", "err", err)
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("sinks: serving %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "cskpi",
+		Description: "Customer-service KPIs computed from Kafka chat and order events",
+		Version:     opt.Version,
+		// No pprof handlers are registered, so the page must not link to them.
+		Profiling: "false",
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sinks: landing page: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(opt.Gatherer, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		// A failing collector should cost its own series, not the whole scrape.
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if opt.Ready == nil || opt.Ready() {
+			writeText(w, http.StatusOK, "ready")
+			return
+		}
+		writeText(w, http.StatusServiceUnavailable, "not ready")
+	})
+	// The landing handler answers 404 for every path but "/" itself.
+	mux.Handle("/", landing)
+	return mux, nil
+}
+
+func writeText(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = fmt.Fprintln(w, body)
+}

@@ -1,0 +1,11 @@
+// Package windows owns cskpi's state: the epoch-aligned buckets of the 15m, 24h and 28d
+// windows, waiting episodes, inquiry cohorts with their 48 h reply and payment joins, buyers
+// served, remembered event ids, and the per-partition stream times that decide when any of it
+// can be dropped.
+//
+// State is partitioned like the input topics. Each owned partition is held in memory (a
+// mirror) and in Redis under keys hash-tagged by partition, and every batch is written by one
+// Lua script that compares the stored offsets with the ones the mirror was built from and
+// writes the changed state and the new offsets together. A batch built on stale state is
+// therefore refused, which is what makes redelivery and zombies harmless.
+package windows

@@ -1,0 +1,215 @@
+package reference
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// Options are the knobs of `cskpi recompute`; zero values take the service defaults.
+type Options struct {
+	Location   *time.Location  // --timezone; nil means Asia/Shanghai
+	Thresholds []time.Duration // response thresholds; nil means 15s and 3m
+	Now        time.Time       // wall clock used for the "future" check; zero means time.Now()
+	At         time.Time       // as-of time A; zero means the final stream time
+}
+
+// Result is everything the service would export after consuming the same records.
+type Result struct {
+	Series     []kpi.Series        // sorted with kpi.Sort
+	Events     map[[2]string]int64 // (topic role, outcome) -> count; absent means 0
+	Rejected   map[[2]string]int64 // (topic role, reason) -> count; absent means 0
+	StreamTime int64               // Unix ns, largest applied ts (0 if none)
+	At         int64               // the as-of time used, Unix ns
+}
+
+const (
+	defaultZone = "Asia/Shanghai"
+
+	minuteNs = int64(time.Minute)
+	hourNs   = int64(time.Hour)
+	msNs     = int64(time.Millisecond)
+
+	// dupMemory: an accepted id stays remembered until stream time passes its ts by this.
+	dupMemory = int64(time.Hour)
+	// abandonAfter: an episode older than this neither gets a sample nor keeps waiting.
+	abandonAfter = int64(48 * time.Hour)
+	// repliedWithin is the 24H回复 horizon of a buyer message.
+	repliedWithin = int64(24 * time.Hour)
+	// cohortHorizon bounds both the reply and the payments of an inquiry cohort after t0.
+	cohortHorizon = int64(48 * time.Hour)
+
+	// Window sizes in buckets, the current bucket included.
+	minutes15m = 15
+	minutes24h = 1440
+	hours28d   = 672
+)
+
+// Compute reads an event file (the jsonl format) and computes the metrics.
+func Compute(r io.Reader, opt Options) (Result, error) {
+	c, err := newConsumer(opt)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := jsonl.Read(r, func(rec jsonl.Record) error { c.consume(rec); return nil }); err != nil {
+		return Result{}, err
+	}
+	return c.result(opt), nil
+}
+
+// ComputeRecords is Compute over records already parsed, in consumption order.
+func ComputeRecords(recs []jsonl.Record, opt Options) (Result, error) {
+	c, err := newConsumer(opt)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, rec := range recs {
+		c.consume(rec)
+	}
+	return c.result(opt), nil
+}
+
+// idKey identifies an event for duplicate detection: ids are unique per topic only.
+type idKey struct {
+	topic event.Topic
+	id    string
+}
+
+// consumer gives each record its outcome and keeps the applied events, nothing else.
+type consumer struct {
+	loc        *time.Location
+	thresholds []time.Duration
+	now        int64
+
+	stream     int64
+	haveStream bool
+	seen       map[idKey]int64 // accepted id -> its ts
+	applied    []event.Event   // in consumption order
+
+	events   map[[2]string]int64
+	rejected map[[2]string]int64
+}
+
+func newConsumer(opt Options) (*consumer, error) {
+	loc := opt.Location
+	if loc == nil {
+		l, err := time.LoadLocation(defaultZone)
+		if err != nil {
+			return nil, fmt.Errorf("reference: timezone %s: %w", defaultZone, err)
+		}
+		loc = l
+	}
+	thresholds := opt.Thresholds
+	if thresholds == nil {
+		thresholds = []time.Duration{15 * time.Second, 3 * time.Minute}
+	}
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return &consumer{
+		loc:        loc,
+		thresholds: thresholds,
+		now:        now.UnixNano(),
+		seen:       map[idKey]int64{},
+		events:     map[[2]string]int64{},
+		rejected:   map[[2]string]int64{},
+	}, nil
+}
+
+func (c *consumer) consume(rec jsonl.Record) {
+	role := rec.Topic.String()
+	ev, reason := event.Decode(rec.Topic, rec.Value)
+	if reason == event.OK {
+		reason = ev.CheckTime(c.stream, c.haveStream, c.now)
+	}
+	if reason != event.OK {
+		c.events[[2]string{role, "rejected"}]++
+		c.rejected[[2]string{role, string(reason)}]++
+		return
+	}
+	k := idKey{rec.Topic, ev.ID}
+	if ts, ok := c.seen[k]; ok && !(c.haveStream && c.stream > ts+dupMemory) {
+		c.events[[2]string{role, "duplicate"}]++
+		return
+	}
+	c.seen[k] = ev.TS
+	if ev.Spam {
+		c.events[[2]string{role, "excluded"}]++
+		return
+	}
+	c.events[[2]string{role, "applied"}]++
+	if !c.haveStream || ev.TS > c.stream {
+		c.stream = ev.TS
+	}
+	c.haveStream = true
+	c.applied = append(c.applied, ev)
+}
+
+func (c *consumer) result(opt Options) Result {
+	a := c.stream
+	if !opt.At.IsZero() {
+		a = opt.At.UnixNano()
+	}
+	res := Result{
+		Events:   c.events,
+		Rejected: c.rejected,
+		At:       a,
+	}
+	if c.haveStream {
+		res.StreamTime = c.stream
+	}
+	res.Series = computeAt(c.applied, a, c.loc, c.thresholds)
+	kpi.Sort(res.Series)
+	return res
+}
+
+// floorDiv rounds toward minus infinity, so buckets before 1970 are aligned like the rest.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// wholeMs is a duration in whole milliseconds as SEMANTICS defines samples: floor, never < 0.
+func wholeMs(later, earlier int64) int64 {
+	d := later - earlier
+	if d < 0 {
+		return 0
+	}
+	return floorDiv(d, msNs)
+}
+
+// inWindow says whether an item attributed at ts counts in window w at as-of time a.
+func inWindow(w string, ts, a int64) bool {
+	switch w {
+	case kpi.W15m:
+		m, ma := floorDiv(ts, minuteNs), floorDiv(a, minuteNs)
+		return ma-(minutes15m-1) <= m && m <= ma
+	case kpi.W24h:
+		m, ma := floorDiv(ts, minuteNs), floorDiv(a, minuteNs)
+		return ma-(minutes24h-1) <= m && m <= ma
+	case kpi.W28d:
+		h, ha := floorDiv(ts, hourNs), floorDiv(a, hourNs)
+		return ha-(hours28d-1) <= h && h <= ha
+	}
+	return false
+}
+
+// localDate is the calendar date of ts in the shop timezone.
+type localDate struct {
+	y int
+	m time.Month
+	d int
+}
+
+func dateOf(ts int64, loc *time.Location) localDate {
+	y, m, d := time.Unix(0, ts).In(loc).Date()
+	return localDate{y, m, d}
+}

@@ -1,0 +1,740 @@
+package reference
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// baseUnix is 2024-03-04T02:00:00Z, 10:00 in Asia/Shanghai, on an hour boundary so that window
+// edges are easy to state; local midnight is 16:00Z.
+const baseUnix = 1709517600
+
+// at is the base time plus d.
+func at(d time.Duration) time.Time { return time.Unix(baseUnix, 0).UTC().Add(d) }
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func msgIn(id, shop, buyer, sender, agent string, t time.Time) string {
+	a := ""
+	if agent != "" {
+		a = fmt.Sprintf(`,"agent_id":%q`, agent)
+	}
+	return fmt.Sprintf(`{"topic":"messages","event_id":%q,"shop_id":%q,"buyer_id":%q,"sender":%q%s,"ts":%q}`,
+		id, shop, buyer, sender, a, ts(t))
+}
+
+func buyer(id, b string, t time.Time) string      { return msgIn(id, "s1", b, "buyer", "", t) }
+func agent(id, b, a string, t time.Time) string   { return msgIn(id, "s1", b, "agent", a, t) }
+func autoMsg(id, b, a string, t time.Time) string { return msgIn(id, "s1", b, "auto", a, t) }
+
+func order(id, b, typ, extra string, t time.Time) string {
+	return fmt.Sprintf(`{"topic":"orders","event_id":%q,"shop_id":"s1","buyer_id":%q,"type":%q,"order_id":"o-%s"%s,"ts":%q}`,
+		id, b, typ, id, extra, ts(t))
+}
+
+func paid(id, b, amount string, t time.Time) string {
+	return order(id, b, "order_paid", fmt.Sprintf(`,"amount":%q`, amount), t)
+}
+
+func created(id, b, amount string, t time.Time) string {
+	return order(id, b, "order_created", fmt.Sprintf(`,"amount":%q`, amount), t)
+}
+
+func refundDone(id, b, by string, requested, t time.Time) string {
+	return order(id, b, "refund_completed",
+		fmt.Sprintf(`,"refund_id":"r-%s","refund_requested_at":%q,"completed_by":%q`, id, ts(requested), by), t)
+}
+
+func sh(name, shop, window string) string {
+	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: shop, Window: window}}.Key()
+}
+
+func le(name, shop, window, le string) string {
+	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: shop, Window: window, Le: le}}.Key()
+}
+
+func ag(name, shop, agent, window string) string {
+	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: shop, Agent: agent, Window: window}}.Key()
+}
+
+type testCase struct {
+	name  string
+	lines []string
+	opt   Options // Now defaults to at(0) + 365 days so nothing is "future"
+
+	want       map[string]float64 // series that must exist with this value
+	absent     []string           // series that must not exist
+	shopSeries map[string]int     // shop -> number of shop-level series
+	agents     map[string]int     // "shop/agent" -> number of agent series (0: none)
+	events     map[[2]string]int64
+	rejected   map[[2]string]int64
+	streamTime time.Time
+}
+
+func TestCompute(t *testing.T) {
+	tests := []testCase{
+		{
+			name: "basic reply gives one sample, floored to the millisecond",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(12*time.Second+345*time.Millisecond+999*time.Microsecond)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "15m"):               1,
+				sh(kpi.BuyerMessages, "s1", "24h"):               1,
+				sh(kpi.BuyerMessages, "s1", "28d"):               1,
+				sh(kpi.BuyerMessagesReplied, "s1", "24h"):        1,
+				sh(kpi.HumanMessages, "s1", "24h"):               1,
+				sh(kpi.Responses, "s1", "15m"):                   1,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):             12.345,
+				sh(kpi.ResponseTimeSum, "s1", "28d"):             12.345,
+				le(kpi.ResponsesWithin, "s1", "15m", "15"):       1,
+				le(kpi.ResponsesWithin, "s1", "15m", "180"):      1,
+				sh(kpi.Inquiries, "s1", "24h"):                   1,
+				sh(kpi.InquiriesReplied, "s1", "24h"):            1,
+				sh(kpi.InquiriesGuided, "s1", "24h"):             0,
+				ag(kpi.AgentResponses, "s1", "a1", "15m"):        1,
+				ag(kpi.AgentResponseTimeSum, "s1", "a1", "24h"):  12.345,
+				ag(kpi.AgentMessages, "s1", "a1", "28d"):         1,
+				ag(kpi.AgentBuyersServed, "s1", "a1", "24h"):     1,
+				ag(kpi.AgentInquiriesReplied, "s1", "a1", "28d"): 1,
+				sh(kpi.WaitingConversations, "s1", ""):           0,
+				sh(kpi.WaitingOldest, "s1", ""):                  0,
+			},
+			agents:     map[string]int{"s1/a1": 15},
+			streamTime: at(12*time.Second + 345*time.Millisecond + 999*time.Microsecond),
+		},
+		{
+			name: "buyer messages of one episode give one sample from the first",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b1", at(30*time.Second)),
+				buyer("m3", "b1", at(60*time.Second)),
+				agent("m4", "b1", "a1", at(100*time.Second)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "15m"):          3,
+				sh(kpi.BuyerMessagesReplied, "s1", "24h"):   3,
+				sh(kpi.Responses, "s1", "15m"):              1,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):        100,
+				le(kpi.ResponsesWithin, "s1", "15m", "15"):  0,
+				le(kpi.ResponsesWithin, "s1", "15m", "180"): 1,
+				sh(kpi.Inquiries, "s1", "24h"):              1,
+			},
+		},
+		{
+			name: "a reply stamped before the buyer message samples 0 and still replies",
+			lines: []string{
+				buyer("m1", "b1", at(10*time.Second)),
+				agent("m2", "b1", "a1", at(0)),
+			},
+			want: map[string]float64{
+				sh(kpi.Responses, "s1", "15m"):             1,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):       0,
+				le(kpi.ResponsesWithin, "s1", "15m", "15"): 1,
+				sh(kpi.BuyerMessagesReplied, "s1", "24h"):  1,
+				sh(kpi.InquiriesReplied, "s1", "24h"):      1,
+			},
+			streamTime: at(10 * time.Second),
+		},
+		{
+			name: "auto reply neither closes the episode nor answers the cohort",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				autoMsg("m2", "b1", "bot", at(time.Second)),
+				agent("m3", "b1", "a2", at(40*time.Second)),
+			},
+			want: map[string]float64{
+				sh(kpi.AutoMessages, "s1", "24h"):                 1,
+				sh(kpi.HumanMessages, "s1", "24h"):                1,
+				sh(kpi.Responses, "s1", "15m"):                    1,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):              40,
+				ag(kpi.AgentResponses, "s1", "bot", "15m"):        0,
+				ag(kpi.AgentMessages, "s1", "bot", "24h"):         0,
+				ag(kpi.AgentBuyersServed, "s1", "bot", "24h"):     0,
+				ag(kpi.AgentInquiriesReplied, "s1", "bot", "24h"): 0,
+				ag(kpi.AgentResponses, "s1", "a2", "15m"):         1,
+				ag(kpi.AgentResponseTimeSum, "s1", "a2", "15m"):   40,
+				ag(kpi.AgentInquiriesReplied, "s1", "a2", "24h"):  1,
+			},
+			agents: map[string]int{"s1/bot": 15, "s1/a2": 15},
+		},
+		{
+			name: "reply later than 48h closes without sample and misses the cohort",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(48*time.Hour+time.Millisecond)),
+			},
+			want: map[string]float64{
+				sh(kpi.Responses, "s1", "15m"):               0,
+				sh(kpi.Responses, "s1", "28d"):               0,
+				sh(kpi.ResponseTimeSum, "s1", "28d"):         0,
+				sh(kpi.BuyerMessages, "s1", "28d"):           1,
+				sh(kpi.BuyerMessages, "s1", "24h"):           0,
+				sh(kpi.BuyerMessagesReplied, "s1", "28d"):    0,
+				sh(kpi.HumanMessages, "s1", "24h"):           1,
+				sh(kpi.Inquiries, "s1", "28d"):               1,
+				sh(kpi.InquiriesReplied, "s1", "28d"):        0,
+				sh(kpi.WaitingConversations, "s1", ""):       0,
+				ag(kpi.AgentResponses, "s1", "a1", "28d"):    0,
+				ag(kpi.AgentMessages, "s1", "a1", "24h"):     1,
+				ag(kpi.AgentBuyersServed, "s1", "a1", "24h"): 1,
+			},
+		},
+		{
+			name: "buyer message after 48h abandons the episode and opens a new one",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b1", at(48*time.Hour+time.Second)),
+				agent("m3", "b1", "a1", at(48*time.Hour+11*time.Second)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"):        2,
+				sh(kpi.BuyerMessagesReplied, "s1", "28d"): 1,
+				sh(kpi.BuyerMessagesReplied, "s1", "24h"): 1,
+				sh(kpi.Responses, "s1", "28d"):            1,
+				sh(kpi.ResponseTimeSum, "s1", "28d"):      10,
+				// 2024-03-04 and 2024-03-06 local: two cohorts, only the second replied.
+				sh(kpi.Inquiries, "s1", "28d"):        2,
+				sh(kpi.Inquiries, "s1", "24h"):        1,
+				sh(kpi.InquiriesReplied, "s1", "28d"): 1,
+				sh(kpi.InquiriesReplied, "s1", "24h"): 1,
+			},
+		},
+		{
+			name: "abandoned episode no longer waits, the new one does",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b1", at(48*time.Hour+time.Second)),
+			},
+			opt: Options{At: at(48*time.Hour + 6*time.Second)},
+			want: map[string]float64{
+				sh(kpi.WaitingConversations, "s1", ""): 1,
+				sh(kpi.WaitingOldest, "s1", ""):        5,
+			},
+		},
+		{
+			name: "replied within 24h: exactly 24h counts, 24h+1ns does not",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b2", at(0)),
+				agent("m3", "b1", "a1", at(24*time.Hour)),
+				agent("m4", "b2", "a1", at(24*time.Hour+time.Nanosecond)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"):        2,
+				sh(kpi.BuyerMessagesReplied, "s1", "28d"): 1,
+				// Both messages are in the minute 24h before A: outside the 24h window.
+				sh(kpi.BuyerMessagesReplied, "s1", "24h"): 0,
+				sh(kpi.Responses, "s1", "15m"):            2,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):      172800,
+			},
+		},
+		{
+			name: "cohorts split at local midnight (16:00Z)",
+			lines: []string{
+				buyer("m1", "b1", time.Date(2024, 3, 4, 15, 59, 59, 0, time.UTC)),
+				buyer("m2", "b1", time.Date(2024, 3, 4, 16, 0, 0, 0, time.UTC)),
+				agent("m3", "b1", "a1", time.Date(2024, 3, 4, 16, 0, 10, 0, time.UTC)),
+			},
+			want: map[string]float64{
+				sh(kpi.Inquiries, "s1", "24h"):                   2,
+				sh(kpi.InquiriesReplied, "s1", "24h"):            2,
+				ag(kpi.AgentInquiriesReplied, "s1", "a1", "24h"): 2,
+				ag(kpi.AgentBuyersServed, "s1", "a1", "24h"):     1,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):             11,
+			},
+		},
+		{
+			name: "the same messages in UTC are one cohort",
+			lines: []string{
+				buyer("m1", "b1", time.Date(2024, 3, 4, 15, 59, 59, 0, time.UTC)),
+				buyer("m2", "b1", time.Date(2024, 3, 4, 16, 0, 0, 0, time.UTC)),
+				agent("m3", "b1", "a1", time.Date(2024, 3, 4, 16, 0, 10, 0, time.UTC)),
+			},
+			opt: Options{Location: time.UTC},
+			want: map[string]float64{
+				sh(kpi.Inquiries, "s1", "24h"):        1,
+				sh(kpi.InquiriesReplied, "s1", "24h"): 1,
+			},
+		},
+		{
+			name: "cohort reply consumed before the cohort's message does not count",
+			lines: []string{
+				agent("m1", "b1", "a1", at(0)),
+				buyer("m2", "b1", at(time.Minute)),
+			},
+			want: map[string]float64{
+				sh(kpi.Inquiries, "s1", "24h"):               1,
+				sh(kpi.InquiriesReplied, "s1", "24h"):        0,
+				sh(kpi.Responses, "s1", "24h"):               0,
+				sh(kpi.WaitingConversations, "s1", ""):       1,
+				sh(kpi.WaitingOldest, "s1", ""):              0,
+				ag(kpi.AgentBuyersServed, "s1", "a1", "24h"): 1,
+			},
+		},
+		{
+			name: "order_paid consumed before the chat still guides the cohort",
+			lines: []string{
+				paid("p1", "b1", "99.90", at(time.Minute)),
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(5*time.Second)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersPaid, "s1", "24h"):                 1,
+				sh(kpi.PaidGMV, "s1", "24h"):                    99.9,
+				sh(kpi.InquiriesGuided, "s1", "24h"):            1,
+				sh(kpi.GuidedGMV, "s1", "24h"):                  99.9,
+				ag(kpi.AgentInquiriesGuided, "s1", "a1", "24h"): 1,
+				ag(kpi.AgentGuidedGMV, "s1", "a1", "28d"):       99.9,
+			},
+			streamTime: at(time.Minute),
+		},
+		{
+			name: "guided GMV sums every payment in [t0, t0+48h]",
+			lines: []string{
+				paid("p0", "b1", "5", at(-time.Nanosecond)),
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(5*time.Second)),
+				paid("p1", "b1", "10.50", at(time.Hour)),
+				paid("p2", "b1", "20.25", at(2*time.Hour)),
+				paid("p3", "b2", "1000", at(2*time.Hour)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersPaid, "s1", "24h"):                 4,
+				sh(kpi.PaidGMV, "s1", "24h"):                    1035.75,
+				sh(kpi.InquiriesGuided, "s1", "24h"):            1,
+				sh(kpi.GuidedGMV, "s1", "24h"):                  30.75,
+				ag(kpi.AgentGuidedGMV, "s1", "a1", "24h"):       30.75,
+				ag(kpi.AgentInquiriesGuided, "s1", "a1", "28d"): 1,
+			},
+		},
+		{
+			name: "the cohort belongs to the agent of its first qualifying reply",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(5*time.Second)),
+				agent("m3", "b1", "a2", at(10*time.Second)),
+				paid("p1", "b1", "3", at(time.Minute)),
+			},
+			want: map[string]float64{
+				sh(kpi.InquiriesReplied, "s1", "24h"):            1,
+				ag(kpi.AgentInquiriesReplied, "s1", "a1", "24h"): 1,
+				ag(kpi.AgentInquiriesGuided, "s1", "a1", "24h"):  1,
+				ag(kpi.AgentGuidedGMV, "s1", "a1", "24h"):        3,
+				ag(kpi.AgentInquiriesReplied, "s1", "a2", "24h"): 0,
+				ag(kpi.AgentGuidedGMV, "s1", "a2", "24h"):        0,
+				ag(kpi.AgentResponses, "s1", "a2", "24h"):        0,
+				ag(kpi.AgentBuyersServed, "s1", "a2", "24h"):     1,
+			},
+		},
+		{
+			name: "a payment of 0 yuan still guides",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(5*time.Second)),
+				paid("p1", "b1", "0", at(time.Minute)),
+			},
+			want: map[string]float64{
+				sh(kpi.InquiriesGuided, "s1", "24h"): 1,
+				sh(kpi.GuidedGMV, "s1", "24h"):       0,
+			},
+		},
+		{
+			name: "exact 48h boundary for the cohort reply and the payment",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b2", at(0)),
+				buyer("m3", "b3", at(0)),
+				agent("m4", "b3", "a3", at(time.Second)),
+				agent("m5", "b1", "a1", at(48*time.Hour)),
+				paid("p1", "b1", "7.00", at(48*time.Hour)),
+				paid("p2", "b2", "8.00", at(48*time.Hour)),
+				agent("m6", "b2", "a2", at(48*time.Hour+time.Nanosecond)),
+				paid("p3", "b3", "9.00", at(48*time.Hour+time.Nanosecond)),
+			},
+			want: map[string]float64{
+				sh(kpi.Inquiries, "s1", "28d"):                   3,
+				sh(kpi.Inquiries, "s1", "24h"):                   0,
+				sh(kpi.InquiriesReplied, "s1", "28d"):            2,
+				sh(kpi.InquiriesGuided, "s1", "28d"):             1,
+				sh(kpi.GuidedGMV, "s1", "28d"):                   7,
+				ag(kpi.AgentInquiriesGuided, "s1", "a1", "28d"):  1,
+				ag(kpi.AgentInquiriesReplied, "s1", "a2", "28d"): 0,
+				ag(kpi.AgentInquiriesReplied, "s1", "a3", "28d"): 1,
+				ag(kpi.AgentInquiriesGuided, "s1", "a3", "28d"):  0,
+				// b1's reply at exactly 48h still samples, b2's does not.
+				sh(kpi.Responses, "s1", "28d"):              2,
+				sh(kpi.ResponseTimeSum, "s1", "28d"):        172801,
+				le(kpi.ResponsesWithin, "s1", "28d", "180"): 1,
+				sh(kpi.PaidGMV, "s1", "24h"):                24,
+			},
+		},
+		{
+			name: "duplicates, spam and every rejection reason are counted",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m1", "b1", at(0)), // duplicate
+				`{"topic":"messages","event_id":"m2","shop_id":"s1","buyer_id":"b1","sender":"buyer","spam":true,"ts":"` + ts(at(time.Second)) + `"}`,
+				buyer("m2", "b1", at(2*time.Second)),      // duplicate of the spam id
+				paid("m1", "b1", "1.00", at(time.Second)), // same id, other topic: applied
+				`{"topic":"messages","event_id":"x1","pad":"` + strings.Repeat("x", event.MaxRecordBytes) + `"}`,
+				string(jsonl.Raw(event.Messages, "s1/b1", []byte("not json"))),
+				`{"topic":"orders","event_id":"x2","shop_id":"s1","buyer_id":"b1","type":"order_paid","order_id":"o","amount":12,"ts":"` + ts(at(0)) + `"}`,
+				`{"topic":"messages","event_id":"x3","shop_id":"s1","buyer_id":null,"sender":"buyer","ts":"` + ts(at(0)) + `"}`,
+				msgIn("x4", "s1", "b1", "robot", "", at(0)),
+				buyer("x5", "b1", at(0).Add(-event.MaxAge-time.Nanosecond)),
+				buyer("x6", "b1", at(0).AddDate(2, 0, 0)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "15m"): 1,
+				sh(kpi.OrdersPaid, "s1", "24h"):    1,
+			},
+			events: map[[2]string]int64{
+				{"messages", "applied"}:   1,
+				{"messages", "duplicate"}: 2,
+				{"messages", "excluded"}:  1,
+				{"messages", "rejected"}:  6,
+				{"orders", "applied"}:     1,
+				{"orders", "rejected"}:    1,
+			},
+			rejected: map[[2]string]int64{
+				{"messages", "oversize"}:      1,
+				{"messages", "malformed"}:     1,
+				{"messages", "missing_field"}: 1,
+				{"messages", "invalid_value"}: 1,
+				{"messages", "too_old"}:       1,
+				{"messages", "future"}:        1,
+				{"orders", "malformed"}:       1,
+			},
+			streamTime: at(time.Second),
+		},
+		{
+			name: "spam touches no KPI and does not advance stream time",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				`{"topic":"messages","event_id":"m2","shop_id":"s2","buyer_id":"b1","sender":"buyer","spam":true,"ts":"` + ts(at(40*24*time.Hour)) + `"}`,
+				buyer("m3", "b1", at(-time.Hour)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "24h"): 2,
+			},
+			absent:     []string{sh(kpi.BuyerMessages, "s2", "24h"), sh(kpi.WaitingConversations, "s2", "")},
+			events:     map[[2]string]int64{{"messages", "applied"}: 2, {"messages", "excluded"}: 1},
+			streamTime: at(0),
+		},
+		{
+			name: "an id is forgotten once stream time passes its ts by more than 1h",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b2", at(time.Hour)),
+				buyer("m1", "b1", at(0)), // stream time is ts+1h: still a duplicate
+				buyer("m3", "b3", at(time.Hour+time.Nanosecond)),
+				buyer("m1", "b1", at(0)), // forgotten: applied again
+				buyer("m1", "b1", at(0)), // its ts+1h is already past: not remembered either
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"): 5,
+			},
+			events: map[[2]string]int64{{"messages", "applied"}: 5, {"messages", "duplicate"}: 1},
+		},
+		{
+			name: "too_old is relative to the stream time so far",
+			lines: []string{
+				buyer("m0", "b0", at(-400*24*time.Hour)), // nothing is too old before the first apply
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b2", at(0).Add(-event.MaxAge)),
+				buyer("m3", "b3", at(0).Add(-event.MaxAge-time.Nanosecond)),
+			},
+			events: map[[2]string]int64{
+				{"messages", "applied"}:  3,
+				{"messages", "rejected"}: 1,
+			},
+			rejected:   map[[2]string]int64{{"messages", "too_old"}: 1},
+			streamTime: at(0),
+		},
+		{
+			name: "future is relative to the wall clock",
+			lines: []string{
+				buyer("m1", "b1", at(0).Add(event.MaxAhead)),
+				buyer("m2", "b2", at(0).Add(event.MaxAhead+time.Nanosecond)),
+			},
+			opt: Options{Now: at(0)},
+			events: map[[2]string]int64{
+				{"messages", "applied"}:  1,
+				{"messages", "rejected"}: 1,
+			},
+			rejected:   map[[2]string]int64{{"messages", "future"}: 1},
+			streamTime: at(0).Add(event.MaxAhead),
+		},
+		{
+			name: "window edges, A mid-minute on an hour boundary",
+			lines: []string{
+				buyer("x6", "b6", at(-671*time.Hour-time.Nanosecond)),
+				buyer("x5", "b5", at(-671*time.Hour)),
+				buyer("x4", "b4", at(-1439*time.Minute-time.Nanosecond)),
+				buyer("x3", "b3", at(-1439*time.Minute)),
+				buyer("x2", "b2", at(-14*time.Minute-time.Nanosecond)),
+				buyer("x1", "b1", at(-14*time.Minute)),
+				buyer("x7", "b7", at(31*time.Second)),
+				buyer("x8", "b8", at(time.Minute)),
+			},
+			opt: Options{At: at(30 * time.Second)},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "15m"): 2, // x1 x7
+				sh(kpi.BuyerMessages, "s1", "24h"): 4, // x1 x2 x3 x7
+				sh(kpi.BuyerMessages, "s1", "28d"): 7, // all but x6
+				// Every buyer has an open episode; x1..x4 started in [A-48h, A], x4 first.
+				sh(kpi.WaitingConversations, "s1", ""): 4,
+				sh(kpi.WaitingOldest, "s1", ""):        86370,
+			},
+		},
+		{
+			name: "agent buyers served once per (agent, buyer, local date)",
+			lines: []string{
+				agent("m1", "b1", "a1", at(0)),
+				agent("m2", "b1", "a1", at(time.Minute)),
+				agent("m3", "b2", "a1", at(2*time.Minute)),
+				agent("m4", "b1", "a2", at(3*time.Minute)),
+				agent("m5", "b1", "a1", at(14*time.Hour+time.Second)), // 00:00:01 local next day
+			},
+			want: map[string]float64{
+				ag(kpi.AgentBuyersServed, "s1", "a1", "24h"): 3,
+				ag(kpi.AgentBuyersServed, "s1", "a2", "24h"): 1,
+				ag(kpi.AgentMessages, "s1", "a1", "24h"):     4,
+				sh(kpi.HumanMessages, "s1", "24h"):           5,
+				sh(kpi.Responses, "s1", "24h"):               0,
+			},
+		},
+		{
+			name: "refunds and orders at their own ts",
+			lines: []string{
+				created("o1", "b1", "10", at(0)),
+				created("o2", "b2", "20", at(0)),
+				order("d1", "b1", "refund_disputed", `,"refund_id":"r1"`, at(0)),
+				refundDone("r1", "b1", "merchant", at(-2*time.Hour), at(0)),
+				refundDone("r2", "b2", "platform", at(-1500*time.Millisecond-999*time.Microsecond), at(0)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "24h"):     2,
+				sh(kpi.OrdersPaid, "s1", "24h"):        0,
+				sh(kpi.RefundsDisputed, "s1", "28d"):   1,
+				sh(kpi.RefundsCompleted, "s1", "28d"):  2,
+				sh(kpi.RefundsByMerchant, "s1", "28d"): 1,
+				sh(kpi.RefundDurationSum, "s1", "28d"): 7201.5,
+			},
+		},
+		{
+			name: "waiting gauges count open episodes started in [A-48h, A]",
+			lines: []string{
+				buyer("m4", "b4", at(time.Minute-48*time.Hour-time.Nanosecond)),
+				buyer("m3", "b3", at(time.Minute-48*time.Hour)),
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b2", at(10*time.Second)),
+				agent("m6", "b2", "a1", at(20*time.Second)),
+				buyer("m5", "b5", at(2*time.Minute)),
+			},
+			opt: Options{At: at(time.Minute)},
+			want: map[string]float64{
+				sh(kpi.WaitingConversations, "s1", ""): 2,
+				sh(kpi.WaitingOldest, "s1", ""):        172800,
+			},
+		},
+		{
+			name:  "an existing shop exports every series, zeros included",
+			lines: []string{created("o1", "b1", "3.5", at(0))},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "24h"):          1,
+				sh(kpi.OrdersCreated, "s1", "28d"):          1,
+				sh(kpi.BuyerMessages, "s1", "15m"):          0,
+				le(kpi.ResponsesWithin, "s1", "15m", "15"):  0,
+				le(kpi.ResponsesWithin, "s1", "28d", "180"): 0,
+				sh(kpi.RefundDurationSum, "s1", "28d"):      0,
+				sh(kpi.WaitingConversations, "s1", ""):      0,
+				sh(kpi.WaitingOldest, "s1", ""):             0,
+			},
+			absent:     []string{sh(kpi.OrdersCreated, "s1", "15m"), sh(kpi.RefundsDisputed, "s1", "24h")},
+			shopSeries: map[string]int{"s1": 41},
+		},
+		{
+			name: "custom thresholds give one le series each",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(5*time.Second)),
+			},
+			opt: Options{Thresholds: []time.Duration{5 * time.Second, 4999 * time.Millisecond, time.Minute}},
+			want: map[string]float64{
+				le(kpi.ResponsesWithin, "s1", "15m", "5"):  1,
+				le(kpi.ResponsesWithin, "s1", "15m", "4"):  0,
+				le(kpi.ResponsesWithin, "s1", "15m", "60"): 1,
+			},
+			absent:     []string{le(kpi.ResponsesWithin, "s1", "15m", "15")},
+			shopSeries: map[string]int{"s1": 44},
+		},
+		{
+			name: "shops and agents older than 28d are not exported",
+			lines: []string{
+				buyer("m1", "b1", at(-672*time.Hour)),
+				agent("m2", "b1", "old", at(-672*time.Hour)),
+				msgIn("m3", "s2", "b1", "agent", "a2", at(-671*time.Hour)),
+				msgIn("m4", "s3", "b1", "buyer", "", at(-671*time.Hour-time.Nanosecond)),
+				created("o1", "b1", "1", at(0)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"):       0,
+				sh(kpi.OrdersCreated, "s1", "28d"):       1,
+				sh(kpi.HumanMessages, "s2", "28d"):       1,
+				ag(kpi.AgentMessages, "s2", "a2", "28d"): 1,
+			},
+			absent: []string{
+				sh(kpi.WaitingConversations, "s3", ""),
+				ag(kpi.AgentMessages, "s1", "old", "28d"),
+			},
+			shopSeries: map[string]int{"s1": 41, "s2": 41, "s3": 0},
+			agents:     map[string]int{"s1/old": 0, "s2/a2": 15},
+		},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opt := tc.opt
+			if opt.Now.IsZero() {
+				opt.Now = at(0).AddDate(1, 0, 0)
+			}
+			res, err := Compute(strings.NewReader(strings.Join(tc.lines, "\n")+"\n"), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			shops := map[string]int{}
+			agents := map[string]int{}
+			for i, s := range res.Series {
+				k := s.Key()
+				if _, dup := got[k]; dup {
+					t.Errorf("series %s exported twice", k)
+				}
+				if i > 0 && res.Series[i-1].Key() >= k {
+					t.Errorf("series not sorted at %s", k)
+				}
+				got[k] = s.Value
+				if s.Agent == "" {
+					shops[s.Shop]++
+				} else {
+					agents[s.Shop+"/"+s.Agent]++
+				}
+			}
+			for k, v := range tc.want {
+				g, ok := got[k]
+				if !ok {
+					t.Errorf("%s missing, want %v", k, v)
+				} else if g != v {
+					t.Errorf("%s = %v, want %v", k, g, v)
+				}
+			}
+			for _, k := range tc.absent {
+				if _, ok := got[k]; ok {
+					t.Errorf("%s exported, want absent", k)
+				}
+			}
+			for s, n := range tc.shopSeries {
+				if shops[s] != n {
+					t.Errorf("shop %s has %d series, want %d", s, shops[s], n)
+				}
+			}
+			for a, n := range tc.agents {
+				if agents[a] != n {
+					t.Errorf("agent %s has %d series, want %d", a, agents[a], n)
+				}
+			}
+			if tc.events != nil && !equalCounts(res.Events, tc.events) {
+				t.Errorf("events = %v, want %v", res.Events, tc.events)
+			}
+			if tc.rejected != nil && !equalCounts(res.Rejected, tc.rejected) {
+				t.Errorf("rejected = %v, want %v", res.Rejected, tc.rejected)
+			}
+			if !tc.streamTime.IsZero() && res.StreamTime != tc.streamTime.UnixNano() {
+				t.Errorf("stream time = %v, want %v", time.Unix(0, res.StreamTime).UTC(), tc.streamTime)
+			}
+			wantAt := res.StreamTime
+			if !opt.At.IsZero() {
+				wantAt = opt.At.UnixNano()
+			}
+			if res.At != wantAt {
+				t.Errorf("at = %d, want %d", res.At, wantAt)
+			}
+		})
+	}
+}
+
+// equalCounts treats an absent key as 0, as Result documents.
+func equalCounts(got, want map[[2]string]int64) bool {
+	for k, v := range got {
+		if want[k] != v {
+			return false
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestComputeRecordsMatchesCompute(t *testing.T) {
+	lines := []string{
+		buyer("m1", "b1", at(0)),
+		paid("p1", "b1", "12.34", at(time.Minute)),
+		agent("m2", "b1", "a1", at(9*time.Second)),
+	}
+	var recs []jsonl.Record
+	for _, l := range lines {
+		r, err := jsonl.Parse([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	opt := Options{Now: at(0).AddDate(1, 0, 0)}
+	a, err := ComputeRecords(recs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compute(strings.NewReader(strings.Join(lines, "\n")), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("ComputeRecords = %v\nCompute = %v", a, b)
+	}
+}
+
+func TestFloorBuckets(t *testing.T) {
+	// Before 1970 a bucket still starts on a whole minute: -1ns is in minute -1.
+	tests := []struct {
+		ts, a int64
+		w     string
+		in    bool
+	}{
+		{-1, 0, kpi.W15m, true},
+		{-14*int64(time.Minute) - 1, 0, kpi.W15m, false},
+		{-14 * int64(time.Minute), 0, kpi.W15m, true},
+		{-1, int64(time.Minute), kpi.W15m, true},
+		{-1, 14 * int64(time.Minute), kpi.W15m, false},
+		{-1, 671 * int64(time.Hour), kpi.W28d, false},
+		{0, 671 * int64(time.Hour), kpi.W28d, true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%d@%d", tc.w, tc.ts, tc.a), func(t *testing.T) {
+			if got := inWindow(tc.w, tc.ts, tc.a); got != tc.in {
+				t.Errorf("inWindow = %v, want %v", got, tc.in)
+			}
+		})
+	}
+}

@@ -1,0 +1,488 @@
+package windows
+
+import (
+	"sync"
+	"time"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+)
+
+// Shop-level counters, the fixed part of a shop bucket vector; one responses_within counter
+// per threshold follows them.
+const (
+	cBuyerMsgs = iota
+	cReplied24h
+	cHuman
+	cAuto
+	cResponses
+	cRespMS
+	cInquiries
+	cInqReplied
+	cInqGuided
+	cGuidedFen
+	cOrdersCreated
+	cOrdersPaid
+	cPaidFen
+	cRefundsDisputed
+	cRefundsCompleted
+	cRefundsMerchant
+	cRefundMS
+	cActivity
+	nShopFixed
+)
+
+// Agent-level counters.
+const (
+	aResponses = iota
+	aRespMS
+	aMessages
+	aServed
+	aInqReplied
+	aInqGuided
+	aGuidedFen
+	aActivity
+	nAgent
+)
+
+// Resolution of a bucket.
+const (
+	resMinute byte = 'm'
+	resHour   byte = 'h'
+)
+
+// bucketKey names one bucket vector: a shop's (agent == "") or an agent's.
+type bucketKey struct {
+	res   byte
+	idx   int64
+	shop  string
+	agent string
+}
+
+// conv is the state of one conversation (shop, buyer) that can still change a result.
+type conv struct {
+	open    bool
+	start   int64   // first unanswered buyer message of the open episode
+	msgs    []int64 // ts of the open episode's buyer messages
+	cohorts []cohort
+	paids   []paid // applied order_paid, for cohorts consumed later
+	served  []served
+}
+
+type cohort struct {
+	date    int32
+	t0      int64
+	replied bool
+	agent   string
+	nPaid   int32 // applied order_paid with t0 <= ts <= t0+48h
+	fen     int64 // their sum
+}
+
+type paid struct{ ts, fen int64 }
+
+type served struct {
+	agent string
+	date  int32
+	ts    int64 // the first reply, for expiry
+}
+
+func (c *conv) empty() bool {
+	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0
+}
+
+// Config is what every partition of one service shares.
+type Config struct {
+	Location   *time.Location
+	Thresholds []int64 // response thresholds in ms, ascending
+}
+
+func (c Config) shopLen() int { return nShopFixed + len(c.Thresholds) }
+
+// Partition is the in-memory mirror of one partition's state.
+type Partition struct {
+	// The pipeline holds it while it applies and commits a batch; snapshots take it to read.
+	sync.Mutex
+
+	ID  int
+	cfg Config
+
+	// Offsets holds, per topic name, the next offset to apply: the value stored in Redis.
+	Offsets map[string]int64
+	// Seq counts the batches committed; the store's fence compares it.
+	Seq int64
+	// wm is the partition's stream time per topic role (largest applied ts; 0 when none).
+	wm [2]int64
+
+	buckets map[bucketKey][]int64
+	convs   map[string]*conv
+	ids     [2]map[string]int64 // per topic role: event id -> ts
+
+	// horizons below which buckets are gone; updates there are dropped.
+	minMinute, minHour int64
+
+	// what the current batch changed, for the store.
+	dirtyB     map[bucketKey]struct{}
+	dirtyC     map[string]struct{}
+	newIDs     [2][]idEntry
+	deletedB   []bucketKey
+	deletedC   []string
+	idsCutoff  [2]int64
+	metaDirty  bool
+}
+
+type idEntry struct {
+	id string
+	ts int64
+}
+
+// NewPartition makes an empty mirror.
+func NewPartition(id int, cfg Config) *Partition {
+	p := &Partition{ID: id, cfg: cfg, Offsets: map[string]int64{}}
+	p.reset()
+	return p
+}
+
+func (p *Partition) reset() {
+	p.Offsets = map[string]int64{}
+	p.Seq = 0
+	p.wm = [2]int64{}
+	p.buckets = map[bucketKey][]int64{}
+	p.convs = map[string]*conv{}
+	p.ids = [2]map[string]int64{{}, {}}
+	p.minMinute, p.minHour = minInt64, minInt64
+	p.clearDirty()
+}
+
+const minInt64 = -1 << 63
+
+func (p *Partition) clearDirty() {
+	p.dirtyB = map[bucketKey]struct{}{}
+	p.dirtyC = map[string]struct{}{}
+	p.newIDs = [2][]idEntry{}
+	p.deletedB = nil
+	p.deletedC = nil
+	p.idsCutoff = [2]int64{minInt64, minInt64}
+	p.metaDirty = false
+}
+
+// Watermark is the partition's stream time for a topic role.
+func (p *Partition) Watermark(t event.Topic) int64 { return p.wm[t] }
+
+// add puts delta into counter i of the minute and hour buckets holding ts.
+func (p *Partition) add(shop, agent string, ts int64, i int, delta int64) {
+	if delta == 0 {
+		return
+	}
+	n := p.cfg.shopLen()
+	if agent != "" {
+		n = nAgent
+	}
+	if m := MinuteOf(ts); m >= p.minMinute {
+		p.bump(bucketKey{resMinute, m, shop, agent}, n, i, delta)
+	}
+	if h := HourOf(ts); h >= p.minHour {
+		p.bump(bucketKey{resHour, h, shop, agent}, n, i, delta)
+	}
+}
+
+func (p *Partition) bump(k bucketKey, n, i int, delta int64) {
+	v := p.buckets[k]
+	if v == nil {
+		v = make([]int64, n)
+		p.buckets[k] = v
+	}
+	v[i] += delta
+	p.dirtyB[k] = struct{}{}
+}
+
+func (p *Partition) conv(key string) *conv {
+	c := p.convs[key]
+	if c == nil {
+		c = &conv{}
+		p.convs[key] = c
+	}
+	p.dirtyC[key] = struct{}{}
+	return c
+}
+
+// Outcome of one record.
+type Outcome uint8
+
+const (
+	Applied Outcome = iota
+	Duplicate
+	Excluded
+	Rejected
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Duplicate:
+		return "duplicate"
+	case Excluded:
+		return "excluded"
+	case Rejected:
+		return "rejected"
+	}
+	return "applied"
+}
+
+// Clock is what validation needs to know about time.
+type Clock struct {
+	Stream  int64 // the stream time known before this record (0 with HaveStream false)
+	HasTime bool
+	Wall    int64 // the wall clock, for "future"
+}
+
+// Admit decides the outcome of a decoded, content-valid event and applies it when it is
+// applied. It advances clk.Stream for the next record of the batch.
+func (p *Partition) Admit(e *event.Event, clk *Clock) (Outcome, event.Reason) {
+	if r := e.CheckTime(clk.Stream, clk.HasTime, clk.Wall); r != event.OK {
+		return Rejected, r
+	}
+	ids := p.ids[e.Topic]
+	// The remembered ts is checked, not just presence, so the answer does not depend on
+	// when expiry last ran.
+	if ts, seen := ids[e.ID]; seen && ts >= p.wm[e.Topic]-lateness {
+		return Duplicate, event.OK
+	}
+	ids[e.ID] = e.TS
+	p.newIDs[e.Topic] = append(p.newIDs[e.Topic], idEntry{e.ID, e.TS})
+	if e.Spam {
+		return Excluded, event.OK
+	}
+	p.apply(e)
+	if e.TS > p.wm[e.Topic] {
+		p.wm[e.Topic] = e.TS
+		p.metaDirty = true
+	}
+	if !clk.HasTime || e.TS > clk.Stream {
+		clk.Stream, clk.HasTime = e.TS, true
+	}
+	return Applied, event.OK
+}
+
+func (p *Partition) apply(e *event.Event) {
+	p.add(e.Shop, "", e.TS, cActivity, 1)
+	if e.Topic == event.Messages {
+		p.applyMessage(e)
+		return
+	}
+	p.applyOrder(e)
+}
+
+func (p *Partition) applyMessage(e *event.Event) {
+	ts := e.TS
+	switch e.Sender {
+	case event.Auto:
+		p.add(e.Shop, e.Agent, ts, aActivity, 1)
+		p.add(e.Shop, "", ts, cAuto, 1)
+	case event.Buyer:
+		p.add(e.Shop, "", ts, cBuyerMsgs, 1)
+		c := p.conv(e.Conversation())
+		date := localDate(ts, p.cfg.Location)
+		if !hasCohort(c, date) {
+			co := cohort{date: date, t0: ts}
+			for _, pd := range c.paids {
+				if pd.ts >= ts && pd.ts <= ts+horizon48 {
+					co.nPaid++
+					co.fen += pd.fen
+				}
+			}
+			c.cohorts = append(c.cohorts, co)
+			p.add(e.Shop, "", ts, cInquiries, 1)
+		}
+		if c.open && ts-c.start > horizon48 {
+			c.open, c.msgs = false, nil // abandoned
+		}
+		if !c.open {
+			c.open, c.start = true, ts
+		}
+		c.msgs = append(c.msgs, ts)
+	case event.Agent:
+		p.applyReply(e)
+	}
+}
+
+func hasCohort(c *conv, date int32) bool {
+	for i := range c.cohorts {
+		if c.cohorts[i].date == date {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Partition) applyReply(e *event.Event) {
+	shop, agent, r := e.Shop, e.Agent, e.TS
+	p.add(shop, agent, r, aActivity, 1)
+	p.add(shop, "", r, cHuman, 1)
+	p.add(shop, agent, r, aMessages, 1)
+	c := p.conv(e.Conversation())
+
+	date := localDate(r, p.cfg.Location)
+	first := true
+	for _, s := range c.served {
+		if s.agent == agent && s.date == date {
+			first = false
+			break
+		}
+	}
+	if first {
+		c.served = append(c.served, served{agent, date, r})
+		p.add(shop, agent, r, aServed, 1)
+	}
+
+	if c.open {
+		if r-c.start <= horizon48 {
+			ms := msBetween(c.start, r)
+			p.add(shop, "", r, cResponses, 1)
+			p.add(shop, "", r, cRespMS, ms)
+			for i, thr := range p.cfg.Thresholds {
+				if ms <= thr {
+					p.add(shop, "", r, nShopFixed+i, 1)
+				}
+			}
+			p.add(shop, agent, r, aResponses, 1)
+			p.add(shop, agent, r, aRespMS, ms)
+		}
+		for _, m := range c.msgs {
+			if r-m <= day {
+				p.add(shop, "", m, cReplied24h, 1)
+			}
+		}
+		c.open, c.msgs = false, nil
+	}
+
+	for i := range c.cohorts {
+		co := &c.cohorts[i]
+		if co.replied || r > co.t0+horizon48 {
+			continue
+		}
+		co.replied, co.agent = true, agent
+		p.add(shop, "", co.t0, cInqReplied, 1)
+		p.add(shop, agent, co.t0, aInqReplied, 1)
+		if co.nPaid > 0 {
+			p.guided(shop, co, co.fen, true)
+		}
+	}
+}
+
+// guided books a replied cohort's paid amount, and the cohort itself the first time.
+func (p *Partition) guided(shop string, co *cohort, fen int64, first bool) {
+	if first {
+		p.add(shop, "", co.t0, cInqGuided, 1)
+		p.add(shop, co.agent, co.t0, aInqGuided, 1)
+	}
+	p.add(shop, "", co.t0, cGuidedFen, fen)
+	p.add(shop, co.agent, co.t0, aGuidedFen, fen)
+}
+
+func (p *Partition) applyOrder(e *event.Event) {
+	shop, ts := e.Shop, e.TS
+	switch e.Kind {
+	case event.OrderCreated:
+		p.add(shop, "", ts, cOrdersCreated, 1)
+	case event.OrderPaid:
+		p.add(shop, "", ts, cOrdersPaid, 1)
+		p.add(shop, "", ts, cPaidFen, e.AmountFen)
+		c := p.conv(e.Conversation())
+		c.paids = append(c.paids, paid{ts, e.AmountFen})
+		for i := range c.cohorts {
+			co := &c.cohorts[i]
+			if ts < co.t0 || ts > co.t0+horizon48 {
+				continue
+			}
+			co.nPaid++
+			co.fen += e.AmountFen
+			if co.replied {
+				p.guided(shop, co, e.AmountFen, co.nPaid == 1)
+			}
+		}
+	case event.RefundDisputed:
+		p.add(shop, "", ts, cRefundsDisputed, 1)
+	case event.RefundCompleted:
+		p.add(shop, "", ts, cRefundsCompleted, 1)
+		if e.ByMerchant {
+			p.add(shop, "", ts, cRefundsMerchant, 1)
+		}
+		p.add(shop, "", ts, cRefundMS, msBetween(e.RequestedAt, ts))
+	}
+}
+
+// Expire drops what can no longer change a result. a is the as-of time (it never goes back);
+// wmM and wmO are the effective stream times of the partition's two topics (see
+// docs/SEMANTICS.md, "State retention").
+func (p *Partition) Expire(a, wmM, wmO int64) {
+	sp := SpansAt(a)
+	if sp.H24.From > p.minMinute || sp.D28.From > p.minHour {
+		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
+		for k := range p.buckets {
+			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {
+				delete(p.buckets, k)
+				delete(p.dirtyB, k)
+				p.deletedB = append(p.deletedB, k)
+			}
+		}
+		p.metaDirty = true
+	}
+	both := min(wmM, wmO)
+	for key, c := range p.convs {
+		changed := false
+		if c.open {
+			last := c.msgs[len(c.msgs)-1]
+			if wmM > max(c.start+horizon48, last+day)+lateness {
+				c.open, c.msgs = false, nil
+				changed = true
+			}
+		}
+		if n := keep(&c.cohorts, func(co cohort) bool { return both <= co.t0+horizon48+lateness }); n {
+			changed = true
+		}
+		if n := keep(&c.paids, func(pd paid) bool { return wmM <= pd.ts+lateness }); n {
+			changed = true
+		}
+		if n := keep(&c.served, func(s served) bool { return wmM <= s.ts+26*hourNs+lateness }); n {
+			changed = true
+		}
+		if !changed {
+			continue
+		}
+		if c.empty() {
+			delete(p.convs, key)
+			delete(p.dirtyC, key)
+			p.deletedC = append(p.deletedC, key)
+		} else {
+			p.dirtyC[key] = struct{}{}
+		}
+	}
+	// Ids follow the topic-partition's own stream time: a copy arrives on the same partition.
+	for t := range p.ids {
+		cut := p.wm[t] - lateness
+		if cut <= p.idsCutoff[t] {
+			continue
+		}
+		for id, ts := range p.ids[t] {
+			if ts < cut {
+				delete(p.ids[t], id)
+			}
+		}
+		p.idsCutoff[t] = cut
+	}
+}
+
+// keep filters s in place and reports whether anything was dropped.
+func keep[T any](s *[]T, ok func(T) bool) bool {
+	out := (*s)[:0]
+	for _, v := range *s {
+		if ok(v) {
+			out = append(out, v)
+		}
+	}
+	dropped := len(out) != len(*s)
+	clear((*s)[len(out):])
+	*s = out
+	if len(out) == 0 {
+		*s = nil
+	}
+	return dropped
+}

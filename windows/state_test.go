@@ -1,0 +1,285 @@
+package windows
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// base is a Thursday 10:00:00 UTC, far from local midnight in Shanghai (18:00).
+var testBase = time.Date(2026, 11, 19, 10, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) int64 { return testBase.Add(d).UnixNano() }
+
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Location: loc, Thresholds: []int64{15000, 180000}}
+}
+
+type evOpt func(*event.Event)
+
+func msg(id string, sender event.Sender, d time.Duration, opts ...evOpt) event.Event {
+	e := event.Event{Topic: event.Messages, ID: id, Shop: "s1", Buyer: "b1", TS: at(d), Sender: sender}
+	if sender != event.Buyer {
+		e.Agent = "a1"
+	}
+	for _, o := range opts {
+		o(&e)
+	}
+	return e
+}
+
+func order(id string, kind event.Kind, d time.Duration, fen int64) event.Event {
+	return event.Event{Topic: event.Orders, ID: id, Shop: "s1", Buyer: "b1", TS: at(d), Kind: kind, OrderID: "o-" + id, AmountFen: fen}
+}
+
+func buyer(b string) evOpt { return func(e *event.Event) { e.Buyer = b } }
+func agent(a string) evOpt { return func(e *event.Event) { e.Agent = a } }
+
+// run applies events in order with stream time advancing and returns the series at a.
+func run(t *testing.T, evs []event.Event, a int64) map[string]float64 {
+	t.Helper()
+	cfg := testConfig(t)
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: time.Now().Add(24 * 365 * time.Hour).UnixNano()}
+	for i := range evs {
+		if out, r := p.Admit(&evs[i], &clk); out == Rejected {
+			t.Fatalf("event %d rejected: %s", i, r)
+		}
+	}
+	tot := NewTotals(cfg, a)
+	tot.Add(p)
+	out := map[string]float64{}
+	for _, s := range tot.Series() {
+		out[s.Key()] = s.Value
+	}
+	return out
+}
+
+func key(name, window string) string {
+	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: "s1", Window: window}}.Key()
+}
+
+func akey(name, agent, window string) string {
+	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: "s1", Agent: agent, Window: window}}.Key()
+}
+
+func TestEpisodesAndWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		a    int64
+		want map[string]float64
+	}{
+		{
+			name: "reply closes the episode from its first unanswered message",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0), msg("2", event.Buyer, 5*time.Second),
+				msg("3", event.Auto, 6*time.Second), msg("4", event.Agent, 20*time.Second),
+			},
+			a: at(time.Minute),
+			want: map[string]float64{
+				key(kpi.Responses, "15m"): 1, key(kpi.ResponseTimeSum, "15m"): 20,
+				key(kpi.BuyerMessages, "15m"): 2, key(kpi.BuyerMessagesReplied, "24h"): 2,
+				key(kpi.AutoMessages, "24h"): 1, key(kpi.HumanMessages, "24h"): 1,
+				akey(kpi.AgentResponses, "a1", "15m"): 1, akey(kpi.AgentBuyersServed, "a1", "24h"): 1,
+				key(kpi.WaitingConversations, ""): 0,
+			},
+		},
+		{
+			name: "15m window edge: the minute 14 before A counts, 15 before does not",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0), msg("2", event.Agent, time.Second),
+				msg("3", event.Buyer, 15*time.Minute), msg("4", event.Agent, 15*time.Minute+time.Second),
+			},
+			a: at(29*time.Minute + 59*time.Second),
+			want: map[string]float64{
+				key(kpi.Responses, "15m"): 1, key(kpi.Responses, "24h"): 2, key(kpi.Responses, "28d"): 2,
+			},
+		},
+		{
+			name: "late update lands in the bucket of the item's time",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0),
+				msg("2", event.Agent, 20*time.Hour),
+			},
+			a: at(20 * time.Hour),
+			want: map[string]float64{
+				key(kpi.BuyerMessagesReplied, "24h"): 1, key(kpi.BuyerMessages, "15m"): 0,
+				key(kpi.Responses, "15m"): 1, key(kpi.ResponseTimeSum, "15m"): 72000,
+				key(kpi.InquiriesReplied, "24h"): 1,
+			},
+		},
+		{
+			name: "reply after 48 h gives no sample, buyer after 48 h abandons",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0),
+				msg("2", event.Buyer, 48*time.Hour+time.Nanosecond),
+				msg("3", event.Agent, 48*time.Hour+time.Second),
+				msg("4", event.Buyer, 50*time.Hour),
+				msg("5", event.Agent, 98*time.Hour+time.Nanosecond),
+			},
+			a: at(99 * time.Hour),
+			want: map[string]float64{
+				key(kpi.Responses, "28d"): 1, key(kpi.ResponseTimeSum, "28d"): 0.999,
+				key(kpi.BuyerMessagesReplied, "28d"): 1,
+			},
+		},
+		{
+			name: "waiting gauges at A",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0, buyer("b1")),
+				msg("2", event.Buyer, 10*time.Second, buyer("b2")),
+			},
+			a: at(30 * time.Second),
+			want: map[string]float64{
+				key(kpi.WaitingConversations, ""): 2, key(kpi.WaitingOldest, ""): 30,
+			},
+		},
+		{
+			name: "payment before the chat still guides the cohort",
+			evs: []event.Event{
+				order("p1", event.OrderPaid, time.Hour, 8900),
+				msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute, agent("a2")),
+			},
+			a: at(2 * time.Hour),
+			want: map[string]float64{
+				key(kpi.Inquiries, "24h"): 1, key(kpi.InquiriesReplied, "24h"): 1,
+				key(kpi.InquiriesGuided, "24h"): 1, key(kpi.GuidedGMV, "24h"): 89,
+				akey(kpi.AgentInquiriesGuided, "a2", "24h"): 1, akey(kpi.AgentGuidedGMV, "a2", "28d"): 89,
+				key(kpi.PaidGMV, "24h"): 89, key(kpi.OrdersPaid, "24h"): 1,
+			},
+		},
+		{
+			name: "payment exactly 48 h after t0 counts, one ns later does not",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute),
+				order("p1", event.OrderPaid, 48*time.Hour, 100),
+				order("p2", event.OrderPaid, 48*time.Hour+time.Nanosecond, 200),
+			},
+			a: at(49 * time.Hour),
+			want: map[string]float64{
+				key(kpi.InquiriesGuided, "28d"): 1, key(kpi.GuidedGMV, "28d"): 1,
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, tc.evs, tc.a)
+			for k, want := range tc.want {
+				v, ok := got[k]
+				if !ok {
+					t.Errorf("%s: missing", k)
+					continue
+				}
+				if v != want {
+					t.Errorf("%s = %v, want %v", k, v, want)
+				}
+			}
+		})
+	}
+}
+
+func TestDuplicatesAndTime(t *testing.T) {
+	p := NewPartition(0, testConfig(t))
+	clk := Clock{Wall: at(time.Hour)}
+	e := msg("x", event.Buyer, 0)
+	outcomes := []Outcome{}
+	for _, ev := range []event.Event{e, e, msg("later", event.Buyer, 61*time.Minute), e} {
+		o, _ := p.Admit(&ev, &clk)
+		outcomes = append(outcomes, o)
+	}
+	want := []Outcome{Applied, Duplicate, Applied, Applied}
+	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Errorf("outcomes %v, want %v (a copy more than 1 h of stream time later is applied again)", outcomes, want)
+	}
+	future := msg("f", event.Buyer, time.Hour+10*time.Minute+1)
+	if o, r := p.Admit(&future, &clk); o != Rejected || r != event.Future {
+		t.Errorf("future: %v %v", o, r)
+	}
+	old := msg("o", event.Buyer, 61*time.Minute-event.MaxAge-1)
+	if o, r := p.Admit(&old, &clk); o != Rejected || r != event.TooOld {
+		t.Errorf("too old: %v %v", o, r)
+	}
+}
+
+func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
+	cfg := testConfig(t)
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: at(1000 * time.Hour)}
+	evs := []event.Event{msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute)}
+	for i := range evs {
+		p.Admit(&evs[i], &clk)
+	}
+	a := at(25 * time.Hour)
+	p.Expire(a, a, a)
+	for k := range p.buckets {
+		if k.res == resMinute && k.idx < SpansAt(a).H24.From {
+			t.Errorf("minute bucket %d outlived the 24h window", k.idx)
+		}
+	}
+	if len(p.convs) != 1 {
+		t.Fatalf("cohort dropped before its 48 h horizon: %d conversations", len(p.convs))
+	}
+	// A late payment into the kept cohort still counts in the 28d window.
+	pay := order("p", event.OrderPaid, 47*time.Hour, 500)
+	p.Admit(&pay, &clk)
+	a = at(48 * time.Hour)
+	tot := NewTotals(cfg, a)
+	tot.Add(p)
+	found := false
+	for _, s := range tot.Series() {
+		if s.Name == kpi.InquiriesGuided && s.Window == kpi.W28d {
+			found = true
+			if s.Value != 1 {
+				t.Errorf("guided after late payment = %v, want 1", s.Value)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no guided series")
+	}
+	p.Expire(at(60*time.Hour), at(60*time.Hour), at(60*time.Hour))
+	if len(p.convs) != 0 {
+		t.Errorf("conversation state kept past every horizon: %+v", p.convs)
+	}
+	// An update into a deleted bucket is dropped rather than resurrecting it.
+	before := len(p.buckets)
+	p.add("s1", "", at(0), cBuyerMsgs, 1)
+	if _, ok := p.buckets[bucketKey{resMinute, MinuteOf(at(0)), "s1", ""}]; ok || len(p.buckets) != before {
+		t.Errorf("late update resurrected an expired bucket")
+	}
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	c := &conv{open: true, start: 5, msgs: []int64{5, 9, 9, 100},
+		cohorts: []cohort{{date: 20000, t0: 5, replied: true, agent: "a:1", nPaid: 2, fen: 12345}},
+		paids:   []paid{{ts: 7, fen: 100}}, served: []served{{agent: "a:1", date: 20000, ts: 8}}}
+	got, err := decodeConv(encodeConv(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", c) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
+	}
+	v := []int64{0, 1, -1, 1 << 40}
+	gv, err := decodeVector(encodeVector(v))
+	if err != nil || fmt.Sprint(gv) != fmt.Sprint(v) {
+		t.Errorf("vector round trip: %v %v", gv, err)
+	}
+	for _, bad := range [][]byte{nil, {1}, {2, 0, 0, 0, 0}, {1, 1, 0, 200}} {
+		if _, err := decodeConv(bad); err == nil {
+			t.Errorf("decodeConv(%v) accepted corrupt input", bad)
+		}
+	}
+	k := bucketKey{resHour, -3, "shop.1", "agent:x"}
+	if got, err := parseBucketField(bucketField(k)); err != nil || got != k {
+		t.Errorf("bucket field round trip: %+v %v", got, err)
+	}
+}

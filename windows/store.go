@@ -1,0 +1,392 @@
+package windows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+)
+
+// applyScript writes one batch of one partition. It first compares the stored offsets with
+// the ones the batch was built on and refuses the batch when any differs: that refusal is
+// the fence against redelivery and zombies. Only then does it write state, and the offsets
+// last, so a batch is either wholly in or not at all.
+//
+// KEYS: meta, buckets, convs, ids(messages), ids(orders) — one hash tag, one slot.
+// ARGV: ncas, (field, expected)*, then per section a count and its items:
+// buckets set, buckets del, convs set, convs del, ids-m add (score, member)* + cutoff,
+// ids-o add + cutoff, meta set.
+const applyScript = `
+local a = ARGV
+local i = 1
+local function num() local v = tonumber(a[i]); i = i + 1; return v end
+local n = num()
+if n > 0 then
+  local fields, exp = {}, {}
+  for k = 1, n do fields[k] = a[i]; exp[k] = a[i+1]; i = i + 2 end
+  local cur = redis.call('HMGET', KEYS[1], unpack(fields))
+  for k = 1, n do
+    local c = cur[k] or ''
+    if c ~= exp[k] then
+      return redis.error_reply('CSKPI_FENCED ' .. fields[k] .. ' stored=' .. c .. ' expected=' .. exp[k])
+    end
+  end
+end
+local function chunked(cmd, key, width, pre)
+  local cnt = num()
+  local s = 1
+  while s <= cnt do
+    local e = math.min(cnt, s + 511)
+    local args = {}
+    for k = s, e do
+      for w = 0, width - 1 do args[#args + 1] = a[i + w] end
+      i = i + width
+    end
+    redis.call(cmd, key, unpack(args))
+    s = e + 1
+  end
+end
+local function zcut(key)
+  local cut = a[i]; i = i + 1
+  if cut ~= '' then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. cut) end
+end
+chunked('HSET', KEYS[2], 2)
+chunked('HDEL', KEYS[2], 1)
+chunked('HSET', KEYS[3], 2)
+chunked('HDEL', KEYS[3], 1)
+chunked('ZADD', KEYS[4], 2)
+zcut(KEYS[4])
+chunked('ZADD', KEYS[5], 2)
+zcut(KEYS[5])
+chunked('HSET', KEYS[1], 2)
+return 'OK'
+`
+
+// maxScript raises a decimal integer key to ARGV[1] if that is larger. Lua numbers are
+// doubles, so nanosecond values are compared as strings.
+const maxScript = `
+local cur = redis.call('GET', KEYS[1])
+local v = ARGV[1]
+local function less(x, y)
+  local nx, ny = string.sub(x, 1, 1) == '-', string.sub(y, 1, 1) == '-'
+  if nx ~= ny then return nx end
+  if nx then return less(string.sub(y, 2), string.sub(x, 2)) end
+  if #x ~= #y then return #x < #y end
+  return x < y
+end
+if not cur or less(cur, v) then redis.call('SET', KEYS[1], v) return 1 end
+return 0
+`
+
+// ErrFenced means the stored offsets were not the ones a batch was built on: another
+// instance (or an earlier life of this one) moved the partition on. Reload and go on.
+var ErrFenced = errors.New("windows: partition state moved on (fenced)")
+
+const schemaVersion = "1"
+
+// Store keeps partitions in Redis.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	apply  *redis.Script
+	max    *redis.Script
+}
+
+// NewStore uses keys under prefix (e.g. "cskpi").
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix, apply: redis.NewScript(applyScript), max: redis.NewScript(maxScript)}
+}
+
+func (s *Store) keys(part int) []string {
+	base := fmt.Sprintf("%s:{p%d}:", s.prefix, part)
+	return []string{base + "meta", base + "b", base + "c", base + "im", base + "io"}
+}
+
+func (s *Store) streamKey() string { return s.prefix + ":streamtime" }
+
+// StreamTime reads the shared stream time (0, false when nothing was applied yet).
+func (s *Store) StreamTime(ctx context.Context) (int64, bool, error) {
+	v, err := s.rdb.Get(ctx, s.streamKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil, err
+}
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// Exists reports whether any state was ever stored for the partition.
+func (s *Store) Exists(ctx context.Context, part int) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.keys(part)[0]).Result()
+	return n > 0, err
+}
+
+// Load replaces p's mirror with what Redis holds.
+func (s *Store) Load(ctx context.Context, p *Partition) error {
+	p.reset()
+	k := s.keys(p.ID)
+	meta, err := s.rdb.HGetAll(ctx, k[0]).Result()
+	if err != nil {
+		return err
+	}
+	var storedThr []int64
+	for f, v := range meta {
+		switch {
+		case strings.HasPrefix(f, "off:"):
+			o, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("partition %d: %s: %w", p.ID, f, errCorrupt)
+			}
+			p.Offsets[f[4:]] = o
+		case f == "wm:m" || f == "wm:o":
+			t := event.Messages
+			if f == "wm:o" {
+				t = event.Orders
+			}
+			p.wm[t], _ = strconv.ParseInt(v, 10, 64)
+		case f == "seq":
+			p.Seq, _ = strconv.ParseInt(v, 10, 64)
+		case f == "hm":
+			p.minMinute, _ = strconv.ParseInt(v, 10, 64)
+		case f == "hh":
+			p.minHour, _ = strconv.ParseInt(v, 10, 64)
+		case f == "thr":
+			storedThr = parseInts(v)
+		}
+	}
+	remap := thresholdMap(storedThr, p.cfg.Thresholds)
+
+	if err := s.scan(ctx, k[1], func(f, v string) error {
+		key, err := parseBucketField(f)
+		if err != nil {
+			return err
+		}
+		vec, err := decodeVector([]byte(v))
+		if err != nil {
+			return err
+		}
+		if key.agent == "" {
+			vec = remapVector(vec, remap, p.cfg.shopLen())
+		}
+		p.buckets[key] = vec
+		return nil
+	}); err != nil {
+		return fmt.Errorf("partition %d buckets: %w", p.ID, err)
+	}
+	if err := s.scan(ctx, k[2], func(f, v string) error {
+		c, err := decodeConv([]byte(v))
+		if err != nil {
+			return err
+		}
+		p.convs[f] = c
+		return nil
+	}); err != nil {
+		return fmt.Errorf("partition %d conversations: %w", p.ID, err)
+	}
+	for t := range 2 {
+		members, err := s.rdb.ZRange(ctx, k[3+t], 0, -1).Result()
+		if err != nil {
+			return err
+		}
+		cut := p.wm[t] - lateness
+		for _, m := range members {
+			tsStr, id, ok := strings.Cut(m, "|")
+			ts, err := strconv.ParseInt(tsStr, 10, 64)
+			if !ok || err != nil {
+				return fmt.Errorf("partition %d ids: %w", p.ID, errCorrupt)
+			}
+			if ts >= cut {
+				p.ids[t][id] = ts
+			}
+		}
+		p.idsCutoff[t] = cut
+	}
+	p.clearDirty()
+	p.idsCutoff = [2]int64{p.wm[0] - lateness, p.wm[1] - lateness}
+	return nil
+}
+
+func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error) error {
+	var cursor uint64
+	for {
+		kv, next, err := s.rdb.HScan(ctx, key, cursor, "*", 4096).Result()
+		if err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if err := fn(kv[i], kv[i+1]); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Commit writes what the batch changed together with the partition's next offsets, if and
+// only if Redis still holds the offsets p was built on. On ErrFenced (or any error) p no
+// longer matches Redis and must be reloaded.
+func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64) error {
+	args := make([]any, 0, 16+2*len(p.dirtyB)+2*len(p.dirtyC))
+	topics := make([]string, 0, len(next))
+	for t := range next {
+		topics = append(topics, t)
+	}
+	// One sequence number fences the whole partition, whichever topics a batch touched.
+	args = append(args, 1, "seq", seqString(p.Seq))
+	args = append(args, len(p.dirtyB))
+	for k := range p.dirtyB {
+		args = append(args, bucketField(k), encodeVector(p.buckets[k]))
+	}
+	args = append(args, len(p.deletedB))
+	for _, k := range p.deletedB {
+		args = append(args, bucketField(k))
+	}
+	args = append(args, len(p.dirtyC))
+	for key := range p.dirtyC {
+		args = append(args, key, encodeConv(p.convs[key]))
+	}
+	args = append(args, len(p.deletedC))
+	for _, key := range p.deletedC {
+		args = append(args, key)
+	}
+	for t := range 2 {
+		args = append(args, len(p.newIDs[t]))
+		for _, e := range p.newIDs[t] {
+			args = append(args, floorDiv(e.ts, 1e6), strconv.FormatInt(e.ts, 10)+"|"+e.id)
+		}
+		if p.idsCutoff[t] > minInt64 {
+			args = append(args, strconv.FormatInt(floorDiv(p.idsCutoff[t], 1e6), 10))
+		} else {
+			args = append(args, "")
+		}
+	}
+	meta := []any{"v", schemaVersion, "thr", joinInts(p.cfg.Thresholds),
+		"wm:m", p.wm[event.Messages], "wm:o", p.wm[event.Orders]}
+	if p.minMinute > minInt64 {
+		meta = append(meta, "hm", p.minMinute, "hh", p.minHour)
+	}
+	for _, t := range topics {
+		meta = append(meta, "off:"+t, next[t])
+	}
+	meta = append(meta, "seq", p.Seq+1)
+	args = append(args, len(meta)/2)
+	args = append(args, meta...)
+
+	maxWM := max(p.wm[0], p.wm[1])
+	var applyCmd *redis.Cmd
+	_, _ = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		applyCmd = s.apply.EvalSha(ctx, pipe, s.keys(p.ID), args...)
+		if maxWM != 0 {
+			// Best effort: a lost raise is repaired by the next batch, and the partition's
+			// own watermark, written atomically above, is the durable record.
+			s.max.EvalSha(ctx, pipe, []string{s.streamKey()}, strconv.FormatInt(maxWM, 10))
+		}
+		return nil
+	})
+	err := applyCmd.Err()
+	if isNoScript(err) {
+		// Redis restarted or was flushed since the scripts were loaded.
+		if err = s.LoadScripts(ctx); err == nil {
+			return s.Commit(ctx, p, next)
+		}
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "CSKPI_FENCED") {
+			return fmt.Errorf("%w: partition %d: %v", ErrFenced, p.ID, err)
+		}
+		return err
+	}
+	for t, o := range next {
+		p.Offsets[t] = o
+	}
+	p.Seq++
+	p.clearDirty()
+	return nil
+}
+
+// LoadScripts loads the Lua scripts, so that batches can use EVALSHA.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	if err := s.apply.Load(ctx, s.rdb).Err(); err != nil {
+		return err
+	}
+	return s.max.Load(ctx, s.rdb).Err()
+}
+
+func seqString(seq int64) string {
+	if seq == 0 {
+		return ""
+	}
+	return strconv.FormatInt(seq, 10)
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+func joinInts(v []int64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatInt(x, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+func parseInts(s string) []int64 {
+	var out []int64
+	for _, f := range strings.Split(s, ",") {
+		if x, err := strconv.ParseInt(f, 10, 64); err == nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// thresholdMap maps each configured threshold to its slot in stored vectors (-1: new), so a
+// change of --response.thresholds keeps the thresholds both configurations share.
+func thresholdMap(stored, now []int64) []int {
+	m := make([]int, len(now))
+	for i, t := range now {
+		m[i] = -1
+		for j, s := range stored {
+			if s == t {
+				m[i] = j
+			}
+		}
+	}
+	return m
+}
+
+func remapVector(v []int64, remap []int, n int) []int64 {
+	if len(v) == n {
+		identity := true
+		for i, j := range remap {
+			if j != i {
+				identity = false
+			}
+		}
+		if identity {
+			return v
+		}
+	}
+	out := make([]int64, n)
+	copy(out, v[:min(len(v), nShopFixed)])
+	for i, j := range remap {
+		if j >= 0 && nShopFixed+j < len(v) {
+			out[nShopFixed+i] = v[nShopFixed+j]
+		}
+	}
+	return out
+}

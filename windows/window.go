@@ -1,0 +1,92 @@
+package windows
+
+import (
+	"time"
+
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+const (
+	minuteNs = int64(time.Minute)
+	hourNs   = int64(time.Hour)
+
+	// Bucket counts of SPEC §2.
+	buckets15m = 15
+	buckets24h = 1440
+	buckets28d = 672
+
+	day       = int64(24 * time.Hour)
+	horizon48 = 2 * day
+	// lateness is how far out of ts order records of one topic-partition may arrive without
+	// changing a result; it also bounds how long event ids are remembered.
+	lateness = hourNs
+)
+
+// floorDiv is division rounding towards minus infinity, so buckets stay aligned for
+// times before the epoch as well.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// MinuteOf and HourOf give the epoch-aligned bucket index of a Unix-ns time.
+func MinuteOf(ts int64) int64 { return floorDiv(ts, minuteNs) }
+func HourOf(ts int64) int64   { return floorDiv(ts, hourNs) }
+
+// Span is an inclusive range of bucket indexes.
+type Span struct{ From, To int64 }
+
+func (s Span) Has(i int64) bool { return i >= s.From && i <= s.To }
+
+// Spans are the three windows ending at the as-of time A.
+type Spans struct {
+	M15, H24 Span // minute buckets
+	D28      Span // hour buckets
+}
+
+// SpansAt computes the windows that end at A.
+func SpansAt(a int64) Spans {
+	m, h := MinuteOf(a), HourOf(a)
+	return Spans{
+		M15: Span{m - (buckets15m - 1), m},
+		H24: Span{m - (buckets24h - 1), m},
+		D28: Span{h - (buckets28d - 1), h},
+	}
+}
+
+// Window indexes of the totals arrays.
+const (
+	w15m = iota
+	w24h
+	w28d
+	nWindows
+)
+
+func windowName(w int) string {
+	switch w {
+	case w15m:
+		return kpi.W15m
+	case w24h:
+		return kpi.W24h
+	}
+	return kpi.W28d
+}
+
+// msBetween is a duration in whole milliseconds, floored, never below 0.
+func msBetween(earlier, later int64) int64 {
+	d := later - earlier
+	if d <= 0 {
+		return 0
+	}
+	return d / int64(time.Millisecond)
+}
+
+// localDate is the day number of ts in loc (days since 1970-01-01 in that zone's calendar).
+func localDate(ts int64, loc *time.Location) int32 {
+	t := time.Unix(0, ts).In(loc)
+	y, m, d := t.Date()
+	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+}

@@ -1,0 +1,89 @@
+package windows
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBucketIndexes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		ts         int64
+		minute, hr int64
+	}{
+		{"epoch", 0, 0, 0},
+		{"last ns of first minute", int64(time.Minute) - 1, 0, 0},
+		{"first ns of second minute", int64(time.Minute), 1, 0},
+		{"one ns before epoch", -1, -1, -1},
+		{"one hour", int64(time.Hour), 60, 1},
+		{"minus one minute exactly", -int64(time.Minute), -1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MinuteOf(tc.ts); got != tc.minute {
+				t.Errorf("MinuteOf = %d, want %d", got, tc.minute)
+			}
+			if got := HourOf(tc.ts); got != tc.hr {
+				t.Errorf("HourOf = %d, want %d", got, tc.hr)
+			}
+		})
+	}
+}
+
+func TestSpansAt(t *testing.T) {
+	a := time.Date(2026, 11, 20, 10, 30, 15, 0, time.UTC).UnixNano()
+	sp := SpansAt(a)
+	m, h := MinuteOf(a), HourOf(a)
+	for _, tc := range []struct {
+		name string
+		span Span
+		idx  int64
+		in   bool
+	}{
+		{"15m holds A's minute", sp.M15, m, true},
+		{"15m holds 14 minutes before", sp.M15, m - 14, true},
+		{"15m excludes 15 minutes before", sp.M15, m - 15, false},
+		{"15m excludes the next minute", sp.M15, m + 1, false},
+		{"24h holds 1439 minutes before", sp.H24, m - 1439, true},
+		{"24h excludes 1440 minutes before", sp.H24, m - 1440, false},
+		{"28d holds 671 hours before", sp.D28, h - 671, true},
+		{"28d excludes 672 hours before", sp.D28, h - 672, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.span.Has(tc.idx); got != tc.in {
+				t.Errorf("Has(%d) = %v, want %v (span %+v)", tc.idx, got, tc.in, tc.span)
+			}
+		})
+	}
+}
+
+func TestMsBetween(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		from, to  int64
+		want      int64
+	}{
+		{"floors", 0, 1_999_999, 1},
+		{"never below zero", 10, 5, 0},
+		{"exact", 0, int64(15 * time.Second), 15000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := msBetween(tc.from, tc.to); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLocalDate(t *testing.T) {
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	midnight := time.Date(2026, 11, 20, 16, 0, 0, 0, time.UTC).UnixNano() // 00:00 on the 21st in Shanghai
+	if a, b := localDate(midnight-1, sh), localDate(midnight, sh); b != a+1 {
+		t.Errorf("local midnight: dates %d and %d, want consecutive", a, b)
+	}
+	if a, b := localDate(midnight-1, time.UTC), localDate(midnight, time.UTC); a != b {
+		t.Errorf("UTC: 16:00 is not midnight, got %d and %d", a, b)
+	}
+}
