@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/cskpi/cskpi/pipeline"
+	"github.com/cskpi/cskpi/pipeline/demo"
+	"github.com/cskpi/cskpi/pipeline/produce"
+	"github.com/cskpi/cskpi/pipeline/serve"
+	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/sinks"
+	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/reference"
+)
+
+// flags are the parsed command line; kingpin fills in CSKPI_* environment fallbacks
+// (--kafka.brokers <=> CSKPI_KAFKA_BROKERS).
+type flags struct {
+	logLevel, logFormat string
+
+	brokers, group                string
+	topicMsgs, topicOrders, topicDL string
+	kafkaTLS                      tlsFlags
+	saslMech, saslUser, saslPass  string
+	saslPassFile                  string
+	sessionTimeout                time.Duration
+
+	redisAddr, redisUser, redisPass, redisPassFile, keyPrefix string
+	redisDB                                                    int
+	redisTLS                                                   tlsFlags
+
+	listen, webConfig string
+	clock, timezone   string
+	thresholds        string
+	rebuildMissing    bool
+	batchSize         int
+
+	file            string
+	at, now         string
+	rate            float64
+	shops, slow     int
+	seed            int64
+	duration        time.Duration
+}
+
+type tlsFlags struct {
+	enabled            bool
+	ca, cert, key      string
+	insecureSkipVerify bool
+}
+
+func addTLS(app *kingpin.Application, prefix string, t *tlsFlags) {
+	app.Flag(prefix+".tls", "Use TLS for "+prefix+".").BoolVar(&t.enabled)
+	app.Flag(prefix+".tls.ca-file", "CA certificate file for "+prefix+" TLS.").StringVar(&t.ca)
+	app.Flag(prefix+".tls.cert-file", "Client certificate file for "+prefix+" TLS.").StringVar(&t.cert)
+	app.Flag(prefix+".tls.key-file", "Client key file for "+prefix+" TLS.").StringVar(&t.key)
+	app.Flag(prefix+".tls.insecure-skip-verify", "Do not verify the "+prefix+" server certificate.").BoolVar(&t.insecureSkipVerify)
+}
+
+// Main parses args and runs a subcommand; it returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f flags
+	app := kingpin.New("cskpi", "Real-time customer-service KPIs from chat and order events.").DefaultEnvars()
+	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(nil)
+	app.HelpFlag.Short('h')
+	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	app.Flag("kafka.brokers", "Kafka bootstrap brokers, comma separated.").Default("localhost:9092").StringVar(&f.brokers)
+	app.Flag("kafka.group", "Kafka consumer group.").Default("cskpi").StringVar(&f.group)
+	app.Flag("kafka.topic.messages", "Topic of chat message events.").Default("cs.messages").StringVar(&f.topicMsgs)
+	app.Flag("kafka.topic.orders", "Topic of order events.").Default("cs.orders").StringVar(&f.topicOrders)
+	app.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter").StringVar(&f.topicDL)
+	app.Flag("kafka.session-timeout", "Consumer group session timeout.").Default("10s").DurationVar(&f.sessionTimeout)
+	addTLS(app, "kafka", &f.kafkaTLS)
+	app.Flag("kafka.sasl.mechanism", "SASL mechanism: none, plain, scram-sha-256, scram-sha-512.").Default("none").EnumVar(&f.saslMech, "none", "plain", "scram-sha-256", "scram-sha-512")
+	app.Flag("kafka.sasl.username", "SASL user name.").StringVar(&f.saslUser)
+	app.Flag("kafka.sasl.password", "SASL password (prefer the file or CSKPI_KAFKA_SASL_PASSWORD).").StringVar(&f.saslPass)
+	app.Flag("kafka.sasl.password-file", "File holding the SASL password.").StringVar(&f.saslPassFile)
+	app.Flag("redis.addr", "Redis address host:port (comma separated with --redis.cluster).").Default("localhost:6379").StringVar(&f.redisAddr)
+	app.Flag("redis.username", "Redis ACL user name.").StringVar(&f.redisUser)
+	app.Flag("redis.password", "Redis password (prefer the file or CSKPI_REDIS_PASSWORD).").StringVar(&f.redisPass)
+	app.Flag("redis.password-file", "File holding the Redis password.").StringVar(&f.redisPassFile)
+	app.Flag("redis.db", "Redis database number.").Default("0").IntVar(&f.redisDB)
+	app.Flag("redis.key-prefix", "Prefix of every Redis key cskpi writes.").Default("cskpi").StringVar(&f.keyPrefix)
+	addTLS(app, "redis", &f.redisTLS)
+	app.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served).").Default("Asia/Shanghai").StringVar(&f.timezone)
+	app.Flag("response.thresholds", "Response-time thresholds, comma separated whole seconds as durations.").Default("15s,3m").StringVar(&f.thresholds)
+
+	serveCmd := app.Command("serve", "Consume the topics and serve the KPI gauges.")
+	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
+	for _, c := range []*kingpin.CmdClause{serveCmd, demoCmd} {
+		c.Flag("web.listen-address", "Address of /metrics, /-/healthy, /-/ready.").Default(":9470").StringVar(&f.listen)
+		c.Flag("web.config.file", "exporter-toolkit web config (TLS, basic auth).").Default("").StringVar(&f.webConfig)
+	}
+	serveCmd.Flag("clock", "As-of time of the windows: wall (live) or event (stream time, for replays).").Default("wall").EnumVar(&f.clock, "wall", "event")
+	serveCmd.Flag("state.rebuild-missing", "Replay partitions whose Redis state is missing from the earliest retained offset.").BoolVar(&f.rebuildMissing)
+	serveCmd.Flag("batch.size", "Largest partition batch, in records.").Default("8192").IntVar(&f.batchSize)
+	demoCmd.Flag("shops", "Synthetic shops.").Default("6").IntVar(&f.shops)
+	demoCmd.Flag("rate", "Synthetic records per second.").Default("100").Float64Var(&f.rate)
+
+	produceCmd := app.Command("produce", "Publish a JSON-lines event file (docs/EVENTS.md) to the topics.")
+	produceCmd.Flag("file", "Event file.").Required().StringVar(&f.file)
+
+	loadgenCmd := app.Command("loadgen", "Publish live synthetic traffic.")
+	loadgenCmd.Flag("rate", "Records per second.").Default("100").Float64Var(&f.rate)
+	loadgenCmd.Flag("shops", "Synthetic shops.").Default("10").IntVar(&f.shops)
+	loadgenCmd.Flag("slow-shops", "How many of them reply slowly.").Default("1").IntVar(&f.slow)
+	loadgenCmd.Flag("seed", "Random seed.").Default("1").Int64Var(&f.seed)
+	loadgenCmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0s").DurationVar(&f.duration)
+
+	recomputeCmd := app.Command("recompute", "Compute the metrics offline from an event file (the reference).")
+	recomputeCmd.Flag("file", "Event file ('-' for standard input).").Required().StringVar(&f.file)
+	recomputeCmd.Flag("at", "As-of time, RFC 3339 (default: the final stream time).").StringVar(&f.at)
+	recomputeCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "cskpi:", err)
+		return 2
+	}
+	if cmd == "" { // --help
+		return 0
+	}
+	logger := newLogger(stderr, f.logLevel, f.logFormat)
+	switch cmd {
+	case serveCmd.FullCommand():
+		err = runServe(ctx, &f, logger)
+	case demoCmd.FullCommand():
+		err = runDemo(ctx, &f, logger, stdout)
+	case produceCmd.FullCommand():
+		err = runProduce(ctx, &f, stderr)
+	case loadgenCmd.FullCommand():
+		err = runLoadgen(ctx, &f, logger)
+	case recomputeCmd.FullCommand():
+		err = runRecompute(&f, stdout)
+	}
+	if err != nil {
+		logger.Error("cskpi failed", "command", cmd, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	o := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseThresholds accepts durations of whole seconds ("15s,3m"), as the le label is whole
+// seconds (SPEC §3).
+func parseThresholds(s string) ([]int64, error) {
+	var out []int64
+	for _, p := range splitList(s) {
+		d, err := time.ParseDuration(p)
+		if err != nil {
+			return nil, fmt.Errorf("--response.thresholds: %w", err)
+		}
+		if d <= 0 || d%time.Second != 0 {
+			return nil, fmt.Errorf("--response.thresholds: %s is not a positive whole number of seconds", p)
+		}
+		ms := d.Milliseconds()
+		if len(out) > 0 && ms <= out[len(out)-1] {
+			return nil, errors.New("--response.thresholds must be ascending and distinct")
+		}
+		out = append(out, ms)
+	}
+	return out, nil
+}
+
+func windowsConfig(f *flags) (windows.Config, error) {
+	loc, err := time.LoadLocation(f.timezone)
+	if err != nil {
+		return windows.Config{}, fmt.Errorf("--timezone: %w", err)
+	}
+	thr, err := parseThresholds(f.thresholds)
+	if err != nil {
+		return windows.Config{}, err
+	}
+	return windows.Config{Location: loc, Thresholds: thr}, nil
+}
+
+func (t tlsFlags) config() (*tls.Config, error) {
+	if !t.enabled {
+		return nil, nil
+	}
+	c := &tls.Config{InsecureSkipVerify: t.insecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // operator's explicit choice
+	if t.ca != "" {
+		pem, err := os.ReadFile(t.ca)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no certificates", t.ca)
+		}
+		c.RootCAs = pool
+	}
+	if t.cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.cert, t.key)
+		if err != nil {
+			return nil, err
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// secret reads a secret from a file when one is named, else the flag/env value; secrets
+// are never logged.
+func secret(value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+func kafkaClients(f *flags) (*kafka.Dialer, *kafka.Transport, error) {
+	tc, err := f.kafkaTLS.config()
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka tls: %w", err)
+	}
+	pass, err := secret(f.saslPass, f.saslPassFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka sasl password: %w", err)
+	}
+	var mech sasl.Mechanism
+	switch f.saslMech {
+	case "plain":
+		mech = plain.Mechanism{Username: f.saslUser, Password: pass}
+	case "scram-sha-256", "scram-sha-512":
+		algo := scram.SHA256
+		if f.saslMech == "scram-sha-512" {
+			algo = scram.SHA512
+		}
+		if mech, err = scram.Mechanism(algo, f.saslUser, pass); err != nil {
+			return nil, nil, err
+		}
+	}
+	d := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tc, SASLMechanism: mech}
+	t := &kafka.Transport{TLS: tc, SASL: mech, DialTimeout: 10 * time.Second}
+	return d, t, nil
+}
+
+func topics(f *flags) pipeline.Topics {
+	return pipeline.Topics{Messages: f.topicMsgs, Orders: f.topicOrders, Deadletter: f.topicDL}
+}
+
+func runServe(ctx context.Context, f *flags, logger *slog.Logger) error {
+	wc, err := windowsConfig(f)
+	if err != nil {
+		return err
+	}
+	dialer, transport, err := kafkaClients(f)
+	if err != nil {
+		return err
+	}
+	rtls, err := f.redisTLS.config()
+	if err != nil {
+		return fmt.Errorf("redis tls: %w", err)
+	}
+	rpass, err := secret(f.redisPass, f.redisPassFile)
+	if err != nil {
+		return fmt.Errorf("redis password: %w", err)
+	}
+	return serve.Run(ctx, serve.Options{
+		Pipeline: pipeline.Options{
+			Brokers:        splitList(f.brokers),
+			Group:          f.group,
+			Topics:         topics(f),
+			Dialer:         dialer,
+			Transport:      transport,
+			Windows:        wc,
+			EventClock:     f.clock == "event",
+			RebuildMissing: f.rebuildMissing,
+			BatchSize:      f.batchSize,
+			SessionTimeout: f.sessionTimeout,
+		},
+		Redis: &redis.UniversalOptions{
+			Addrs:     splitList(f.redisAddr),
+			Username:  f.redisUser,
+			Password:  rpass,
+			DB:        f.redisDB,
+			TLSConfig: rtls,
+		},
+		KeyPrefix:     f.keyPrefix,
+		ListenAddress: f.listen,
+		WebConfigFile: f.webConfig,
+		Logger:        logger,
+	})
+}
+
+func runDemo(ctx context.Context, f *flags, logger *slog.Logger, stdout io.Writer) error {
+	wc, err := windowsConfig(f)
+	if err != nil {
+		return err
+	}
+	return demo.Run(ctx, demo.Options{
+		ListenAddress: f.listen,
+		WebConfigFile: f.webConfig,
+		Shops:         f.shops,
+		Rate:          f.rate,
+		Windows:       wc,
+		Out:           stdout,
+		Logger:        logger,
+	})
+}
+
+func produceOptions(f *flags, progress io.Writer) (produce.Options, error) {
+	_, transport, err := kafkaClients(f)
+	if err != nil {
+		return produce.Options{}, err
+	}
+	return produce.Options{
+		Brokers:   splitList(f.brokers),
+		Topics:    produce.Topics{Messages: f.topicMsgs, Orders: f.topicOrders},
+		Transport: transport,
+		Progress:  progress,
+	}, nil
+}
+
+func runProduce(ctx context.Context, f *flags, stderr io.Writer) error {
+	opt, err := produceOptions(f, stderr)
+	if err != nil {
+		return err
+	}
+	_, err = produce.File(ctx, f.file, opt)
+	return err
+}
+
+func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger) error {
+	opt, err := produceOptions(f, nil)
+	if err != nil {
+		return err
+	}
+	gen := synth.New(synth.Config{Seed: f.seed, Shops: f.shops, SlowShops: f.slow, Start: time.Now(), Rate: f.rate})
+	logger.Info("loadgen", "rate", f.rate, "shops", f.shops, "slow_shops", f.slow)
+	n, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: opt, Rate: f.rate, Gen: gen, Duration: f.duration})
+	logger.Info("loadgen stopped", "records", n)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func runRecompute(f *flags, stdout io.Writer) error {
+	wc, err := windowsConfig(f)
+	if err != nil {
+		return err
+	}
+	opt := reference.Options{Location: wc.Location}
+	for _, ms := range wc.Thresholds {
+		opt.Thresholds = append(opt.Thresholds, time.Duration(ms)*time.Millisecond)
+	}
+	for _, tv := range []struct {
+		s   string
+		dst *time.Time
+	}{{f.at, &opt.At}, {f.now, &opt.Now}} {
+		if tv.s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, tv.s)
+		if err != nil {
+			return err
+		}
+		*tv.dst = t
+	}
+	in := io.Reader(os.Stdin)
+	if f.file != "-" {
+		fh, err := os.Open(f.file)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		in = fh
+	}
+	res, err := reference.Compute(in, opt)
+	if err != nil {
+		return err
+	}
+	return sinks.WriteText(stdout, res.Series, sinks.EventCounters(res.Events, res.Rejected,
+		map[string]string{"messages": f.topicMsgs, "orders": f.topicOrders}))
+}

@@ -1,0 +1,19 @@
+// Command cskpi turns live-chat and order events into customer-service KPIs.
+// See README.md; subcommands: serve, demo, produce, loadgen, recompute.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // --timezone must work on images without a zoneinfo database
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}

@@ -1,0 +1,211 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/cskpi/cskpi/pipeline"
+	"github.com/cskpi/cskpi/pipeline/produce"
+	"github.com/cskpi/cskpi/pipeline/serve"
+	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/windows"
+)
+
+// Options of the demo.
+type Options struct {
+	ListenAddress string
+	WebConfigFile string
+	Shops         int
+	Rate          float64 // synthetic records per second
+	Windows       windows.Config
+	Out           io.Writer     // the KPI table; nil for none
+	Every         time.Duration // table period
+	Backfill      time.Duration // history published before going live
+	Logger        *slog.Logger
+	OnListen      func(net.Addr)
+}
+
+const (
+	topicMessages   = "cs.messages"
+	topicOrders     = "cs.orders"
+	topicDeadletter = "cs.deadletter"
+	partitions      = 4
+)
+
+// Run runs the demo until ctx is done.
+func Run(ctx context.Context, opt Options) error {
+	if opt.Shops <= 0 {
+		opt.Shops = 6
+	}
+	if opt.Rate <= 0 {
+		opt.Rate = 100
+	}
+	if opt.Every <= 0 {
+		opt.Every = 5 * time.Second
+	}
+	if opt.Backfill <= 0 {
+		opt.Backfill = 5 * time.Minute
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(partitions, topicMessages, topicOrders, topicDeadletter))
+	if err != nil {
+		return fmt.Errorf("in-process kafka: %w", err)
+	}
+	defer cluster.Close()
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		return fmt.Errorf("in-process redis: %w", err)
+	}
+	defer mr.Close()
+	brokers := cluster.ListenAddrs()
+	opt.Logger.Info("demo: in-process kafka and redis up", "brokers", brokers, "redis", mr.Addr())
+
+	popt := produce.Options{Brokers: brokers, Topics: produce.Topics{Messages: topicMessages, Orders: topicOrders}}
+	now := time.Now()
+	gen := synth.New(synth.Config{Seed: now.UnixNano(), Shops: opt.Shops, SlowShops: 1, Start: now.Add(-opt.Backfill), Rate: opt.Rate})
+	var history [][]byte
+	for gen.Now().Before(now) {
+		history = append(history, gen.Next())
+	}
+	if _, err := produce.Lines(ctx, history, popt); err != nil {
+		return fmt.Errorf("publishing history: %w", err)
+	}
+	opt.Logger.Info("demo: published history", "records", len(history), "since", opt.Backfill)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		err := serve.Run(ctx, serve.Options{
+			Pipeline: pipeline.Options{
+				Brokers:        brokers,
+				Group:          "cskpi-demo",
+				Topics:         pipeline.Topics{Messages: topicMessages, Orders: topicOrders, Deadletter: topicDeadletter},
+				Windows:        opt.Windows,
+				SessionTimeout: 6 * time.Second,
+			},
+			Redis:         &redis.UniversalOptions{Addrs: []string{mr.Addr()}},
+			ListenAddress: opt.ListenAddress,
+			WebConfigFile: opt.WebConfigFile,
+			OnListen:      opt.OnListen,
+			Logger:        opt.Logger,
+			Registry:      reg,
+		})
+		if err != nil {
+			errs <- err
+		}
+		cancel()
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: popt, Rate: opt.Rate, Gen: gen})
+		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			errs <- fmt.Errorf("loadgen: %w", err)
+			cancel()
+		}
+	}()
+	if opt.Out != nil {
+		t := time.NewTicker(opt.Every)
+		defer t.Stop()
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-t.C:
+				printTable(opt.Out, reg)
+			}
+		}
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// row is one shop's line of the table.
+type row map[string]float64
+
+func printTable(w io.Writer, g prometheus.Gatherer) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return
+	}
+	rows := map[string]row{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := labels(m)
+			if l["agent"] != "" || l["le"] != "" {
+				continue
+			}
+			shop := l["shop"]
+			if shop == "" {
+				continue
+			}
+			if rows[shop] == nil {
+				rows[shop] = row{}
+			}
+			rows[shop][mf.GetName()+"/"+l["window"]] = m.GetGauge().GetValue()
+		}
+	}
+	shops := make([]string, 0, len(rows))
+	for s := range rows {
+		shops = append(shops, s)
+	}
+	sort.Strings(shops)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\t avg response 15m\t waiting\t oldest wait\t 24h reply rate\t consult conv 24h\t payment rate 24h\t\n", time.Now().Format("15:04:05"))
+	for _, s := range shops {
+		r := rows[s]
+		fmt.Fprintf(tw, "%s\t %s\t %.0f\t %s\t %s\t %s\t %s\t\n", s,
+			ratio(r["cskpi_response_time_seconds_sum/15m"], r["cskpi_responses/15m"], "%.1fs", 1),
+			r["cskpi_waiting_conversations/"],
+			fmt.Sprintf("%.0fs", r["cskpi_waiting_oldest_seconds/"]),
+			ratio(r["cskpi_buyer_messages_replied_24h/24h"], r["cskpi_buyer_messages/24h"], "%.1f%%", 100),
+			ratio(r["cskpi_inquiries_guided/24h"], r["cskpi_inquiries_replied/24h"], "%.1f%%", 100),
+			ratio(r["cskpi_orders_paid/24h"], r["cskpi_orders_created/24h"], "%.1f%%", 100))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func ratio(num, den float64, format string, scale float64) string {
+	if den == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, num/den*scale)
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, lp := range m.GetLabel() {
+		out[lp.GetName()] = lp.GetValue()
+	}
+	return out
+}

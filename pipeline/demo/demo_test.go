@@ -1,0 +1,90 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/internal/testenv"
+	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// TestDemoServesEveryFamily: within 10 s of start the demo exports every KPI family of
+// SPEC §3 and the health metrics, with the slow shop visibly slower.
+func TestDemoServesEveryFamily(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	table := &lockedBuffer{}
+	began := time.Now()
+	go func() {
+		done <- Run(ctx, Options{
+			ListenAddress: "127.0.0.1:0",
+			Windows:       windows.Config{Location: loc, Thresholds: []int64{15000, 180000}},
+			Out:           table,
+			Every:         time.Second,
+			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+			OnListen:      func(a net.Addr) { addr <- a },
+		})
+	}()
+	url := "http://" + (<-addr).String() + "/metrics"
+	want := []string{"cskpi_events_total", "cskpi_consumer_lag", "cskpi_stream_time_seconds", "cskpi_redis_up",
+		"cskpi_batch_apply_seconds", "cskpi_freshness_seconds"}
+	for _, f := range kpi.Families() {
+		want = append(want, f.Name+"{")
+	}
+	var missing []string
+	testenv.WaitFor(t, 10*time.Second-time.Since(began), "every metric family on /metrics", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		missing = missing[:0]
+		for _, w := range want {
+			if !strings.Contains(string(body), w) {
+				missing = append(missing, w)
+			}
+		}
+		return len(missing) == 0
+	})
+	testenv.WaitFor(t, 5*time.Second, "the KPI table", func() bool { return strings.Contains(table.String(), "avg response 15m") })
+	t.Logf("all families served after %v", time.Since(began).Round(time.Millisecond))
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo: %v", err)
+	}
+	t.Logf("table:\n%s", table.String())
+}
+
+
+// lockedBuffer lets the test read what the demo's printer goroutine writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

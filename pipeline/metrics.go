@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/windows"
+)
+
+// metrics are the health metrics of SPEC §3 that the pipeline owns.
+type metrics struct {
+	events     *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	lag        *prometheus.GaugeVec
+	streamTime prometheus.Gauge
+	redisUp    prometheus.Gauge
+	applyTime  prometheus.Histogram
+	freshness  prometheus.Histogram
+	batchSize  prometheus.Histogram
+	owned      prometheus.Gauge
+	missing    *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cskpi_events_total",
+			Help: "Records consumed, by topic and outcome (applied, duplicate, excluded, rejected).",
+		}, []string{"topic", "outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cskpi_events_rejected_total",
+			Help: "Rejected records by topic and reason; each is copied to the dead-letter topic.",
+		}, []string{"topic", "reason"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cskpi_consumer_lag",
+			Help: "Records in the partition not yet applied (high watermark minus the next offset stored in Redis).",
+		}, []string{"topic", "partition"}),
+		streamTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cskpi_stream_time_seconds",
+			Help: "Stream time: the largest ts applied to any partition, Unix seconds.",
+		}),
+		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cskpi_redis_up",
+			Help: "1 when Redis answered the last check, else 0.",
+		}),
+		applyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cskpi_batch_apply_seconds",
+			Help:    "Time to validate, aggregate and commit one partition batch to Redis.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cskpi_freshness_seconds",
+			Help:    "Time from a batch's oldest record timestamp (producer time) to the gauges showing it.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cskpi_batch_records",
+			Help:    "Records per committed partition batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		owned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cskpi_partitions_owned",
+			Help: "Partition numbers this instance owns and has loaded.",
+		}),
+		missing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cskpi_partition_state_missing",
+			Help: "1 for a partition whose Redis state is gone although Kafka has committed offsets; see docs/RELIABILITY.md.",
+		}, []string{"partition"}),
+	}
+	reg.MustRegister(m.events, m.rejected, m.lag, m.streamTime, m.redisUp, m.applyTime, m.freshness,
+		m.batchSize, m.owned, m.missing)
+	// Every series exists from the start, so rate() and alerts see the first increase.
+	for _, t := range topics {
+		for _, o := range []windows.Outcome{windows.Applied, windows.Duplicate, windows.Excluded, windows.Rejected} {
+			m.events.WithLabelValues(t, o.String())
+		}
+		for _, r := range event.Reasons {
+			m.rejected.WithLabelValues(t, string(r))
+		}
+	}
+	return m
+}

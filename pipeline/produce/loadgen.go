@@ -1,0 +1,152 @@
+package produce
+
+import (
+	"context"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/pipeline/synth"
+)
+
+// LoadgenOptions shape live synthetic traffic.
+type LoadgenOptions struct {
+	Options
+	Rate     float64          // records per second; default the generator's rate (50 for the default generator)
+	Gen      *synth.Generator // nil = a warmed-up generator of 20 shops (3 slow), seeded from the clock; see Loadgen
+	Duration time.Duration    // 0 = until ctx is done
+	Now      func() time.Time // the wall clock; nil = time.Now
+}
+
+const (
+	loadgenShops     = 20
+	loadgenSlowShops = 3
+	// A fresh generator's first minutes hold only first lines (replies, later rounds and
+	// orders come after); live traffic should look like a shop that was already open, so the
+	// default generator starts this much earlier and its lines before now are dropped...
+	loadgenWarmup = 10 * time.Minute
+	// ...but never more than this many lines, which bounds the start-up cost at high rates.
+	loadgenWarmupLines = 1e6
+)
+
+// Loadgen publishes the generator's lines as live traffic, until ctx is done or Duration has
+// passed, and returns the number of records acknowledged. Stopping is not an error.
+//
+// Pacing is by event time, not by count: the generator's event clock (Generator.Now) is mapped
+// onto the wall clock from the moment Loadgen starts, scaled by the generator's Rate over
+// Rate, and each line is published when the wall clock reaches its mapped time.
+//
+// How ts tracks the wall clock: the default generator is synth.New with Rate = Rate and
+// Start = Now() minus a warm-up (10 minutes of event time, at most a million lines), and the
+// lines before Now() are generated and dropped, so publishing starts in the middle of ongoing
+// chats at the full rate. From then on the scale is 1 and each record's ts is the wall clock
+// of its publication: never ahead of it (a consumer rejects ts over 10 minutes ahead as
+// future), behind it only by the publishing latency. Records go out at Rate per second on
+// average, with the generator's Poisson bursts. A caller's Gen is paced from where it stands,
+// without warm-up; with Start = Now() and Rate = Rate it tracks the wall clock the same way,
+// with another Rate its ts run faster or slower than the wall clock.
+func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	var pending []byte // the first line of a warmed-up generator
+	gen := opt.Gen
+	if gen == nil {
+		rate := opt.Rate
+		if rate <= 0 {
+			rate = 50
+		}
+		t := now()
+		warm := min(loadgenWarmup, time.Duration(loadgenWarmupLines/rate*float64(time.Second)))
+		gen = synth.New(synth.Config{Seed: t.UnixNano(), Shops: loadgenShops, SlowShops: loadgenSlowShops, Start: t.Add(-warm), Rate: rate})
+		// Until the generator has caught up with the wall clock, which moved on while it ran.
+		for pending = gen.Next(); gen.Now().Before(now()); pending = gen.Next() {
+		}
+	}
+	next := func() []byte {
+		if l := pending; l != nil {
+			pending = nil
+			return l
+		}
+		return gen.Next()
+	}
+	cfg := gen.Config()
+	rate := opt.Rate
+	if rate <= 0 {
+		rate = cfg.Rate
+	}
+	scale := cfg.Rate / rate // wall seconds per event second
+	wall0 := now()
+	ev0 := gen.Now().UnixNano()
+	if pending != nil {
+		ev0 = wall0.UnixNano() // the warm-up ran up to the wall clock: keep the two equal
+	}
+	due := func(ts int64) time.Time { return wall0.Add(time.Duration(float64(ts-ev0) * scale)) }
+	var end time.Time
+	if opt.Duration > 0 {
+		end = wall0.Add(opt.Duration)
+	}
+
+	p, err := newPublisher(opt.Options)
+	if err != nil {
+		return 0, err
+	}
+	defer p.w.Close()
+	prog := newProgress(opt.Progress, -1, false)
+	finish := func(err error) (int64, error) {
+		if ctx.Err() != nil {
+			err = nil // cancelled: the normal way to stop
+		}
+		prog.finish(p.n, err)
+		return p.n, err
+	}
+
+	batch := make([]kafka.Message, 0, p.chunk)
+	flush := func() error {
+		err := p.write(ctx, batch)
+		batch = batch[:0]
+		prog.set(0, p.n)
+		return err
+	}
+	var timer *time.Timer
+	for ctx.Err() == nil {
+		line := next()
+		at := due(gen.Now().UnixNano())
+		if !end.IsZero() && at.After(end) {
+			return finish(flush())
+		}
+		if wait := at.Sub(now()); wait > 0 {
+			// Everything due is out before sleeping; while a write waits for acks, lines
+			// fall due and the next batch grows, so high rates batch themselves.
+			if err := flush(); err != nil {
+				return finish(err)
+			}
+			if wait = at.Sub(now()); wait > 0 {
+				if timer == nil {
+					timer = time.NewTimer(wait)
+					defer timer.Stop()
+				} else {
+					timer.Reset(wait)
+				}
+				select {
+				case <-ctx.Done():
+					return finish(nil)
+				case <-timer.C:
+				}
+			}
+		}
+		r, err := jsonl.Parse(line)
+		if err != nil {
+			return finish(err) // the generator's own line: a bug, not an input error
+		}
+		batch = append(batch, p.message(r))
+		if len(batch) >= p.chunk {
+			if err := flush(); err != nil {
+				return finish(err)
+			}
+		}
+	}
+	return finish(nil)
+}

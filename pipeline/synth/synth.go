@@ -1,0 +1,732 @@
+package synth
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+)
+
+// Config shapes the synthetic traffic. Zero fields take the defaults below.
+type Config struct {
+	Seed      int64
+	Shops     int       // number of shops, ids "shop-001", "shop-002", ...; default 8
+	SlowShops int       // the first SlowShops shops reply slowly (median ~40 s); the rest mostly in 2-10 s
+	Start     time.Time // ts of the first event; default 2025-03-01T00:00:00+08:00
+	Rate      float64   // events per second of event time; default 50
+}
+
+// The traffic model. Probabilities are per conversation unless said otherwise; times are the
+// medians of lognormal draws.
+const (
+	defaultShops = 8
+	defaultRate  = 50.0
+
+	minAgents = 3 // agents per shop: 3..8
+	maxAgents = 8
+
+	spamConvP      = 0.04 // a conversation is an advertiser's spam (~1% of all lines)
+	returningP     = 0.25 // the buyer chatted with this shop before
+	autoReplyEvery = 5    // every fifth shop has no auto-reply configured
+	unansweredP    = 0.08 // no human ever answers
+	fastMedian     = 5.0  // seconds, human reply delay of a fast shop
+	fastSigma      = 0.7  // spread of that delay
+	fastTailP      = 0.1  // a fast shop's agent is busy: the delay comes from the tail
+	tailMedian     = 45.0 // seconds, median of the busy tail (reaches minutes)
+	tailSigma      = 1.0  // spread of the busy tail
+	slowMedian     = 40.0 // seconds, human reply delay of a slow shop
+	slowSigma      = 0.8  // spread: ~90% of a slow shop's replies are over 15 s
+	maxReplyDelay  = 2 * time.Hour
+	continueP      = 0.6  // the buyer writes again after the first answer; each round 0.15 less
+	goneP          = 0.04 // the agent does not come back for a later round
+	transferP      = 0.05 // the chat is handed to another agent
+	orderP         = 0.27 // an answered chat leads to an order (~25% of all chats)
+	orderLostP     = 0.05 // an unanswered chat still leads to an order
+	secondOrderP   = 0.1  // the chat leads to two orders
+	paidP          = 0.9  // an order is paid
+	refundP        = 0.05 // a paid order is refunded
+	disputeP       = 0.15 // a refund escalates to platform intervention
+	merchantP      = 0.92 // an undisputed refund is closed by the merchant
+	priceMedian    = 89.0 // yuan
+
+	dupP     = 0.005 // per line: re-published unchanged a few seconds later
+	invalidP = 0.002 // per line: followed by a broken record of the same conversation
+
+	priorLines = 7.5 // expected lines per conversation before any was generated
+	priorConvs = 50  // weight of that prior in the running estimate
+
+	recentBuyers = 256 // buyers per shop remembered for coming back
+
+	nickParts  = "小 大 阿 喵 猫 兔 糖 果 月 星 雪 风 橙 柚 鱼 豆"
+	agentNames = "alice bob cathy david emma frank grace henry xiaomei xiaoli " +
+		"ajie lulu tingting yuyu"
+	countries = "US RU ES FR BR PL KR IL NL DE CL UA"
+)
+
+// Item kinds.
+const (
+	kBuyer uint8 = iota
+	kAgent
+	kAuto
+	kCreated
+	kPaid
+	kDisputed
+	kCompleted
+	kDup
+)
+
+// Platforms: they decide how buyer ids and timestamps are spelled.
+const (
+	taobao uint8 = iota
+	tmall
+	aliexpress
+)
+
+type shop struct {
+	id        string
+	platform  uint8
+	slow      bool
+	autoReply bool
+	autoID    string
+	agents    []string
+	recent    []*buyer
+	next      int // ring cursor into recent
+}
+
+type buyer struct {
+	shop      *shop
+	id        string
+	busyUntil int64 // ts of the buyer's last message so far: a returning buyer starts after it
+}
+
+// item is one scheduled line. The generator's memory is the scheduled future (orders hours
+// ahead, refunds days ahead): tens of thousands of these at a few hundred lines per second.
+type item struct {
+	ts     int64
+	b      *buyer
+	agent  string
+	line   []byte // kDup: the exact bytes to re-emit
+	order  uint64
+	refund uint64
+	amount int64
+	reqAt  int64
+	kind   uint8
+	spam   bool
+	byMerc bool
+}
+
+// slot is an item's place in the schedule; seq breaks ts ties in push order.
+type slot struct {
+	ts  int64
+	seq uint64
+	idx int32
+}
+
+func (a slot) before(b slot) bool {
+	return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq
+}
+
+// stats counts what was generated, for the tests.
+type stats struct {
+	convs, spamConvs, unanswered, orders, paid, refunds, disputes int
+	lines, dups, invalid                                          int
+}
+
+// Generator produces an endless, deterministic stream of event lines.
+type Generator struct {
+	cfg   Config
+	rng   *rand.Rand
+	start int64
+	clock int64
+	cst   *time.Location
+
+	idPrefix  string
+	idSeq     uint64
+	orderBase uint64
+	orderSeq  uint64
+	refundSeq uint64
+	pushSeq   uint64
+
+	shops  []*shop
+	cumW   []float64
+	nicks  []string
+	ctry   []string
+	heap   []slot
+	items  []item  // slab the slots point into
+	free   []int32 // free slab entries
+	buf    []item
+	queued [][]byte // broken records that follow the line just returned
+
+	nextArrival int64
+	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
+	st          stats
+}
+
+// New returns a generator; the same Config always yields the same lines.
+func New(cfg Config) *Generator {
+	if cfg.Shops <= 0 {
+		cfg.Shops = defaultShops
+	}
+	if cfg.SlowShops > cfg.Shops {
+		cfg.SlowShops = cfg.Shops
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = defaultRate
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	}
+	mix := splitmix(uint64(cfg.Seed))
+	g := &Generator{
+		cfg:       cfg,
+		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), mix)),
+		start:     cfg.Start.UnixNano(),
+		cst:       time.FixedZone("CST", 8*3600),
+		idPrefix:  strconv.FormatUint(mix>>32|1<<31, 16) + "-",
+		orderBase: 2e17 + mix%1e8*1e9,
+		nicks:     strings.Fields(nickParts),
+		ctry:      strings.Fields(countries),
+	}
+	g.clock = g.start
+	g.nextArrival = g.start
+	names := strings.Fields(agentNames)
+	total := 0.0
+	for i := 0; i < cfg.Shops; i++ {
+		s := &shop{
+			id:        "shop-" + pad3(i+1),
+			platform:  uint8(i % 3),
+			slow:      i < cfg.SlowShops,
+			autoReply: i%autoReplyEvery != autoReplyEvery-1,
+		}
+		if s.platform == aliexpress {
+			s.autoID = "auto-reply"
+		} else {
+			s.autoID = "alime" // Alibaba's shop bot
+		}
+		n := minAgents + g.rng.IntN(maxAgents-minAgents+1)
+		for a := 0; a < n; a++ {
+			if i%2 == 0 {
+				s.agents = append(s.agents, "agent-"+pad3(a + 1)[1:])
+			} else {
+				// Sub-account style: "<main account>:<name>".
+				s.agents = append(s.agents, s.id+":"+names[(i+a)%len(names)])
+			}
+		}
+		g.shops = append(g.shops, s)
+		total += math.Exp(0.7 * g.rng.NormFloat64()) // shop sizes differ
+		g.cumW = append(g.cumW, total)
+	}
+	return g
+}
+
+// Config is the configuration in effect, defaults filled in.
+func (g *Generator) Config() Config { return g.cfg }
+
+// Now is the event time the stream has reached: the ts of the line Next returned last (for a
+// re-published duplicate, the time it was re-published; for a broken record, the time of the
+// line it follows). It never goes back, which is what live pacing needs.
+func (g *Generator) Now() time.Time { return time.Unix(0, g.clock).In(g.cfg.Start.Location()) }
+
+// Next returns the next line, a fresh slice the caller may keep. Lines come in ts order,
+// except the rare re-published duplicates and broken records (too_old, future) that carry
+// their own ts.
+func (g *Generator) Next() []byte {
+	if len(g.queued) > 0 {
+		l := g.queued[0]
+		g.queued = g.queued[1:]
+		return l
+	}
+	for len(g.heap) == 0 || g.nextArrival <= g.heap[0].ts {
+		g.arrive()
+	}
+	it := g.pop()
+	g.clock = it.ts
+	g.st.lines++
+	if it.kind == kDup {
+		g.st.dups++
+		return it.line
+	}
+	line := g.render(&it)
+	if it.spam {
+		return line
+	}
+	switch u := g.rng.Float64(); {
+	case u < dupP:
+		delay := 500*time.Millisecond + time.Duration(g.rng.Int64N(int64(4500*time.Millisecond)))
+		g.push(item{ts: it.ts + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
+		g.scheduled++
+	case u < dupP+invalidP:
+		g.queued = append(g.queued[:0], g.broken(&it))
+		g.scheduled++
+	}
+	return line
+}
+
+// arrive starts the conversation of the next buyer and draws the following arrival. Arrivals
+// are Poisson; their rate is Rate divided by the running mean of lines per conversation, so
+// that the stream advances event time at Rate lines per second whatever the model's mix.
+func (g *Generator) arrive() {
+	t := g.nextArrival
+	g.conversation(t)
+	mean := (priorLines*priorConvs + g.scheduled) / float64(priorConvs+g.st.convs)
+	gap := g.rng.ExpFloat64() * mean / g.cfg.Rate
+	g.nextArrival = t + int64(gap*1e3)*1e6 // whole milliseconds, as shops stamp them
+}
+
+func (g *Generator) pickShop() *shop {
+	u := g.rng.Float64() * g.cumW[len(g.cumW)-1]
+	lo, hi := 0, len(g.cumW)-1
+	for lo < hi {
+		m := (lo + hi) / 2
+		if g.cumW[m] < u {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return g.shops[lo]
+}
+
+func (g *Generator) pickBuyer(s *shop, t int64) *buyer {
+	if len(s.recent) > 0 && g.rng.Float64() < returningP {
+		if b := s.recent[g.rng.IntN(len(s.recent))]; b.busyUntil < t {
+			return b
+		}
+	}
+	b := &buyer{shop: s, id: g.buyerID(s)}
+	if len(s.recent) < recentBuyers {
+		s.recent = append(s.recent, b)
+	} else {
+		s.recent[s.next] = b
+		s.next = (s.next + 1) % recentBuyers
+	}
+	return b
+}
+
+// buyerID spells a buyer the way the shop's platform does: Taobao nicks (some in Chinese),
+// AliExpress member ids with a country.
+func (g *Generator) buyerID(s *shop) string {
+	num := strconv.FormatUint(1e9+g.rng.Uint64N(9e9), 10)
+	switch {
+	case s.platform == aliexpress:
+		return "ae-" + g.ctry[g.rng.IntN(len(g.ctry))] + num
+	case g.rng.IntN(4) == 0:
+		return g.nicks[g.rng.IntN(len(g.nicks))] + g.nicks[g.rng.IntN(len(g.nicks))] + "_" + num
+	default:
+		return "tb" + num
+	}
+}
+
+// conversation schedules one chat and everything it leads to.
+func (g *Generator) conversation(t int64) {
+	s := g.pickShop()
+	sc := g.buf[:0]
+	g.st.convs++
+	if g.rng.Float64() < spamConvP {
+		g.st.spamConvs++
+		b := &buyer{shop: s, id: "ad_" + strconv.FormatUint(g.rng.Uint64N(1e9), 10)}
+		tt := t
+		for n := 1 + g.rng.IntN(3); n > 0; n-- {
+			sc = append(sc, item{ts: tt, b: b, kind: kBuyer, spam: true})
+			tt += g.secs(0.5, 30)
+		}
+		if s.autoReply && g.rng.IntN(2) == 0 {
+			sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID})
+		}
+		g.flush(sc)
+		return
+	}
+
+	b := g.pickBuyer(s, t)
+	agent := s.agents[g.rng.IntN(len(s.agents))]
+	sc, end := g.burst(sc, b, t, g.burstLen())
+	if s.autoReply {
+		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID})
+	}
+	answered := g.rng.Float64() >= unansweredP
+	if !answered {
+		g.st.unanswered++
+		if g.rng.IntN(5) < 2 { // "在吗?" a few minutes later
+			end += g.secs(60, 300)
+			sc = append(sc, item{ts: end, b: b, kind: kBuyer})
+		}
+	} else {
+		episode := t
+		for round := 0; ; round++ {
+			rt := episode + g.replyDelay(s)
+			for n := g.agentLines(); n > 0; n-- {
+				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
+				end = max(end, rt)
+				rt += g.lognormal(6, 0.5)
+			}
+			if g.rng.Float64() < transferP {
+				agent = s.agents[g.rng.IntN(len(s.agents))]
+			}
+			if g.rng.Float64() >= continueP-0.15*float64(round) {
+				break
+			}
+			episode = end + g.lognormal(20, 0.9)
+			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3))
+			if g.rng.Float64() < goneP {
+				break
+			}
+		}
+	}
+	b.busyUntil = end
+
+	p := orderP
+	if !answered {
+		p = orderLostP
+	}
+	if g.rng.Float64() < p {
+		sc = g.orders(sc, b, end)
+	}
+	g.flush(sc)
+}
+
+// burst appends n buyer lines typed a few seconds apart, starting at t, and returns the last ts.
+func (g *Generator) burst(sc []item, b *buyer, t int64, n int) ([]item, int64) {
+	last := t
+	for ; n > 0; n-- {
+		sc = append(sc, item{ts: t, b: b, kind: kBuyer})
+		last = t
+		t += g.lognormal(4, 0.6)
+	}
+	return sc, last
+}
+
+func (g *Generator) burstLen() int {
+	switch u := g.rng.IntN(10); {
+	case u < 4:
+		return 1
+	case u < 7:
+		return 2
+	case u < 9:
+		return 3
+	default:
+		return 4
+	}
+}
+
+func (g *Generator) agentLines() int {
+	switch u := g.rng.IntN(20); {
+	case u < 11:
+		return 1
+	case u < 17:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// replyDelay draws how long the first unanswered buyer line waits for a human.
+func (g *Generator) replyDelay(s *shop) int64 {
+	var d int64
+	switch {
+	case s.slow:
+		d = g.lognormal(slowMedian, slowSigma)
+	case g.rng.Float64() < fastTailP:
+		d = g.lognormal(tailMedian, tailSigma)
+	default:
+		d = g.lognormal(fastMedian, fastSigma)
+	}
+	return min(d, int64(maxReplyDelay))
+}
+
+// orders appends the orders a chat that ended at end leads to, with their payments and refunds.
+func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
+	n := 1
+	if g.rng.Float64() < secondOrderP {
+		n = 2
+	}
+	for ; n > 0; n-- {
+		g.st.orders++
+		g.orderSeq++
+		id := g.orderBase + g.orderSeq
+		fen := g.price()
+		created := end + min(g.lognormal(600, 1.2), int64(12*time.Hour))
+		sc = append(sc, item{ts: created, b: b, kind: kCreated, order: id, amount: fen})
+		if g.rng.Float64() >= paidP {
+			continue
+		}
+		g.st.paid++
+		paid := created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
+		sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
+		if g.rng.Float64() >= refundP {
+			continue
+		}
+		g.st.refunds++
+		g.refundSeq++
+		// Most refunds are asked for within hours ("仅退款" before shipping), some days later.
+		req := paid + g.lognormal(3*3600, 1.2)
+		if g.rng.Float64() < disputeP {
+			g.st.disputes++
+			disputed := req + g.lognormal(4*3600, 0.7)
+			sc = append(sc, item{ts: disputed, b: b, kind: kDisputed, order: id, refund: g.refundSeq})
+			done := disputed + g.lognormal(12*3600, 0.6)
+			sc = append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: g.refundSeq,
+				reqAt: req, byMerc: g.rng.IntN(5) == 0})
+			continue
+		}
+		done := req + g.lognormal(2*3600, 1.0)
+		sc = append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: g.refundSeq,
+			reqAt: req, byMerc: g.rng.Float64() < merchantP})
+	}
+	return sc
+}
+
+// price draws an item price in fen, ending the way shop prices do (.00, .50, .90, .99).
+func (g *Generator) price() int64 {
+	yuan := int64(priceMedian * math.Exp(0.8*g.rng.NormFloat64()))
+	if yuan < 1 {
+		yuan = 1
+	}
+	var cents int64
+	switch g.rng.IntN(6) {
+	case 3:
+		cents = 50
+	case 4:
+		cents = 90
+	case 5:
+		cents = 99
+	}
+	return yuan*100 + cents
+}
+
+// flush sorts a conversation's lines by ts (insertion sort: a dozen lines, mostly in order)
+// and schedules them; the push order breaks ts ties, so a conversation's lines come out in the
+// order they were written.
+func (g *Generator) flush(sc []item) {
+	for i := 1; i < len(sc); i++ {
+		for j := i; j > 0 && sc[j].ts < sc[j-1].ts; j-- {
+			sc[j], sc[j-1] = sc[j-1], sc[j]
+		}
+	}
+	for i := range sc {
+		g.push(sc[i])
+	}
+	g.scheduled += float64(len(sc))
+	clear(sc) // drop the buyer pointers the scratch slice would otherwise keep alive
+	g.buf = sc[:0]
+}
+
+// lognormal draws a duration around median seconds, in whole milliseconds.
+func (g *Generator) lognormal(median, sigma float64) int64 {
+	s := median * math.Exp(sigma*g.rng.NormFloat64())
+	return int64(s*1e3) * 1e6
+}
+
+// secs draws a uniform duration in [lo, hi) seconds, in whole milliseconds.
+func (g *Generator) secs(lo, hi float64) int64 {
+	return int64((lo+(hi-lo)*g.rng.Float64())*1e3) * 1e6
+}
+
+// push schedules an item. The heap orders small pointer-free slots; the items themselves stay
+// put in a slab, so sifting moves 24 bytes with no write barriers.
+func (g *Generator) push(it item) {
+	g.pushSeq++
+	var idx int32
+	if n := len(g.free); n > 0 {
+		idx = g.free[n-1]
+		g.free = g.free[:n-1]
+	} else {
+		idx = int32(len(g.items))
+		g.items = append(g.items, item{})
+	}
+	g.items[idx] = it
+	g.heap = append(g.heap, slot{ts: it.ts, seq: g.pushSeq, idx: idx})
+	h := g.heap
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[i].before(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (g *Generator) pop() item {
+	h := g.heap
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && h[r].before(h[l]) {
+			c = r
+		}
+		if !h[c].before(h[i]) {
+			break
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+	g.heap = h
+	it := g.items[top.idx]
+	g.items[top.idx] = item{}
+	g.free = append(g.free, top.idx)
+	return it
+}
+
+// loc is the zone a shop stamps its times in.
+func (g *Generator) loc(s *shop) *time.Location {
+	if s.platform == aliexpress {
+		return time.UTC
+	}
+	return g.cst
+}
+
+// render writes an item's line with appends only: this is the per-event cost of every
+// benchmark fed by the generator.
+func (g *Generator) render(it *item) []byte {
+	s := it.b.shop
+	loc := g.loc(s)
+	b := make([]byte, 0, 224)
+	if it.kind <= kAuto {
+		b = append(b, `{"topic":"messages","event_id":"`...)
+	} else {
+		b = append(b, `{"topic":"orders","event_id":"`...)
+	}
+	g.idSeq++
+	b = append(b, g.idPrefix...)
+	b = strconv.AppendUint(b, g.idSeq, 16)
+	b = append(b, `","shop_id":`...)
+	b = appendString(b, s.id)
+	b = append(b, `,"buyer_id":`...)
+	b = appendString(b, it.b.id)
+	switch it.kind {
+	case kBuyer:
+		b = append(b, `,"sender":"buyer"`...)
+	case kAgent:
+		b = append(b, `,"sender":"agent","agent_id":`...)
+		b = appendString(b, it.agent)
+	case kAuto:
+		b = append(b, `,"sender":"auto","agent_id":`...)
+		b = appendString(b, it.agent)
+	case kCreated:
+		b = append(b, `,"type":"order_created"`...)
+	case kPaid:
+		b = append(b, `,"type":"order_paid"`...)
+	case kDisputed:
+		b = append(b, `,"type":"refund_disputed"`...)
+	case kCompleted:
+		b = append(b, `,"type":"refund_completed"`...)
+	}
+	if it.kind >= kCreated {
+		b = append(b, `,"order_id":"`...)
+		b = strconv.AppendUint(b, it.order, 10)
+		b = append(b, '"')
+	}
+	switch it.kind {
+	case kCreated, kPaid:
+		b = append(b, `,"amount":`...)
+		b = appendAmount(b, it.amount)
+	case kDisputed, kCompleted:
+		b = append(b, `,"refund_id":"RF`...)
+		b = strconv.AppendUint(b, it.order, 10)
+		b = append(b, '-')
+		b = strconv.AppendUint(b, it.refund, 10)
+		b = append(b, '"')
+	}
+	if it.kind == kCompleted {
+		b = append(b, `,"refund_requested_at":`...)
+		b = appendTime(b, it.reqAt, loc)
+		if it.byMerc {
+			b = append(b, `,"completed_by":"merchant"`...)
+		} else {
+			b = append(b, `,"completed_by":"platform"`...)
+		}
+	}
+	b = append(b, `,"ts":`...)
+	b = appendTime(b, it.ts, loc)
+	if it.spam {
+		b = append(b, `,"spam":true`...)
+	}
+	return append(b, '}')
+}
+
+// object is the item as an obj, for bending into a broken record (rare: no need for speed).
+func (g *Generator) object(it *item) obj {
+	s := it.b.shop
+	loc := g.loc(s)
+	o := obj{{k: "topic", v: "messages"}, {k: "event_id"}, {k: "shop_id", v: s.id}, {k: "buyer_id", v: it.b.id}}
+	switch it.kind {
+	case kBuyer:
+		o = o.set("sender", "buyer")
+	case kAgent:
+		o = o.set("sender", "agent").set("agent_id", it.agent)
+	case kAuto:
+		o = o.set("sender", "auto").set("agent_id", it.agent)
+	default:
+		o = o.set("topic", "orders")
+		o = o.set("type", [...]string{kCreated: "order_created", kPaid: "order_paid",
+			kDisputed: "refund_disputed", kCompleted: "refund_completed"}[it.kind])
+		o = o.set("order_id", strconv.FormatUint(it.order, 10))
+	}
+	switch it.kind {
+	case kCreated, kPaid:
+		o = o.set("amount", event.FormatAmount(it.amount))
+	case kDisputed, kCompleted:
+		o = o.set("refund_id", "RF"+strconv.FormatUint(it.order, 10)+"-"+strconv.FormatUint(it.refund, 10))
+	}
+	if it.kind == kCompleted {
+		o = o.set("refund_requested_at", formatTime(it.reqAt, loc))
+		o = o.set("completed_by", map[bool]string{true: "merchant", false: "platform"}[it.byMerc])
+	}
+	return o.set("ts", formatTime(it.ts, loc))
+}
+
+// broken makes the rare invalid record that follows a valid line of the same conversation:
+// one of every content reason, or a valid-looking record whose ts is too old (right after a
+// record that set the stream time, so it is certainly too old) or in the future.
+func (g *Generator) broken(it *item) []byte {
+	g.st.invalid++
+	o := g.object(it)
+	g.idSeq++
+	o = o.set("event_id", g.idPrefix+strconv.FormatUint(g.idSeq, 16))
+	loc := g.loc(it.b.shop)
+	v := g.rng.IntN(64)
+	switch u := g.rng.IntN(100); {
+	case u < 2:
+		return breakRecord(o, event.Oversize, v)
+	case u < 32:
+		return breakRecord(o, event.Malformed, v)
+	case u < 62:
+		return breakRecord(o, event.MissingField, v)
+	case u < 87:
+		return breakRecord(o, event.InvalidValue, v)
+	case u < 94:
+		return o.set("ts", formatTime(it.ts-40*24*int64(time.Hour), loc)).bytes()
+	default:
+		// A century ahead: future under any wall clock a replay may run at, yet still a time
+		// the decoder accepts.
+		return o.set("ts", formatTime(it.ts+100*365*24*int64(time.Hour), loc)).bytes()
+	}
+}
+
+func pad3(n int) string {
+	s := strconv.Itoa(n)
+	for len(s) < 3 {
+		s = "0" + s
+	}
+	return s
+}
+
+// splitmix spreads a seed over 64 bits, so that nearby seeds give unrelated id prefixes.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}

@@ -1,0 +1,219 @@
+package synth
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/pipeline/event"
+)
+
+func lines(g *Generator, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = g.Next()
+	}
+	return out
+}
+
+func TestGeneratorDeterministic(t *testing.T) {
+	cfg := Config{Seed: 42, Shops: 5, SlowShops: 2, Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Rate: 50}
+	a, b := lines(New(cfg), 20000), lines(New(cfg), 20000)
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			t.Fatalf("line %d differs:\n%s\n%s", i, a[i], b[i])
+		}
+	}
+	cfg.Seed = 43
+	c := lines(New(cfg), 100)
+	if bytes.Equal(a[0], c[0]) && bytes.Equal(a[99], c[99]) {
+		t.Fatal("seeds 42 and 43 give the same lines")
+	}
+}
+
+func TestGeneratorTraffic(t *testing.T) {
+	const n = 300000
+	start := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+	// A low rate, so that the lines span most of a day and refunds (hours after payment) show.
+	g := New(Config{Seed: 7, Shops: 6, SlowShops: 2, Start: start, Rate: 5})
+	ls := lines(g, n)
+	outs := consume(t, ls, start.Add(48*time.Hour))
+
+	// Every line routes by its conversation.
+	for i, o := range outs {
+		if o.reason == event.OK && string(o.rec.Key) != o.ev.Conversation() {
+			t.Fatalf("line %d: key %q, conversation %q", i, o.rec.Key, o.ev.Conversation())
+		}
+	}
+
+	var rejected, dups, spam, applied int
+	senders := map[event.Sender]int{}
+	kinds := map[event.Kind]int{}
+	agents := map[string]map[string]bool{}
+	merchant, completed := 0, 0
+	for _, o := range outs {
+		switch {
+		case o.reason != event.OK:
+			rejected++
+		case o.dup:
+			dups++
+		case o.spam:
+			spam++
+		default:
+			applied++
+			senders[o.ev.Sender]++
+			kinds[o.ev.Kind]++
+			if o.ev.Sender == event.Agent {
+				if agents[o.ev.Shop] == nil {
+					agents[o.ev.Shop] = map[string]bool{}
+				}
+				agents[o.ev.Shop][o.ev.Agent] = true
+			}
+			if o.ev.Kind == event.RefundCompleted {
+				completed++
+				if o.ev.ByMerchant {
+					merchant++
+				}
+				if o.ev.RequestedAt >= o.ev.TS {
+					t.Errorf("refund completed at its request time")
+				}
+			}
+		}
+	}
+	share := func(k int) float64 { return float64(k) / n }
+	t.Logf("rejected %d %v, duplicate %d, spam %d, applied %d; senders %v; kinds %v; stats %+v",
+		rejected, reasons(outs), dups, spam, applied, senders, kinds, g.st)
+	within := func(name string, got, lo, hi float64) {
+		t.Helper()
+		if got < lo || got > hi {
+			t.Errorf("%s = %.4f, want in [%.4f, %.4f]", name, got, lo, hi)
+		}
+	}
+	within("rejected share", share(rejected), 0.001, 0.0035)
+	within("duplicate share", share(dups), 0.003, 0.008)
+	within("spam share", share(spam), 0.006, 0.016)
+	r := reasons(outs)
+	for _, want := range []event.Reason{event.Malformed, event.MissingField, event.InvalidValue, event.TooOld, event.Future} {
+		if r[want] == 0 {
+			t.Errorf("no %s record in %d lines: %v", want, n, r)
+		}
+	}
+	within("auto per buyer message", float64(senders[event.Auto])/float64(senders[event.Buyer]), 0.2, 0.6)
+	within("human per buyer message", float64(senders[event.Agent])/float64(senders[event.Buyer]), 0.6, 1.3)
+	within("paid per created", float64(kinds[event.OrderPaid])/float64(kinds[event.OrderCreated]), 0.8, 0.97)
+	within("merchant-closed refunds", float64(merchant)/float64(completed), 0.6, 0.98)
+	if kinds[event.RefundDisputed] == 0 {
+		t.Error("no refund_disputed")
+	}
+	st := g.st
+	within("unanswered chats", float64(st.unanswered)/float64(st.convs-st.spamConvs), 0.06, 0.10)
+	within("chats with orders", float64(st.orders)/float64(st.convs), 0.2, 0.32)
+	within("refunded payments", float64(st.refunds)/float64(st.paid), 0.03, 0.07)
+	for shop, a := range agents {
+		if len(a) < minAgents || len(a) > maxAgents {
+			t.Errorf("%s has %d agents", shop, len(a))
+		}
+	}
+
+	// Event time advances at Rate lines per second (orders scheduled hours ahead are not yet
+	// all due at the start, so allow some slack).
+	elapsed := g.Now().Sub(start).Seconds()
+	within("lines per second of event time", n/elapsed, 4.5, 5.3)
+
+	// Applied records come in ts order overall, not only per conversation.
+	checkConversationOrder(t, outs)
+	var last int64
+	for i, o := range outs {
+		if o.applied() {
+			if o.ev.TS < last {
+				t.Fatalf("line %d goes back in time", i)
+			}
+			last = o.ev.TS
+		}
+	}
+
+	// Amounts are yuan with two decimals.
+	for _, l := range ls[:20000] {
+		if i := bytes.Index(l, []byte(`"amount":"`)); i >= 0 {
+			a := l[i+10:]
+			a = a[:bytes.IndexByte(a, '"')]
+			if d := bytes.IndexByte(a, '.'); d != len(a)-3 {
+				t.Fatalf("amount %q", a)
+			}
+		}
+	}
+}
+
+// TestGeneratorResponseTimes follows waiting episodes (SEMANTICS: started by the first
+// unanswered buyer line, closed by the next human reply) and checks the two kinds of shop.
+func TestGeneratorResponseTimes(t *testing.T) {
+	start := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+	g := New(Config{Seed: 3, Shops: 6, SlowShops: 2, Start: start, Rate: 50})
+	outs := consume(t, lines(g, 200000), start.Add(48*time.Hour))
+	open := map[string]int64{}
+	samples := map[bool][]float64{}
+	for _, o := range outs {
+		if !o.applied() || o.ev.Topic != event.Messages {
+			continue
+		}
+		k := o.ev.Conversation()
+		switch o.ev.Sender {
+		case event.Buyer:
+			if _, ok := open[k]; !ok {
+				open[k] = o.ev.TS
+			}
+		case event.Agent:
+			if s, ok := open[k]; ok {
+				slow := o.ev.Shop == "shop-001" || o.ev.Shop == "shop-002"
+				samples[slow] = append(samples[slow], float64(o.ev.TS-s)/1e9)
+				delete(open, k)
+			}
+		}
+	}
+	quantiles := func(xs []float64) (median, over15 float64) {
+		slices.Sort(xs)
+		n := 0
+		for _, x := range xs {
+			if x > 15 {
+				n++
+			}
+		}
+		return xs[len(xs)/2], float64(n) / float64(len(xs))
+	}
+	fm, f15 := quantiles(samples[false])
+	sm, s15 := quantiles(samples[true])
+	t.Logf("fast: median %.1fs, %.0f%% over 15s; slow: median %.1fs, %.0f%% over 15s", fm, 100*f15, sm, 100*s15)
+	if fm < 3 || fm > 8 || f15 > 0.3 {
+		t.Errorf("fast shops: median %.1fs, %.2f over 15s", fm, f15)
+	}
+	if sm < 25 || sm > 60 || s15 < 0.7 {
+		t.Errorf("slow shops: median %.1fs, %.2f over 15s", sm, s15)
+	}
+	if math.IsNaN(fm) {
+		t.Fatal("no samples")
+	}
+}
+
+func TestGeneratorIDs(t *testing.T) {
+	g := New(Config{Seed: 1, Shops: 12, SlowShops: 3})
+	outs := consume(t, lines(g, 50000), time.Now())
+	ids := map[string]bool{}
+	for _, o := range outs {
+		if o.reason != event.OK || o.dup {
+			continue
+		}
+		if ids[o.ev.ID] {
+			t.Fatalf("event id %s reused", o.ev.ID)
+		}
+		ids[o.ev.ID] = true
+		if !strings.HasPrefix(o.ev.Shop, "shop-0") || len(o.ev.Shop) != 8 {
+			t.Fatalf("shop id %q", o.ev.Shop)
+		}
+	}
+	if g.Config().Rate != 50 || g.Config().Shops != 12 {
+		t.Errorf("defaults: %+v", g.Config())
+	}
+}

@@ -1,0 +1,119 @@
+package windows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/internal/testenv"
+	"github.com/cskpi/cskpi/pipeline/event"
+)
+
+func snapshotOf(cfg Config, p *Partition, a int64) string {
+	tot := NewTotals(cfg, a)
+	tot.Add(p)
+	return fmt.Sprint(tot.Series())
+}
+
+func TestStoreRoundTripAndFence(t *testing.T) {
+	rds := testenv.StartRedis(t, testenv.RedisOptions{})
+	rdb := rds.Client(t)
+	ctx := context.Background()
+	cfg := testConfig(t)
+	st := NewStore(rdb, "test")
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	p := NewPartition(3, cfg)
+	clk := Clock{Wall: at(1000 * time.Hour)}
+	evs := []event.Event{
+		msg("1", event.Buyer, 0), msg("2", event.Agent, 10*time.Second),
+		msg("3", event.Buyer, time.Minute, buyer("b2")),
+		order("p", event.OrderPaid, 2*time.Minute, 1234),
+	}
+	for i, e := range evs {
+		p.Admit(&e, &clk)
+		if err := st.Commit(ctx, p, map[string]int64{"cs.messages": int64(i + 1)}); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	loaded := NewPartition(3, cfg)
+	if err := st.Load(ctx, loaded); err != nil {
+		t.Fatal(err)
+	}
+	a := at(time.Hour)
+	if got, want := snapshotOf(cfg, loaded, a), snapshotOf(cfg, p, a); got != want {
+		t.Errorf("loaded state differs:\n got %s\nwant %s", got, want)
+	}
+	if loaded.Seq != p.Seq || loaded.Offsets["cs.messages"] != 4 {
+		t.Errorf("seq %d/%d offsets %v", loaded.Seq, p.Seq, loaded.Offsets)
+	}
+	// The loaded copy still remembers the applied ids.
+	dup := evs[0]
+	if o, _ := loaded.Admit(&dup, &clk); o != Duplicate {
+		t.Errorf("after load, a copy is %v, want duplicate", o)
+	}
+
+	// A zombie built on an older state is refused, and nothing of its batch is written.
+	zombie := NewPartition(3, cfg)
+	if err := st.Load(ctx, zombie); err != nil {
+		t.Fatal(err)
+	}
+	e := msg("4", event.Buyer, 3*time.Minute, buyer("b3"))
+	p.Admit(&e, &clk)
+	if err := st.Commit(ctx, p, map[string]int64{"cs.messages": 5}); err != nil {
+		t.Fatal(err)
+	}
+	e2 := msg("5", event.Buyer, 3*time.Minute, buyer("b4"))
+	zombie.Admit(&e2, &clk)
+	if err := st.Commit(ctx, zombie, map[string]int64{"cs.messages": 5}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("zombie commit: %v, want ErrFenced", err)
+	}
+	again := NewPartition(3, cfg)
+	if err := st.Load(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := snapshotOf(cfg, again, a), snapshotOf(cfg, p, a); got != want {
+		t.Errorf("fenced batch leaked into redis:\n got %s\nwant %s", got, want)
+	}
+
+	// Scripts flushed (Redis restarted): the commit reloads them and goes on.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e3 := msg("6", event.Agent, 4*time.Minute, buyer("b3"))
+	p.Admit(&e3, &clk)
+	if err := st.Commit(ctx, p, map[string]int64{"cs.messages": 6}); err != nil {
+		t.Fatalf("commit after SCRIPT FLUSH: %v", err)
+	}
+	if ts, ok, err := st.StreamTime(ctx); err != nil || !ok || ts != at(4*time.Minute) {
+		t.Errorf("stream time %v %v %v, want %v", ts, ok, err, at(4*time.Minute))
+	}
+}
+
+func TestStoreLargeBatchIsChunked(t *testing.T) {
+	rds := testenv.StartRedis(t, testenv.RedisOptions{})
+	ctx := context.Background()
+	cfg := testConfig(t)
+	st := NewStore(rds.Client(t), "test")
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: at(1000 * time.Hour)}
+	// 20k distinct minute buckets and conversations: far beyond Lua's unpack limit.
+	for i := range 20000 {
+		e := msg(fmt.Sprint(i), event.Buyer, time.Duration(i)*time.Minute, buyer(fmt.Sprint("b", i)))
+		p.Admit(&e, &clk)
+	}
+	if err := st.Commit(ctx, p, map[string]int64{"m": 20000}); err != nil {
+		t.Fatal(err)
+	}
+	loaded := NewPartition(0, cfg)
+	if err := st.Load(ctx, loaded); err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.buckets) != len(p.buckets) || len(loaded.convs) != 20000 {
+		t.Errorf("loaded %d buckets %d convs, want %d and 20000", len(loaded.buckets), len(loaded.convs), len(p.buckets))
+	}
+}
