@@ -120,13 +120,13 @@ type Partition struct {
 	minMinute, minHour int64
 
 	// what the current batch changed, for the store.
-	dirtyB     map[bucketKey]struct{}
-	dirtyC     map[string]struct{}
-	newIDs     [2][]idEntry
-	deletedB   []bucketKey
-	deletedC   []string
-	idsCutoff  [2]int64
-	metaDirty  bool
+	dirtyB    map[bucketKey]struct{}
+	dirtyC    map[string]struct{}
+	newIDs    [2][]idEntry
+	deletedB  []bucketKey
+	deletedC  []string
+	idsCutoff [2]int64
+	metaDirty bool
 }
 
 type idEntry struct {

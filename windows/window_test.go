@@ -58,9 +58,9 @@ func TestSpansAt(t *testing.T) {
 
 func TestMsBetween(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		from, to  int64
-		want      int64
+		name     string
+		from, to int64
+		want     int64
 	}{
 		{"floors", 0, 1_999_999, 1},
 		{"never below zero", 10, 5, 0},

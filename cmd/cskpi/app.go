@@ -34,16 +34,16 @@ import (
 type flags struct {
 	logLevel, logFormat string
 
-	brokers, group                string
+	brokers, group                  string
 	topicMsgs, topicOrders, topicDL string
-	kafkaTLS                      tlsFlags
-	saslMech, saslUser, saslPass  string
-	saslPassFile                  string
-	sessionTimeout                time.Duration
+	kafkaTLS                        tlsFlags
+	saslMech, saslUser, saslPass    string
+	saslPassFile                    string
+	sessionTimeout                  time.Duration
 
 	redisAddr, redisUser, redisPass, redisPassFile, keyPrefix string
-	redisDB                                                    int
-	redisTLS                                                   tlsFlags
+	redisDB                                                   int
+	redisTLS                                                  tlsFlags
 
 	listen, webConfig string
 	clock, timezone   string
@@ -51,12 +51,12 @@ type flags struct {
 	rebuildMissing    bool
 	batchSize         int
 
-	file            string
-	at, now         string
-	rate            float64
-	shops, slow     int
-	seed            int64
-	duration        time.Duration
+	file        string
+	at, now     string
+	rate        float64
+	shops, slow int
+	seed        int64
+	duration    time.Duration
 }
 
 type tlsFlags struct {

@@ -70,7 +70,6 @@ func TestDemoServesEveryFamily(t *testing.T) {
 	t.Logf("table:\n%s", table.String())
 }
 
-
 // lockedBuffer lets the test read what the demo's printer goroutine writes.
 type lockedBuffer struct {
 	mu sync.Mutex

@@ -343,4 +343,3 @@ func TestDifferentialKilled(t *testing.T) {
 	awaitMatch(t, base+"/metrics", f.want, -1, 120*time.Second)
 	t.Logf("%d records, %d kills: matched %d series", len(f.lines), kills, len(f.want))
 }
-
