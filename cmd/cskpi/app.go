@@ -77,7 +77,8 @@ func addTLS(app *kingpin.Application, prefix string, t *tlsFlags) {
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f flags
 	app := kingpin.New("cskpi", "Real-time customer-service KPIs from chat and order events.").DefaultEnvars()
-	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(nil)
+	helped := false // kingpin "terminates" after --help; here that is a normal return
+	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(func(int) { helped = true })
 	app.HelpFlag.Short('h')
 	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
@@ -92,7 +93,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("kafka.sasl.username", "SASL user name.").StringVar(&f.saslUser)
 	app.Flag("kafka.sasl.password", "SASL password (prefer the file or CSKPI_KAFKA_SASL_PASSWORD).").StringVar(&f.saslPass)
 	app.Flag("kafka.sasl.password-file", "File holding the SASL password.").StringVar(&f.saslPassFile)
-	app.Flag("redis.addr", "Redis address host:port (comma separated with --redis.cluster).").Default("localhost:6379").StringVar(&f.redisAddr)
+	app.Flag("redis.addr", "Redis address host:port; several, comma separated, mean Redis Cluster.").Default("localhost:6379").StringVar(&f.redisAddr)
 	app.Flag("redis.username", "Redis ACL user name.").StringVar(&f.redisUser)
 	app.Flag("redis.password", "Redis password (prefer the file or CSKPI_REDIS_PASSWORD).").StringVar(&f.redisPass)
 	app.Flag("redis.password-file", "File holding the Redis password.").StringVar(&f.redisPassFile)
@@ -130,6 +131,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	recomputeCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
 
 	cmd, err := app.Parse(args)
+	if helped {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "cskpi:", err)
 		return 2

@@ -1,0 +1,66 @@
+package sinks
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type switchable struct{ series []kpi.Series }
+
+func (s *switchable) Snapshot() []kpi.Series { return s.series }
+
+func TestKPICollectorExposition(t *testing.T) {
+	src := &switchable{series: []kpi.Series{
+		{Name: kpi.Responses, Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 3},
+		{Name: kpi.ResponseTimeSum, Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 12.345},
+		{Name: kpi.ResponsesWithin, Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Le: "15"}, Value: 2},
+		{Name: kpi.WaitingConversations, Labels: kpi.Labels{Shop: "s1"}, Value: 0},
+		{Name: kpi.AgentResponses, Labels: kpi.Labels{Shop: "s1", Agent: "a:1", Window: kpi.W24h}, Value: 1},
+	}}
+	c := NewKPICollector(src)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	c.Refresh()
+	golden := filepath.Join("testdata", "kpi.prom")
+	if *update {
+		var b bytes.Buffer
+		if err := WriteText(&b, src.series); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg, bytes.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+
+	// A shop that went quiet disappears at the next refresh: no stale series.
+	src.series = src.series[:1]
+	c.Refresh()
+	if n := testutil.CollectAndCount(c); n != 1 {
+		t.Errorf("after refresh %d series, want 1", n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP cskpi_responses Response samples (closed waiting episodes), by reply ts.
+# TYPE cskpi_responses gauge
+cskpi_responses{shop="s1",window="15m"} 3
+`)); err != nil {
+		t.Error(err)
+	}
+}
