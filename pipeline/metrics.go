@@ -19,6 +19,8 @@ type metrics struct {
 	batchSize  prometheus.Histogram
 	owned      prometheus.Gauge
 	missing    *prometheus.GaugeVec
+	folded     *prometheus.GaugeVec
+	kafkaUp    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
@@ -66,9 +68,19 @@ func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
 			Name: "cskpi_partition_state_missing",
 			Help: "1 for a partition whose Redis state is gone although Kafka has committed offsets; see docs/RELIABILITY.md.",
 		}, []string{"partition"}),
+		folded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cskpi_series_folded",
+			Help: "Shops or agents beyond --metrics.max-shops / --metrics.max-agents, folded into \"_other\".",
+		}, []string{"level"}),
+		kafkaUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cskpi_kafka_up",
+			Help: "1 when the brokers answered the last offset query, else 0.",
+		}),
 	}
 	reg.MustRegister(m.events, m.rejected, m.lag, m.streamTime, m.redisUp, m.applyTime, m.freshness,
-		m.batchSize, m.owned, m.missing)
+		m.batchSize, m.owned, m.missing, m.folded, m.kafkaUp)
+	m.folded.WithLabelValues("shop")
+	m.folded.WithLabelValues("agent")
 	// Every series exists from the start, so rate() and alerts see the first increase.
 	for _, t := range topics {
 		for _, o := range []windows.Outcome{windows.Applied, windows.Duplicate, windows.Excluded, windows.Rejected} {

@@ -72,6 +72,7 @@ type Service struct {
 	stream     atomic.Int64
 	haveStream atomic.Bool
 	redisUp    atomic.Bool
+	kafkaUp    atomic.Bool
 	joined     atomic.Bool
 }
 
@@ -127,12 +128,12 @@ func (s *Service) role(topic string) event.Topic {
 	return event.Messages
 }
 
-// Ready is true when Redis answers, the group is joined, and no owned partition is stuck
-// on missing state.
+// Ready is true when Redis and the brokers answer, the group is joined, and no owned
+// partition is stuck on missing state.
 func (s *Service) Ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.redisUp.Load() && s.joined.Load() && len(s.missing) == 0
+	return s.redisUp.Load() && s.kafkaUp.Load() && s.joined.Load() && len(s.missing) == 0
 }
 
 // AsOf is the as-of time A: the wall clock, or the stream time with the event clock.
@@ -164,6 +165,9 @@ func (s *Service) Snapshot() []kpi.Series {
 		p.Unlock()
 	}
 	series := tot.Series()
+	fs, fa := tot.Folded()
+	s.m.folded.WithLabelValues("shop").Set(float64(fs))
+	s.m.folded.WithLabelValues("agent").Set(float64(fa))
 	now := s.opt.Now()
 	for _, t := range pending {
 		s.m.freshness.Observe(max(0, now.Sub(t).Seconds()))
@@ -633,11 +637,14 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 	}
 	s.mu.Unlock()
 	if len(req.Topics) == 0 {
+		// Nothing owned yet: a metadata request still tells whether the brokers answer.
+		_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.opt.Topics.Messages}})
+		s.setKafkaUp(err)
 		return
 	}
 	resp, err := client.ListOffsets(ctx, req)
+	s.setKafkaUp(err)
 	if err != nil {
-		s.log.Debug("listing offsets failed", "err", err)
 		return
 	}
 	s.mu.Lock()
@@ -657,6 +664,23 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 				s.m.lag.WithLabelValues(topic, strconv.Itoa(po.Partition)).Set(float64(max(0, s.hwm[tp]-next)))
 			}
 		}
+	}
+}
+
+func (s *Service) setKafkaUp(err error) {
+	up := err == nil
+	if up != s.kafkaUp.Load() {
+		if up {
+			s.log.Info("kafka brokers reachable")
+		} else {
+			s.log.Error("kafka brokers unreachable; retrying", "brokers", s.opt.Brokers, "err", err)
+		}
+	}
+	s.kafkaUp.Store(up)
+	if up {
+		s.m.kafkaUp.Set(1)
+	} else {
+		s.m.kafkaUp.Set(0)
 	}
 }
 

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/cskpi/cskpi/windows/kpi"
@@ -95,6 +96,8 @@ type Totals struct {
 	cfg     Config
 	sums    map[owner]*totals
 	waiting map[string]*waiting
+
+	foldedShops, foldedAgents int
 }
 
 // NewTotals starts an accumulation at as-of time a.
@@ -171,20 +174,110 @@ func windowIndex(name string) int {
 	return w28d
 }
 
-// Series renders every family for every shop and agent that is live (activity in the 28d
-// window), zeros included.
-func (t *Totals) Series() []kpi.Series {
-	var shops []string
-	var agents []owner
+// Other is the shop or agent label that series beyond the cardinality caps fold into.
+const Other = "_other"
+
+// Folded reports how many shops and agents the last Series call folded into Other.
+func (t *Totals) Folded() (shops, agents int) { return t.foldedShops, t.foldedAgents }
+
+// live lists the owners with activity in the 28d window, most active first.
+func (t *Totals) live() (shops, agents []owner) {
 	for o := range t.sums {
 		if t.get(o, w28d, activityIndex(o)) == 0 {
 			continue
 		}
 		if o.agent == "" {
-			shops = append(shops, o.shop)
+			shops = append(shops, o)
 		} else {
 			agents = append(agents, o)
 		}
+	}
+	byActivity := func(s []owner) {
+		sort.Slice(s, func(i, j int) bool {
+			ai, aj := t.get(s[i], w28d, activityIndex(s[i])), t.get(s[j], w28d, activityIndex(s[j]))
+			if ai != aj {
+				return ai > aj
+			}
+			if s[i].shop != s[j].shop {
+				return s[i].shop < s[j].shop
+			}
+			return s[i].agent < s[j].agent
+		})
+	}
+	byActivity(shops)
+	byActivity(agents)
+	return shops, agents
+}
+
+// fold merges the owners beyond the caps into Other, so that sums over all series stay
+// exact while the number of series stays bounded.
+func (t *Totals) fold() {
+	shops, agents := t.live()
+	renamed := map[string]bool{} // shops folded into Other
+	if max := t.cfg.MaxShops; max > 0 && len(shops) > max {
+		for _, o := range shops[max-1:] {
+			renamed[o.shop] = true
+		}
+		t.foldedShops = len(shops) - (max - 1)
+	}
+	moveTo := func(from, to owner) {
+		src := t.sums[from]
+		delete(t.sums, from)
+		dst := t.sums[to]
+		if dst == nil {
+			dst = &totals{}
+			t.sums[to] = dst
+		}
+		for w := range src {
+			if src[w] == nil {
+				continue
+			}
+			if dst[w] == nil {
+				dst[w] = make([]int64, len(src[w]))
+			}
+			for i, x := range src[w] {
+				dst[w][i] += x
+			}
+		}
+	}
+	for shop := range renamed {
+		moveTo(owner{shop: shop}, owner{shop: Other})
+		if w := t.waiting[shop]; w != nil {
+			delete(t.waiting, shop)
+			o := t.waiting[Other]
+			if o == nil {
+				t.waiting[Other] = w
+			} else {
+				o.n += w.n
+				o.oldest = min(o.oldest, w.oldest)
+			}
+		}
+	}
+	// Agents of folded shops move with their shop; then the agent cap applies.
+	for _, o := range agents {
+		if renamed[o.shop] {
+			moveTo(o, owner{Other, o.agent})
+		}
+	}
+	if max := t.cfg.MaxAgents; max > 0 {
+		_, agents = t.live()
+		if len(agents) > max {
+			for _, o := range agents[max-1:] {
+				moveTo(o, owner{o.shop, Other})
+			}
+			t.foldedAgents = len(agents) - (max - 1)
+		}
+	}
+}
+
+// Series renders every family for every shop and agent that is live (activity in the 28d
+// window), zeros included, within the cardinality caps.
+func (t *Totals) Series() []kpi.Series {
+	t.fold()
+	ownersShops, agents := t.live()
+	shops := make([]string, len(ownersShops))
+	for i, o := range ownersShops {
+		shops[i] = o.shop
 	}
 	var out []kpi.Series
 	for _, f := range kpi.Families() {

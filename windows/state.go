@@ -93,6 +93,9 @@ func (c *conv) empty() bool {
 type Config struct {
 	Location   *time.Location
 	Thresholds []int64 // response thresholds in ms, ascending
+	// MaxShops and MaxAgents cap the exported series (0: no cap); the least active shops
+	// and agents beyond them are folded into shop="_other" and agent="_other".
+	MaxShops, MaxAgents int
 }
 
 func (c Config) shopLen() int { return nShopFixed + len(c.Thresholds) }

@@ -2,6 +2,7 @@ package windows
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,5 +282,51 @@ func TestCodecRoundTrip(t *testing.T) {
 	k := bucketKey{resHour, -3, "shop.1", "agent:x"}
 	if got, err := parseBucketField(bucketField(k)); err != nil || got != k {
 		t.Errorf("bucket field round trip: %+v %v", got, err)
+	}
+}
+
+func TestCardinalityCapsFoldIntoOther(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxShops, cfg.MaxAgents = 3, 2
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: at(1000 * time.Hour)}
+	for i := range 6 {
+		shop := fmt.Sprint("s", i)
+		// Shop i gets i+1 buyer messages, so s5 is the most active.
+		for j := range i + 1 {
+			e := event.Event{Topic: event.Messages, ID: fmt.Sprint(i, "-", j), Shop: shop, Buyer: "b", TS: at(time.Duration(j) * time.Second), Sender: event.Buyer}
+			p.Admit(&e, &clk)
+		}
+		e := event.Event{Topic: event.Messages, ID: fmt.Sprint(i, "-r"), Shop: shop, Buyer: "b", TS: at(time.Minute), Sender: event.Agent, Agent: "a"}
+		p.Admit(&e, &clk)
+	}
+	tot := NewTotals(cfg, at(time.Hour))
+	tot.Add(p)
+	shops, agents := map[string]float64{}, map[string]bool{}
+	for _, s := range tot.Series() {
+		if s.Name == kpi.BuyerMessages && s.Window == kpi.W24h {
+			shops[s.Shop] = s.Value
+		}
+		if s.Agent != "" {
+			agents[s.Shop+"/"+s.Agent] = true
+		}
+	}
+	want := map[string]float64{"s5": 6, "s4": 5, Other: 1 + 2 + 3 + 4}
+	if fmt.Sprint(shops) != fmt.Sprint(want) {
+		t.Errorf("shops %v, want %v", shops, want)
+	}
+	// One real agent is kept; the others fold into their shop's agent="_other", so sums
+	// by shop stay exact and agent series stay within max-agents - 1 + shops.
+	real := 0
+	for a := range agents {
+		if !strings.HasSuffix(a, "/"+Other) {
+			real++
+		}
+	}
+	if real != 1 || len(agents) > cfg.MaxAgents-1+cfg.MaxShops {
+		t.Errorf("agents %v: want 1 real agent and the rest folded", agents)
+	}
+	if fs, fa := tot.Folded(); fs != 4 || fa == 0 {
+		t.Errorf("folded %d shops %d agents", fs, fa)
 	}
 }

@@ -45,11 +45,12 @@ type flags struct {
 	redisDB                                                   int
 	redisTLS                                                  tlsFlags
 
-	listen, webConfig string
-	clock, timezone   string
-	thresholds        string
-	rebuildMissing    bool
-	batchSize         int
+	listen, webConfig   string
+	clock, timezone     string
+	thresholds          string
+	rebuildMissing      bool
+	maxShops, maxAgents int
+	batchSize           int
 
 	file        string
 	at, now     string
@@ -111,6 +112,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	serveCmd.Flag("clock", "As-of time of the windows: wall (live) or event (stream time, for replays).").Default("wall").EnumVar(&f.clock, "wall", "event")
 	serveCmd.Flag("state.rebuild-missing", "Replay partitions whose Redis state is missing from the earliest retained offset.").BoolVar(&f.rebuildMissing)
+	serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxShops)
+	serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxAgents)
 	serveCmd.Flag("batch.size", "Largest partition batch, in records.").Default("8192").IntVar(&f.batchSize)
 	demoCmd.Flag("shops", "Synthetic shops.").Default("6").IntVar(&f.shops)
 	demoCmd.Flag("rate", "Synthetic records per second.").Default("100").Float64Var(&f.rate)
@@ -211,7 +214,7 @@ func windowsConfig(f *flags) (windows.Config, error) {
 	if err != nil {
 		return windows.Config{}, err
 	}
-	return windows.Config{Location: loc, Thresholds: thr}, nil
+	return windows.Config{Location: loc, Thresholds: thr, MaxShops: f.maxShops, MaxAgents: f.maxAgents}, nil
 }
 
 func (t tlsFlags) config() (*tls.Config, error) {
