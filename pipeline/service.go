@@ -343,24 +343,48 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 	if err := s.opt.Store.Load(ctx, p); err != nil {
 		return fmt.Errorf("loading state: %w", err)
 	}
-	if p.Seq == 0 {
-		if topic, off, lost := stateLost(committed); lost {
-			if !s.opt.RebuildMissing {
-				s.log.Error("REDIS STATE MISSING: partition has committed Kafka offsets but no state in Redis; "+
-					"its KPIs would be wrong, so it is not consumed. Restart with --state.rebuild-missing to replay "+
-					"it from the earliest retained offset (exact only if Kafka still retains 28 days + 48 hours), "+
-					"or restore Redis from its AOF/RDB backup.",
-					"partition", part, "topic", topic, "committed_offset", off)
-				s.mu.Lock()
-				s.missing[part] = true
-				s.mu.Unlock()
-				s.m.missing.WithLabelValues(strconv.Itoa(part)).Set(1)
-				<-ctx.Done()
-				return nil
-			}
+	for p.Seq == 0 {
+		// Kafka's committed offsets are copied from Redis, so offsets without state mean
+		// the state was lost. The generation's offsets may predate the loss: ask now.
+		now, err := s.committedOffsets(ctx, part, committed)
+		if err != nil {
+			return fmt.Errorf("fetching committed offsets: %w", err)
+		}
+		topic, off, lost := stateLost(now)
+		if !lost {
+			break
+		}
+		if s.opt.RebuildMissing {
 			s.log.Warn("rebuilding missing partition state from the earliest retained offset", "partition", part)
+			break
+		}
+		s.mu.Lock()
+		first := !s.missing[part]
+		s.missing[part] = true
+		s.mu.Unlock()
+		s.m.missing.WithLabelValues(strconv.Itoa(part)).Set(1)
+		if first {
+			s.log.Error("REDIS STATE MISSING: partition has committed Kafka offsets but no state in Redis; "+
+				"its KPIs would be wrong, so it is not consumed. Restore Redis from its AOF/RDB backup, or "+
+				"restart with --state.rebuild-missing to replay it from the earliest retained offset "+
+				"(exact only if Kafka still retains 28 days + 48 hours of both topics).",
+				"partition", part, "topic", topic, "committed_offset", off)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second): // re-check: the operator may restore Redis
+		}
+		if err := s.opt.Store.Load(ctx, p); err != nil {
+			return fmt.Errorf("loading state: %w", err)
 		}
 	}
+	s.mu.Lock()
+	if s.missing[part] {
+		delete(s.missing, part)
+		s.m.missing.WithLabelValues(strconv.Itoa(part)).Set(0)
+	}
+	s.mu.Unlock()
 	s.mu.Lock()
 	s.parts[part] = p
 	s.m.owned.Set(float64(len(s.parts)))
@@ -454,6 +478,31 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 			return err
 		}
 	}
+}
+
+// committedOffsets asks the group coordinator for the partition's committed offsets.
+func (s *Service) committedOffsets(ctx context.Context, part int, topics map[string]int64) (map[string]int64, error) {
+	req := &kafka.OffsetFetchRequest{GroupID: s.opt.Group, Topics: map[string][]int{}}
+	for t := range topics {
+		req.Topics[t] = []int{part}
+	}
+	client := &kafka.Client{Addr: kafka.TCP(s.opt.Brokers...), Transport: s.opt.Transport, Timeout: 10 * time.Second}
+	resp, err := client.OffsetFetch(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Error != nil {
+		return nil, resp.Error
+	}
+	out := map[string]int64{}
+	for t, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error == nil && p.Partition == part {
+				out[t] = p.CommittedOffset
+			}
+		}
+	}
+	return out, nil
 }
 
 // stateLost reports a committed Kafka offset for a partition that has no Redis state.
