@@ -152,14 +152,10 @@ func (s *Service) Snapshot() []kpi.Series {
 	a := s.AsOf()
 	tot := windows.NewTotals(s.opt.Windows, a)
 	s.mu.Lock()
-	parts := make([]*windows.Partition, 0, len(s.parts))
-	for _, p := range s.parts {
-		parts = append(parts, p)
-	}
 	pending := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	for _, p := range parts {
+	for _, p := range s.owned() {
 		p.Lock()
 		tot.Add(p)
 		p.Unlock()
@@ -173,6 +169,18 @@ func (s *Service) Snapshot() []kpi.Series {
 		s.m.freshness.Observe(max(0, now.Sub(t).Seconds()))
 	}
 	return series
+}
+
+// owned lists the loaded partitions. Callers lock a partition only after s.mu is released:
+// the apply path holds a partition while it takes s.mu.
+func (s *Service) owned() []*windows.Partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts := make([]*windows.Partition, 0, len(s.parts))
+	for _, p := range s.parts {
+		parts = append(parts, p)
+	}
+	return parts
 }
 
 func (s *Service) raiseStream(ts int64) {
@@ -267,8 +275,9 @@ func (s *Service) commitLoop(ctx context.Context, gen *kafka.Generation) {
 		case <-t.C:
 		}
 		offsets := map[string]map[int]int64{}
-		s.mu.Lock()
-		for _, p := range s.parts {
+		// Lock order is partition before s.mu (the apply path holds a partition and
+		// takes s.mu), so the partitions are copied out first.
+		for _, p := range s.owned() {
 			p.Lock()
 			for topic, o := range p.Offsets {
 				if last[topicPart{topic, p.ID}] == o {
@@ -281,7 +290,6 @@ func (s *Service) commitLoop(ctx context.Context, gen *kafka.Generation) {
 			}
 			p.Unlock()
 		}
-		s.mu.Unlock()
 		if len(offsets) == 0 {
 			continue
 		}
