@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -428,6 +429,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 		go func() {
 			defer wg.Done()
 			defer r.Close()
+			var dec event.Decoder
 			for {
 				m, err := r.FetchMessage(ctx)
 				if err != nil {
@@ -437,7 +439,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 					return
 				}
 				rec := record{msg: m}
-				rec.ev, rec.reason = event.Decode(role, m.Value)
+				rec.ev, rec.reason = dec.Decode(role, m.Value)
 				select {
 				case ch <- rec:
 				case <-ctx.Done():
@@ -561,6 +563,7 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 			s.noteHWM(r.msg.Topic, p.ID, r.msg.HighWaterMark)
 		}
 	}
+	tAdmit := time.Now()
 	// Dead letters go out before the batch commits: a crash in between copies them again
 	// (at least once) but never loses one.
 	if len(dead) > 0 && dlq != nil {
@@ -571,9 +574,14 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 	if clk.HasTime {
 		s.raiseStream(clk.Stream)
 	}
+	tDLQ := time.Now()
 	s.maybeExpire(p, next, drained, lastExpire)
+	tExp := time.Now()
 	if err := s.opt.Store.Commit(ctx, p, next); err != nil {
 		return err
+	}
+	if os.Getenv("CSKPI_DEBUG_TIMING") != "" {
+		s.log.Warn("batch timing", "n", len(batch), "admit", tAdmit.Sub(start), "dlq", tDLQ.Sub(tAdmit), "expire", tExp.Sub(tDLQ), "commit", time.Since(tExp))
 	}
 	s.redisUp.Store(true)
 	for c, n := range counts {

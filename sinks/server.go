@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,8 +120,9 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 		Name:        "cskpi",
 		Description: "Customer-service KPIs computed from Kafka chat and order events",
 		Version:     opt.Version,
-		// No pprof handlers are registered, so the page must not link to them.
-		Profiling: "false",
+		// /debug/pprof is served, as Prometheus does, so that a slow instance can be
+		// profiled where it runs; it sits behind the same TLS and basic auth.
+		Profiling: "true",
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
@@ -138,6 +140,11 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "healthy")
 	})

@@ -83,28 +83,6 @@ func (r *reader) bool() bool {
 	return v
 }
 
-func encodeVector(v []int64) []byte {
-	w := writer{b: make([]byte, 0, 2+len(v))}
-	w.uvarint(uint64(len(v)))
-	for _, x := range v {
-		w.varint(x)
-	}
-	return w.b
-}
-
-func decodeVector(b []byte) ([]int64, error) {
-	r := reader{b: b}
-	n := r.count()
-	v := make([]int64, n)
-	for i := range v {
-		v[i] = r.varint()
-	}
-	if r.err != nil || len(r.b) != 0 {
-		return nil, errCorrupt
-	}
-	return v, nil
-}
-
 func encodeConv(c *conv) []byte {
 	w := writer{b: make([]byte, 0, 32)}
 	w.uvarint(codecVersion)
@@ -186,35 +164,97 @@ func decodeConv(b []byte) (*conv, error) {
 	return c, nil
 }
 
-// bucketField is "m|<minute>|<shop>" or "h|<hour>|<shop>|<agent>"; shop and agent ids
-// cannot contain '|'.
-func bucketField(k bucketKey) string {
-	var b strings.Builder
-	b.Grow(24 + len(k.shop) + len(k.agent))
-	b.WriteByte(k.res)
-	b.WriteByte('|')
-	b.WriteString(strconv.FormatInt(k.idx, 10))
-	b.WriteByte('|')
-	b.WriteString(k.shop)
-	if k.agent != "" {
-		b.WriteByte('|')
-		b.WriteString(k.agent)
-	}
-	return b.String()
+// appendID adds one (ts, id) entry to a minute's id blob.
+func appendID(b []byte, id string, ts int64) []byte {
+	b = binary.AppendVarint(b, ts)
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	return append(b, id...)
 }
 
-func parseBucketField(f string) (bucketKey, error) {
-	parts := strings.Split(f, "|")
-	if len(parts) < 3 || len(parts) > 4 || len(parts[0]) != 1 || (parts[0][0] != resMinute && parts[0][0] != resHour) {
-		return bucketKey{}, errCorrupt
+// forEachID walks an id blob; it stops at the first corrupt entry and reports it.
+func forEachID(b []byte, fn func(id string, ts int64)) error {
+	r := reader{b: b}
+	for len(r.b) > 0 {
+		ts := r.varint()
+		id := r.str()
+		if r.err != nil {
+			return r.err
+		}
+		fn(id, ts)
 	}
-	idx, err := strconv.ParseInt(parts[1], 10, 64)
+	return nil
+}
+
+// encodeBlock writes every vector of a bucket: count, then (shop, agent, vector)*.
+func encodeBlock(b block) []byte {
+	w := writer{b: make([]byte, 0, 32*len(b))}
+	w.uvarint(uint64(len(b)))
+	for o, v := range b {
+		w.str(o.shop)
+		w.str(o.agent)
+		w.uvarint(uint64(len(v)))
+		for _, x := range v {
+			w.varint(x)
+		}
+	}
+	return w.b
+}
+
+func decodeBlock(data []byte) (block, error) {
+	r := reader{b: data}
+	n := r.count()
+	b := make(block, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		o := owner{shop: r.str(), agent: r.str()}
+		v := make([]int64, r.count())
+		for j := range v {
+			v[j] = r.varint()
+		}
+		b[o] = v
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errCorrupt
+	}
+	return b, nil
+}
+
+// blockField is "m|<minute>" or "h|<hour>".
+func blockField(k blockKey) string {
+	return string(k.res) + "|" + strconv.FormatInt(k.idx, 10)
+}
+
+func parseBlockField(f string) (blockKey, error) {
+	res, idx, ok := strings.Cut(f, "|")
+	if !ok || len(res) != 1 || (res[0] != resMinute && res[0] != resHour) {
+		return blockKey{}, errCorrupt
+	}
+	i, err := strconv.ParseInt(idx, 10, 64)
 	if err != nil {
-		return bucketKey{}, errCorrupt
+		return blockKey{}, errCorrupt
 	}
-	k := bucketKey{res: parts[0][0], idx: idx, shop: parts[2]}
-	if len(parts) == 4 {
-		k.agent = parts[3]
+	return blockKey{res[0], i}, nil
+}
+
+// idField is "<role>|<minute>": role "m" for messages, "o" for orders.
+func idField(t int, minute int64) string {
+	role := "m"
+	if t == 1 {
+		role = "o"
 	}
-	return k, nil
+	return role + "|" + strconv.FormatInt(minute, 10)
+}
+
+func parseIDField(f string) (int, int64, error) {
+	role, m, ok := strings.Cut(f, "|")
+	if !ok || (role != "m" && role != "o") {
+		return 0, 0, errCorrupt
+	}
+	minute, err := strconv.ParseInt(m, 10, 64)
+	if err != nil {
+		return 0, 0, errCorrupt
+	}
+	if role == "o" {
+		return 1, minute, nil
+	}
+	return 0, minute, nil
 }

@@ -80,8 +80,6 @@ func value(name string, v int64) float64 {
 	return float64(v)
 }
 
-type owner struct{ shop, agent string }
-
 type totals [nWindows][]int64
 
 type waiting struct {
@@ -107,7 +105,8 @@ func NewTotals(cfg Config, a int64) *Totals {
 
 // Add sums partition p into t. The caller holds p's lock.
 func (t *Totals) Add(p *Partition) {
-	for k, v := range p.buckets {
+	for k, b := range p.blocks {
+		// The windows holding a bucket are decided once for all its vectors.
 		var ws [2]int
 		n := 0
 		if k.res == resMinute {
@@ -126,18 +125,19 @@ func (t *Totals) Add(p *Partition) {
 		if n == 0 {
 			continue
 		}
-		o := owner{k.shop, k.agent}
-		tot := t.sums[o]
-		if tot == nil {
-			tot = &totals{}
-			t.sums[o] = tot
-		}
-		for _, w := range ws[:n] {
-			if tot[w] == nil {
-				tot[w] = make([]int64, len(v))
+		for o, v := range b {
+			tot := t.sums[o]
+			if tot == nil {
+				tot = &totals{}
+				t.sums[o] = tot
 			}
-			for i, x := range v {
-				tot[w][i] += x
+			for _, w := range ws[:n] {
+				if tot[w] == nil {
+					tot[w] = make([]int64, len(v))
+				}
+				for i, x := range v {
+					tot[w][i] += x
+				}
 			}
 		}
 	}

@@ -50,13 +50,18 @@ const (
 	resHour   byte = 'h'
 )
 
-// bucketKey names one bucket vector: a shop's (agent == "") or an agent's.
-type bucketKey struct {
-	res   byte
-	idx   int64
-	shop  string
-	agent string
+// blockKey names one bucket: a minute or an hour. A bucket holds the vectors of every shop
+// and agent with activity in it, and is stored as one Redis hash field, so that a batch
+// writes a handful of fields however many shops it touched.
+type blockKey struct {
+	res byte
+	idx int64
 }
+
+// owner is a shop (agent == "") or an agent of a shop.
+type owner struct{ shop, agent string }
+
+type block map[owner][]int64
 
 // conv is the state of one conversation (shop, buyer) that can still change a result.
 type conv struct {
@@ -115,26 +120,24 @@ type Partition struct {
 	// wm is the partition's stream time per topic role (largest applied ts; 0 when none).
 	wm [2]int64
 
-	buckets map[bucketKey][]int64
-	convs   map[string]*conv
-	ids     [2]map[string]int64 // per topic role: event id -> ts
+	blocks map[blockKey]block
+	convs  map[string]*conv
+	ids    [2]map[string]int64 // per topic role: event id -> ts
+	// idBlobs holds the same ids per minute of their ts, encoded as stored in Redis, so
+	// that a batch rewrites a few minute fields instead of adding thousands of members.
+	idBlobs [2]map[int64][]byte
 
 	// horizons below which buckets are gone; updates there are dropped.
 	minMinute, minHour int64
 
 	// what the current batch changed, for the store.
-	dirtyB    map[bucketKey]struct{}
+	dirtyB    map[blockKey]struct{}
 	dirtyC    map[string]struct{}
-	newIDs    [2][]idEntry
-	deletedB  []bucketKey
+	dirtyI    [2]map[int64]struct{}
+	deletedB  []blockKey
 	deletedC  []string
+	deletedI  [2][]int64
 	idsCutoff [2]int64
-	metaDirty bool
-}
-
-type idEntry struct {
-	id string
-	ts int64
 }
 
 // NewPartition makes an empty mirror.
@@ -148,23 +151,24 @@ func (p *Partition) reset() {
 	p.Offsets = map[string]int64{}
 	p.Seq = 0
 	p.wm = [2]int64{}
-	p.buckets = map[bucketKey][]int64{}
+	p.blocks = map[blockKey]block{}
 	p.convs = map[string]*conv{}
 	p.ids = [2]map[string]int64{{}, {}}
+	p.idBlobs = [2]map[int64][]byte{{}, {}}
 	p.minMinute, p.minHour = minInt64, minInt64
 	p.clearDirty()
+	p.idsCutoff = [2]int64{minInt64, minInt64}
 }
 
 const minInt64 = -1 << 63
 
 func (p *Partition) clearDirty() {
-	p.dirtyB = map[bucketKey]struct{}{}
+	p.dirtyB = map[blockKey]struct{}{}
 	p.dirtyC = map[string]struct{}{}
-	p.newIDs = [2][]idEntry{}
+	p.dirtyI = [2]map[int64]struct{}{{}, {}}
 	p.deletedB = nil
 	p.deletedC = nil
-	p.idsCutoff = [2]int64{minInt64, minInt64}
-	p.metaDirty = false
+	p.deletedI = [2][]int64{}
 }
 
 // Watermark is the partition's stream time for a topic role.
@@ -179,22 +183,36 @@ func (p *Partition) add(shop, agent string, ts int64, i int, delta int64) {
 	if agent != "" {
 		n = nAgent
 	}
+	o := owner{shop, agent}
 	if m := MinuteOf(ts); m >= p.minMinute {
-		p.bump(bucketKey{resMinute, m, shop, agent}, n, i, delta)
+		p.bump(blockKey{resMinute, m}, o, n, i, delta)
 	}
 	if h := HourOf(ts); h >= p.minHour {
-		p.bump(bucketKey{resHour, h, shop, agent}, n, i, delta)
+		p.bump(blockKey{resHour, h}, o, n, i, delta)
 	}
 }
 
-func (p *Partition) bump(k bucketKey, n, i int, delta int64) {
-	v := p.buckets[k]
+func (p *Partition) bump(k blockKey, o owner, n, i int, delta int64) {
+	b := p.blocks[k]
+	if b == nil {
+		b = block{}
+		p.blocks[k] = b
+	}
+	v := b[o]
 	if v == nil {
 		v = make([]int64, n)
-		p.buckets[k] = v
+		b[o] = v
 	}
 	v[i] += delta
 	p.dirtyB[k] = struct{}{}
+}
+
+// remember records an accepted event id.
+func (p *Partition) remember(t event.Topic, id string, ts int64) {
+	p.ids[t][id] = ts
+	m := MinuteOf(ts)
+	p.idBlobs[t][m] = appendID(p.idBlobs[t][m], id, ts)
+	p.dirtyI[t][m] = struct{}{}
 }
 
 func (p *Partition) conv(key string) *conv {
@@ -248,15 +266,13 @@ func (p *Partition) Admit(e *event.Event, clk *Clock) (Outcome, event.Reason) {
 	if ts, seen := ids[e.ID]; seen && ts >= p.wm[e.Topic]-lateness {
 		return Duplicate, event.OK
 	}
-	ids[e.ID] = e.TS
-	p.newIDs[e.Topic] = append(p.newIDs[e.Topic], idEntry{e.ID, e.TS})
+	p.remember(e.Topic, e.ID, e.TS)
 	if e.Spam {
 		return Excluded, event.OK
 	}
 	p.apply(e)
 	if e.TS > p.wm[e.Topic] {
 		p.wm[e.Topic] = e.TS
-		p.metaDirty = true
 	}
 	if !clk.HasTime || e.TS > clk.Stream {
 		clk.Stream, clk.HasTime = e.TS, true
@@ -419,14 +435,13 @@ func (p *Partition) Expire(a, wmM, wmO int64) {
 	sp := SpansAt(a)
 	if sp.H24.From > p.minMinute || sp.D28.From > p.minHour {
 		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
-		for k := range p.buckets {
+		for k := range p.blocks {
 			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {
-				delete(p.buckets, k)
+				delete(p.blocks, k)
 				delete(p.dirtyB, k)
 				p.deletedB = append(p.deletedB, k)
 			}
 		}
-		p.metaDirty = true
 	}
 	both := min(wmM, wmO)
 	for key, c := range p.convs {
@@ -464,12 +479,21 @@ func (p *Partition) Expire(a, wmM, wmO int64) {
 		if cut <= p.idsCutoff[t] {
 			continue
 		}
-		for id, ts := range p.ids[t] {
-			if ts < cut {
-				delete(p.ids[t], id)
-			}
-		}
 		p.idsCutoff[t] = cut
+		// A minute's ids all go once the whole minute is older than the cut.
+		for m, blob := range p.idBlobs[t] {
+			if (m+1)*minuteNs > cut {
+				continue
+			}
+			forEachID(blob, func(id string, ts int64) {
+				if p.ids[t][id] == ts {
+					delete(p.ids[t], id)
+				}
+			})
+			delete(p.idBlobs[t], m)
+			delete(p.dirtyI[t], m)
+			p.deletedI[t] = append(p.deletedI[t], m)
+		}
 	}
 }
 

@@ -220,7 +220,7 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 	}
 	a := at(25 * time.Hour)
 	p.Expire(a, a, a)
-	for k := range p.buckets {
+	for k := range p.blocks {
 		if k.res == resMinute && k.idx < SpansAt(a).H24.From {
 			t.Errorf("minute bucket %d outlived the 24h window", k.idx)
 		}
@@ -251,9 +251,9 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 		t.Errorf("conversation state kept past every horizon: %+v", p.convs)
 	}
 	// An update into a deleted bucket is dropped rather than resurrecting it.
-	before := len(p.buckets)
+	before := len(p.blocks)
 	p.add("s1", "", at(0), cBuyerMsgs, 1)
-	if _, ok := p.buckets[bucketKey{resMinute, MinuteOf(at(0)), "s1", ""}]; ok || len(p.buckets) != before {
+	if _, ok := p.blocks[blockKey{resMinute, MinuteOf(at(0))}]; ok || len(p.blocks) != before {
 		t.Errorf("late update resurrected an expired bucket")
 	}
 }
@@ -269,18 +269,23 @@ func TestCodecRoundTrip(t *testing.T) {
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", c) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
 	}
-	v := []int64{0, 1, -1, 1 << 40}
-	gv, err := decodeVector(encodeVector(v))
-	if err != nil || fmt.Sprint(gv) != fmt.Sprint(v) {
-		t.Errorf("vector round trip: %v %v", gv, err)
+	b := block{{"s", ""}: {0, 1, -1, 1 << 40}, {"s", "a:1"}: {7}}
+	gb, err := decodeBlock(encodeBlock(b))
+	if err != nil || fmt.Sprint(gb) != fmt.Sprint(b) {
+		t.Errorf("block round trip: %v %v", gb, err)
+	}
+	var ids []string
+	blob := appendID(appendID(nil, "x", -5), "日本", 1<<60)
+	if err := forEachID(blob, func(id string, ts int64) { ids = append(ids, fmt.Sprint(id, ts)) }); err != nil || fmt.Sprint(ids) != fmt.Sprint([]string{"x-5", fmt.Sprint("日本", int64(1<<60))}) {
+		t.Errorf("id blob: %v %v", ids, err)
 	}
 	for _, bad := range [][]byte{nil, {1}, {2, 0, 0, 0, 0}, {1, 1, 0, 200}} {
 		if _, err := decodeConv(bad); err == nil {
 			t.Errorf("decodeConv(%v) accepted corrupt input", bad)
 		}
 	}
-	k := bucketKey{resHour, -3, "shop.1", "agent:x"}
-	if got, err := parseBucketField(bucketField(k)); err != nil || got != k {
+	k := blockKey{resHour, -3}
+	if got, err := parseBlockField(blockField(k)); err != nil || got != k {
 		t.Errorf("bucket field round trip: %+v %v", got, err)
 	}
 }

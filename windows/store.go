@@ -12,58 +12,42 @@ import (
 	"github.com/cskpi/cskpi/pipeline/event"
 )
 
-// applyScript writes one batch of one partition. It first compares the stored offsets with
-// the ones the batch was built on and refuses the batch when any differs: that refusal is
-// the fence against redelivery and zombies. Only then does it write state, and the offsets
-// last, so a batch is either wholly in or not at all.
+// applyScript writes one batch of one partition. It first compares the stored batch
+// sequence number with the one the batch was built on and refuses the batch when they
+// differ: that refusal is the fence against redelivery and zombies. Only then does it write
+// state, and the offsets last, so a batch is either wholly in or not at all.
 //
-// KEYS: meta, buckets, convs, ids(messages), ids(orders) — one hash tag, one slot.
-// ARGV: ncas, (field, expected)*, then per section a count and its items:
-// buckets set, buckets del, convs set, convs del, ids-m add (score, member)* + cutoff,
-// ids-o add + cutoff, meta set.
+// KEYS: meta, buckets, conversations, ids — one hash tag, one slot.
+// ARGV: expected seq, then per section a count and its items: buckets set (field, value)*,
+// buckets del field*, conversations set, conversations del, ids set, ids del, meta set.
 const applyScript = `
 local a = ARGV
-local i = 1
-local function num() local v = tonumber(a[i]); i = i + 1; return v end
-local n = num()
-if n > 0 then
-  local fields, exp = {}, {}
-  for k = 1, n do fields[k] = a[i]; exp[k] = a[i+1]; i = i + 2 end
-  local cur = redis.call('HMGET', KEYS[1], unpack(fields))
-  for k = 1, n do
-    local c = cur[k] or ''
-    if c ~= exp[k] then
-      return redis.error_reply('CSKPI_FENCED ' .. fields[k] .. ' stored=' .. c .. ' expected=' .. exp[k])
-    end
-  end
+local stored = redis.call('HGET', KEYS[1], 'seq') or ''
+if stored ~= a[1] then
+  return redis.error_reply('CSKPI_FENCED seq stored=' .. stored .. ' expected=' .. a[1])
 end
-local function chunked(cmd, key, width, pre)
-  local cnt = num()
+local i = 2
+local function section(cmd, key, width)
+  local cnt = tonumber(a[i]); i = i + 1
   local s = 1
   while s <= cnt do
     local e = math.min(cnt, s + 511)
-    local args = {}
+    local args, n = {}, 0
     for k = s, e do
-      for w = 0, width - 1 do args[#args + 1] = a[i + w] end
+      for w = 0, width - 1 do n = n + 1; args[n] = a[i + w] end
       i = i + width
     end
-    redis.call(cmd, key, unpack(args))
+    redis.call(cmd, key, unpack(args, 1, n))
     s = e + 1
   end
 end
-local function zcut(key)
-  local cut = a[i]; i = i + 1
-  if cut ~= '' then redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. cut) end
-end
-chunked('HSET', KEYS[2], 2)
-chunked('HDEL', KEYS[2], 1)
-chunked('HSET', KEYS[3], 2)
-chunked('HDEL', KEYS[3], 1)
-chunked('ZADD', KEYS[4], 2)
-zcut(KEYS[4])
-chunked('ZADD', KEYS[5], 2)
-zcut(KEYS[5])
-chunked('HSET', KEYS[1], 2)
+section('HSET', KEYS[2], 2)
+section('HDEL', KEYS[2], 1)
+section('HSET', KEYS[3], 2)
+section('HDEL', KEYS[3], 1)
+section('HSET', KEYS[4], 2)
+section('HDEL', KEYS[4], 1)
+section('HSET', KEYS[1], 2)
 return 'OK'
 `
 
@@ -104,7 +88,7 @@ func NewStore(rdb redis.UniversalClient, prefix string) *Store {
 
 func (s *Store) keys(part int) []string {
 	base := fmt.Sprintf("%s:{p%d}:", s.prefix, part)
-	return []string{base + "meta", base + "b", base + "c", base + "im", base + "io"}
+	return []string{base + "meta", base + "b", base + "c", base + "i"}
 }
 
 func (s *Store) streamKey() string { return s.prefix + ":streamtime" }
@@ -167,18 +151,20 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 	remap := thresholdMap(storedThr, p.cfg.Thresholds)
 
 	if err := s.scan(ctx, k[1], func(f, v string) error {
-		key, err := parseBucketField(f)
+		key, err := parseBlockField(f)
 		if err != nil {
 			return err
 		}
-		vec, err := decodeVector([]byte(v))
+		b, err := decodeBlock([]byte(v))
 		if err != nil {
 			return err
 		}
-		if key.agent == "" {
-			vec = remapVector(vec, remap, p.cfg.shopLen())
+		for o, vec := range b {
+			if o.agent == "" {
+				b[o] = remapVector(vec, remap, p.cfg.shopLen())
+			}
 		}
-		p.buckets[key] = vec
+		p.blocks[key] = b
 		return nil
 	}); err != nil {
 		return fmt.Errorf("partition %d buckets: %w", p.ID, err)
@@ -193,26 +179,22 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 	}); err != nil {
 		return fmt.Errorf("partition %d conversations: %w", p.ID, err)
 	}
-	for t := range 2 {
-		members, err := s.rdb.ZRange(ctx, k[3+t], 0, -1).Result()
+	if err := s.scan(ctx, k[3], func(f, v string) error {
+		t, minute, err := parseIDField(f)
 		if err != nil {
 			return err
 		}
-		cut := p.wm[t] - lateness
-		for _, m := range members {
-			tsStr, id, ok := strings.Cut(m, "|")
-			ts, err := strconv.ParseInt(tsStr, 10, 64)
-			if !ok || err != nil {
-				return fmt.Errorf("partition %d ids: %w", p.ID, errCorrupt)
-			}
-			if ts >= cut {
+		blob := []byte(v)
+		p.idBlobs[t][minute] = blob
+		return forEachID(blob, func(id string, ts int64) {
+			if ts > p.ids[t][id] || p.ids[t][id] == 0 {
 				p.ids[t][id] = ts
 			}
-		}
-		p.idsCutoff[t] = cut
+		})
+	}); err != nil {
+		return fmt.Errorf("partition %d ids: %w", p.ID, err)
 	}
 	p.clearDirty()
-	p.idsCutoff = [2]int64{p.wm[0] - lateness, p.wm[1] - lateness}
 	return nil
 }
 
@@ -239,20 +221,17 @@ func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error
 // only if Redis still holds the offsets p was built on. On ErrFenced (or any error) p no
 // longer matches Redis and must be reloaded.
 func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64) error {
-	args := make([]any, 0, 16+2*len(p.dirtyB)+2*len(p.dirtyC))
-	topics := make([]string, 0, len(next))
-	for t := range next {
-		topics = append(topics, t)
-	}
+	n := 10 + 2*(len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])) + len(p.deletedB) + len(p.deletedC)
+	args := make([]any, 0, n)
 	// One sequence number fences the whole partition, whichever topics a batch touched.
-	args = append(args, 1, "seq", seqString(p.Seq))
+	args = append(args, seqString(p.Seq))
 	args = append(args, len(p.dirtyB))
 	for k := range p.dirtyB {
-		args = append(args, bucketField(k), encodeVector(p.buckets[k]))
+		args = append(args, blockField(k), encodeBlock(p.blocks[k]))
 	}
 	args = append(args, len(p.deletedB))
 	for _, k := range p.deletedB {
-		args = append(args, bucketField(k))
+		args = append(args, blockField(k))
 	}
 	args = append(args, len(p.dirtyC))
 	for key := range p.dirtyC {
@@ -262,16 +241,21 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 	for _, key := range p.deletedC {
 		args = append(args, key)
 	}
+	args = append(args, len(p.dirtyI[0])+len(p.dirtyI[1]))
 	for t := range 2 {
-		args = append(args, len(p.newIDs[t]))
-		for _, e := range p.newIDs[t] {
-			args = append(args, floorDiv(e.ts, 1e6), strconv.FormatInt(e.ts, 10)+"|"+e.id)
+		for m := range p.dirtyI[t] {
+			args = append(args, idField(t, m), p.idBlobs[t][m])
 		}
-		if p.idsCutoff[t] > minInt64 {
-			args = append(args, strconv.FormatInt(floorDiv(p.idsCutoff[t], 1e6), 10))
-		} else {
-			args = append(args, "")
+	}
+	args = append(args, len(p.deletedI[0])+len(p.deletedI[1]))
+	for t := range 2 {
+		for _, m := range p.deletedI[t] {
+			args = append(args, idField(t, m))
 		}
+	}
+	topics := make([]string, 0, len(next))
+	for t := range next {
+		topics = append(topics, t)
 	}
 	meta := []any{"v", schemaVersion, "thr", joinInts(p.cfg.Thresholds),
 		"wm:m", p.wm[event.Messages], "wm:o", p.wm[event.Orders]}

@@ -113,7 +113,7 @@ func TestStoreLargeBatchIsChunked(t *testing.T) {
 	if err := st.Load(ctx, loaded); err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded.buckets) != len(p.buckets) || len(loaded.convs) != 20000 {
-		t.Errorf("loaded %d buckets %d convs, want %d and 20000", len(loaded.buckets), len(loaded.convs), len(p.buckets))
+	if len(loaded.blocks) != len(p.blocks) || len(loaded.convs) != 20000 || len(loaded.ids[0]) != 20000 {
+		t.Errorf("loaded %d buckets %d convs %d ids, want %d, 20000, 20000", len(loaded.blocks), len(loaded.convs), len(loaded.ids[0]), len(p.blocks))
 	}
 }

@@ -1,0 +1,358 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cskpi/cskpi/internal/testenv"
+	"github.com/cskpi/cskpi/pipeline/produce"
+	"github.com/cskpi/cskpi/pipeline/synth"
+)
+
+const topicM, topicO, topicDL = "cs.messages", "cs.orders", "cs.deadletter"
+
+// env is one broker and one Redis for a measurement.
+type env struct {
+	kafka *testenv.Kafka
+	redis *testenv.Redis
+	rdb   *redis.Client
+	parts int
+	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
+	profileTo string
+}
+
+func newEnv(t testing.TB, partitions int) *env {
+	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	return &env{kafka: k, redis: r, rdb: r.Client(t), parts: partitions}
+}
+
+// traffic generates n lines of realistic traffic. rate is lines per second of event time:
+// it decides how much stream time n lines span, and so how much state is live.
+func traffic(n int, shops int, rate float64, start time.Time) [][]byte {
+	g := synth.New(synth.Config{Seed: 42, Shops: shops, SlowShops: max(1, shops/10), Start: start, Rate: rate})
+	lines := make([][]byte, n)
+	for i := range lines {
+		lines[i] = g.Next()
+	}
+	return lines
+}
+
+func (e *env) publish(t testing.TB, lines [][]byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	n, err := produce.Lines(ctx, lines, produce.Options{Brokers: e.kafka.Brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 5000})
+	if err != nil || n != int64(len(lines)) {
+		t.Fatalf("publish: %d of %d: %v", n, len(lines), err)
+	}
+}
+
+// proc is a running `cskpi serve`.
+type proc struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func (e *env) serve(t testing.TB, bin string, extra ...string) *proc {
+	t.Helper()
+	port := testenv.FreePort(t)
+	args := append([]string{"serve", "--kafka.brokers=" + strings.Join(e.kafka.Brokers, ","),
+		"--redis.addr=" + e.redis.Addr, "--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
+		"--kafka.group=bench", "--log.level=warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, base: "http://127.0.0.1:" + strconv.Itoa(port)}
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proc) stop() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		_ = p.cmd.Wait()
+	}
+}
+
+// metrics scrapes the process; nil when it does not answer.
+func (p *proc) metrics() map[string]*dtoFamily {
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil
+	}
+	out := map[string]*dtoFamily{}
+	for name, mf := range mfs {
+		out[name] = (*dtoFamily)(mf)
+	}
+	return out
+}
+
+// consumed is the number of records with an outcome.
+func consumed(m map[string]*dtoFamily) int64 {
+	f := m["cskpi_events_total"]
+	if f == nil {
+		return 0
+	}
+	var n float64
+	for _, s := range f.Metric {
+		n += s.GetCounter().GetValue()
+	}
+	return int64(n)
+}
+
+// applied sums the next offsets committed in Redis over every partition of both topics:
+// the records the service has applied, read without loading it (a /metrics scrape of
+// every shop's series would cost the service more than the poll is worth).
+func (e *env) applied(t testing.TB) int64 {
+	ctx := context.Background()
+	pipe := e.rdb.Pipeline()
+	var cmds []*redis.SliceCmd
+	for p := range e.parts {
+		cmds = append(cmds, pipe.HMGet(ctx, fmt.Sprintf("cskpi:{p%d}:meta", p), "off:"+topicM, "off:"+topicO))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, c := range cmds {
+		for _, v := range c.Val() {
+			if s, ok := v.(string); ok {
+				x, _ := strconv.ParseInt(s, 10, 64)
+				n += x
+			}
+		}
+	}
+	return n
+}
+
+// rss reads a process's resident set size in bytes.
+func rss(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// redisCalls sums the calls of every command in INFO commandstats (script-internal calls
+// included, as Redis counts them).
+func (e *env) redisCalls(t testing.TB) int64 {
+	info, err := e.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		for _, kv := range strings.Split(line[strings.Index(line, ":")+1:], ",") {
+			if v, ok := strings.CutPrefix(kv, "calls="); ok {
+				c, _ := strconv.ParseInt(v, 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// runResult is one end-to-end run.
+type runResult struct {
+	records     int64
+	seconds     float64 // steady state: from 10% to 90% of the records
+	rate        float64
+	cmdsPerRec  float64
+	rssBytes    int64
+	redisMemory int64
+	final       map[string]*dtoFamily
+}
+
+// consumeAll starts serve on an already published log and measures it to the end.
+func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string) runResult {
+	t.Helper()
+	calls0 := e.redisCalls(t)
+	p := e.serve(t, bin, append([]string{"--clock=event"}, extra...)...)
+	if e.profileTo != "" {
+		go func() {
+			deadline := time.Now().Add(5 * time.Second)
+			resp, err := http.Get(p.base + "/debug/pprof/profile?seconds=4")
+			for err != nil && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond) // retry interval while serve starts
+				resp, err = http.Get(p.base + "/debug/pprof/profile?seconds=4")
+			}
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			f, _ := os.Create(e.profileTo)
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+		}()
+	}
+	var t10, t90 time.Time
+	var maxRSS int64
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not consume %d records in time", total)
+		}
+		n := e.applied(t)
+		if r := rss(p.cmd.Process.Pid); r > maxRSS {
+			maxRSS = r
+		}
+		now := time.Now()
+		if t10.IsZero() && n >= total/10 {
+			t10 = now
+		}
+		if t90.IsZero() && n >= total*9/10 {
+			t90 = now
+		}
+		if n >= total {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+	calls := e.redisCalls(t) - calls0
+	var final map[string]*dtoFamily
+	testenv.WaitFor(t, 10*time.Second, "a scrape", func() bool { final = p.metrics(); return final != nil })
+	mem := e.redis.UsedMemory(t)
+	secs := t90.Sub(t10).Seconds()
+	return runResult{
+		records: total, seconds: secs, rate: float64(total*8/10) / secs,
+		cmdsPerRec: float64(calls) / float64(total), rssBytes: maxRSS, redisMemory: mem, final: final,
+	}
+}
+
+// rawFetchRate reads every partition of both topics with plain kafka-go readers, as the
+// service does, and counts messages per second: the broker-and-client ceiling.
+func (e *env) rawFetchRate(t testing.TB, total int64) float64 {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, topic := range []string{topicM, topicO} {
+		for p := range e.parts {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.kafka.Brokers, Topic: topic, Partition: p,
+				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: 4096})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				for {
+					if _, err := r.FetchMessage(ctx); err != nil {
+						return
+					}
+					if n.Add(1) >= total {
+						cancel()
+					}
+				}
+			}()
+		}
+	}
+	<-ctx.Done()
+	elapsed := time.Since(start)
+	cancel()
+	wg.Wait()
+	return float64(n.Load()) / elapsed.Seconds()
+}
+
+// redisPipelineRate is the same Redis's rate for pipelined HSETs of bucket-sized values.
+func (e *env) redisPipelineRate(t testing.TB) float64 {
+	ctx := context.Background()
+	const batches, per = 200, 1000
+	start := time.Now()
+	for b := range batches {
+		pipe := e.rdb.Pipeline()
+		for i := range per {
+			pipe.HSet(ctx, "bench:pipeline", fmt.Sprint("f", b*per+i), "0123456789abcdef")
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rate := batches * per / time.Since(start).Seconds()
+	e.rdb.Del(ctx, "bench:pipeline")
+	return rate
+}
+
+// freshness offers a steady load with live timestamps and reads the freshness histogram.
+func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) (p50, p99 float64, achieved float64) {
+	t.Helper()
+	p := e.serve(t, bin, "--clock=wall")
+	testenv.WaitFor(t, 30*time.Second, "serve ready", func() bool {
+		resp, err := http.Get(p.base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	base := consumed(p.metrics())
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	gen := synth.New(synth.Config{Seed: 7, Shops: shops, SlowShops: 1, Start: time.Now(), Rate: rate})
+	started := time.Now()
+	n, _ := produce.Loadgen(ctx, produce.LoadgenOptions{
+		Options: produce.Options{Brokers: e.kafka.Brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 2000},
+		Rate:    rate, Gen: gen})
+	achieved = float64(n) / time.Since(started).Seconds()
+	testenv.WaitFor(t, time.Minute, "serve to catch up", func() bool { return consumed(p.metrics())-base >= n })
+	h := p.metrics()["cskpi_freshness_seconds"]
+	if h == nil || len(h.Metric) == 0 {
+		t.Fatal("no freshness histogram")
+	}
+	hist := h.Metric[0].GetHistogram()
+	return quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount()), achieved
+}
+
+// quantile interpolates within cumulative buckets like PromQL's histogram_quantile.
+func quantile(q float64, buckets []*dtoBucket, count uint64) float64 {
+	rank := q * float64(count)
+	prevUpper, prevCount := 0.0, 0.0
+	for _, b := range buckets {
+		c := float64(b.GetCumulativeCount())
+		if c >= rank {
+			if c == prevCount {
+				return b.GetUpperBound()
+			}
+			return prevUpper + (b.GetUpperBound()-prevUpper)*(rank-prevCount)/(c-prevCount)
+		}
+		prevUpper, prevCount = b.GetUpperBound(), c
+	}
+	return math.Inf(1)
+}
