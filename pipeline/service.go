@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -580,9 +579,8 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 	if err := s.opt.Store.Commit(ctx, p, next); err != nil {
 		return err
 	}
-	if os.Getenv("CSKPI_DEBUG_TIMING") != "" {
-		s.log.Warn("batch timing", "n", len(batch), "admit", tAdmit.Sub(start), "dlq", tDLQ.Sub(tAdmit), "expire", tExp.Sub(tDLQ), "commit", time.Since(tExp))
-	}
+	s.log.Debug("batch", "partition", p.ID, "records", len(batch), "admit", tAdmit.Sub(start),
+		"deadletter", tDLQ.Sub(tAdmit), "expire", tExp.Sub(tDLQ), "commit", time.Since(tExp))
 	s.redisUp.Store(true)
 	for c, n := range counts {
 		s.m.events.WithLabelValues(c.topic, c.outcome.String()).Add(float64(n))

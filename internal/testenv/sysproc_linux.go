@@ -8,3 +8,10 @@ import "syscall"
 func childProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// isolatedProcAttr is childProcAttr in a process group of the child's own, so that a
+// signal meant for the test's group (a terminal's Ctrl-C, a job runner stopping its job)
+// reaches the test, whose cleanup then ends the child in order, instead of racing it.
+func isolatedProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,6 +49,13 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// RequireTool returns the path of an executable, or ends the test: fatally under CI, and
+// as a loud skip elsewhere. install tells the reader how to get it.
+func RequireTool(t testing.TB, name, install string) string {
+	t.Helper()
+	return requireTool(t, name, install)
+}
+
 // requireTool returns the path of an executable, or ends the test: fatally under CI,
 // where a missing tool means the pipeline is broken, and as a loud skip elsewhere.
 func requireTool(t testing.TB, name, install string) string {
@@ -69,23 +77,41 @@ func requireTool(t testing.TB, name, install string) string {
 // helper free of shared state between parallel tests.
 func BuildCskpi(t testing.TB) string {
 	t.Helper()
-	goBin := requireTool(t, "go", "install Go from https://go.dev/dl")
+	requireTool(t, "go", "install Go from https://go.dev/dl")
+	bin := filepath.Join(t.TempDir(), "cskpi")
+	if err := BuildCskpiTo(bin); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return bin
+}
+
+// BuildCskpiTo builds ./cmd/cskpi as the executable bin. It is for a TestMain that builds
+// once for a whole package of process-level tests.
+func BuildCskpiTo(bin string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("go not installed (install Go from https://go.dev/dl): %w", err)
+	}
 	// GOMOD, not the working directory, because tests run in their own package's
 	// directory, anywhere inside the module.
 	out, err := exec.Command(goBin, "env", "GOMOD").Output()
 	if err != nil {
-		t.Fatalf("testenv: go env GOMOD: %v", err)
+		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		t.Fatalf("testenv: not inside a Go module (GOMOD=%q)", gomod)
+		return fmt.Errorf("not inside a Go module (GOMOD=%q)", gomod)
 	}
-	root := filepath.Dir(gomod)
-	bin := filepath.Join(t.TempDir(), "cskpi")
 	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/cskpi")
-	cmd.Dir = root
+	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv: building cskpi: %v\n%s", err, out)
+		return fmt.Errorf("building cskpi: %w\n%s", err, out)
 	}
-	return bin
+	return nil
 }
+
+// ChildProcAttr is what a test gives a child process it starts (exec.Cmd.SysProcAttr):
+// on Linux the kernel kills the child when the test binary dies, so a server never
+// outlives a run that panicked before its t.Cleanup, and the child has a process group
+// of its own, so that only the signals the test sends it reach it.
+func ChildProcAttr() *syscall.SysProcAttr { return isolatedProcAttr() }

@@ -2,12 +2,16 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +180,42 @@ func TestBuildCskpi(t *testing.T) {
 	}
 	if _, err := exec.LookPath(bin); err != nil {
 		t.Fatalf("binary not executable: %v", err)
+	}
+}
+
+// TestPrometheusQueries: a Prometheus of the test's own scrapes a target, evaluates a rule
+// file written next to its config, and answers queries; a bad query is an error.
+func TestPrometheusQueries(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "testenv_answer 42")
+	}))
+	defer target.Close()
+	p := StartPrometheus(t, PrometheusOptions{
+		Config: `
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [answer.yml]
+scrape_configs:
+  - job_name: answer
+    static_configs: [{targets: ["` + strings.TrimPrefix(target.URL, "http://") + `"]}]
+`,
+		Files: map[string][]byte{
+			"answer.yml": []byte("groups: [{name: answer, rules: [{record: 'job:testenv_answer:sum', expr: 'sum by (job) (testenv_answer)'}]}]\n"),
+		},
+	})
+	ctx := context.Background()
+	var got []Sample
+	WaitFor(t, 20*time.Second, "the recording rule's first sample", func() bool {
+		var err error
+		got, err = p.Query(ctx, "job:testenv_answer:sum")
+		return err == nil && len(got) == 1
+	})
+	if got[0].Value != 42 || got[0].Metric["job"] != "answer" {
+		t.Errorf("job:testenv_answer:sum = %+v, want 42 with job=answer", got[0])
+	}
+	if _, err := p.Query(ctx, "sum(("); err == nil {
+		t.Error("a malformed query gave no error")
+	}
+	if _, err := p.Query(ctx, "time()"); err == nil {
+		t.Error("a scalar query gave no error; Query promises vectors")
 	}
 }

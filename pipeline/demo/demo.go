@@ -38,6 +38,11 @@ type Options struct {
 	Backfill      time.Duration // history published before going live
 	Logger        *slog.Logger
 	OnListen      func(net.Addr)
+	// OnBrokers, when set, gets the in-process broker's addresses once it is up, before the
+	// history is published: a caller can publish events of its own next to the synthetic
+	// ones (the deploy end-to-end test adds refunds, which the synthetic shops only produce
+	// hours after a payment).
+	OnBrokers func(addrs []string)
 }
 
 const (
@@ -77,6 +82,9 @@ func Run(ctx context.Context, opt Options) error {
 	defer mr.Close()
 	brokers := cluster.ListenAddrs()
 	opt.Logger.Info("demo: in-process kafka and redis up", "brokers", brokers, "redis", mr.Addr())
+	if opt.OnBrokers != nil {
+		opt.OnBrokers(brokers)
+	}
 
 	popt := produce.Options{Brokers: brokers, Topics: produce.Topics{Messages: topicMessages, Orders: topicOrders}}
 	now := time.Now()

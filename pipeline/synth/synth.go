@@ -32,25 +32,28 @@ const (
 	returningP     = 0.25 // the buyer chatted with this shop before
 	autoReplyEvery = 5    // every fifth shop has no auto-reply configured
 	unansweredP    = 0.08 // no human ever answers
-	fastMedian     = 5.0  // seconds, human reply delay of a fast shop
-	fastSigma      = 0.7  // spread of that delay
-	fastTailP      = 0.1  // a fast shop's agent is busy: the delay comes from the tail
-	tailMedian     = 45.0 // seconds, median of the busy tail (reaches minutes)
-	tailSigma      = 1.0  // spread of the busy tail
-	slowMedian     = 40.0 // seconds, human reply delay of a slow shop
-	slowSigma      = 0.8  // spread: ~90% of a slow shop's replies are over 15 s
-	maxReplyDelay  = 2 * time.Hour
-	continueP      = 0.6  // the buyer writes again after the first answer; each round 0.15 less
-	goneP          = 0.04 // the agent does not come back for a later round
-	transferP      = 0.05 // the chat is handed to another agent
-	orderP         = 0.27 // an answered chat leads to an order (~25% of all chats)
-	orderLostP     = 0.05 // an unanswered chat still leads to an order
-	secondOrderP   = 0.1  // the chat leads to two orders
-	paidP          = 0.9  // an order is paid
-	refundP        = 0.05 // a paid order is refunded
-	disputeP       = 0.15 // a refund escalates to platform intervention
-	merchantP      = 0.92 // an undisputed refund is closed by the merchant
-	priceMedian    = 89.0 // yuan
+	// A fast shop's mean reply delay is 0.97·5·e^(0.7²/2) + 0.03·25·e^(1/2) ≈ 7.4 s and a slow
+	// shop's 40·e^(0.8²/2) ≈ 55 s: the demo's 15-second response-time alert
+	// (deploy/prometheus) must fire for the slow shop only, with a wide margin both ways.
+	fastMedian    = 5.0  // seconds, human reply delay of a fast shop
+	fastSigma     = 0.7  // spread of that delay
+	fastTailP     = 0.03 // a fast shop's agent is busy: the delay comes from the tail
+	tailMedian    = 25.0 // seconds, median of the busy tail (reaches minutes)
+	tailSigma     = 1.0  // spread of the busy tail
+	slowMedian    = 40.0 // seconds, human reply delay of a slow shop
+	slowSigma     = 0.8  // spread: ~90% of a slow shop's replies are over 15 s
+	maxReplyDelay = 2 * time.Hour
+	continueP     = 0.6  // the buyer writes again after the first answer; each round 0.15 less
+	goneP         = 0.04 // the agent does not come back for a later round
+	transferP     = 0.05 // the chat is handed to another agent
+	orderP        = 0.27 // an answered chat leads to an order (~25% of all chats)
+	orderLostP    = 0.05 // an unanswered chat still leads to an order
+	secondOrderP  = 0.1  // the chat leads to two orders
+	paidP         = 0.9  // an order is paid
+	refundP       = 0.05 // a paid order is refunded
+	disputeP      = 0.15 // a refund escalates to platform intervention
+	merchantP     = 0.92 // an undisputed refund is closed by the merchant
+	priceMedian   = 89.0 // yuan
 
 	dupP     = 0.005 // per line: re-published unchanged a few seconds later
 	invalidP = 0.002 // per line: followed by a broken record of the same conversation
@@ -347,6 +350,7 @@ func (g *Generator) conversation(t int64) {
 		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID})
 	}
 	answered := g.rng.Float64() >= unansweredP
+	leftWaiting := !answered
 	if !answered {
 		g.st.unanswered++
 		if g.rng.IntN(5) < 2 { // "在吗?" a few minutes later
@@ -354,13 +358,24 @@ func (g *Generator) conversation(t int64) {
 			sc = append(sc, item{ts: end, b: b, kind: kBuyer})
 		}
 	} else {
-		episode := t
+		episode, typed := t, end
 		for round := 0; ; round++ {
 			rt := episode + g.replyDelay(s)
+			answeredAt := rt
 			for n := g.agentLines(); n > 0; n-- {
 				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
 				end = max(end, rt)
+				answeredAt = rt
 				rt += g.lognormal(6, 0.5)
+			}
+			if answeredAt < typed {
+				// The buyer was still typing after the agent's last line: the agent answers
+				// that too. Left open, those lines would wait for the buyer's next chat and
+				// close with a sample of many minutes, which would dominate a fast shop's
+				// 15-minute average.
+				rt = typed + g.replyDelay(s)
+				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
+				end = max(end, rt)
 			}
 			if g.rng.Float64() < transferP {
 				agent = s.agents[g.rng.IntN(len(s.agents))]
@@ -370,12 +385,21 @@ func (g *Generator) conversation(t int64) {
 			}
 			episode = end + g.lognormal(20, 0.9)
 			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3))
+			typed = end
 			if g.rng.Float64() < goneP {
+				leftWaiting = true
 				break
 			}
 		}
 	}
 	b.busyUntil = end
+	if leftWaiting {
+		// A buyer left waiting does not come back. If they did, the first reply of their next
+		// chat would close the old episode with a sample of many minutes (SPEC §2), and those
+		// few samples would dominate a small fast shop's 15-minute average, blurring the
+		// fast/slow contrast the demo's response-time alert must show.
+		b.busyUntil = math.MaxInt64
+	}
 
 	p := orderP
 	if !answered {
