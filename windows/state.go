@@ -138,6 +138,25 @@ type Partition struct {
 	deletedC  []string
 	deletedI  [2][]int64
 	idsCutoff [2]int64
+
+	// cache remembers the last vector bumped per resolution and level: an event's counters
+	// mostly land in the same few vectors, and map lookups keyed by strings are the
+	// largest cost of applying an event.
+	cache [2][2]cached
+	day   dayRange
+}
+
+// dayRange caches the local day last looked up: zone conversion costs more than the rest
+// of applying a message.
+type dayRange struct {
+	from, to int64 // [from, to) in Unix ns
+	date     int32
+}
+
+type cached struct {
+	k blockKey
+	o owner
+	v []int64
 }
 
 // NewPartition makes an empty mirror.
@@ -163,6 +182,8 @@ func (p *Partition) reset() {
 const minInt64 = -1 << 63
 
 func (p *Partition) clearDirty() {
+	// A cached vector is only valid while its bucket is marked dirty.
+	p.cache = [2][2]cached{}
 	p.dirtyB = map[blockKey]struct{}{}
 	p.dirtyC = map[string]struct{}{}
 	p.dirtyI = [2]map[int64]struct{}{{}, {}}
@@ -193,6 +214,11 @@ func (p *Partition) add(shop, agent string, ts int64, i int, delta int64) {
 }
 
 func (p *Partition) bump(k blockKey, o owner, n, i int, delta int64) {
+	c := &p.cache[resSlot(k.res)][levelSlot(o)]
+	if c.v != nil && c.k == k && c.o == o {
+		c.v[i] += delta
+		return
+	}
 	b := p.blocks[k]
 	if b == nil {
 		b = block{}
@@ -205,6 +231,21 @@ func (p *Partition) bump(k blockKey, o owner, n, i int, delta int64) {
 	}
 	v[i] += delta
 	p.dirtyB[k] = struct{}{}
+	*c = cached{k, o, v}
+}
+
+func resSlot(res byte) int {
+	if res == resHour {
+		return 1
+	}
+	return 0
+}
+
+func levelSlot(o owner) int {
+	if o.agent == "" {
+		return 0
+	}
+	return 1
 }
 
 // remember records an accepted event id.
@@ -298,7 +339,7 @@ func (p *Partition) applyMessage(e *event.Event) {
 	case event.Buyer:
 		p.add(e.Shop, "", ts, cBuyerMsgs, 1)
 		c := p.conv(e.Conversation())
-		date := localDate(ts, p.cfg.Location)
+		date := p.localDate(ts)
 		if !hasCohort(c, date) {
 			co := cohort{date: date, t0: ts}
 			for _, pd := range c.paids {
@@ -322,6 +363,17 @@ func (p *Partition) applyMessage(e *event.Event) {
 	}
 }
 
+func (p *Partition) localDate(ts int64) int32 {
+	if d := &p.day; d.to != 0 && ts >= d.from && ts < d.to {
+		return d.date
+	}
+	t := time.Unix(0, ts).In(p.cfg.Location)
+	y, m, dd := t.Date()
+	start := time.Date(y, m, dd, 0, 0, 0, 0, p.cfg.Location)
+	p.day = dayRange{from: start.UnixNano(), to: start.AddDate(0, 0, 1).UnixNano(), date: localDate(ts, p.cfg.Location)}
+	return p.day.date
+}
+
 func hasCohort(c *conv, date int32) bool {
 	for i := range c.cohorts {
 		if c.cohorts[i].date == date {
@@ -338,7 +390,7 @@ func (p *Partition) applyReply(e *event.Event) {
 	p.add(shop, agent, r, aMessages, 1)
 	c := p.conv(e.Conversation())
 
-	date := localDate(r, p.cfg.Location)
+	date := p.localDate(r)
 	first := true
 	for _, s := range c.served {
 		if s.agent == agent && s.date == date {
@@ -437,6 +489,7 @@ func (p *Partition) Expire(a, wmM, wmO int64) {
 		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
 		for k := range p.blocks {
 			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {
+				p.cache = [2][2]cached{}
 				delete(p.blocks, k)
 				delete(p.dirtyB, k)
 				p.deletedB = append(p.deletedB, k)

@@ -87,3 +87,24 @@ func TestLocalDate(t *testing.T) {
 		t.Errorf("UTC: 16:00 is not midnight, got %d and %d", a, b)
 	}
 }
+
+// The cached local day must agree with the direct computation, also across DST changes
+// that happen at midnight (Sao Paulo until 2019) and in zones with half-hour offsets.
+func TestLocalDateCacheAgrees(t *testing.T) {
+	for _, zone := range []string{"Asia/Shanghai", "America/Sao_Paulo", "Asia/Kolkata", "UTC"} {
+		t.Run(zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := NewPartition(0, Config{Location: loc})
+			ts := time.Date(2018, 10, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+			for range 20000 {
+				ts += int64(17*time.Minute + 13*time.Second)
+				if got, want := p.localDate(ts), localDate(ts, loc); got != want {
+					t.Fatalf("%s: cached %d, direct %d", time.Unix(0, ts).In(loc), got, want)
+				}
+			}
+		})
+	}
+}
