@@ -1,7 +1,7 @@
 # Targets a developer and .ci/run share; CI runs `make test`.
 GO ?= go
 
-.PHONY: build test demo fuzz bench
+.PHONY: build test demo fuzz bench microbench generate dashboards
 
 build:
 	$(GO) build -o bin/cskpi ./cmd/cskpi
@@ -14,8 +14,22 @@ test:
 demo:
 	$(GO) run ./cmd/cskpi demo
 
+# The generated files of deploy/ (rule files, PrometheusRule, Grafana dashboards) from their
+# Go source in deploy/prometheus/rules and deploy/grafana/dashboards. Commit the result:
+# `make test` fails while they are out of date.
+generate:
+	$(GO) run ./deploy/cmd/gen
+
+dashboards: generate
+
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./pipeline/event
 
+# The end-to-end benchmark: prints a table and rewrites the figures of docs/PERFORMANCE.md.
+# CSKPI_PROFILE=/tmp/serve.prof also saves a CPU profile of serve during the main run.
 bench:
-	$(GO) test -run='^$$' -bench=. ./...
+	CSKPI_BENCH=full $(GO) test -count=1 -timeout 60m -v -run '^TestBenchReport$$' ./pipeline/bench/
+
+# Go micro-benchmarks (decoder, state, generator).
+microbench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/event ./windows ./pipeline/synth

@@ -663,6 +663,10 @@ func (s *Service) pollLoop(ctx context.Context) {
 				s.raiseStream(ts)
 			}
 		}
+		if ctx.Err() != nil {
+			cancel()
+			return
+		}
 		up := err == nil
 		if up != s.redisUp.Load() {
 			if up {

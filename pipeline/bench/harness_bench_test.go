@@ -36,6 +36,7 @@ type env struct {
 	parts int
 	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
 	profileTo string
+	procs     []*proc
 }
 
 func newEnv(t testing.TB, partitions int) *env {
@@ -84,6 +85,7 @@ func (e *env) serve(t testing.TB, bin string, extra ...string) *proc {
 	}
 	p := &proc{cmd: cmd, base: "http://127.0.0.1:" + strconv.Itoa(port)}
 	t.Cleanup(p.stop)
+	e.procs = append(e.procs, p)
 	return p
 }
 
@@ -248,7 +250,10 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	}
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
-	testenv.WaitFor(t, 10*time.Second, "a scrape", func() bool { final = p.metrics(); return final != nil })
+	testenv.WaitFor(t, 10*time.Second, "gauges showing every record", func() bool {
+		final = p.metrics()
+		return final != nil && consumed(final) >= total && final["cskpi_buyer_messages"] != nil
+	})
 	mem := e.redis.UsedMemory(t)
 	secs := t90.Sub(t10).Seconds()
 	return runResult{
@@ -325,7 +330,11 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	base := consumed(p.metrics())
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	gen := synth.New(synth.Config{Seed: 7, Shops: shops, SlowShops: 1, Start: time.Now(), Rate: rate})
+	// A minute of warm-up, so that traffic starts in the middle of ongoing chats.
+	gen := synth.New(synth.Config{Seed: 7, Shops: shops, SlowShops: 1, Start: time.Now().Add(-time.Minute), Rate: rate})
+	for gen.Now().Before(time.Now()) {
+		gen.Next()
+	}
 	started := time.Now()
 	n, _ := produce.Loadgen(ctx, produce.LoadgenOptions{
 		Options: produce.Options{Brokers: e.kafka.Brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 2000},

@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cskpi/cskpi/internal/testenv"
+)
+
+// Targets of the performance issue, on the 2-core machine.
+const (
+	targetRate       = 200_000 // records/s end to end
+	targetRawShare   = 0.30    // of the raw kafka-go fetch rate
+	targetCmdsPerRec = 0.1
+	targetFreshP99   = 1.0 // seconds at 50k records/s
+	targetRSS        = 300 << 20
+)
+
+// scale is the size of one benchmark run; the smoke scale keeps `make test` fast.
+type scale struct {
+	records, memRecords, memRecordsLarge int
+	shops                                []int
+	freshLoads                           []float64
+	freshFor                             time.Duration
+	partitions                           []int
+}
+
+func scaleFor(full bool) scale {
+	if full {
+		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000,
+			shops: []int{10, 1000, 100000}, freshLoads: []float64{10000, 50000}, freshFor: 20 * time.Second,
+			partitions: []int{1, 8}}
+	}
+	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000,
+		shops: []int{10}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{1}}
+}
+
+// TestBenchReport is `make bench` (CSKPI_BENCH=full: writes docs/PERFORMANCE.md) and, at
+// smoke scale, part of `make test`, so that the benchmark keeps working. Figures are
+// measured, never asserted: the targets are reported as met or not.
+func TestBenchReport(t *testing.T) {
+	full := os.Getenv("CSKPI_BENCH") == "full"
+	sc := scaleFor(full)
+	bin := testenv.BuildCskpi(t)
+	var rows [][2]string
+	row := func(k, v string) {
+		rows = append(rows, [2]string{k, v})
+		t.Logf("%-58s %s", k, v)
+	}
+	start := time.Now().Add(-40 * 24 * time.Hour)
+
+	// 1. The main run: realistic traffic, 1000 shops, 4 partitions.
+	e := newEnv(t, 4)
+	e.profileTo = os.Getenv("CSKPI_PROFILE") // a CPU profile of serve during the main run
+	lines := traffic(sc.records, 1000, 50, start)
+	e.publish(t, lines)
+	raw := e.rawFetchRate(t, int64(len(lines)))
+	redisRate := e.redisPipelineRate(t)
+	main := e.consumeAll(t, bin, int64(len(lines)))
+	shops := activeShops(main)
+	row("end-to-end throughput (records/s, steady state 10%-90%)", fmt.Sprintf("%.0f", main.rate))
+	row("raw kafka-go FetchMessage rate, same broker (records/s)", fmt.Sprintf("%.0f", raw))
+	row("Redis pipelined HSET rate, same redis-server (commands/s)", fmt.Sprintf("%.0f", redisRate))
+	row("throughput / raw fetch rate", fmt.Sprintf("%.0f%%", 100*main.rate/raw))
+	row("throughput / Redis command rate", fmt.Sprintf("%.0f%%", 100*main.rate/redisRate))
+	row("Redis commands per record (INFO commandstats, incl. in-script)", fmt.Sprintf("%.4f", main.cmdsPerRec))
+	row(fmt.Sprintf("Redis memory per active shop (%d shops)", shops), fmt.Sprintf("%.1f KiB", float64(main.redisMemory)/float64(max(shops, 1))/1024))
+	row("serve RSS, max during the run", fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
+	e.close(t)
+
+	// 2. Freshness at fixed offered loads, live timestamps and the wall clock.
+	for _, load := range sc.freshLoads {
+		fe := newEnv(t, 4)
+		p50, p99, got := fe.freshness(t, bin, load, sc.freshFor, 1000)
+		row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, got), fmt.Sprintf("%.3f s / %.3f s", p50, p99))
+		fe.close(t)
+	}
+
+	// 3. How cost grows with shops and partitions.
+	for _, n := range sc.shops {
+		se := newEnv(t, 4)
+		se.publish(t, traffic(sc.records/2, n, 50, start))
+		r := se.consumeAll(t, bin, int64(sc.records/2))
+		row(fmt.Sprintf("throughput with %d shops, 4 partitions (records/s)", n), fmt.Sprintf("%.0f", r.rate))
+		se.close(t)
+	}
+	for _, parts := range sc.partitions {
+		pe := newEnv(t, parts)
+		pe.publish(t, traffic(sc.records/2, 1000, 50, start))
+		r := pe.consumeAll(t, bin, int64(sc.records/2))
+		row(fmt.Sprintf("throughput with 1000 shops, %d partition(s) (records/s)", parts), fmt.Sprintf("%.0f", r.rate))
+		pe.close(t)
+	}
+
+	// 4. Redis memory must not grow with the record count: a slow event rate makes the
+	// smaller log already span more than every retention horizon (28 days + 48 hours).
+	me := newEnv(t, 4)
+	rate := float64(sc.memRecords) / (31 * 24 * 3600)
+	big := traffic(sc.memRecordsLarge, 100, rate, start.Add(-200*24*time.Hour))
+	me.publish(t, big)
+	mem := me.memoryAt(t, bin, []int64{int64(sc.memRecords), int64(sc.memRecordsLarge)})
+	row(fmt.Sprintf("Redis used_memory after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
+	row(fmt.Sprintf("Redis used_memory after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
+	me.close(t)
+
+	targets := []struct {
+		name string
+		ok   bool
+		got  string
+	}{
+		{"≥ 200,000 records/s end to end", main.rate >= targetRate, fmt.Sprintf("%.0f", main.rate)},
+		{"≥ 30% of the raw consume rate", main.rate >= targetRawShare*raw, fmt.Sprintf("%.0f%%", 100*main.rate/raw)},
+		{"≤ 0.1 Redis commands per record", main.cmdsPerRec <= targetCmdsPerRec, fmt.Sprintf("%.4f", main.cmdsPerRec)},
+		{"RSS < 300 MiB", main.rssBytes < targetRSS, fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20))},
+		{"Redis memory flat from 1M to 5M records (within 10%)", float64(mem[1]) <= 1.1*float64(mem[0]), fmt.Sprintf("%.1f → %.1f MiB", float64(mem[0])/(1<<20), float64(mem[1])/(1<<20))},
+	}
+	var report bytes.Buffer
+	fmt.Fprintf(&report, "Measured %s on %s with `%s`.\n\n", time.Now().UTC().Format("2006-01-02"), machine(), "make bench")
+	tw := tabwriter.NewWriter(&report, 0, 0, 1, ' ', tabwriter.Debug)
+	fmt.Fprintln(&report, "| measurement | value |\n|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(&report, "| %s | %s |\n", r[0], r[1])
+	}
+	tw.Flush()
+	fmt.Fprintln(&report, "\n| target | met | measured |\n|---|---|---|")
+	for _, tg := range targets {
+		met := "no"
+		if tg.ok {
+			met = "yes"
+		}
+		fmt.Fprintf(&report, "| %s | %s | %s |\n", tg.name, met, tg.got)
+	}
+	t.Logf("\n%s", report.String())
+	if full {
+		writeReport(t, report.String())
+	}
+}
+
+// memoryAt consumes a published log and reads Redis used_memory when the applied count
+// passes each mark.
+func (e *env) memoryAt(t testing.TB, bin string, marks []int64) []int64 {
+	t.Helper()
+	p := e.serve(t, bin, "--clock=event")
+	out := make([]int64, len(marks))
+	deadline := time.Now().Add(20 * time.Minute)
+	for i, m := range marks {
+		for e.applied(t) < m {
+			if time.Now().After(deadline) {
+				t.Fatalf("serve did not reach %d records", m)
+			}
+			time.Sleep(50 * time.Millisecond) // poll interval of a deadline-bounded wait
+		}
+		out[i] = e.redis.UsedMemory(t)
+	}
+	p.stop()
+	return out
+}
+
+// close releases the broker and Redis of one measurement before the next starts, so the
+// runs do not share the machine with leftovers.
+func (e *env) close(t testing.TB) {
+	for _, p := range e.procs {
+		p.stop()
+	}
+	_ = e.rdb.Close()
+	e.redis.Stop(t)
+	e.kafka.Cluster.Close()
+}
+
+func activeShops(r runResult) int {
+	f := r.final["cskpi_waiting_conversations"] // one series per exported shop
+	if f == nil {
+		return 0
+	}
+	return len(f.Metric)
+}
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	redisV, _ := exec.Command("redis-server", "--version").Output()
+	return fmt.Sprintf("%d cores (%s), %s, %s", runtime.NumCPU(), model, runtime.Version(), strings.Fields(string(redisV)+" x x x")[2])
+}
+
+// writeReport replaces the figures between the markers of docs/PERFORMANCE.md.
+func writeReport(t testing.TB, body string) {
+	path := filepath.Join("..", "..", "docs", "PERFORMANCE.md")
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- bench:begin -->\n", "<!-- bench:end -->"
+	i, j := bytes.Index(doc, []byte(begin)), bytes.Index(doc, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("%s lacks the bench markers", path)
+	}
+	out := append(append(append([]byte{}, doc[:i+len(begin)]...), body...), doc[j:]...)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
