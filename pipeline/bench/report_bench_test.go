@@ -194,7 +194,7 @@ func machine() string {
 		}
 	}
 	redisV, _ := exec.Command("redis-server", "--version").Output()
-	return fmt.Sprintf("%d cores (%s), %s, %s", runtime.NumCPU(), model, runtime.Version(), strings.Fields(string(redisV)+" x x x")[2])
+	return fmt.Sprintf("%d cores (%s), %s, %s", runtime.NumCPU(), model, runtime.Version(), strings.Fields(string(redisV) + " x x x")[2])
 }
 
 // writeReport replaces the figures between the markers of docs/PERFORMANCE.md.

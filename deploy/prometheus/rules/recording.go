@@ -1,0 +1,162 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// Aggregation levels: the first part of a recording rule's name says which labels its
+// series keep (besides window and le, which are part of what a family measures, as le is
+// of a histogram, and the target labels such as job and namespace).
+const (
+	ShopLevel  = "shop"       // shop
+	AgentLevel = "shop_agent" // shop, agent
+	JobLevel   = "job"        // the whole deployment, per topic
+)
+
+// overInstances is the aggregation every rule starts with: each instance exports the share
+// of the partitions it owns (SPEC §3), and these two labels are what tell them apart
+// (instance under any scrape config, pod under the Prometheus Operator).
+const overInstances = "without (instance, pod)"
+
+// ResponseTimeMean is the average response time per shop and window, which the
+// response-time alert watches.
+const ResponseTimeMean = "shop:cskpi_response_time_seconds:mean"
+
+// Health recording rules.
+const (
+	EventsRate   = "job:cskpi_events:rate5m"          // records per second by topic, outcome
+	RejectedRate = "job:cskpi_events_rejected:rate5m" // rejected records per second by topic, reason
+	LagSum       = "job:cskpi_consumer_lag:sum"       // records not yet applied, by topic
+)
+
+// Kind says what a KPI's value is, for annotations and dashboard units.
+type Kind uint8
+
+const (
+	Ratio   Kind = iota // a share, 0..1
+	Seconds             // a mean duration
+	Yuan                // a mean amount
+	Number              // a plain quotient or count
+)
+
+// KPI is one quotient of SPEC §4, recorded per shop (or agent) and window.
+type KPI struct {
+	Record   string // recording rule
+	Name     string // English name
+	Local    string // the platforms' name
+	Num, Den string // metric families of the numerator and the denominator
+	Kind     Kind
+}
+
+// Windows are the windows the KPI exists for: those both families have.
+func (k KPI) Windows() []string {
+	num, den := family(k.Num), family(k.Den)
+	var out []string
+	for _, w := range num.Windows {
+		if slices.Contains(den.Windows, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// ShopKPIs lists SPEC §4's KPI catalogue in its order. The last entry of the catalogue,
+// the agent load band (日接待量), is no quotient: it is Sum(kpi.AgentBuyersServed) against
+// LoadBands.
+func ShopKPIs() []KPI {
+	return []KPI{
+		{ResponseTimeMean, "Average response time", "响应时长", kpi.ResponseTimeSum, kpi.Responses, Seconds},
+		{"shop:cskpi_responses_within_per_responses:ratio", "Response rate (≤ le seconds)", "15秒/3分钟响应率", kpi.ResponsesWithin, kpi.Responses, Ratio},
+		{"shop:cskpi_buyer_messages_replied_24h_per_buyer_messages:ratio", "24 h reply rate", "24H回复率", kpi.BuyerMessagesReplied, kpi.BuyerMessages, Ratio},
+		{"shop:cskpi_inquiries_replied_per_inquiries:ratio", "Reply rate", "回复率", kpi.InquiriesReplied, kpi.Inquiries, Ratio},
+		{"shop:cskpi_inquiries_guided_per_inquiries_replied:ratio", "Consult conversion", "咨询转化率", kpi.InquiriesGuided, kpi.InquiriesReplied, Ratio},
+		{"shop:cskpi_inquiries_guided_per_inquiries:ratio", "Inquiry conversion", "询单转化率", kpi.InquiriesGuided, kpi.Inquiries, Ratio},
+		{"shop:cskpi_guided_gmv_yuan_per_inquiries_guided:ratio", "Inquiry order value", "询单客单价", kpi.GuidedGMV, kpi.InquiriesGuided, Yuan},
+		{"shop:cskpi_orders_paid_per_orders_created:ratio", "Payment rate", "支付率", kpi.OrdersPaid, kpi.OrdersCreated, Ratio},
+		{"shop:cskpi_human_messages_per_buyer_messages:ratio", "Q&A ratio", "问答比", kpi.HumanMessages, kpi.BuyerMessages, Number},
+		{"shop:cskpi_refunds_disputed_per_orders_paid:ratio", "Refund dispute rate", "退款纠纷率", kpi.RefundsDisputed, kpi.OrdersPaid, Ratio},
+		{"shop:cskpi_refunds_completed_by_merchant_per_refunds_completed:ratio", "Refund self-completion rate", "退款自主完结率", kpi.RefundsByMerchant, kpi.RefundsCompleted, Ratio},
+		{"shop:cskpi_refund_duration_seconds:mean", "Refund completion time", "退款完结时长", kpi.RefundDurationSum, kpi.RefundsCompleted, Seconds},
+	}
+}
+
+// AgentKPIs are the per-agent quotients of the agent leaderboard.
+func AgentKPIs() []KPI {
+	return []KPI{
+		{"shop_agent:cskpi_agent_response_time_seconds:mean", "Average response time", "响应时长", kpi.AgentResponseTimeSum, kpi.AgentResponses, Seconds},
+		{"shop_agent:cskpi_agent_inquiries_guided_per_agent_inquiries_replied:ratio", "Consult conversion", "咨询转化率", kpi.AgentInquiriesGuided, kpi.AgentInquiriesReplied, Ratio},
+		{"shop_agent:cskpi_agent_guided_gmv_yuan_per_agent_inquiries_guided:ratio", "Inquiry order value", "询单客单价", kpi.AgentGuidedGMV, kpi.AgentInquiriesGuided, Yuan},
+	}
+}
+
+// Sum is the recording rule that aggregates a KPI family over instances: a sum, but the
+// max for the oldest wait, which is a duration and not a count.
+func Sum(name string) string {
+	f := family(name)
+	level := ShopLevel
+	if f.Level == kpi.AgentWindow {
+		level = AgentLevel
+	}
+	op := "sum"
+	if name == kpi.WaitingOldest {
+		op = "max"
+	}
+	return level + ":" + name + ":" + op
+}
+
+// Recording returns the recording rule groups. Within a group Prometheus evaluates rules
+// in order, so each quotient sees the sums of the same evaluation.
+func Recording() []Group {
+	shop := Group{Name: "cskpi.shop.rules"}
+	agent := Group{Name: "cskpi.agent.rules"}
+	for _, f := range kpi.Families() {
+		op := "sum"
+		if f.Name == kpi.WaitingOldest {
+			op = "max"
+		}
+		r := Rule{Record: Sum(f.Name), Expr: op + " " + overInstances + " (" + f.Name + ")"}
+		if f.Level == kpi.AgentWindow {
+			agent.Rules = append(agent.Rules, r)
+		} else {
+			shop.Rules = append(shop.Rules, r)
+		}
+	}
+	for _, k := range ShopKPIs() {
+		shop.Rules = append(shop.Rules, Rule{Record: k.Record, Expr: quotient(k)})
+	}
+	for _, k := range AgentKPIs() {
+		agent.Rules = append(agent.Rules, Rule{Record: k.Record, Expr: quotient(k)})
+	}
+	health := Group{Name: "cskpi.health.rules", Rules: []Rule{
+		{Record: EventsRate, Expr: "sum " + overInstances + " (rate(cskpi_events_total[5m]))"},
+		{Record: RejectedRate, Expr: "sum " + overInstances + " (rate(cskpi_events_rejected_total[5m]))"},
+		// During a rebalance two instances may briefly both report a partition: take one.
+		{Record: LagSum, Expr: "sum without (partition) (max " + overInstances + " (cskpi_consumer_lag))"},
+	}}
+	return []Group{shop, agent, health}
+}
+
+// quotient divides the numerator's sum by the denominator's where the latter is above 0,
+// so that the result is absent rather than NaN or Inf when there is nothing to divide by.
+func quotient(k KPI) string {
+	num, den := Sum(k.Num), Sum(k.Den)
+	if family(k.Num).Le {
+		// One denominator series per (shop, window) serves every threshold.
+		return num + " / ignoring (le) group_left () (" + den + " > 0)"
+	}
+	return num + " / (" + den + " > 0)"
+}
+
+// family looks a KPI family up by name; the names are constants of windows/kpi, so a
+// miss is a programming error.
+func family(name string) kpi.Family {
+	for _, f := range kpi.Families() {
+		if f.Name == name {
+			return f
+		}
+	}
+	panic("rules: unknown KPI family " + strings.TrimSpace(name))
+}

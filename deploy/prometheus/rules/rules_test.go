@@ -1,0 +1,253 @@
+package rules
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/internal/testenv"
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+const promtoolInstall = "apt-get install -y prometheus (Debian's package ships promtool)"
+
+// TestPromtool checks the committed rule files with promtool and runs its unit tests
+// (deploy/prometheus/tests): each alert fires when it should and stays silent when it
+// should not, and the recording rules compute SPEC §4. That the committed files are what
+// this package generates is deploy's TestGeneratedFilesUpToDate.
+func TestPromtool(t *testing.T) {
+	promtool := testenv.RequireTool(t, "promtool", promtoolInstall)
+	tests, err := filepath.Glob(filepath.Join("..", "tests", "*.yml"))
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no promtool unit tests in ../tests: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"check rules", []string{"check", "rules", filepath.Join("..", "rules.yml"), filepath.Join("..", "alerts.yml")}},
+		{"test rules", append([]string{"test", "rules"}, tests...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(promtool, tc.args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("promtool %s: %v\n%s", strings.Join(tc.args, " "), err, out)
+			}
+			t.Logf("promtool %s:\n%s", strings.Join(tc.args, " "), out)
+		})
+	}
+}
+
+// TestEveryFamilyAggregated: each KPI family of SPEC §3 has its over-instances rule, a sum,
+// except the oldest wait, a max.
+func TestEveryFamilyAggregated(t *testing.T) {
+	records := map[string]string{}
+	for _, g := range Recording() {
+		for _, r := range g.Rules {
+			records[r.Record] = r.Expr
+		}
+	}
+	for _, f := range kpi.Families() {
+		t.Run(f.Name, func(t *testing.T) {
+			name := Sum(f.Name)
+			expr, ok := records[name]
+			if !ok {
+				t.Fatalf("no recording rule %s", name)
+			}
+			op := "sum"
+			if f.Name == kpi.WaitingOldest {
+				op = "max"
+			}
+			if want := op + " without (instance, pod) (" + f.Name + ")"; expr != want {
+				t.Errorf("%s = %q, want %q", name, expr, want)
+			}
+		})
+	}
+}
+
+// TestRecordingRuleNames: level:metric:operations, with the level matching the labels the
+// rule keeps and every quotient guarded against a zero denominator.
+func TestRecordingRuleNames(t *testing.T) {
+	name := regexp.MustCompile(`^(shop|shop_agent|job):cskpi_[a-z0-9_]+:(sum|max|mean|ratio|rate5m)$`)
+	seen := map[string]bool{}
+	for _, g := range Recording() {
+		for _, r := range g.Rules {
+			t.Run(r.Record, func(t *testing.T) {
+				if !name.MatchString(r.Record) {
+					t.Errorf("name does not follow level:metric:operations")
+				}
+				if seen[r.Record] {
+					t.Errorf("recorded twice")
+				}
+				seen[r.Record] = true
+				if strings.Contains(r.Expr, " / ") && !strings.Contains(r.Expr, " > 0)") {
+					t.Errorf("quotient %q without a guard against a zero denominator", r.Expr)
+				}
+			})
+		}
+	}
+	for _, k := range append(ShopKPIs(), AgentKPIs()...) {
+		if !seen[k.Record] {
+			t.Errorf("KPI %s (%s) is not recorded", k.Record, k.Name)
+		}
+		level := strings.SplitN(k.Record, ":", 2)[0]
+		if want := map[bool]string{false: ShopLevel, true: AgentLevel}[family(k.Num).Level == kpi.AgentWindow]; level != want {
+			t.Errorf("%s: level %s, want %s", k.Record, level, want)
+		}
+		if len(k.Windows()) == 0 {
+			t.Errorf("%s: numerator and denominator share no window", k.Record)
+		}
+	}
+}
+
+// TestCatalogueComplete: every quotient of SPEC §4 is among the shop KPIs.
+func TestCatalogueComplete(t *testing.T) {
+	want := [][2]string{
+		{kpi.ResponseTimeSum, kpi.Responses},
+		{kpi.ResponsesWithin, kpi.Responses},
+		{kpi.BuyerMessagesReplied, kpi.BuyerMessages},
+		{kpi.InquiriesReplied, kpi.Inquiries},
+		{kpi.InquiriesGuided, kpi.InquiriesReplied},
+		{kpi.InquiriesGuided, kpi.Inquiries},
+		{kpi.GuidedGMV, kpi.InquiriesGuided},
+		{kpi.OrdersPaid, kpi.OrdersCreated},
+		{kpi.HumanMessages, kpi.BuyerMessages},
+		{kpi.RefundsDisputed, kpi.OrdersPaid},
+		{kpi.RefundsByMerchant, kpi.RefundsCompleted},
+		{kpi.RefundDurationSum, kpi.RefundsCompleted},
+	}
+	var got [][2]string
+	for _, k := range ShopKPIs() {
+		got = append(got, [2]string{k.Num, k.Den})
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("shop KPIs\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestAlertsAnnotatedAndInRunbook: every alert has a severity, a summary and a description
+// naming what it is about, and a runbook_url whose anchor is a heading of docs/RUNBOOK.md.
+func TestAlertsAnnotatedAndInRunbook(t *testing.T) {
+	runbook, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "RUNBOOK.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(runbook), "\n") {
+		if h, ok := strings.CutPrefix(line, "## "); ok {
+			anchors[Anchor(h)] = true
+		}
+	}
+	// What each alert's summary and description must show: whom it is about and, where
+	// the value says something, the value.
+	annotated := map[string][]string{
+		ResponseTimeHigh:      {"{{ $labels.shop }}", "{{ $value | humanizeDuration }}"},
+		BuyerWaiting:          {"{{ $labels.shop }}", "{{ $value | humanizeDuration }}"},
+		AgentOverloaded:       {"{{ $labels.agent }}", "{{ $labels.shop }}", "{{ $value }}"},
+		TargetDown:            {"{{ $labels.instance }}"},
+		ConsumerLagGrowing:    {"{{ $labels.topic }}", "{{ $value }}"},
+		RedisDown:             {"{{ $labels.instance }}"},
+		KafkaDown:             {"{{ $labels.instance }}"},
+		EventsRejected:        {"{{ $labels.topic }}", "{{ $labels.reason }}", "{{ $value | humanize }}"},
+		NoEventsApplied:       {"{{ $labels.topic }}", "{{ $value }}"},
+		PartitionStateMissing: {"{{ $labels.instance }}", "{{ $labels.partition }}"},
+	}
+	cfg := Default()
+	for _, g := range Alerts(cfg) {
+		for _, r := range g.Rules {
+			if _, ok := annotated[r.Alert]; !ok {
+				t.Errorf("alert %s is not in this test's table", r.Alert)
+			}
+			t.Run(r.Alert+"/"+r.Labels["severity"], func(t *testing.T) {
+				if s := r.Labels["severity"]; s != Warning && s != Critical {
+					t.Errorf("severity %q", s)
+				}
+				for _, a := range []string{"summary", "description"} {
+					for _, want := range annotated[r.Alert] {
+						if !strings.Contains(r.Annotations[a], want) {
+							t.Errorf("%s %q does not contain %s", a, r.Annotations[a], want)
+						}
+					}
+				}
+				url, anchor, _ := strings.Cut(r.Annotations["runbook_url"], "#")
+				if url != cfg.RunbookURL || anchor != Anchor(r.Alert) {
+					t.Errorf("runbook_url %q, want %s#%s", r.Annotations["runbook_url"], cfg.RunbookURL, Anchor(r.Alert))
+				}
+				if !anchors[anchor] {
+					t.Errorf("docs/RUNBOOK.md has no heading \"## %s\"", r.Alert)
+				}
+			})
+		}
+	}
+}
+
+// TestThresholdsFromConfig: the shipped thresholds are SPEC §4's, and changing Config
+// changes the expression, the duration and the text together.
+func TestThresholdsFromConfig(t *testing.T) {
+	cfg := Default()
+	cfg.ResponseTimeThreshold = 20 * time.Second
+	cfg.ResponseTimeFor = 90 * time.Second
+	for _, g := range Alerts(cfg) {
+		for _, r := range g.Rules {
+			if r.Alert != ResponseTimeHigh {
+				continue
+			}
+			if !strings.HasSuffix(r.Expr, "> 20") || r.For != "1m30s" || !strings.Contains(r.Annotations["description"], "above 20s for 1m30s") {
+				t.Errorf("rule with 20s for 90s: expr %q for %q description %q", r.Expr, r.For, r.Annotations["description"])
+			}
+		}
+	}
+	d := Default()
+	if d.ResponseTimeThreshold != 15*time.Second || d.ResponseTimeWindow != kpi.W15m || d.ResponseTimeFor != 5*time.Minute ||
+		d.WaitingWarning != 15*time.Second || d.WaitingCritical != 3*time.Minute || d.AgentBuyersServedMax != 120 ||
+		d.LagGrowingFor != 10*time.Minute || d.NoEventsFor != 15*time.Minute {
+		t.Errorf("Default() strays from SPEC §4 and the runbook: %+v", d)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{15 * time.Second, "15s"},
+		{90 * time.Second, "1m30s"},
+		{5 * time.Minute, "5m"},
+		{25 * time.Hour, "1d1h"},
+		{1500 * time.Millisecond, "1s500ms"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := Duration(tc.d); got != tc.want {
+				t.Errorf("Duration(%v) = %q, want %q", tc.d, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnchor(t *testing.T) {
+	for _, tc := range []struct{ heading, want string }{
+		{"CskpiResponseTimeHigh", "cskpiresponsetimehigh"},
+		{"Changing a threshold", "changing-a-threshold"},
+		{"Buyers waiting (等待), 15 s / 3 min", "buyers-waiting-等待-15-s--3-min"},
+	} {
+		t.Run(tc.heading, func(t *testing.T) {
+			if got := Anchor(tc.heading); got != tc.want {
+				t.Errorf("Anchor(%q) = %q, want %q", tc.heading, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadBands(t *testing.T) {
+	got := LoadBands(Default())
+	want := []Band{{0, "idle"}, {60, "normal"}, {80, "full"}, {100, "strained"}, {121, "add staff"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("LoadBands = %v, want %v", got, want)
+	}
+}
