@@ -463,7 +463,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 	}
 
 	batch := make([]record, 0, s.opt.BatchSize)
-	var lastExpire [3]int64
+	var lastExpire [4]int64
 	for {
 		batch = batch[:0]
 		select {
@@ -483,7 +483,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 				break drain
 			}
 		}
-		if err := s.applyBatch(ctx, p, batch, dlq, len(ch) == 0, &lastExpire); err != nil {
+		if err := s.applyBatch(ctx, p, batch, dlq, &lastExpire); err != nil {
 			return err
 		}
 	}
@@ -524,7 +524,7 @@ func stateLost(committed map[string]int64) (string, int64, bool) {
 	return "", 0, false
 }
 
-func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []record, dlq *kafka.Writer, drained bool, lastExpire *[3]int64) error {
+func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []record, dlq *kafka.Writer, lastExpire *[4]int64) error {
 	start := time.Now()
 	type count struct {
 		topic   string
@@ -574,7 +574,7 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 		s.raiseStream(clk.Stream)
 	}
 	tDLQ := time.Now()
-	s.maybeExpire(p, next, drained, lastExpire)
+	s.maybeExpire(p, lastExpire)
 	tExp := time.Now()
 	if err := s.opt.Store.Commit(ctx, p, next); err != nil {
 		return err
@@ -609,42 +609,18 @@ func (s *Service) noteHWM(topic string, part int, hwm int64) {
 	s.mu.Unlock()
 }
 
-// maybeExpire runs the partition's expiry when the as-of minute or a topic's stream-time
-// minute moved, so that it costs one pass per minute of time, not per batch.
-func (s *Service) maybeExpire(p *windows.Partition, next map[string]int64, drained bool, last *[3]int64) {
+// maybeExpire runs the partition's expiry when the as-of minute or a stream-time minute
+// moved, so that it costs one pass per minute of time, not per batch.
+func (s *Service) maybeExpire(p *windows.Partition, last *[4]int64) {
 	stream := s.stream.Load()
-	wm := [2]int64{p.Watermark(event.Messages), p.Watermark(event.Orders)}
-	// A topic-partition with nothing left to read cannot bring older records before newer
-	// ones arrive, so it is as far as the stream (docs/SEMANTICS.md, "State retention").
-	for _, topic := range []string{s.opt.Topics.Messages, s.opt.Topics.Orders} {
-		if drained && s.caughtUp(topic, p, next) {
-			wm[s.role(topic)] = max(wm[s.role(topic)], stream)
-		}
-	}
 	a := s.AsOf()
-	now := [3]int64{windows.MinuteOf(a), windows.MinuteOf(wm[0]), windows.MinuteOf(wm[1])}
+	wmM, wmO := p.Watermark(event.Messages), p.Watermark(event.Orders)
+	now := [4]int64{windows.MinuteOf(a), windows.MinuteOf(wmM), windows.MinuteOf(wmO), windows.MinuteOf(stream)}
 	if now == *last {
 		return
 	}
 	*last = now
-	p.Expire(a, wm[0], wm[1])
-}
-
-func (s *Service) caughtUp(topic string, p *windows.Partition, next map[string]int64) bool {
-	o, ok := next[topic]
-	if !ok {
-		o, ok = p.Offsets[topic]
-	}
-	s.mu.Lock()
-	h, known := s.hwm[topicPart{topic, p.ID}]
-	s.mu.Unlock()
-	if !known {
-		return false
-	}
-	if !ok {
-		return h == 0
-	}
-	return o >= h
+	p.Expire(a, stream)
 }
 
 // pollLoop keeps stream time, Redis health and high watermarks current.

@@ -480,10 +480,12 @@ func (p *Partition) applyOrder(e *event.Event) {
 	}
 }
 
-// Expire drops what can no longer change a result. a is the as-of time (it never goes back);
-// wmM and wmO are the effective stream times of the partition's two topics (see
-// docs/SEMANTICS.md, "State retention").
-func (p *Partition) Expire(a, wmM, wmO int64) {
+// Expire drops what can no longer change a result. a is the as-of time and stream the
+// stream time; neither goes back. See docs/SEMANTICS.md, "State retention": a join is
+// kept until the partition's stream time on the other topic has passed its horizon, or
+// until any record that could still join would be rejected as too old.
+func (p *Partition) Expire(a, stream int64) {
+	wmM, wmO := p.wm[event.Messages], p.wm[event.Orders]
 	sp := SpansAt(a)
 	if sp.H24.From > p.minMinute || sp.D28.From > p.minHour {
 		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
@@ -496,23 +498,26 @@ func (p *Partition) Expire(a, wmM, wmO int64) {
 			}
 		}
 	}
+	tooOld := stream - int64(event.MaxAge) // a record older than this is rejected
 	both := min(wmM, wmO)
 	for key, c := range p.convs {
 		changed := false
 		if c.open {
 			last := c.msgs[len(c.msgs)-1]
-			if wmM > max(c.start+horizon48, last+day)+lateness {
+			if end := max(c.start+horizon48, last+day); wmM > end+lateness || tooOld > end {
 				c.open, c.msgs = false, nil
 				changed = true
 			}
 		}
-		if n := keep(&c.cohorts, func(co cohort) bool { return both <= co.t0+horizon48+lateness }); n {
+		if keep(&c.cohorts, func(co cohort) bool {
+			return both <= co.t0+horizon48+lateness && tooOld <= co.t0+horizon48
+		}) {
 			changed = true
 		}
-		if n := keep(&c.paids, func(pd paid) bool { return wmM <= pd.ts+lateness }); n {
+		if keep(&c.paids, func(pd paid) bool { return wmM <= pd.ts+lateness && tooOld <= pd.ts }) {
 			changed = true
 		}
-		if n := keep(&c.served, func(s served) bool { return wmM <= s.ts+26*hourNs+lateness }); n {
+		if keep(&c.served, func(sv served) bool { return wmM <= sv.ts+26*hourNs+lateness && tooOld <= sv.ts+26*hourNs }) {
 			changed = true
 		}
 		if !changed {

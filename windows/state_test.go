@@ -219,7 +219,7 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 		p.Admit(&evs[i], &clk)
 	}
 	a := at(25 * time.Hour)
-	p.Expire(a, a, a)
+	p.Expire(a, a)
 	for k := range p.blocks {
 		if k.res == resMinute && k.idx < SpansAt(a).H24.From {
 			t.Errorf("minute bucket %d outlived the 24h window", k.idx)
@@ -246,9 +246,32 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 	if !found {
 		t.Fatal("no guided series")
 	}
-	p.Expire(at(60*time.Hour), at(60*time.Hour), at(60*time.Hour))
-	if len(p.convs) != 0 {
+	// The messages topic has not moved past the horizon: the cohort must stay, a reply
+	// or a payment may still come.
+	p.Expire(at(60*time.Hour), at(60*time.Hour))
+	if len(p.convs) != 1 {
+		t.Fatalf("cohort dropped while the messages topic is behind: %d conversations", len(p.convs))
+	}
+	// Both topics past t0 + 49 h: everything of b1 goes (b9's fresh episode stays).
+	later, laterOrder := msg("9", event.Buyer, 60*time.Hour, buyer("b9")), order("o9", event.OrderCreated, 60*time.Hour, 1)
+	p.Admit(&later, &clk)
+	p.Admit(&laterOrder, &clk)
+	p.Expire(at(60*time.Hour), at(60*time.Hour))
+	if _, ok := p.convs["s1/b1"]; ok || len(p.convs) != 1 {
 		t.Errorf("conversation state kept past every horizon: %+v", p.convs)
+	}
+
+	// An idle orders topic never drops a cohort early; the too-old horizon does.
+	q := NewPartition(1, cfg)
+	first := msg("1", event.Buyer, 0)
+	q.Admit(&first, &clk)
+	q.Expire(at(100*time.Hour), at(100*time.Hour))
+	if len(q.convs[first.Conversation()].cohorts) != 1 {
+		t.Fatal("cohort dropped with the orders topic idle")
+	}
+	q.Expire(at(100*time.Hour), at(48*time.Hour)+int64(event.MaxAge)+1)
+	if len(q.convs) != 0 {
+		t.Errorf("cohort kept although any payment for it would be too old: %+v", q.convs)
 	}
 	// An update into a deleted bucket is dropped rather than resurrecting it.
 	before := len(p.blocks)
