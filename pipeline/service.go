@@ -399,7 +399,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 	s.mu.Unlock()
 	s.raiseStream(max(p.Watermark(event.Messages), p.Watermark(event.Orders)))
 
-	ch := make(chan record, 2*s.opt.BatchSize)
+	q := newQueue(2 * s.opt.BatchSize)
 	errCh := make(chan error, len(committed))
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -439,9 +439,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 				}
 				rec := record{msg: m}
 				rec.ev, rec.reason = dec.Decode(role, m.Value)
-				select {
-				case ch <- rec:
-				case <-ctx.Done():
+				if !q.push(ctx, rec) {
 					return
 				}
 			}
@@ -463,24 +461,17 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 	}
 
 	batch := make([]record, 0, s.opt.BatchSize)
-	var lastExpire [4]int64
+	var lastExpire expiry
 	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-errCh:
-			return err
-		case r := <-ch:
-			batch = append(batch, r)
-		}
-	drain:
-		for len(batch) < s.opt.BatchSize {
+		batch = q.take(batch, s.opt.BatchSize)
+		if len(batch) == 0 {
 			select {
-			case r := <-ch:
-				batch = append(batch, r)
-			default:
-				break drain
+			case <-ctx.Done():
+				return nil
+			case err := <-errCh:
+				return err
+			case <-q.ready:
+				continue
 			}
 		}
 		if err := s.applyBatch(ctx, p, batch, dlq, &lastExpire); err != nil {
@@ -524,7 +515,7 @@ func stateLost(committed map[string]int64) (string, int64, bool) {
 	return "", 0, false
 }
 
-func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []record, dlq *kafka.Writer, lastExpire *[4]int64) error {
+func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []record, dlq *kafka.Writer, lastExpire *expiry) error {
 	start := time.Now()
 	type count struct {
 		topic   string
@@ -609,17 +600,24 @@ func (s *Service) noteHWM(topic string, part int, hwm int64) {
 	s.mu.Unlock()
 }
 
+// expiry remembers when a partition's expiry last ran.
+type expiry struct {
+	minutes [4]int64
+	at      time.Time
+}
+
 // maybeExpire runs the partition's expiry when the as-of minute or a stream-time minute
-// moved, so that it costs one pass per minute of time, not per batch.
-func (s *Service) maybeExpire(p *windows.Partition, last *[4]int64) {
+// moved, at most once a second: it walks every conversation, and in a replay stream time
+// crosses minutes in nearly every batch. Running it later only keeps state longer.
+func (s *Service) maybeExpire(p *windows.Partition, last *expiry) {
 	stream := s.stream.Load()
 	a := s.AsOf()
 	wmM, wmO := p.Watermark(event.Messages), p.Watermark(event.Orders)
 	now := [4]int64{windows.MinuteOf(a), windows.MinuteOf(wmM), windows.MinuteOf(wmO), windows.MinuteOf(stream)}
-	if now == *last {
+	if now == last.minutes || time.Since(last.at) < time.Second {
 		return
 	}
-	*last = now
+	last.minutes, last.at = now, time.Now()
 	p.Expire(a, stream)
 }
 

