@@ -415,9 +415,10 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 			Partition:     part,
 			Dialer:        s.opt.Dialer,
 			MinBytes:      1,
-			MaxBytes:      16 << 20,
+			// Enough for full batches; more only holds memory (RSS is a target).
+			MaxBytes:      4 << 20,
 			MaxWait:       200 * time.Millisecond,
-			QueueCapacity: 4096,
+			QueueCapacity: 1024,
 		})
 		if err := r.SetOffset(start); err != nil {
 			r.Close()
