@@ -1,0 +1,395 @@
+// Package difftest holds what the differential and fault tests share: a seeded event log
+// published to a fresh in-process broker with its reference result (`cskpi recompute`),
+// scraping and parsing /metrics, comparing series with the reference, and running the
+// cskpi binary as a child process whose log is captured.
+//
+// Like testenv it ties every process and server to t.Cleanup and bounds every wait with a
+// deadline; polls are waits on a condition, never sleeps standing in for one.
+package difftest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cskpi/cskpi/internal/testenv"
+	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/pipeline/produce"
+	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/reference"
+)
+
+// Topics and partition count of every fixture.
+const (
+	TopicM, TopicO, TopicDL = "cs.messages", "cs.orders", "cs.deadletter"
+	Partitions              = 4
+)
+
+// Fixture is one event log published to a fresh broker, a fresh redis-server, and the
+// log's reference result.
+type Fixture struct {
+	Kafka *testenv.Kafka
+	Redis *testenv.Redis
+	Lines [][]byte
+	Ref   reference.Result
+	// Want is the reference's KPI series, keyed like kpi.Series.Key.
+	Want map[string]float64
+}
+
+// Options shape NewFixtureWith.
+type Options struct {
+	// Lines is the log; nil means TestLog(Seed, Records).
+	Lines   [][]byte
+	Seed    int64
+	Records int
+	Redis   testenv.RedisOptions
+	// Kafka is the broker; nil starts testenv.StartKafka with the three topics.
+	Kafka *testenv.Kafka
+	// Publish is how many of the lines to publish now (0: all, negative: none); the test
+	// publishes the rest itself with Publish, e.g. during a fault.
+	Publish int
+	// Transport carries the producer's TLS and SASL; nil is plain.
+	Transport *kafka.Transport
+}
+
+// NewFixture publishes a seeded synth.TestLog of about records lines.
+func NewFixture(t testing.TB, seed int64, records int, redisOpt testenv.RedisOptions) *Fixture {
+	t.Helper()
+	return NewFixtureWith(t, Options{Seed: seed, Records: records, Redis: redisOpt})
+}
+
+// NewFixtureWith is NewFixture with a given log, broker or partial publishing.
+func NewFixtureWith(t testing.TB, opt Options) *Fixture {
+	t.Helper()
+	f := &Fixture{Kafka: opt.Kafka, Lines: opt.Lines}
+	if f.Kafka == nil {
+		f.Kafka = testenv.StartKafka(t, Partitions, TopicM, TopicO, TopicDL)
+	}
+	f.Redis = testenv.StartRedis(t, opt.Redis)
+	if f.Lines == nil {
+		f.Lines = TestLog(opt.Seed, opt.Records)
+	}
+	f.Ref, f.Want = Reference(t, f.Lines)
+	switch n := opt.Publish; {
+	case n == 0:
+		Publish(t, f.Kafka.Brokers, opt.Transport, f.Lines)
+	case n > 0:
+		Publish(t, f.Kafka.Brokers, opt.Transport, f.Lines[:n])
+	}
+	return f
+}
+
+// TestLog is the differential log of synth.TestLog, with valid times 13 days back.
+func TestLog(seed int64, records int) [][]byte {
+	start := time.Now().Add(-13 * 24 * time.Hour).Truncate(time.Hour)
+	return synth.TestLog(synth.TestLogConfig{Seed: seed, Records: records, Start: start, Shops: 3})
+}
+
+// Reference computes recompute's result for lines, and its KPI series by key.
+func Reference(t testing.TB, lines [][]byte) (reference.Result, map[string]float64) {
+	t.Helper()
+	recs := make([]jsonl.Record, 0, len(lines))
+	for i, l := range lines {
+		r, err := jsonl.Parse(l)
+		if err != nil {
+			t.Fatalf("difftest: line %d: %v", i, err)
+		}
+		recs = append(recs, r)
+	}
+	ref, err := reference.ComputeRecords(recs, reference.Options{})
+	if err != nil {
+		t.Fatalf("difftest: recompute: %v", err)
+	}
+	want := map[string]float64{}
+	for _, s := range ref.Series {
+		want[s.Key()] = s.Value
+	}
+	return ref, want
+}
+
+// Publish produces lines (jsonl format) to the input topics, in order.
+func Publish(t testing.TB, brokers []string, transport *kafka.Transport, lines [][]byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n, err := produce.Lines(ctx, lines, produce.Options{Brokers: brokers, Transport: transport,
+		Topics: produce.Topics{Messages: TopicM, Orders: TopicO}})
+	if err != nil || n != int64(len(lines)) {
+		t.Fatalf("difftest: produce: %d of %d: %v", n, len(lines), err)
+	}
+}
+
+// KPISeries parses an exposition and keeps the KPI families, keyed like kpi.Series.Key,
+// and the health series cskpi_events_total and cskpi_consumer_lag keyed by their sorted
+// labels.
+func KPISeries(t testing.TB, text []byte) (map[string]float64, map[string]float64) {
+	t.Helper()
+	out, health, err := ParseKPI(text)
+	if err != nil {
+		t.Fatalf("parsing exposition: %v", err)
+	}
+	return out, health
+}
+
+// ParseKPI is KPISeries returning its error.
+func ParseKPI(text []byte) (map[string]float64, map[string]float64, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return nil, nil, err
+	}
+	fams := map[string]bool{}
+	for _, f := range kpi.Families() {
+		fams[f.Name] = true
+	}
+	out, health := map[string]float64{}, map[string]float64{}
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			s := kpi.Series{Name: name}
+			var rest []string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "shop":
+					s.Shop = lp.GetValue()
+				case "agent":
+					s.Agent = lp.GetValue()
+				case "window":
+					s.Window = lp.GetValue()
+				case "le":
+					s.Le = lp.GetValue()
+				default:
+					rest = append(rest, lp.GetName()+"="+lp.GetValue())
+				}
+			}
+			switch {
+			case fams[name]:
+				out[s.Key()] = m.GetGauge().GetValue()
+			case name == "cskpi_events_total" || name == "cskpi_consumer_lag":
+				v := m.GetCounter().GetValue()
+				if name == "cskpi_consumer_lag" {
+					v = m.GetGauge().GetValue()
+				}
+				sort.Strings(rest)
+				health[name+"{"+strings.Join(rest, ",")+"}"] = v
+			}
+		}
+	}
+	return out, health, nil
+}
+
+// ParseAll parses every gauge, counter and untyped sample of an exposition (histogram and
+// summary families are left out), keyed "name{k=v,...}" with the labels sorted by name,
+// e.g. `cskpi_events_rejected_total{reason=oversize,topic=cs.messages}`.
+func ParseAll(text []byte) (map[string]float64, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var v float64
+			switch {
+			case m.GetGauge() != nil:
+				v = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				v = m.GetCounter().GetValue()
+			case m.GetUntyped() != nil:
+				v = m.GetUntyped().GetValue()
+			default:
+				continue
+			}
+			out[SampleKey(name, labelPairs(m.GetLabel())...)] = v
+		}
+	}
+	return out, nil
+}
+
+func labelPairs[L interface {
+	GetName() string
+	GetValue() string
+}](ls []L) []string {
+	out := make([]string, 0, 2*len(ls))
+	for _, l := range ls {
+		out = append(out, l.GetName(), l.GetValue())
+	}
+	return out
+}
+
+// SampleKey spells the key ParseAll uses for name and label pairs (k1, v1, k2, v2, ...).
+func SampleKey(name string, kv ...string) string {
+	pairs := make([]string, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		pairs = append(pairs, kv[i]+"="+kv[i+1])
+	}
+	sort.Strings(pairs)
+	return name + "{" + strings.Join(pairs, ",") + "}"
+}
+
+// Diff lists the series that differ, at most max of them.
+func Diff(got, want map[string]float64, max int) []string {
+	var out []string
+	keys := map[string]bool{}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		g, gok := got[k]
+		w, wok := want[k]
+		if gok == wok && g == w {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: serve=%s recompute=%s", k, show(g, gok), show(w, wok)))
+	}
+	if len(out) > max {
+		out = append(out[:max], fmt.Sprintf("... and %d more", len(out)-max))
+	}
+	return out
+}
+
+func show(v float64, ok bool) string {
+	if !ok {
+		return "absent"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// Scrape GETs url with the default client.
+func Scrape(url string) ([]byte, error) { return ScrapeWith(http.DefaultClient, url, "", "") }
+
+// ScrapeWith GETs url with client, and basic auth when user is set. A status other than
+// 200 is an error.
+func ScrapeWith(client *http.Client, url, user, pass string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return b.Bytes(), err
+}
+
+// AwaitMatch polls url's /metrics until every KPI series equals want, or fails with the
+// difference. Equality is only reachable once all records are applied, so polling to it is
+// a wait on a condition, not on time. records > 0 lets it fail early once that many
+// records have an outcome and the series still differ.
+func AwaitMatch(t testing.TB, url string, want map[string]float64, records int, timeout time.Duration) map[string]float64 {
+	t.Helper()
+	return AwaitMatchFunc(t, func() ([]byte, error) { return Scrape(url) }, want, records, timeout)
+}
+
+// AwaitMatchFunc is AwaitMatch with its own scrape function (TLS, basic auth, several
+// instances summed).
+func AwaitMatchFunc(t testing.TB, scrape func() ([]byte, error), want map[string]float64, records int, timeout time.Duration) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []string
+	var health map[string]float64
+	var settledSince time.Time
+	var lastErr error
+	for time.Now().Before(deadline) {
+		text, err := scrape()
+		lastErr = err
+		if err == nil {
+			var got map[string]float64
+			got, health = KPISeries(t, text)
+			last = Diff(got, want, 40)
+			if len(last) == 0 {
+				return health
+			}
+			// Once every record has an outcome and a few refreshes have passed, a
+			// difference is final: fail now rather than at the deadline.
+			if records > 0 && Consumed(health) == records {
+				if settledSince.IsZero() {
+					settledSince = time.Now()
+				} else if time.Since(settledSince) > 2*time.Second {
+					break
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+	t.Fatalf("serve did not match recompute (%d reference series); difference:\n%s\nhealth: %v\nlast scrape error: %v",
+		len(want), strings.Join(last, "\n"), health, lastErr)
+	return nil
+}
+
+// Consumed sums cskpi_events_total over topics and outcomes (-1 when absent).
+func Consumed(health map[string]float64) int {
+	n, seen := 0.0, false
+	for k, v := range health {
+		if strings.HasPrefix(k, "cskpi_events_total{") {
+			n += v
+			seen = true
+		}
+	}
+	if !seen {
+		return -1
+	}
+	return int(n)
+}
+
+// WindowsConfig is the default configuration of `cskpi serve` (Asia/Shanghai, 15s and 3m).
+func WindowsConfig(t testing.TB) windows.Config {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return windows.Config{Location: loc, Thresholds: []int64{15000, 180000}}
+}
+
+// Progress sums the next offsets stored in Redis over both input topics and every
+// partition, under the default key prefix: the number of records whose batch committed.
+// It returns -1 when Redis does not answer.
+func Progress(rdb *redis.Client) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var n int64
+	for p := range Partitions {
+		vals, err := rdb.HMGet(ctx, fmt.Sprintf("cskpi:{p%d}:meta", p), "off:"+TopicM, "off:"+TopicO).Result()
+		if err != nil {
+			return -1
+		}
+		for _, v := range vals {
+			if s, ok := v.(string); ok {
+				o, _ := strconv.ParseInt(s, 10, 64)
+				n += o
+			}
+		}
+	}
+	return n
+}
