@@ -73,7 +73,10 @@ type Service struct {
 	haveStream atomic.Bool
 	redisUp    atomic.Bool
 	kafkaUp    atomic.Bool
-	joined     atomic.Bool
+	// checked says the first Redis and Kafka checks ran, so that their first result is
+	// logged whatever it is (an outage from the start is an ERROR too).
+	redisChecked, kafkaChecked atomic.Bool
+	joined                     atomic.Bool
 }
 
 type topicPart struct {
@@ -169,6 +172,14 @@ func (s *Service) Snapshot() []kpi.Series {
 		s.m.freshness.Observe(max(0, now.Sub(t).Seconds()))
 	}
 	return series
+}
+
+// unregister stops exporting a partition's mirror.
+func (s *Service) unregister(part int) {
+	s.mu.Lock()
+	delete(s.parts, part)
+	s.m.owned.Set(float64(len(s.parts)))
+	s.mu.Unlock()
 }
 
 // owned lists the loaded partitions. Callers lock a partition only after s.mu is released:
@@ -347,6 +358,7 @@ type record struct {
 func (s *Service) consume(ctx context.Context, part int, committed map[string]int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.unregister(part) // whatever an earlier attempt left is not what Redis holds
 	p := windows.NewPartition(part, s.opt.Windows)
 	if err := s.opt.Store.Load(ctx, p); err != nil {
 		return fmt.Errorf("loading state: %w", err)
@@ -410,11 +422,11 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 			start = kafka.FirstOffset
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:       s.opt.Brokers,
-			Topic:         topic,
-			Partition:     part,
-			Dialer:        s.opt.Dialer,
-			MinBytes:      1,
+			Brokers:   s.opt.Brokers,
+			Topic:     topic,
+			Partition: part,
+			Dialer:    s.opt.Dialer,
+			MinBytes:  1,
 			// Enough for full batches; more only holds memory (RSS is a target).
 			MaxBytes:      4 << 20,
 			MaxWait:       200 * time.Millisecond,
@@ -543,12 +555,7 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 			oldest = r.msg.Time
 		}
 		if outcome == windows.Rejected {
-			dead = append(dead, kafka.Message{Key: r.msg.Key, Value: r.msg.Value, Headers: []kafka.Header{
-				{Key: "cskpi-reject-reason", Value: []byte(reason)},
-				{Key: "cskpi-source-topic", Value: []byte(r.msg.Topic)},
-				{Key: "cskpi-source-partition", Value: []byte(strconv.Itoa(r.msg.Partition))},
-				{Key: "cskpi-source-offset", Value: []byte(strconv.FormatInt(r.msg.Offset, 10))},
-			}})
+			dead = append(dead, deadLetter(r, reason))
 		}
 		if r.msg.HighWaterMark > 0 {
 			s.noteHWM(r.msg.Topic, p.ID, r.msg.HighWaterMark)
@@ -562,18 +569,21 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 			return fmt.Errorf("dead-letter topic: %w", err)
 		}
 	}
-	if clk.HasTime {
-		s.raiseStream(clk.Stream)
-	}
 	tDLQ := time.Now()
 	s.maybeExpire(p, lastExpire)
 	tExp := time.Now()
 	if err := s.opt.Store.Commit(ctx, p, next); err != nil {
+		// The mirror now holds a batch Redis does not: stop exporting it until it is
+		// reloaded, rather than show numbers that were never committed.
+		s.unregister(p.ID)
 		return err
 	}
 	s.log.Debug("batch", "partition", p.ID, "records", len(batch), "admit", tAdmit.Sub(start),
 		"deadletter", tDLQ.Sub(tAdmit), "expire", tExp.Sub(tDLQ), "commit", time.Since(tExp))
-	s.redisUp.Store(true)
+	// Stream time moves only with what Redis holds.
+	if clk.HasTime {
+		s.raiseStream(clk.Stream)
+	}
 	for c, n := range counts {
 		s.m.events.WithLabelValues(c.topic, c.outcome.String()).Add(float64(n))
 		if c.outcome == windows.Rejected {
@@ -591,6 +601,28 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// deadLetter is the dead-letter copy of a rejected record. An oversize record is copied
+// truncated to the size limit, with its original size in a header: a full copy plus
+// headers could exceed the broker's own limit and stop the partition for good.
+func deadLetter(r *record, reason event.Reason) kafka.Message {
+	value := r.msg.Value
+	headers := []kafka.Header{
+		{Key: "cskpi-reject-reason", Value: []byte(reason)},
+		{Key: "cskpi-source-topic", Value: []byte(r.msg.Topic)},
+		{Key: "cskpi-source-partition", Value: []byte(strconv.Itoa(r.msg.Partition))},
+		{Key: "cskpi-source-offset", Value: []byte(strconv.FormatInt(r.msg.Offset, 10))},
+	}
+	if len(value) > event.MaxRecordBytes {
+		headers = append(headers, kafka.Header{Key: "cskpi-original-size", Value: []byte(strconv.Itoa(len(value)))})
+		value = value[:event.MaxRecordBytes]
+	}
+	key := r.msg.Key
+	if len(key) > event.MaxRecordBytes {
+		key = key[:event.MaxRecordBytes]
+	}
+	return kafka.Message{Key: key, Value: value, Headers: headers}
 }
 
 func (s *Service) noteHWM(topic string, part int, hwm int64) {
@@ -643,7 +675,7 @@ func (s *Service) pollLoop(ctx context.Context) {
 			return
 		}
 		up := err == nil
-		if up != s.redisUp.Load() {
+		if up != s.redisUp.Load() || !s.redisChecked.Swap(true) {
 			if up {
 				s.log.Info("redis reachable")
 			} else {
@@ -711,7 +743,7 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 
 func (s *Service) setKafkaUp(err error) {
 	up := err == nil
-	if up != s.kafkaUp.Load() {
+	if up != s.kafkaUp.Load() || !s.kafkaChecked.Swap(true) {
 		if up {
 			s.log.Info("kafka brokers reachable")
 		} else {

@@ -82,9 +82,9 @@ func TestBenchReport(t *testing.T) {
 		row("Redis commands per record (INFO commandstats, incl. in-script)", fmt.Sprintf("%.4f", main.cmdsPerRec))
 		row(fmt.Sprintf("Redis memory per active shop (%d shops)", shops), fmt.Sprintf("%.1f KiB", float64(main.redisMemory)/float64(max(shops, 1))/1024))
 		row("serve RSS, max during the run", fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
-	if f := main.final["go_memstats_heap_inuse_bytes"]; f != nil && len(f.Metric) > 0 {
-		row("serve Go heap in use at the end", fmt.Sprintf("%.0f MiB", f.Metric[0].GetGauge().GetValue()/(1<<20)))
-	}
+		if f := main.final["go_memstats_heap_inuse_bytes"]; f != nil && len(f.Metric) > 0 {
+			row("serve Go heap in use at the end", fmt.Sprintf("%.0f MiB", f.Metric[0].GetGauge().GetValue()/(1<<20)))
+		}
 		e.close(t)
 	}
 

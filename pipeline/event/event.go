@@ -136,7 +136,9 @@ func (d *Decoder) Decode(topic Topic, value []byte) (Event, Reason) {
 	if len(value) > MaxRecordBytes {
 		return Event{}, Oversize
 	}
-	if !utf8.Valid(value) {
+	// fastjson's parser is lenient (leading zeros, NaN, raw control characters, bad
+	// escapes); the contract says JSON, so the value is validated strictly first.
+	if !utf8.Valid(value) || !precheck(value) || fastjson.ValidateBytes(value) != nil {
 		return Event{}, Malformed
 	}
 	v, err := d.p.ParseBytes(value)
@@ -296,6 +298,60 @@ func (e *Event) CheckTime(stream int64, haveStream bool, wallNow int64) Reason {
 		return Future
 	}
 	return OK
+}
+
+// maxDepth bounds nesting, as fastjson's parser does: its validator has no bound, and
+// costs quadratic time on deep input.
+const maxDepth = 300
+
+// precheck does in one pass what fastjson leaves unchecked: nesting within maxDepth, no raw
+// control characters in strings, and only the escapes \" \\ \/ \b \f \n \r \t \uXXXX.
+func precheck(b []byte) bool {
+	depth := 0
+	in := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !in {
+			switch c {
+			case '"':
+				in = true
+			case '[', '{':
+				if depth++; depth > maxDepth {
+					return false
+				}
+			case ']', '}':
+				depth--
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			in = false
+		case c < 0x20:
+			return false
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return false
+					}
+				}
+				i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return !in
 }
 
 // validID: 1..max bytes of [A-Za-z0-9._-], plus ':' for agent ids.

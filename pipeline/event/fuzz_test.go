@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"testing"
 	"unicode/utf8"
 )
@@ -30,8 +31,8 @@ func FuzzDecode(f *testing.F) {
 		if r != OK {
 			return
 		}
-		if len(value) > MaxRecordBytes || !utf8.Valid(value) {
-			t.Fatalf("accepted an oversize or non-UTF-8 record")
+		if len(value) > MaxRecordBytes || !utf8.Valid(value) || !json.Valid(value) {
+			t.Fatalf("accepted an oversize, non-UTF-8 or invalid JSON record")
 		}
 		if e.ID == "" || len(e.ID) > 128 || !validID(e.Shop, 64, false) || e.Buyer == "" || len(e.Buyer) > 128 {
 			t.Fatalf("accepted bad ids: %+v", e)

@@ -149,11 +149,13 @@ func splice(seed int64, lines, bad, tail [][]byte) [][]byte {
 
 // TestHostileInput: the decoder's fuzz seeds on both topics and a file of bad records —
 // every rejection reason in its variants (the differential log's), records far over
-// 64 KiB, JSON nested 20 000 deep, invalid UTF-8, NUL bytes raw and escaped, empty values,
-// 10 000 distinct junk shop ids — spliced among valid records. The service does not
-// crash; each record is counted under recompute's reason, copied to the dead-letter topic
-// byte for byte with its reason and source in headers; no junk shop becomes a series;
-// the valid records around them give exactly recompute's series.
+// 64 KiB, JSON nested 20 000 deep, invalid UTF-8, NUL bytes raw and escaped, values that
+// are not JSON, empty values, 10 000 distinct junk shop ids — spliced among valid records.
+// The service does not crash; each record is counted under recompute's reason and copied
+// to the dead-letter topic once, byte for byte, with its reason and source in headers; no
+// junk shop becomes a series; the valid records around them give exactly recompute's
+// series. As recompute shares the decoder, an independent oracle (encoding/json) checks
+// that whatever is not JSON is rejected as malformed.
 func TestHostileInput(t *testing.T) {
 	base, ts := hostileLog(t, 73)
 	msg := func(id, shop, buyer, extra string) string {
@@ -254,7 +256,8 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 
-	// The dead-letter topic holds each rejected record once, byte for byte, with its reason.
+	// The dead-letter topic holds each rejected record once, byte for byte (oversize ones
+	// truncated to the limit), with its reason.
 	src := map[string]kafka.Message{}
 	for _, topic := range []string{topicM, topicO} {
 		for _, r := range readTopic(t, f.Kafka.Brokers, topic) {
@@ -274,6 +277,13 @@ func TestHostileInput(t *testing.T) {
 			continue
 		case seen[at]:
 			t.Errorf("dead letter %s copied twice", at)
+		case len(orig.Value) > event.MaxRecordBytes:
+			// An oversize record is copied truncated to the limit, its size in a header,
+			// so that the copy always fits the broker.
+			if !bytes.Equal(orig.Value[:event.MaxRecordBytes], d.Value) || header(d, "cskpi-original-size") != fmt.Sprint(len(orig.Value)) {
+				t.Errorf("oversize dead letter %s: %d bytes, original-size %q; want the first %d of %d bytes",
+					at, len(d.Value), header(d, "cskpi-original-size"), event.MaxRecordBytes, len(orig.Value))
+			}
 		case !bytes.Equal(orig.Value, d.Value) || !bytes.Equal(orig.Key, d.Key):
 			t.Errorf("dead letter %s differs from the record (%d vs %d bytes)", at, len(d.Value), len(orig.Value))
 		}
@@ -340,6 +350,23 @@ func TestHostileRecordAtBrokerLimit(t *testing.T) {
 	f := difftest.NewFixtureWith(t, difftest.Options{Lines: lines})
 	p := startServe(t, f, "serve", "limit")
 	began := time.Now()
+	consumed := 0
+	for deadline := began.Add(30 * time.Second); consumed != len(lines); time.Sleep(100 * time.Millisecond) {
+		if b, err := p.Scrape(); err == nil {
+			_, h := difftest.KPISeries(t, b)
+			consumed = difftest.Consumed(h)
+		}
+		if time.Now().After(deadline) {
+			var last string
+			for _, l := range strings.Split(p.Log(), "\n") {
+				if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+					last = l
+				}
+			}
+			t.Fatalf("%d of %d records got an outcome in 30 s: the partition of the %d-byte record stopped; last warning:\n%s",
+				consumed, len(lines), len(big), last)
+		}
+	}
 	difftest.AwaitMatchFunc(t, p.Scrape, want, len(lines), 30*time.Second)
 	got, _ := p.Metric("cskpi_events_rejected_total", "topic", topicM, "reason", "oversize")
 	if wantN := ref.Rejected[[2]string{"messages", "oversize"}]; got != float64(wantN) {

@@ -38,7 +38,9 @@ func TestRedisOutage(t *testing.T) {
 	notReady := awaitReady(t, p, 503, 10*time.Second)
 	p.AwaitMetric(10*time.Second, func(v float64) bool { return v == 0 }, "cskpi_redis_up")
 	// The second half arrives while Redis is down.
+	published := time.Now()
 	difftest.Publish(t, f.Kafka.Brokers, nil, f.Lines[records/2:])
+	publishTook := time.Since(published)
 	consumedAtDown := scrapeSum(p, "cskpi_events_total")
 
 	// Watch the outage through: alive, not ready, Redis down, nothing given an outcome.
@@ -89,8 +91,8 @@ func TestRedisOutage(t *testing.T) {
 	if got := difftest.Consumed(health); got > records {
 		t.Errorf("%d outcomes for %d records: some record was counted twice", got, records)
 	}
-	t.Logf("redis down %v with %d records committed (kept by the AOF): /-/ready 503 after %v, %d samples with nothing consumed (%v outcomes), lag %v records waiting; after restart ready in %v, first commit in %v, all %d series equal recompute %v after restart (%d outcomes for %d records)",
-		outage, afterAOF, notReady.Round(time.Millisecond), samples, consumedAtDown, lagDuring,
+	t.Logf("redis down %v with %d records committed (kept by the AOF): /-/ready 503 after %v, %d more records published meanwhile (in %v), %d samples with nothing consumed (%v outcomes), lag %v records waiting; after restart ready in %v, first commit in %v, all %d series equal recompute %v after restart (%d outcomes for %d records)",
+		outage, afterAOF, notReady.Round(time.Millisecond), records-records/2, publishTook.Round(time.Millisecond), samples, consumedAtDown, lagDuring,
 		ready.Round(time.Millisecond), resumed.Round(time.Millisecond), len(f.Want), matched.Round(time.Millisecond),
 		difftest.Consumed(health), records)
 	p.Stop()
