@@ -36,7 +36,11 @@ type scale struct {
 func scaleFor(full bool) scale {
 	if full {
 		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000,
-			shops: []int{10, 1000, 100000}, freshLoads: []float64{10000, 50000}, freshFor: 20 * time.Second,
+			shops: []int{10, 1000, 100000}, freshFor: 20 * time.Second,
+			// 50k records/s is not offered: the in-process broker, which also serves the
+			// producer in this process, stops answering group requests at that load here
+			// (see docs/PERFORMANCE.md).
+			freshLoads: []float64{10000},
 			partitions: []int{1, 8}}
 	}
 	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000,
