@@ -22,7 +22,6 @@ import (
 type Store interface {
 	Load(ctx context.Context, p *windows.Partition) error
 	Commit(ctx context.Context, p *windows.Partition, next map[string]int64) error
-	Exists(ctx context.Context, part int) (bool, error)
 	StreamTime(ctx context.Context) (int64, bool, error)
 	Ping(ctx context.Context) error
 	LoadScripts(ctx context.Context) error

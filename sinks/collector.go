@@ -21,6 +21,7 @@ type Source interface {
 type KPICollector struct {
 	src   Source
 	descs map[string]*prometheus.Desc
+	fams  map[string]kpi.Family
 
 	mu     sync.RWMutex
 	series []kpi.Series
@@ -28,9 +29,10 @@ type KPICollector struct {
 
 // NewKPICollector describes every family of SPEC §3.
 func NewKPICollector(src Source) *KPICollector {
-	c := &KPICollector{src: src, descs: map[string]*prometheus.Desc{}}
+	c := &KPICollector{src: src, descs: map[string]*prometheus.Desc{}, fams: map[string]kpi.Family{}}
 	for _, f := range kpi.Families() {
 		c.descs[f.Name] = prometheus.NewDesc(f.Name, f.Help, labelNames(f), nil)
+		c.fams[f.Name] = f
 	}
 	return c
 }
@@ -95,12 +97,8 @@ func (c *KPICollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	series := c.series
 	c.mu.RUnlock()
-	fams := map[string]kpi.Family{}
-	for _, f := range kpi.Families() {
-		fams[f.Name] = f
-	}
 	for _, s := range series {
-		f := fams[s.Name]
+		f := c.fams[s.Name]
 		ch <- prometheus.MustNewConstMetric(c.descs[s.Name], prometheus.GaugeValue, s.Value, labelValues(f, s)...)
 	}
 }

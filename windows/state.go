@@ -290,7 +290,7 @@ func (o Outcome) String() string {
 
 // Clock is what validation needs to know about time.
 type Clock struct {
-	Stream  int64 // the stream time known before this record (0 with HaveStream false)
+	Stream  int64 // the stream time known before this record (meaningless while HasTime is false)
 	HasTime bool
 	Wall    int64 // the wall clock, for "future"
 }

@@ -109,12 +109,6 @@ func (s *Store) StreamTime(ctx context.Context) (int64, bool, error) {
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// Exists reports whether any state was ever stored for the partition.
-func (s *Store) Exists(ctx context.Context, part int) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.keys(part)[0]).Result()
-	return n > 0, err
-}
-
 // Load replaces p's mirror with what Redis holds.
 func (s *Store) Load(ctx context.Context, p *Partition) error {
 	p.reset()

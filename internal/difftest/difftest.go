@@ -375,11 +375,14 @@ func WindowsConfig(t testing.TB) windows.Config {
 // Progress sums the next offsets stored in Redis over both input topics and every
 // partition, under the default key prefix: the number of records whose batch committed.
 // It returns -1 when Redis does not answer.
-func Progress(rdb *redis.Client) int64 {
+func Progress(rdb *redis.Client) int64 { return ProgressOf(rdb, Partitions) }
+
+// ProgressOf is Progress for a log of the given partition count.
+func ProgressOf(rdb *redis.Client, partitions int) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var n int64
-	for p := range Partitions {
+	for p := range partitions {
 		vals, err := rdb.HMGet(ctx, fmt.Sprintf("cskpi:{p%d}:meta", p), "off:"+TopicM, "off:"+TopicO).Result()
 		if err != nil {
 			return -1

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cskpi/cskpi/internal/difftest"
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/pipeline/produce"
 	"github.com/cskpi/cskpi/pipeline/synth"
@@ -132,23 +133,9 @@ func consumed(m map[string]*dtoFamily) int64 {
 // the records the service has applied, read without loading it (a /metrics scrape of
 // every shop's series would cost the service more than the poll is worth).
 func (e *env) applied(t testing.TB) int64 {
-	ctx := context.Background()
-	pipe := e.rdb.Pipeline()
-	var cmds []*redis.SliceCmd
-	for p := range e.parts {
-		cmds = append(cmds, pipe.HMGet(ctx, fmt.Sprintf("cskpi:{p%d}:meta", p), "off:"+topicM, "off:"+topicO))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, c := range cmds {
-		for _, v := range c.Val() {
-			if s, ok := v.(string); ok {
-				x, _ := strconv.ParseInt(s, 10, 64)
-				n += x
-			}
-		}
+	n := difftest.ProgressOf(e.rdb, e.parts)
+	if n < 0 {
+		t.Fatal("redis does not answer")
 	}
 	return n
 }
