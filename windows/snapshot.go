@@ -103,41 +103,19 @@ func NewTotals(cfg Config, a int64) *Totals {
 	return &Totals{a: a, spans: SpansAt(a), cfg: cfg, sums: map[owner]*totals{}, waiting: map[string]*waiting{}}
 }
 
-// Add sums partition p into t. The caller holds p's lock.
+// Add sums partition p into t. The caller holds p's lock: moving p's running totals to
+// t's as-of time changes p.
 func (t *Totals) Add(p *Partition) {
-	for k, b := range p.blocks {
-		// The windows holding a bucket are decided once for all its vectors.
-		var ws [2]int
-		n := 0
-		if k.res == resMinute {
-			if t.spans.M15.Has(k.idx) {
-				ws[n] = w15m
-				n++
-			}
-			if t.spans.H24.Has(k.idx) {
-				ws[n] = w24h
-				n++
-			}
-		} else if t.spans.D28.Has(k.idx) {
-			ws[n] = w28d
-			n++
+	p.advance(t.a)
+	for o, src := range p.run.sums {
+		tot := t.sums[o]
+		if tot == nil {
+			tot = &totals{}
+			t.sums[o] = tot
 		}
-		if n == 0 {
-			continue
-		}
-		for o, v := range b {
-			tot := t.sums[o]
-			if tot == nil {
-				tot = &totals{}
-				t.sums[o] = tot
-			}
-			for _, w := range ws[:n] {
-				if tot[w] == nil {
-					tot[w] = make([]int64, len(v))
-				}
-				for i, x := range v {
-					tot[w][i] += x
-				}
+		for w, v := range src {
+			if v != nil {
+				addInto(tot, w, v, 1)
 			}
 		}
 	}

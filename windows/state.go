@@ -120,9 +120,11 @@ type Partition struct {
 	// wm is the partition's stream time per topic role (largest applied ts; 0 when none).
 	wm [2]int64
 
-	blocks map[blockKey]block
-	convs  map[string]*conv
-	ids    [2]map[string]int64 // per topic role: event id -> ts
+	blocks  map[blockKey]*bucket
+	decoded map[blockKey]struct{} // the buckets held decoded
+	run     running
+	convs   map[string]*conv
+	ids     [2]map[string]int64 // per topic role: event id -> ts
 	// idBlobs holds the same ids per minute of their ts, encoded as stored in Redis, so
 	// that a batch rewrites a few minute fields instead of adding thousands of members.
 	idBlobs [2]map[int64][]byte
@@ -157,6 +159,10 @@ type cached struct {
 	k blockKey
 	o owner
 	v []int64
+	// the running totals of o and the windows of them that hold k
+	t  *totals
+	ws [2]int
+	nw int
 }
 
 // NewPartition makes an empty mirror.
@@ -170,7 +176,9 @@ func (p *Partition) reset() {
 	p.Offsets = map[string]int64{}
 	p.Seq = 0
 	p.wm = [2]int64{}
-	p.blocks = map[blockKey]block{}
+	p.blocks = map[blockKey]*bucket{}
+	p.decoded = map[blockKey]struct{}{}
+	p.run = running{sums: map[owner]*totals{}}
 	p.convs = map[string]*conv{}
 	p.ids = [2]map[string]int64{{}, {}}
 	p.idBlobs = [2]map[int64][]byte{{}, {}}
@@ -190,6 +198,12 @@ func (p *Partition) clearDirty() {
 	p.deletedB = nil
 	p.deletedC = nil
 	p.deletedI = [2][]int64{}
+}
+
+// Changed reports whether the mirror holds changes that are not committed.
+func (p *Partition) Changed() bool {
+	return len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])+
+		len(p.deletedB)+len(p.deletedC)+len(p.deletedI[0])+len(p.deletedI[1]) > 0
 }
 
 // Watermark is the partition's stream time for a topic role.
@@ -217,21 +231,46 @@ func (p *Partition) bump(k blockKey, o owner, n, i int, delta int64) {
 	c := &p.cache[resSlot(k.res)][levelSlot(o)]
 	if c.v != nil && c.k == k && c.o == o {
 		c.v[i] += delta
+		for _, w := range c.ws[:c.nw] {
+			c.t[w][i] += delta
+		}
 		return
 	}
 	b := p.blocks[k]
 	if b == nil {
-		b = block{}
+		b = &bucket{dec: block{}}
 		p.blocks[k] = b
+		p.decoded[k] = struct{}{}
 	}
-	v := b[o]
+	d := p.vectors(k, b)
+	b.enc = nil
+	v := d[o]
 	if v == nil {
 		v = make([]int64, n)
-		b[o] = v
+		d[o] = v
 	}
 	v[i] += delta
 	p.dirtyB[k] = struct{}{}
-	*c = cached{k, o, v}
+	*c = cached{k: k, o: o, v: v}
+	if !p.run.ok {
+		return
+	}
+	for w := range nWindows {
+		if windowRes(w) == k.res && p.run.spans.of(w).Has(k.idx) {
+			c.ws[c.nw] = w
+			c.nw++
+		}
+	}
+	if c.nw == 0 {
+		return
+	}
+	c.t = p.runTotals(o)
+	for _, w := range c.ws[:c.nw] {
+		if c.t[w] == nil {
+			c.t[w] = make([]int64, n)
+		}
+		c.t[w][i] += delta
+	}
 }
 
 func resSlot(res byte) int {
@@ -486,6 +525,8 @@ func (p *Partition) applyOrder(e *event.Event) {
 // until any record that could still join would be rejected as too old.
 func (p *Partition) Expire(a, stream int64) {
 	wmM, wmO := p.wm[event.Messages], p.wm[event.Orders]
+	// The running totals must have let go of the buckets about to be deleted.
+	p.advance(a)
 	sp := SpansAt(a)
 	if sp.H24.From > p.minMinute || sp.D28.From > p.minHour {
 		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
@@ -493,6 +534,7 @@ func (p *Partition) Expire(a, stream int64) {
 			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {
 				p.cache = [2][2]cached{}
 				delete(p.blocks, k)
+				delete(p.decoded, k)
 				delete(p.dirtyB, k)
 				p.deletedB = append(p.deletedB, k)
 			}

@@ -143,22 +143,32 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 		}
 	}
 	remap := thresholdMap(storedThr, p.cfg.Thresholds)
+	var rewrite []blockKey
 
 	if err := s.scan(ctx, k[1], func(f, v string) error {
 		key, err := parseBlockField(f)
 		if err != nil {
 			return err
 		}
-		b, err := decodeBlock([]byte(v))
+		enc := []byte(v)
+		b, err := decodeBlock(enc)
 		if err != nil {
 			return err
 		}
+		if identity(remap, storedThr) {
+			p.blocks[key] = &bucket{enc: enc}
+			return nil
+		}
+		// The thresholds changed: every bucket is rewritten in the new layout by the next
+		// commit, which also stores the new thresholds.
 		for o, vec := range b {
 			if o.agent == "" {
 				b[o] = remapVector(vec, remap, p.cfg.shopLen())
 			}
 		}
-		p.blocks[key] = b
+		p.blocks[key] = &bucket{dec: b}
+		p.decoded[key] = struct{}{}
+		rewrite = append(rewrite, key)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("partition %d buckets: %w", p.ID, err)
@@ -189,7 +199,23 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 		return fmt.Errorf("partition %d ids: %w", p.ID, err)
 	}
 	p.clearDirty()
+	for _, k := range rewrite {
+		p.dirtyB[k] = struct{}{}
+	}
 	return nil
+}
+
+// identity reports whether remap keeps a shop vector as it is stored.
+func identity(remap []int, stored []int64) bool {
+	if len(remap) != len(stored) {
+		return false
+	}
+	for i, j := range remap {
+		if j != i {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error) error {
@@ -221,7 +247,7 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 	args = append(args, seqString(p.Seq))
 	args = append(args, len(p.dirtyB))
 	for k := range p.dirtyB {
-		args = append(args, blockField(k), encodeBlock(p.blocks[k]))
+		args = append(args, blockField(k), p.seal(k))
 	}
 	args = append(args, len(p.deletedB))
 	for _, k := range p.deletedB {
@@ -291,7 +317,7 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 		p.Offsets[t] = o
 	}
 	p.Seq++
-	p.clearDirty()
+	p.committed()
 	return nil
 }
 

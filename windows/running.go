@@ -1,0 +1,194 @@
+package windows
+
+import "fmt"
+
+// bucket is one minute or hour bucket of a partition. Between batches it is held only as
+// the bytes Redis holds (varints, several times smaller than the vectors); a batch that
+// changes it decodes it, and the commit encodes it again. Only the newest buckets, which
+// nearly every batch changes, stay decoded.
+type bucket struct {
+	dec block  // nil while cold
+	enc []byte // what Redis holds; nil while the bucket has uncommitted changes
+}
+
+// vectors gives the decoded bucket, decoding a cold one in place.
+func (p *Partition) vectors(k blockKey, b *bucket) block {
+	if b.dec == nil {
+		d, err := decodeBlock(b.enc)
+		if err != nil {
+			// Every encoding in the mirror was written by encodeBlock or checked by Load.
+			panic(fmt.Sprintf("windows: partition %d bucket %v: %v", p.ID, k, err))
+		}
+		b.dec = d
+		p.decoded[k] = struct{}{}
+	}
+	return b.dec
+}
+
+// eachVector walks a bucket's vectors without keeping a cold bucket decoded.
+func eachVector(b *bucket, fn func(o owner, v []int64)) {
+	if b.dec != nil {
+		for o, v := range b.dec {
+			fn(o, v)
+		}
+		return
+	}
+	d, err := decodeBlock(b.enc)
+	if err != nil {
+		panic(fmt.Sprintf("windows: bucket: %v", err))
+	}
+	for o, v := range d {
+		fn(o, v)
+	}
+}
+
+// seal encodes a changed bucket for the commit; the encoding is its cold form after it.
+func (p *Partition) seal(k blockKey) []byte {
+	b := p.blocks[k]
+	b.enc = encodeBlock(b.dec)
+	return b.enc
+}
+
+// committed is called once Redis holds the batch.
+func (p *Partition) committed() {
+	p.clearDirty()
+	p.cool()
+}
+
+// cool drops the decoded form of committed buckets older than the newest two of their
+// resolution; called after a commit.
+func (p *Partition) cool() {
+	newest := max(p.wm[0], p.wm[1])
+	m, h := MinuteOf(newest)-1, HourOf(newest)-1
+	for k := range p.decoded {
+		b := p.blocks[k]
+		if b == nil {
+			delete(p.decoded, k)
+			continue
+		}
+		if b.enc == nil || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
+			continue
+		}
+		b.dec = nil
+		delete(p.decoded, k)
+	}
+}
+
+// running keeps each window's totals per owner for the spans of one as-of time, so that a
+// gauge refresh reads them instead of summing every bucket: bumps inside the spans add to
+// them as they happen, and moving the as-of time adds the buckets entering a span and
+// subtracts those leaving it. Invariant: sums[o][w] is the sum over the buckets that exist
+// with an index in spans' window w.
+type running struct {
+	ok    bool
+	spans Spans
+	sums  map[owner]*totals
+}
+
+func (s Spans) of(w int) Span {
+	switch w {
+	case w15m:
+		return s.M15
+	case w24h:
+		return s.H24
+	}
+	return s.D28
+}
+
+func windowRes(w int) byte {
+	if w == w28d {
+		return resHour
+	}
+	return resMinute
+}
+
+// runTotals gives the running totals of o, creating them.
+func (p *Partition) runTotals(o owner) *totals {
+	t := p.run.sums[o]
+	if t == nil {
+		t = &totals{}
+		p.run.sums[o] = t
+	}
+	return t
+}
+
+func addInto(t *totals, w int, v []int64, sign int64) {
+	if t[w] == nil {
+		t[w] = make([]int64, len(v))
+	}
+	if len(t[w]) < len(v) {
+		t[w] = append(t[w], make([]int64, len(v)-len(t[w]))...)
+	}
+	for i, x := range v {
+		t[w][i] += sign * x
+	}
+}
+
+// advance moves the running totals to the spans of as-of time a.
+func (p *Partition) advance(a int64) {
+	sp := SpansAt(a)
+	if p.run.ok && sp == p.run.spans {
+		return
+	}
+	p.cache = [2][2]cached{}
+	subtracted := false
+	for w := range nWindows {
+		to := sp.of(w)
+		from := p.run.spans.of(w)
+		if !p.run.ok || to.From < from.From || to.To < from.To || to.From > from.To {
+			p.rebuild(w, to)
+			subtracted = true
+			continue
+		}
+		res := windowRes(w)
+		for i := from.From; i < to.From; i++ {
+			if b := p.blocks[blockKey{res, i}]; b != nil {
+				eachVector(b, func(o owner, v []int64) { addInto(p.runTotals(o), w, v, -1) })
+				subtracted = true
+			}
+		}
+		for i := from.To + 1; i <= to.To; i++ {
+			if b := p.blocks[blockKey{res, i}]; b != nil {
+				eachVector(b, func(o owner, v []int64) { addInto(p.runTotals(o), w, v, 1) })
+			}
+		}
+	}
+	p.run.ok, p.run.spans = true, sp
+	if subtracted {
+		p.pruneRunning()
+	}
+}
+
+// rebuild sums window w over span s from the buckets.
+func (p *Partition) rebuild(w int, s Span) {
+	for _, t := range p.run.sums {
+		t[w] = nil
+	}
+	res := windowRes(w)
+	for k, b := range p.blocks {
+		if k.res == res && s.Has(k.idx) {
+			eachVector(b, func(o owner, v []int64) { addInto(p.runTotals(o), w, v, 1) })
+		}
+	}
+}
+
+// pruneRunning forgets owners with nothing left in any window, so a shop that went quiet
+// leaves no series and no memory behind.
+func (p *Partition) pruneRunning() {
+	for o, t := range p.run.sums {
+		if allZero(t) {
+			delete(p.run.sums, o)
+		}
+	}
+}
+
+func allZero(t *totals) bool {
+	for _, v := range t {
+		for _, x := range v {
+			if x != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
