@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
 		}),
 		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "cskpi_freshness_seconds",
-			Help:    "Time from a batch's oldest record timestamp (producer time) to the gauges showing it.",
+			Help:    "Time from a batch's oldest record timestamp (producer time) to its commit, from which on every scrape shows it.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,6 @@ type Service struct {
 	parts   map[int]*windows.Partition
 	hwm     map[topicPart]int64
 	missing map[int]bool
-	pending []time.Time // oldest record time of batches committed since the last snapshot
 
 	stream     atomic.Int64
 	haveStream atomic.Bool
@@ -153,10 +153,6 @@ func (s *Service) Snapshot() []kpi.Series {
 	}
 	a := s.AsOf()
 	tot := windows.NewTotals(s.opt.Windows, a)
-	s.mu.Lock()
-	pending := s.pending
-	s.pending = nil
-	s.mu.Unlock()
 	for _, p := range s.owned() {
 		p.Lock()
 		tot.Add(p)
@@ -166,10 +162,6 @@ func (s *Service) Snapshot() []kpi.Series {
 	fs, fa := tot.Folded()
 	s.m.folded.WithLabelValues("shop").Set(float64(fs))
 	s.m.folded.WithLabelValues("agent").Set(float64(fa))
-	now := s.opt.Now()
-	for _, t := range pending {
-		s.m.freshness.Observe(max(0, now.Sub(t).Seconds()))
-	}
 	return series
 }
 
@@ -474,6 +466,9 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 
 	batch := make([]record, 0, s.opt.BatchSize)
 	var lastExpire expiry
+	// An idle partition still lets go of what its windows no longer hold.
+	idle := time.NewTicker(idleExpiry)
+	defer idle.Stop()
 	for {
 		batch = q.take(batch, s.opt.BatchSize)
 		if len(batch) == 0 {
@@ -483,6 +478,11 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 			case err := <-errCh:
 				return err
 			case <-q.ready:
+				continue
+			case <-idle.C:
+				if err := s.expireIdle(ctx, p, &lastExpire); err != nil {
+					return err
+				}
 				continue
 			}
 		}
@@ -591,8 +591,10 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 	}
 	s.m.applyTime.Observe(time.Since(start).Seconds())
 	s.m.batchSize.Observe(float64(len(batch)))
+	// Gauges are computed from the mirror at scrape time: from here on, a scrape shows
+	// the batch.
+	s.m.freshness.Observe(max(0, s.opt.Now().Sub(oldest).Seconds()))
 	s.mu.Lock()
-	s.pending = append(s.pending, oldest)
 	for topic, o := range next {
 		if h, ok := s.hwm[topicPart{topic, p.ID}]; ok {
 			s.m.lag.WithLabelValues(topic, strconv.Itoa(p.ID)).Set(float64(max(0, h-o)))
@@ -651,6 +653,25 @@ func (s *Service) maybeExpire(p *windows.Partition, last *expiry) {
 	}
 	last.minutes, last.at = now, time.Now()
 	p.Expire(a, stream)
+}
+
+// idleExpiry is how often a partition without records runs its expiry.
+const idleExpiry = 2 * time.Second
+
+// expireIdle runs expiry on a partition that has no records to apply and commits what it
+// dropped, with the offsets unchanged.
+func (s *Service) expireIdle(ctx context.Context, p *windows.Partition, last *expiry) error {
+	p.Lock()
+	defer p.Unlock()
+	s.maybeExpire(p, last)
+	if !p.Changed() {
+		return nil
+	}
+	if err := s.opt.Store.Commit(ctx, p, maps.Clone(p.Offsets)); err != nil {
+		s.unregister(p.ID)
+		return err
+	}
+	return nil
 }
 
 // pollLoop keeps stream time, Redis health and high watermarks current.

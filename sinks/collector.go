@@ -1,10 +1,7 @@
 package sinks
 
 import (
-	"context"
 	"io"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -17,14 +14,14 @@ type Source interface {
 	Snapshot() []kpi.Series
 }
 
-// KPICollector exports the latest snapshot of a Source as gauges.
+// KPICollector exports a Source's series as gauges, computed when a scrape asks: a
+// committed change shows at the next scrape, and between scrapes the series cost nothing
+// (a shop's hundreds of series, times thousands of shops, would otherwise be rebuilt on a
+// timer). A shop that went quiet is simply absent from the next scrape.
 type KPICollector struct {
 	src   Source
 	descs map[string]*prometheus.Desc
 	fams  map[string]kpi.Family
-
-	mu     sync.RWMutex
-	series []kpi.Series
 }
 
 // NewKPICollector describes every family of SPEC §3.
@@ -63,28 +60,6 @@ func labelValues(f kpi.Family, s kpi.Series) []string {
 	return []string{s.Shop, s.Window}
 }
 
-// Refresh takes a new snapshot now.
-func (c *KPICollector) Refresh() {
-	s := c.src.Snapshot()
-	c.mu.Lock()
-	c.series = s
-	c.mu.Unlock()
-}
-
-// Run refreshes every interval until ctx is done. SPEC §3 asks for changes within 1 s.
-func (c *KPICollector) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		c.Refresh()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // Describe implements prometheus.Collector.
 func (c *KPICollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs {
@@ -94,10 +69,7 @@ func (c *KPICollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *KPICollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.RLock()
-	series := c.series
-	c.mu.RUnlock()
-	for _, s := range series {
+	for _, s := range c.src.Snapshot() {
 		f := c.fams[s.Name]
 		ch <- prometheus.MustNewConstMetric(c.descs[s.Name], prometheus.GaugeValue, s.Value, labelValues(f, s)...)
 	}
@@ -111,7 +83,6 @@ func (s staticSource) Snapshot() []kpi.Series { return s }
 func WriteText(w io.Writer, series []kpi.Series, extra ...prometheus.Collector) error {
 	reg := prometheus.NewPedanticRegistry()
 	c := NewKPICollector(staticSource(series))
-	c.Refresh()
 	reg.MustRegister(c)
 	reg.MustRegister(extra...)
 	mfs, err := reg.Gather()

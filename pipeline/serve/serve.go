@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,8 +28,6 @@ type Options struct {
 	WebConfigFile string
 	// OnListen reports the bound HTTP address (useful with ":0").
 	OnListen func(net.Addr)
-	// Refresh is how often gauges are recomputed; SPEC §3 wants changes within 1 s.
-	Refresh time.Duration
 
 	Logger *slog.Logger
 	// Registry receives every metric; nil makes one with the Go and process collectors.
@@ -41,9 +38,6 @@ type Options struct {
 func Run(ctx context.Context, opt Options) error {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
-	}
-	if opt.Refresh <= 0 {
-		opt.Refresh = 250 * time.Millisecond
 	}
 	if opt.KeyPrefix == "" {
 		opt.KeyPrefix = "cskpi"
@@ -73,8 +67,7 @@ func Run(ctx context.Context, opt Options) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Add(3)
-	go func() { defer wg.Done(); kpis.Run(ctx, opt.Refresh) }()
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		err := sinks.Serve(ctx, sinks.ServerOptions{
