@@ -191,6 +191,13 @@ func (r *Redis) Client(t testing.TB) *redis.Client {
 // UsedMemory reports INFO memory's used_memory in bytes.
 func (r *Redis) UsedMemory(t testing.TB) int64 {
 	t.Helper()
+	return r.MemoryInfo(t, "used_memory")
+}
+
+// MemoryInfo reports one integer field of INFO memory, e.g. used_memory_dataset, which
+// leaves out the clients' buffers that a large script call in flight would add.
+func (r *Redis) MemoryInfo(t testing.TB, field string) int64 {
+	t.Helper()
 	c := r.newClient()
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -199,7 +206,7 @@ func (r *Redis) UsedMemory(t testing.TB) int64 {
 	if err != nil {
 		t.Fatalf("testenv: INFO memory: %v", err)
 	}
-	v, err := infoField(info, "used_memory")
+	v, err := infoField(info, field)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

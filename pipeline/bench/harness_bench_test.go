@@ -37,7 +37,9 @@ type env struct {
 	parts int
 	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
 	profileTo string
-	procs     []*proc
+	// heapTo, when set, receives serve's heap profile at the end of consumeAll.
+	heapTo string
+	procs  []*proc
 }
 
 func newEnv(t testing.TB, partitions int) *env {
@@ -241,12 +243,30 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 		final = p.metrics()
 		return final != nil && consumed(final) >= total && final["cskpi_buyer_messages"] != nil
 	})
+	if e.heapTo != "" {
+		saveProfile(t, p.base+"/debug/pprof/heap", e.heapTo)
+	}
 	mem := e.redis.UsedMemory(t)
 	secs := t90.Sub(t10).Seconds()
 	return runResult{
 		records: total, seconds: secs, rate: float64(total*8/10) / secs,
 		cmdsPerRec: float64(calls) / float64(total), rssBytes: maxRSS, redisMemory: mem, final: final,
 	}
+}
+
+func saveProfile(t testing.TB, url, to string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Logf("profile %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }
 
 // rawFetchRate reads every partition of both topics with plain kafka-go readers, as the
