@@ -402,7 +402,7 @@ func (s *Service) consume(ctx context.Context, part int, committed map[string]in
 	s.mu.Unlock()
 	s.raiseStream(max(p.Watermark(event.Messages), p.Watermark(event.Orders)))
 
-	q := newQueue(2 * s.opt.BatchSize)
+	q := newQueue(s.opt.BatchSize)
 	errCh := make(chan error, len(committed))
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -124,7 +125,11 @@ type Partition struct {
 	decoded map[blockKey]struct{} // the buckets held decoded
 	run     running
 	convs   map[string]*conv
-	ids     [2]map[string]int64 // per topic role: event id -> ts
+	// ids holds, per topic role, the ts of each remembered event id, keyed by a 128-bit
+	// seeded hash of the id: half the memory of string keys, nothing for the GC to scan,
+	// and a collision is as likely as two random 128-bit numbers being equal.
+	ids   [2]map[idKey]int64
+	seeds [2]maphash.Seed
 	// idBlobs holds the same ids per minute of their ts, encoded as stored in Redis, so
 	// that a batch rewrites a few minute fields instead of adding thousands of members.
 	idBlobs [2]map[int64][]byte
@@ -167,7 +172,8 @@ type cached struct {
 
 // NewPartition makes an empty mirror.
 func NewPartition(id int, cfg Config) *Partition {
-	p := &Partition{ID: id, cfg: cfg, Offsets: map[string]int64{}}
+	p := &Partition{ID: id, cfg: cfg, Offsets: map[string]int64{},
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	p.reset()
 	return p
 }
@@ -180,7 +186,7 @@ func (p *Partition) reset() {
 	p.decoded = map[blockKey]struct{}{}
 	p.run = running{sums: map[owner]*totals{}}
 	p.convs = map[string]*conv{}
-	p.ids = [2]map[string]int64{{}, {}}
+	p.ids = [2]map[idKey]int64{{}, {}}
 	p.idBlobs = [2]map[int64][]byte{{}, {}}
 	p.minMinute, p.minHour = minInt64, minInt64
 	p.clearDirty()
@@ -287,9 +293,15 @@ func levelSlot(o owner) int {
 	return 1
 }
 
+type idKey [2]uint64
+
+func (p *Partition) idKey(id string) idKey {
+	return idKey{maphash.String(p.seeds[0], id), maphash.String(p.seeds[1], id)}
+}
+
 // remember records an accepted event id.
 func (p *Partition) remember(t event.Topic, id string, ts int64) {
-	p.ids[t][id] = ts
+	p.ids[t][p.idKey(id)] = ts
 	m := MinuteOf(ts)
 	p.idBlobs[t][m] = appendID(p.idBlobs[t][m], id, ts)
 	p.dirtyI[t][m] = struct{}{}
@@ -343,7 +355,7 @@ func (p *Partition) Admit(e *event.Event, clk *Clock) (Outcome, event.Reason) {
 	ids := p.ids[e.Topic]
 	// The remembered ts is checked, not just presence, so the answer does not depend on
 	// when expiry last ran.
-	if ts, seen := ids[e.ID]; seen && ts >= p.wm[e.Topic]-lateness {
+	if ts, seen := ids[p.idKey(e.ID)]; seen && ts >= p.wm[e.Topic]-lateness {
 		return Duplicate, event.OK
 	}
 	p.remember(e.Topic, e.ID, e.TS)
@@ -586,8 +598,8 @@ func (p *Partition) Expire(a, stream int64) {
 				continue
 			}
 			forEachID(blob, func(id string, ts int64) {
-				if p.ids[t][id] == ts {
-					delete(p.ids[t], id)
+				if k := p.idKey(id); p.ids[t][k] == ts {
+					delete(p.ids[t], k)
 				}
 			})
 			delete(p.idBlobs[t], m)

@@ -191,8 +191,9 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 		blob := []byte(v)
 		p.idBlobs[t][minute] = blob
 		return forEachID(blob, func(id string, ts int64) {
-			if ts > p.ids[t][id] || p.ids[t][id] == 0 {
-				p.ids[t][id] = ts
+			k := p.idKey(id)
+			if old, ok := p.ids[t][k]; !ok || ts > old {
+				p.ids[t][k] = ts
 			}
 		})
 	}); err != nil {
