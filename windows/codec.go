@@ -73,6 +73,17 @@ func (r *reader) str() string {
 	return s
 }
 
+// bytes reads a length-prefixed byte string without copying it.
+func (r *reader) bytes() []byte {
+	n := r.count()
+	if r.err != nil {
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
 func (r *reader) bool() bool {
 	if len(r.b) == 0 {
 		r.err = errCorrupt
@@ -185,11 +196,14 @@ func forEachID(b []byte, fn func(id string, ts int64)) error {
 	return nil
 }
 
-// encodeBlock writes every vector of a bucket: count, then (shop, agent, vector)*.
-func encodeBlock(b block) []byte {
-	w := writer{b: make([]byte, 0, 32*len(b))}
-	w.uvarint(uint64(len(b)))
-	for o, v := range b {
+// A bucket is encoded as: count, then (shop, agent, vector)*.
+
+// encodeVecs encodes a decoded bucket, naming owners by the partition's table.
+func encodeVecs(t *owners, m vecs) []byte {
+	w := writer{b: make([]byte, 0, 32*len(m))}
+	w.uvarint(uint64(len(m)))
+	for id, v := range m {
+		o := t.owner(id)
 		w.str(o.shop)
 		w.str(o.agent)
 		w.uvarint(uint64(len(v)))
@@ -200,22 +214,28 @@ func encodeBlock(b block) []byte {
 	return w.b
 }
 
-func decodeBlock(data []byte) (block, error) {
+// walkBlock calls fn for each vector of an encoded bucket; shop, agent and v are valid
+// only during the call. scratch is reused for v and returned for the next call. A corrupt
+// encoding is reported after fn has seen the vectors before the damage.
+func walkBlock(data []byte, scratch []int64, fn func(shop, agent []byte, v []int64)) ([]int64, error) {
 	r := reader{b: data}
 	n := r.count()
-	b := make(block, n)
 	for i := 0; i < n && r.err == nil; i++ {
-		o := owner{shop: r.str(), agent: r.str()}
-		v := make([]int64, r.count())
-		for j := range v {
-			v[j] = r.varint()
+		shop, agent := r.bytes(), r.bytes()
+		m := r.count()
+		v := scratch[:0]
+		for j := 0; j < m && r.err == nil; j++ {
+			v = append(v, r.varint())
 		}
-		b[o] = v
+		scratch = v
+		if r.err == nil {
+			fn(shop, agent, v)
+		}
 	}
 	if r.err != nil || len(r.b) != 0 {
-		return nil, errCorrupt
+		return scratch, errCorrupt
 	}
-	return b, nil
+	return scratch, nil
 }
 
 // blockField is "m|<minute>" or "h|<hour>".

@@ -1,51 +1,56 @@
 package windows
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
+
+// vecs is a decoded bucket: the counter vector of each shop and agent with activity in it.
+type vecs map[ownerID][]int64
 
 // bucket is one minute or hour bucket of a partition. Between batches it is held only as
 // the bytes Redis holds (varints, several times smaller than the vectors); a batch that
 // changes it decodes it, and the commit encodes it again. Only the newest buckets, which
 // nearly every batch changes, stay decoded.
 type bucket struct {
-	dec block  // nil while cold
+	dec vecs   // nil while cold
 	enc []byte // what Redis holds; nil while the bucket has uncommitted changes
 }
 
 // vectors gives the decoded bucket, decoding a cold one in place.
-func (p *Partition) vectors(k blockKey, b *bucket) block {
+func (p *Partition) vectors(k blockKey, b *bucket) vecs {
 	if b.dec == nil {
-		d, err := decodeBlock(b.enc)
-		if err != nil {
-			// Every encoding in the mirror was written by encodeBlock or checked by Load.
-			panic(fmt.Sprintf("windows: partition %d bucket %v: %v", p.ID, k, err))
-		}
+		d := vecs{}
+		p.eachVector(b, func(id ownerID, v []int64) { d[id] = slices.Clone(v) })
 		b.dec = d
 		p.decoded[k] = struct{}{}
 	}
 	return b.dec
 }
 
-// eachVector walks a bucket's vectors without keeping a cold bucket decoded.
-func eachVector(b *bucket, fn func(o owner, v []int64)) {
+// eachVector walks a bucket's vectors without keeping a cold bucket decoded; v is valid
+// only during the call.
+func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
 	if b.dec != nil {
-		for o, v := range b.dec {
-			fn(o, v)
+		for id, v := range b.dec {
+			fn(id, v)
 		}
 		return
 	}
-	d, err := decodeBlock(b.enc)
+	var err error
+	p.scratch, err = walkBlock(b.enc, p.scratch, func(shop, agent []byte, v []int64) {
+		fn(p.owners.idBytes(shop, agent), v)
+	})
 	if err != nil {
-		panic(fmt.Sprintf("windows: bucket: %v", err))
-	}
-	for o, v := range d {
-		fn(o, v)
+		// Every encoding in the mirror was written by encodeVecs or checked by Load.
+		panic(fmt.Sprintf("windows: partition %d: bucket: %v", p.ID, err))
 	}
 }
 
 // seal encodes a changed bucket for the commit; the encoding is its cold form after it.
 func (p *Partition) seal(k blockKey) []byte {
 	b := p.blocks[k]
-	b.enc = encodeBlock(b.dec)
+	b.enc = encodeVecs(&p.owners, b.dec)
 	return b.enc
 }
 
@@ -56,7 +61,7 @@ func (p *Partition) committed() {
 }
 
 // cool drops the decoded form of committed buckets older than the newest two of their
-// resolution; called after a commit.
+// resolution.
 func (p *Partition) cool() {
 	newest := max(p.wm[0], p.wm[1])
 	m, h := MinuteOf(newest)-1, HourOf(newest)-1
@@ -74,15 +79,31 @@ func (p *Partition) cool() {
 	}
 }
 
+// sweepOwners frees the numbers of owners that neither a decoded bucket nor a running
+// total holds: they are numbered again if a bucket naming them is decoded.
+func (p *Partition) sweepOwners() {
+	used := make([]bool, len(p.owners.byID))
+	for id, t := range p.run.sums {
+		used[id] = t != nil
+	}
+	for k := range p.decoded {
+		for id := range p.blocks[k].dec {
+			used[id] = true
+		}
+	}
+	p.cache = [2][2]cached{}
+	p.owners.sweep(used)
+}
+
 // running keeps each window's totals per owner for the spans of one as-of time, so that a
 // gauge refresh reads them instead of summing every bucket: bumps inside the spans add to
 // them as they happen, and moving the as-of time adds the buckets entering a span and
-// subtracts those leaving it. Invariant: sums[o][w] is the sum over the buckets that exist
-// with an index in spans' window w.
+// subtracts those leaving it. Invariant: sums[id][w] is the sum over the buckets that
+// exist with an index in spans' window w.
 type running struct {
 	ok    bool
 	spans Spans
-	sums  map[owner]*totals
+	sums  []*totals // by ownerID; nil for none
 }
 
 func (s Spans) of(w int) Span {
@@ -102,12 +123,15 @@ func windowRes(w int) byte {
 	return resMinute
 }
 
-// runTotals gives the running totals of o, creating them.
-func (p *Partition) runTotals(o owner) *totals {
-	t := p.run.sums[o]
+// runTotals gives the running totals of id, creating them.
+func (p *Partition) runTotals(id ownerID) *totals {
+	if int(id) >= len(p.run.sums) {
+		p.run.sums = append(p.run.sums, make([]*totals, int(id)+1-len(p.run.sums))...)
+	}
+	t := p.run.sums[id]
 	if t == nil {
 		t = &totals{}
-		p.run.sums[o] = t
+		p.run.sums[id] = t
 	}
 	return t
 }
@@ -143,13 +167,13 @@ func (p *Partition) advance(a int64) {
 		res := windowRes(w)
 		for i := from.From; i < to.From; i++ {
 			if b := p.blocks[blockKey{res, i}]; b != nil {
-				eachVector(b, func(o owner, v []int64) { addInto(p.runTotals(o), w, v, -1) })
+				p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, -1) })
 				subtracted = true
 			}
 		}
 		for i := from.To + 1; i <= to.To; i++ {
 			if b := p.blocks[blockKey{res, i}]; b != nil {
-				eachVector(b, func(o owner, v []int64) { addInto(p.runTotals(o), w, v, 1) })
+				p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, 1) })
 			}
 		}
 	}
@@ -162,12 +186,14 @@ func (p *Partition) advance(a int64) {
 // rebuild sums window w over span s from the buckets.
 func (p *Partition) rebuild(w int, s Span) {
 	for _, t := range p.run.sums {
-		t[w] = nil
+		if t != nil {
+			t[w] = nil
+		}
 	}
 	res := windowRes(w)
 	for k, b := range p.blocks {
 		if k.res == res && s.Has(k.idx) {
-			eachVector(b, func(o owner, v []int64) { addInto(p.runTotals(o), w, v, 1) })
+			p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, 1) })
 		}
 	}
 }
@@ -175,9 +201,9 @@ func (p *Partition) rebuild(w int, s Span) {
 // pruneRunning forgets owners with nothing left in any window, so a shop that went quiet
 // leaves no series and no memory behind.
 func (p *Partition) pruneRunning() {
-	for o, t := range p.run.sums {
-		if allZero(t) {
-			delete(p.run.sums, o)
+	for id, t := range p.run.sums {
+		if t != nil && allZero(t) {
+			p.run.sums[id] = nil
 		}
 	}
 }

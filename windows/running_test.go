@@ -3,6 +3,7 @@ package windows
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ func bruteTotals(p *Partition, a int64) map[owner]*totals {
 			if windowRes(w) != k.res || !sp.of(w).Has(k.idx) {
 				continue
 			}
-			eachVector(b, func(o owner, v []int64) {
+			p.eachVector(b, func(id ownerID, v []int64) {
+				o := p.owners.owner(id)
 				t := out[o]
 				if t == nil {
 					t = &totals{}
@@ -62,6 +64,16 @@ func nonNil(v []int64, n int) []int64 {
 		return make([]int64, n)
 	}
 	return v
+}
+
+func runByOwner(p *Partition) map[owner]*totals {
+	out := map[owner]*totals{}
+	for id, t := range p.run.sums {
+		if t != nil {
+			out[p.owners.owner(ownerID(id))] = t
+		}
+	}
+	return out
 }
 
 // commitInMemory does what a successful Store.Commit does to the mirror.
@@ -118,7 +130,7 @@ func TestRunningTotalsMatchBuckets(t *testing.T) {
 					commitInMemory(p)
 				}
 				p.advance(a)
-				if err := sameTotals(p.run.sums, bruteTotals(p, a)); err != nil {
+				if err := sameTotals(runByOwner(p), bruteTotals(p, a)); err != nil {
 					t.Fatalf("step %d: %v", step, err)
 				}
 			}
@@ -132,5 +144,44 @@ func TestRunningTotalsMatchBuckets(t *testing.T) {
 				t.Error("no bucket went cold: the cold path was not exercised")
 			}
 		})
+	}
+}
+
+// TestOwnersSwept: shops and agents that left every window and every decoded bucket give
+// their numbers back, and new ones reuse them, so the table follows the live owners.
+func TestOwnersSwept(t *testing.T) {
+	cfg := testConfig(t)
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: at(1000 * 24 * time.Hour)}
+	admit := func(d time.Duration, prefix string) {
+		for i := range 50 {
+			e := msg(fmt.Sprintf("%s-%d", prefix, i), event.Agent, d, agent(fmt.Sprintf("a%d", i%3)))
+			e.Shop = fmt.Sprintf("%s%d", prefix, i)
+			p.Admit(&e, &clk)
+			o := order(fmt.Sprintf("%s-o%d", prefix, i), event.OrderCreated, d, 1)
+			o.Shop = e.Shop
+			p.Admit(&o, &clk)
+		}
+		commitInMemory(p)
+	}
+	admit(0, "old")
+	size := len(p.owners.byID)
+	if size != 100 {
+		t.Fatalf("%d owners numbered, want 100 (50 shops, 50 agents)", size)
+	}
+	// 30 days later the old shops have left every window.
+	later := 30 * 24 * time.Hour
+	p.Expire(at(later), at(later))
+	admit(later, "new")
+	for _, o := range p.owners.byID {
+		if strings.HasPrefix(o.shop, "old") {
+			t.Fatalf("owner %v kept after it left every window", o)
+		}
+	}
+	if len(p.owners.byID) != size {
+		t.Errorf("table grew to %d numbers; freed numbers were not reused", len(p.owners.byID))
+	}
+	if _, ok := p.owners.shops["old0"]; ok {
+		t.Error("shop entry kept after its numbers were freed")
 	}
 }

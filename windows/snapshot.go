@@ -107,7 +107,11 @@ func NewTotals(cfg Config, a int64) *Totals {
 // t's as-of time changes p.
 func (t *Totals) Add(p *Partition) {
 	p.advance(t.a)
-	for o, src := range p.run.sums {
+	for id, src := range p.run.sums {
+		if src == nil {
+			continue
+		}
+		o := p.owners.owner(ownerID(id))
 		tot := t.sums[o]
 		if tot == nil {
 			tot = &totals{}

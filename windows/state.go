@@ -62,8 +62,6 @@ type blockKey struct {
 // owner is a shop (agent == "") or an agent of a shop.
 type owner struct{ shop, agent string }
 
-type block map[owner][]int64
-
 // conv is the state of one conversation (shop, buyer) that can still change a result.
 type conv struct {
 	open    bool
@@ -121,6 +119,8 @@ type Partition struct {
 	// wm is the partition's stream time per topic role (largest applied ts; 0 when none).
 	wm [2]int64
 
+	owners  owners
+	scratch []int64 // for decoding vectors
 	blocks  map[blockKey]*bucket
 	decoded map[blockKey]struct{} // the buckets held decoded
 	run     running
@@ -162,7 +162,7 @@ type dayRange struct {
 
 type cached struct {
 	k blockKey
-	o owner
+	o ownerID
 	v []int64
 	// the running totals of o and the windows of them that hold k
 	t  *totals
@@ -184,7 +184,8 @@ func (p *Partition) reset() {
 	p.wm = [2]int64{}
 	p.blocks = map[blockKey]*bucket{}
 	p.decoded = map[blockKey]struct{}{}
-	p.run = running{sums: map[owner]*totals{}}
+	p.run = running{}
+	p.owners = newOwners()
 	p.convs = map[string]*conv{}
 	p.ids = [2]map[idKey]int64{{}, {}}
 	p.idBlobs = [2]map[int64][]byte{{}, {}}
@@ -215,26 +216,22 @@ func (p *Partition) Changed() bool {
 // Watermark is the partition's stream time for a topic role.
 func (p *Partition) Watermark(t event.Topic) int64 { return p.wm[t] }
 
-// add puts delta into counter i of the minute and hour buckets holding ts.
-func (p *Partition) add(shop, agent string, ts int64, i int, delta int64) {
+// add puts delta into counter i of owner o's minute and hour buckets holding ts.
+func (p *Partition) add(o ownerID, ts int64, i int, delta int64) {
 	if delta == 0 {
 		return
 	}
-	n := p.cfg.shopLen()
-	if agent != "" {
-		n = nAgent
-	}
-	o := owner{shop, agent}
 	if m := MinuteOf(ts); m >= p.minMinute {
-		p.bump(blockKey{resMinute, m}, o, n, i, delta)
+		p.bump(blockKey{resMinute, m}, o, i, delta)
 	}
 	if h := HourOf(ts); h >= p.minHour {
-		p.bump(blockKey{resHour, h}, o, n, i, delta)
+		p.bump(blockKey{resHour, h}, o, i, delta)
 	}
 }
 
-func (p *Partition) bump(k blockKey, o owner, n, i int, delta int64) {
-	c := &p.cache[resSlot(k.res)][levelSlot(o)]
+func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
+	agent := p.owners.isAgent(o)
+	c := &p.cache[resSlot(k.res)][levelSlot(agent)]
 	if c.v != nil && c.k == k && c.o == o {
 		c.v[i] += delta
 		for _, w := range c.ws[:c.nw] {
@@ -244,12 +241,16 @@ func (p *Partition) bump(k blockKey, o owner, n, i int, delta int64) {
 	}
 	b := p.blocks[k]
 	if b == nil {
-		b = &bucket{dec: block{}}
+		b = &bucket{dec: vecs{}}
 		p.blocks[k] = b
 		p.decoded[k] = struct{}{}
 	}
 	d := p.vectors(k, b)
 	b.enc = nil
+	n := p.cfg.shopLen()
+	if agent {
+		n = nAgent
+	}
 	v := d[o]
 	if v == nil {
 		v = make([]int64, n)
@@ -286,11 +287,11 @@ func resSlot(res byte) int {
 	return 0
 }
 
-func levelSlot(o owner) int {
-	if o.agent == "" {
-		return 0
+func levelSlot(agent bool) int {
+	if agent {
+		return 1
 	}
-	return 1
+	return 0
 }
 
 type idKey [2]uint64
@@ -373,22 +374,23 @@ func (p *Partition) Admit(e *event.Event, clk *Clock) (Outcome, event.Reason) {
 }
 
 func (p *Partition) apply(e *event.Event) {
-	p.add(e.Shop, "", e.TS, cActivity, 1)
+	shop := p.owners.id(e.Shop, "")
+	p.add(shop, e.TS, cActivity, 1)
 	if e.Topic == event.Messages {
-		p.applyMessage(e)
+		p.applyMessage(e, shop)
 		return
 	}
-	p.applyOrder(e)
+	p.applyOrder(e, shop)
 }
 
-func (p *Partition) applyMessage(e *event.Event) {
+func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 	ts := e.TS
 	switch e.Sender {
 	case event.Auto:
-		p.add(e.Shop, e.Agent, ts, aActivity, 1)
-		p.add(e.Shop, "", ts, cAuto, 1)
+		p.add(p.owners.id(e.Shop, e.Agent), ts, aActivity, 1)
+		p.add(shop, ts, cAuto, 1)
 	case event.Buyer:
-		p.add(e.Shop, "", ts, cBuyerMsgs, 1)
+		p.add(shop, ts, cBuyerMsgs, 1)
 		c := p.conv(e.Conversation())
 		date := p.localDate(ts)
 		if !hasCohort(c, date) {
@@ -400,7 +402,7 @@ func (p *Partition) applyMessage(e *event.Event) {
 				}
 			}
 			c.cohorts = append(c.cohorts, co)
-			p.add(e.Shop, "", ts, cInquiries, 1)
+			p.add(shop, ts, cInquiries, 1)
 		}
 		if c.open && ts-c.start > horizon48 {
 			c.open, c.msgs = false, nil // abandoned
@@ -410,7 +412,7 @@ func (p *Partition) applyMessage(e *event.Event) {
 		}
 		c.msgs = append(c.msgs, ts)
 	case event.Agent:
-		p.applyReply(e)
+		p.applyReply(e, shop)
 	}
 }
 
@@ -434,11 +436,12 @@ func hasCohort(c *conv, date int32) bool {
 	return false
 }
 
-func (p *Partition) applyReply(e *event.Event) {
-	shop, agent, r := e.Shop, e.Agent, e.TS
-	p.add(shop, agent, r, aActivity, 1)
-	p.add(shop, "", r, cHuman, 1)
-	p.add(shop, agent, r, aMessages, 1)
+func (p *Partition) applyReply(e *event.Event, shop ownerID) {
+	agent, r := e.Agent, e.TS
+	aid := p.owners.id(e.Shop, agent)
+	p.add(aid, r, aActivity, 1)
+	p.add(shop, r, cHuman, 1)
+	p.add(aid, r, aMessages, 1)
 	c := p.conv(e.Conversation())
 
 	date := p.localDate(r)
@@ -450,26 +453,26 @@ func (p *Partition) applyReply(e *event.Event) {
 		}
 	}
 	if first {
-		c.served = append(c.served, served{agent, date, r})
-		p.add(shop, agent, r, aServed, 1)
+		c.served = append(c.served, served{p.owners.owner(aid).agent, date, r})
+		p.add(aid, r, aServed, 1)
 	}
 
 	if c.open {
 		if r-c.start <= horizon48 {
 			ms := msBetween(c.start, r)
-			p.add(shop, "", r, cResponses, 1)
-			p.add(shop, "", r, cRespMS, ms)
+			p.add(shop, r, cResponses, 1)
+			p.add(shop, r, cRespMS, ms)
 			for i, thr := range p.cfg.Thresholds {
 				if ms <= thr {
-					p.add(shop, "", r, nShopFixed+i, 1)
+					p.add(shop, r, nShopFixed+i, 1)
 				}
 			}
-			p.add(shop, agent, r, aResponses, 1)
-			p.add(shop, agent, r, aRespMS, ms)
+			p.add(aid, r, aResponses, 1)
+			p.add(aid, r, aRespMS, ms)
 		}
 		for _, m := range c.msgs {
 			if r-m <= day {
-				p.add(shop, "", m, cReplied24h, 1)
+				p.add(shop, m, cReplied24h, 1)
 			}
 		}
 		c.open, c.msgs = false, nil
@@ -480,33 +483,33 @@ func (p *Partition) applyReply(e *event.Event) {
 		if co.replied || r > co.t0+horizon48 {
 			continue
 		}
-		co.replied, co.agent = true, agent
-		p.add(shop, "", co.t0, cInqReplied, 1)
-		p.add(shop, agent, co.t0, aInqReplied, 1)
+		co.replied, co.agent = true, p.owners.owner(aid).agent
+		p.add(shop, co.t0, cInqReplied, 1)
+		p.add(aid, co.t0, aInqReplied, 1)
 		if co.nPaid > 0 {
-			p.guided(shop, co, co.fen, true)
+			p.guided(shop, aid, co, co.fen, true)
 		}
 	}
 }
 
 // guided books a replied cohort's paid amount, and the cohort itself the first time.
-func (p *Partition) guided(shop string, co *cohort, fen int64, first bool) {
+func (p *Partition) guided(shop, agent ownerID, co *cohort, fen int64, first bool) {
 	if first {
-		p.add(shop, "", co.t0, cInqGuided, 1)
-		p.add(shop, co.agent, co.t0, aInqGuided, 1)
+		p.add(shop, co.t0, cInqGuided, 1)
+		p.add(agent, co.t0, aInqGuided, 1)
 	}
-	p.add(shop, "", co.t0, cGuidedFen, fen)
-	p.add(shop, co.agent, co.t0, aGuidedFen, fen)
+	p.add(shop, co.t0, cGuidedFen, fen)
+	p.add(agent, co.t0, aGuidedFen, fen)
 }
 
-func (p *Partition) applyOrder(e *event.Event) {
-	shop, ts := e.Shop, e.TS
+func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
+	ts := e.TS
 	switch e.Kind {
 	case event.OrderCreated:
-		p.add(shop, "", ts, cOrdersCreated, 1)
+		p.add(shop, ts, cOrdersCreated, 1)
 	case event.OrderPaid:
-		p.add(shop, "", ts, cOrdersPaid, 1)
-		p.add(shop, "", ts, cPaidFen, e.AmountFen)
+		p.add(shop, ts, cOrdersPaid, 1)
+		p.add(shop, ts, cPaidFen, e.AmountFen)
 		c := p.conv(e.Conversation())
 		c.paids = append(c.paids, paid{ts, e.AmountFen})
 		for i := range c.cohorts {
@@ -517,17 +520,17 @@ func (p *Partition) applyOrder(e *event.Event) {
 			co.nPaid++
 			co.fen += e.AmountFen
 			if co.replied {
-				p.guided(shop, co, e.AmountFen, co.nPaid == 1)
+				p.guided(shop, p.owners.id(e.Shop, co.agent), co, e.AmountFen, co.nPaid == 1)
 			}
 		}
 	case event.RefundDisputed:
-		p.add(shop, "", ts, cRefundsDisputed, 1)
+		p.add(shop, ts, cRefundsDisputed, 1)
 	case event.RefundCompleted:
-		p.add(shop, "", ts, cRefundsCompleted, 1)
+		p.add(shop, ts, cRefundsCompleted, 1)
 		if e.ByMerchant {
-			p.add(shop, "", ts, cRefundsMerchant, 1)
+			p.add(shop, ts, cRefundsMerchant, 1)
 		}
-		p.add(shop, "", ts, cRefundMS, msBetween(e.RequestedAt, ts))
+		p.add(shop, ts, cRefundMS, msBetween(e.RequestedAt, ts))
 	}
 }
 
@@ -607,6 +610,7 @@ func (p *Partition) Expire(a, stream int64) {
 			p.deletedI[t] = append(p.deletedI[t], m)
 		}
 	}
+	p.sweepOwners()
 }
 
 // keep filters s in place and reports whether anything was dropped.

@@ -2,6 +2,7 @@ package windows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -275,7 +276,7 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 	}
 	// An update into a deleted bucket is dropped rather than resurrecting it.
 	before := len(p.blocks)
-	p.add("s1", "", at(0), cBuyerMsgs, 1)
+	p.add(p.owners.id("s1", ""), at(0), cBuyerMsgs, 1)
 	if _, ok := p.blocks[blockKey{resMinute, MinuteOf(at(0))}]; ok || len(p.blocks) != before {
 		t.Errorf("late update resurrected an expired bucket")
 	}
@@ -292,10 +293,17 @@ func TestCodecRoundTrip(t *testing.T) {
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", c) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
 	}
-	b := block{{"s", ""}: {0, 1, -1, 1 << 40}, {"s", "a:1"}: {7}}
-	gb, err := decodeBlock(encodeBlock(b))
-	if err != nil || fmt.Sprint(gb) != fmt.Sprint(b) {
-		t.Errorf("block round trip: %v %v", gb, err)
+	tab := newOwners()
+	want := map[owner][]int64{{"s", ""}: {0, 1, -1, 1 << 40}, {"s", "a:1"}: {7}}
+	b := vecs{}
+	for o, v := range want {
+		b[tab.id(o.shop, o.agent)] = v
+	}
+	gotB := map[owner][]int64{}
+	if _, err := walkBlock(encodeVecs(&tab, b), nil, func(shop, agent []byte, v []int64) {
+		gotB[owner{string(shop), string(agent)}] = slices.Clone(v)
+	}); err != nil || fmt.Sprint(gotB) != fmt.Sprint(want) {
+		t.Errorf("block round trip: %v %v", gotB, err)
 	}
 	var ids []string
 	blob := appendID(appendID(nil, "x", -5), "日本", 1<<60)

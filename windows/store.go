@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -151,24 +152,31 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 			return err
 		}
 		enc := []byte(v)
-		b, err := decodeBlock(enc)
-		if err != nil {
-			return err
+		keepAsIs := identity(remap, storedThr)
+		var walkErr error
+		b := &bucket{enc: enc}
+		if !keepAsIs {
+			b = &bucket{dec: vecs{}}
 		}
-		if identity(remap, storedThr) {
-			p.blocks[key] = &bucket{enc: enc}
-			return nil
-		}
-		// The thresholds changed: every bucket is rewritten in the new layout by the next
-		// commit, which also stores the new thresholds.
-		for o, vec := range b {
-			if o.agent == "" {
-				b[o] = remapVector(vec, remap, p.cfg.shopLen())
+		p.scratch, walkErr = walkBlock(enc, p.scratch, func(shop, agent []byte, v []int64) {
+			if keepAsIs {
+				return // checked only; decoded when a batch or a window needs it
 			}
+			// The thresholds changed: every bucket is rewritten in the new layout by the
+			// next commit, which also stores the new thresholds.
+			if len(agent) == 0 {
+				v = remapVector(v, remap, p.cfg.shopLen())
+			}
+			b.dec[p.owners.idBytes(shop, agent)] = slices.Clone(v)
+		})
+		if walkErr != nil {
+			return walkErr
 		}
-		p.blocks[key] = &bucket{dec: b}
-		p.decoded[key] = struct{}{}
-		rewrite = append(rewrite, key)
+		p.blocks[key] = b
+		if !keepAsIs {
+			p.decoded[key] = struct{}{}
+			rewrite = append(rewrite, key)
+		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("partition %d buckets: %w", p.ID, err)
