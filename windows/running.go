@@ -60,11 +60,16 @@ func (p *Partition) committed() {
 	p.cool()
 }
 
-// cool drops the decoded form of committed buckets older than the newest two of their
-// resolution.
+// hotMinutes is how far behind the partition's newest minute buckets stay decoded: replies
+// and payments land in recent buckets (the buyer message a reply answers, the inquiry a
+// payment follows), and decoding a bucket per batch costs more than holding a few.
+const hotMinutes = 30
+
+// cool drops the decoded form of committed buckets older than hotMinutes behind the
+// newest minute, or than the newest two hours.
 func (p *Partition) cool() {
 	newest := max(p.wm[0], p.wm[1])
-	m, h := MinuteOf(newest)-1, HourOf(newest)-1
+	m, h := MinuteOf(newest)-hotMinutes, HourOf(newest)-1
 	for k := range p.decoded {
 		b := p.blocks[k]
 		if b == nil {
@@ -91,7 +96,7 @@ func (p *Partition) sweepOwners() {
 			used[id] = true
 		}
 	}
-	p.cache = [2][2]cached{}
+	p.invalidate()
 	p.owners.sweep(used)
 }
 
@@ -154,7 +159,7 @@ func (p *Partition) advance(a int64) {
 	if p.run.ok && sp == p.run.spans {
 		return
 	}
-	p.cache = [2][2]cached{}
+	p.invalidate()
 	subtracted := false
 	for w := range nWindows {
 		to := sp.of(w)

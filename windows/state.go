@@ -146,10 +146,13 @@ type Partition struct {
 	deletedI  [2][]int64
 	idsCutoff [2]int64
 
-	// cache remembers the last vector bumped per resolution and level: an event's counters
-	// mostly land in the same few vectors, and map lookups keyed by strings are the
-	// largest cost of applying an event.
-	cache [2][2]cached
+	// cache remembers, per resolution and owner, the vector bumped last: an owner's
+	// counters mostly land in the same minute and hour within a batch, and the bucket
+	// and vector lookups are the largest cost of applying an event. An entry is valid
+	// only while its epoch is current; anything that may move a vector (a commit, expiry,
+	// moving the running totals, freeing owner numbers) starts a new epoch.
+	cache [2][]cached
+	epoch uint64
 	day   dayRange
 }
 
@@ -161,9 +164,9 @@ type dayRange struct {
 }
 
 type cached struct {
-	k blockKey
-	o ownerID
-	v []int64
+	epoch uint64
+	k     blockKey
+	v     []int64
 	// the running totals of o and the windows of them that hold k
 	t  *totals
 	ws [2]int
@@ -198,7 +201,7 @@ const minInt64 = -1 << 63
 
 func (p *Partition) clearDirty() {
 	// A cached vector is only valid while its bucket is marked dirty.
-	p.cache = [2][2]cached{}
+	p.invalidate()
 	p.dirtyB = map[blockKey]struct{}{}
 	p.dirtyC = map[string]struct{}{}
 	p.dirtyI = [2]map[int64]struct{}{{}, {}}
@@ -212,6 +215,9 @@ func (p *Partition) Changed() bool {
 	return len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])+
 		len(p.deletedB)+len(p.deletedC)+len(p.deletedI[0])+len(p.deletedI[1]) > 0
 }
+
+// invalidate starts a new cache epoch.
+func (p *Partition) invalidate() { p.epoch++ }
 
 // Watermark is the partition's stream time for a topic role.
 func (p *Partition) Watermark(t event.Topic) int64 { return p.wm[t] }
@@ -230,15 +236,17 @@ func (p *Partition) add(o ownerID, ts int64, i int, delta int64) {
 }
 
 func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
-	agent := p.owners.isAgent(o)
-	c := &p.cache[resSlot(k.res)][levelSlot(agent)]
-	if c.v != nil && c.k == k && c.o == o {
-		c.v[i] += delta
-		for _, w := range c.ws[:c.nw] {
-			c.t[w][i] += delta
+	slot := resSlot(k.res)
+	if int(o) < len(p.cache[slot]) {
+		if c := &p.cache[slot][o]; c.epoch == p.epoch && c.k == k {
+			c.v[i] += delta
+			for _, w := range c.ws[:c.nw] {
+				c.t[w][i] += delta
+			}
+			return
 		}
-		return
 	}
+	agent := p.owners.isAgent(o)
 	b := p.blocks[k]
 	if b == nil {
 		b = &bucket{dec: vecs{}}
@@ -258,7 +266,11 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 	}
 	v[i] += delta
 	p.dirtyB[k] = struct{}{}
-	*c = cached{k: k, o: o, v: v}
+	if n := len(p.owners.byID); len(p.cache[slot]) < n {
+		p.cache[slot] = append(p.cache[slot], make([]cached, n-len(p.cache[slot]))...)
+	}
+	c := &p.cache[slot][o]
+	*c = cached{epoch: p.epoch, k: k, v: v}
 	if !p.run.ok {
 		return
 	}
@@ -282,13 +294,6 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 
 func resSlot(res byte) int {
 	if res == resHour {
-		return 1
-	}
-	return 0
-}
-
-func levelSlot(agent bool) int {
-	if agent {
 		return 1
 	}
 	return 0
@@ -547,7 +552,7 @@ func (p *Partition) Expire(a, stream int64) {
 		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
 		for k := range p.blocks {
 			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {
-				p.cache = [2][2]cached{}
+				p.invalidate()
 				delete(p.blocks, k)
 				delete(p.decoded, k)
 				delete(p.dirtyB, k)
