@@ -31,8 +31,9 @@ const topicM, topicO, topicDL = "cs.messages", "cs.orders", "cs.deadletter"
 
 // env is one broker and one Redis for a measurement.
 type env struct {
-	kafka *testenv.Kafka
-	redis *testenv.Redis
+	brokers     []string
+	closeBroker func()
+	redis       *testenv.Redis
 	rdb   *redis.Client
 	parts int
 	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
@@ -42,10 +43,20 @@ type env struct {
 	procs  []*proc
 }
 
+// newEnv runs the broker in this process: the replays publish before serve starts, so
+// the broker is mostly idle while serve is measured.
 func newEnv(t testing.TB, partitions int) *env {
 	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	return &env{kafka: k, redis: r, rdb: r.Client(t), parts: partitions}
+	return &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, redis: r, rdb: r.Client(t), parts: partitions}
+}
+
+// newEnvProc runs the broker in a process of its own, for live loads where producer,
+// broker and serve all work at once.
+func newEnvProc(t testing.TB, partitions int) *env {
+	b := startBrokerProc(t, partitions)
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	return &env{brokers: b.Brokers, closeBroker: b.stop, redis: r, rdb: r.Client(t), parts: partitions}
 }
 
 // traffic generates n lines of realistic traffic. rate is lines per second of event time:
@@ -63,7 +74,7 @@ func (e *env) publish(t testing.TB, lines [][]byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	n, err := produce.Lines(ctx, lines, produce.Options{Brokers: e.kafka.Brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 5000})
+	n, err := produce.Lines(ctx, lines, produce.Options{Brokers: e.brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 5000})
 	if err != nil || n != int64(len(lines)) {
 		t.Fatalf("publish: %d of %d: %v", n, len(lines), err)
 	}
@@ -78,7 +89,7 @@ type proc struct {
 func (e *env) serve(t testing.TB, bin string, extra ...string) *proc {
 	t.Helper()
 	port := testenv.FreePort(t)
-	args := append([]string{"serve", "--kafka.brokers=" + strings.Join(e.kafka.Brokers, ","),
+	args := append([]string{"serve", "--kafka.brokers=" + strings.Join(e.brokers, ","),
 		"--redis.addr=" + e.redis.Addr, "--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
 		"--kafka.group=bench", "--log.level=warn"}, extra...)
 	cmd := exec.Command(bin, args...)
@@ -279,7 +290,7 @@ func (e *env) rawFetchRate(t testing.TB, total int64) float64 {
 	start := time.Now()
 	for _, topic := range []string{topicM, topicO} {
 		for p := range e.parts {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.kafka.Brokers, Topic: topic, Partition: p,
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: p,
 				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: 4096})
 			wg.Add(1)
 			go func() {
@@ -322,7 +333,8 @@ func (e *env) redisPipelineRate(t testing.TB) float64 {
 	return rate
 }
 
-// freshness offers a steady load with live timestamps and reads the freshness histogram.
+// freshness runs `cskpi loadgen` as its own process at a fixed rate with live timestamps
+// and reads serve's freshness histogram once serve has applied everything it produced.
 func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) (p50, p99 float64, achieved float64) {
 	t.Helper()
 	p := e.serve(t, bin, "--clock=wall")
@@ -335,18 +347,16 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 		return resp.StatusCode == http.StatusOK
 	})
 	base := consumed(p.metrics())
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	// A minute of warm-up, so that traffic starts in the middle of ongoing chats.
-	gen := synth.New(synth.Config{Seed: 7, Shops: shops, SlowShops: 1, Start: time.Now().Add(-time.Minute), Rate: rate})
-	for gen.Now().Before(time.Now()) {
-		gen.Next()
+	var logs strings.Builder
+	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
+		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
+	lg.Stderr = &logs
+	if err := lg.Run(); err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, logs.String())
 	}
-	started := time.Now()
-	n, _ := produce.Loadgen(ctx, produce.LoadgenOptions{
-		Options: produce.Options{Brokers: e.kafka.Brokers, Topics: produce.Topics{Messages: topicM, Orders: topicO}, BatchSize: 2000},
-		Rate:    rate, Gen: gen})
-	achieved = float64(n) / time.Since(started).Seconds()
+	// loadgen paces itself from its start for d: what it wrote in d is the rate it held.
+	n := loadgenRecords(t, logs.String())
+	achieved = float64(n) / d.Seconds()
 	// A load beyond the machine leaves serve behind: report what it saw rather than fail.
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if consumed(p.metrics())-base >= n {
@@ -363,6 +373,20 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	}
 	hist := h.Metric[0].GetHistogram()
 	return quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount()), achieved
+}
+
+// loadgenRecords reads the record count from loadgen's last log line.
+func loadgenRecords(t testing.TB, logs string) int64 {
+	for _, f := range strings.Fields(logs[strings.LastIndex(logs, "loadgen stopped"):]) {
+		if v, ok := strings.CutPrefix(f, "records="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no record count in loadgen's log:\n%s", logs)
+	return 0
 }
 
 // quantile interpolates within cumulative buckets like PromQL's histogram_quantile.

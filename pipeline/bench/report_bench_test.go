@@ -39,10 +39,7 @@ func scaleFor(full bool) scale {
 	if full {
 		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000,
 			shops: []int{10, 1000, 100000}, freshFor: 20 * time.Second,
-			// 50k records/s is not offered: the in-process broker, which also serves the
-			// producer in this process, stops answering group requests at that load here
-			// (see docs/PERFORMANCE.md).
-			freshLoads: []float64{10000},
+			freshLoads: []float64{10000, 50000},
 			partitions: []int{1, 8}}
 	}
 	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000,
@@ -100,7 +97,7 @@ func TestBenchReport(t *testing.T) {
 		if !phase("fresh") {
 			break
 		}
-		fe := newEnv(t, 4)
+		fe := newEnvProc(t, 4)
 		p50, p99, got := fe.freshness(t, bin, load, sc.freshFor, 1000)
 		row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, got), fmt.Sprintf("%.3f s / %.3f s", p50, p99))
 		fe.close(t)
@@ -225,7 +222,7 @@ func (e *env) close(t testing.TB) {
 	}
 	_ = e.rdb.Close()
 	e.redis.Stop(t)
-	e.kafka.Cluster.Close()
+	e.closeBroker()
 }
 
 func activeShops(r runResult) int {
