@@ -255,7 +255,8 @@ func parseBlockField(f string) (blockKey, error) {
 	return blockKey{res[0], i}, nil
 }
 
-// idField is "<role>|<minute>": role "m" for messages, "o" for orders.
+// idField is "<role>|<minute>": role "m" for messages, "o" for orders. Each batch writes
+// its new ids of a minute under "<role>|<minute>|<batch seq>".
 func idField(t int, minute int64) string {
 	role := "m"
 	if t == 1 {
@@ -264,10 +265,18 @@ func idField(t int, minute int64) string {
 	return role + "|" + strconv.FormatInt(minute, 10)
 }
 
+// parseIDField reads "<role>|<minute>" with or without the batch suffix (fields written
+// before ids were stored per batch have none).
 func parseIDField(f string) (int, int64, error) {
 	role, m, ok := strings.Cut(f, "|")
 	if !ok || (role != "m" && role != "o") {
 		return 0, 0, errCorrupt
+	}
+	if mm, seq, ok := strings.Cut(m, "|"); ok {
+		if _, err := strconv.ParseInt(seq, 10, 64); err != nil {
+			return 0, 0, errCorrupt
+		}
+		m = mm
 	}
 	minute, err := strconv.ParseInt(m, 10, 64)
 	if err != nil {

@@ -2,6 +2,7 @@ package windows
 
 import (
 	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
 
@@ -130,9 +131,10 @@ type Partition struct {
 	// and a collision is as likely as two random 128-bit numbers being equal.
 	ids   [2]map[idKey]int64
 	seeds [2]maphash.Seed
-	// idBlobs holds the same ids per minute of their ts, encoded as stored in Redis, so
-	// that a batch rewrites a few minute fields instead of adding thousands of members.
-	idBlobs [2]map[int64][]byte
+	// idMinutes groups the same ids by minute of ts, for expiry and for Redis: there, each
+	// batch adds one field per minute it touched holding only its new ids (the minute's
+	// earlier fields stay as they are), and expiry deletes a minute's fields together.
+	idMinutes [2]map[int64]*idMinute
 
 	// horizons below which buckets are gone; updates there are dropped.
 	minMinute, minHour int64
@@ -143,7 +145,7 @@ type Partition struct {
 	dirtyI    [2]map[int64]struct{}
 	deletedB  []blockKey
 	deletedC  []string
-	deletedI  [2][]int64
+	deletedI  []string // id fields
 	idsCutoff [2]int64
 
 	// cache remembers, per resolution and owner, the vector bumped last: an owner's
@@ -191,7 +193,7 @@ func (p *Partition) reset() {
 	p.owners = newOwners()
 	p.convs = map[string]*conv{}
 	p.ids = [2]map[idKey]int64{{}, {}}
-	p.idBlobs = [2]map[int64][]byte{{}, {}}
+	p.idMinutes = [2]map[int64]*idMinute{{}, {}}
 	p.minMinute, p.minHour = minInt64, minInt64
 	p.clearDirty()
 	p.idsCutoff = [2]int64{minInt64, minInt64}
@@ -207,13 +209,13 @@ func (p *Partition) clearDirty() {
 	p.dirtyI = [2]map[int64]struct{}{{}, {}}
 	p.deletedB = nil
 	p.deletedC = nil
-	p.deletedI = [2][]int64{}
+	p.deletedI = nil
 }
 
 // Changed reports whether the mirror holds changes that are not committed.
 func (p *Partition) Changed() bool {
 	return len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])+
-		len(p.deletedB)+len(p.deletedC)+len(p.deletedI[0])+len(p.deletedI[1]) > 0
+		len(p.deletedB)+len(p.deletedC)+len(p.deletedI) > 0
 }
 
 // invalidate starts a new cache epoch.
@@ -305,12 +307,47 @@ func (p *Partition) idKey(id string) idKey {
 	return idKey{maphash.String(p.seeds[0], id), maphash.String(p.seeds[1], id)}
 }
 
+// idMinute is what the mirror keeps of the ids of one minute of ts.
+type idMinute struct {
+	keys   []idKey  // to forget them at expiry
+	fields []string // the Redis fields holding them
+	fresh  []byte   // those of the current batch, encoded for the next field
+}
+
 // remember records an accepted event id.
 func (p *Partition) remember(t event.Topic, id string, ts int64) {
-	p.ids[t][p.idKey(id)] = ts
+	k := p.idKey(id)
+	p.ids[t][k] = ts
 	m := MinuteOf(ts)
-	p.idBlobs[t][m] = appendID(p.idBlobs[t][m], id, ts)
+	im := p.idMinutes[t][m]
+	if im == nil {
+		im = &idMinute{}
+		p.idMinutes[t][m] = im
+	}
+	im.keys = append(im.keys, k)
+	im.fresh = appendID(im.fresh, id, ts)
 	p.dirtyI[t][m] = struct{}{}
+}
+
+// idFields lists the new id fields of the batch that commits as seq, and moves them from
+// fresh to committed once Redis holds them (done is called then).
+func (p *Partition) idFields(seq int64, add func(field string, value []byte)) (done func()) {
+	var fields []*idMinute
+	var names []string
+	for t := range 2 {
+		for m := range p.dirtyI[t] {
+			im := p.idMinutes[t][m]
+			f := idField(t, m) + "|" + strconv.FormatInt(seq, 10)
+			add(f, im.fresh)
+			fields, names = append(fields, im), append(names, f)
+		}
+	}
+	return func() {
+		for i, im := range fields {
+			im.fields = append(im.fields, names[i])
+			im.fresh = nil
+		}
+	}
 }
 
 func (p *Partition) conv(key string) *conv {
@@ -600,19 +637,21 @@ func (p *Partition) Expire(a, stream int64) {
 			continue
 		}
 		p.idsCutoff[t] = cut
-		// A minute's ids all go once the whole minute is older than the cut.
-		for m, blob := range p.idBlobs[t] {
+		// A minute's ids all go once the whole minute is older than the cut. An id
+		// remembered again later keeps its entry unless that, too, is older than the cut,
+		// when it could no longer make a record a duplicate anyway (stream time only grows).
+		for m, im := range p.idMinutes[t] {
 			if (m+1)*minuteNs > cut {
 				continue
 			}
-			forEachID(blob, func(id string, ts int64) {
-				if k := p.idKey(id); p.ids[t][k] == ts {
+			for _, k := range im.keys {
+				if ts, ok := p.ids[t][k]; ok && ts < cut {
 					delete(p.ids[t], k)
 				}
-			})
-			delete(p.idBlobs[t], m)
+			}
+			delete(p.idMinutes[t], m)
 			delete(p.dirtyI[t], m)
-			p.deletedI[t] = append(p.deletedI[t], m)
+			p.deletedI = append(p.deletedI, im.fields...)
 		}
 	}
 	p.sweepOwners()

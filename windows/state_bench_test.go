@@ -1,6 +1,8 @@
 package windows
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -44,5 +46,34 @@ func BenchmarkAdmit(b *testing.B) {
 		if i%8192 == 8191 {
 			p.clearDirty() // as a commit does
 		}
+	}
+}
+
+// BenchmarkIDMemory reports the service's memory per remembered event id (the id map and
+// the per-minute key lists), for sizing: duplicate detection holds every id of the last
+// hour of stream time.
+// go test -run=^$ -bench=IDMemory ./windows
+func BenchmarkIDMemory(b *testing.B) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	cfg := Config{Location: loc, Thresholds: []int64{15000, 180000}}
+	const n = 1_000_000
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).UnixNano()
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		p := NewPartition(0, cfg)
+		for i := range n {
+			// Realistic ids: a UUID-like 36-byte string, one ms apart.
+			p.remember(event.Orders, fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), start+int64(i)*int64(time.Millisecond))
+			if i%8192 == 8191 { // as a commit does
+				p.idFields(int64(i), func(string, []byte) {})()
+				p.clearDirty()
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/id")
+		runtime.KeepAlive(p)
 	}
 }

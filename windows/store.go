@@ -196,10 +196,15 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 		if err != nil {
 			return err
 		}
-		blob := []byte(v)
-		p.idBlobs[t][minute] = blob
-		return forEachID(blob, func(id string, ts int64) {
+		im := p.idMinutes[t][minute]
+		if im == nil {
+			im = &idMinute{}
+			p.idMinutes[t][minute] = im
+		}
+		im.fields = append(im.fields, f)
+		return forEachID([]byte(v), func(id string, ts int64) {
 			k := p.idKey(id)
+			im.keys = append(im.keys, k)
 			if old, ok := p.ids[t][k]; !ok || ts > old {
 				p.ids[t][k] = ts
 			}
@@ -271,16 +276,10 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 		args = append(args, key)
 	}
 	args = append(args, len(p.dirtyI[0])+len(p.dirtyI[1]))
-	for t := range 2 {
-		for m := range p.dirtyI[t] {
-			args = append(args, idField(t, m), p.idBlobs[t][m])
-		}
-	}
-	args = append(args, len(p.deletedI[0])+len(p.deletedI[1]))
-	for t := range 2 {
-		for _, m := range p.deletedI[t] {
-			args = append(args, idField(t, m))
-		}
+	idsDone := p.idFields(p.Seq+1, func(f string, v []byte) { args = append(args, f, v) })
+	args = append(args, len(p.deletedI))
+	for _, f := range p.deletedI {
+		args = append(args, f)
 	}
 	topics := make([]string, 0, len(next))
 	for t := range next {
@@ -326,6 +325,7 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 		p.Offsets[t] = o
 	}
 	p.Seq++
+	idsDone()
 	p.committed()
 	return nil
 }
