@@ -1,10 +1,9 @@
 package event
 
 import (
+	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
-
-	"github.com/valyala/fastjson"
 )
 
 // Topic is the role of a topic; the actual names are configurable.
@@ -91,96 +90,77 @@ type Event struct {
 // Conversation is the Kafka key producers use: "<shop_id>/<buyer_id>".
 func (e *Event) Conversation() string { return e.Shop + "/" + e.Buyer }
 
-// wire is the JSON shape of both event kinds. JSON null and absence both read as ""
-// (missing); a value of the wrong JSON type makes the record malformed.
+// wire holds the known fields of a record. JSON null and absence both read as "" (missing);
+// a value of the wrong JSON type makes the record malformed. The strings are views of the
+// record value and of the Decoder's scratch buffer (see scan), valid only during Decode.
 type wire struct {
 	EventID, ShopID, BuyerID, Sender, AgentID, TS string
-	Spam                                          *bool
+	Spam                                          bool
 	Type, OrderID, Amount, RefundID               string
 	RefundRequestedAt, CompletedBy                string
 }
 
-// Decoder decodes records; it reuses its parser's memory, so each goroutine needs its own.
-// fastjson is used rather than encoding/json because decoding is the largest per-record
-// cost of the pipeline, and it matches keys exactly (encoding/json would take "EVENT_ID"
-// for "event_id").
+// Decoder decodes records. It reuses its scratch memory, so each goroutine needs its own.
+//
+// Decoding is the largest per-record cost of the pipeline, so a record is read in one pass
+// by a scanner that knows the schema (scan.go): it validates the whole value as strict JSON
+// (RFC 8259, UTF-8, nesting within maxDepth), notes where the known fields are, unescaping
+// into buf only those that have escapes, and matches keys exactly (encoding/json would take
+// "EVENT_ID" for "event_id"). An accepted record costs one allocation: the strings the Event
+// keeps, copied out together. A rejected one costs none, but for a timestamp the fast path
+// leaves to time.Parse and time.Parse rejects (its error is allocated).
 type Decoder struct {
-	p fastjson.Parser
+	buf []byte      // the unescaped values of the known fields that have escapes
+	key []byte      // an object key that had escapes, unescaped
+	occ occurrences // where the known fields of the record being decoded are
 }
 
-// Decode decodes with a fresh Decoder; hot paths keep one.
+var decoders = sync.Pool{New: func() any { return new(Decoder) }}
+
+// Decode decodes with a pooled Decoder; hot paths keep their own.
 func Decode(topic Topic, value []byte) (Event, Reason) {
-	var d Decoder
-	return d.Decode(topic, value)
-}
-
-// str reads an optional string field: ok is false for a value of another JSON type.
-func str(o *fastjson.Object, key string) (string, bool) {
-	v := o.Get(key)
-	if v == nil {
-		return "", true
-	}
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return "", true
-	case fastjson.TypeString:
-		return string(v.GetStringBytes()), true
-	}
-	return "", false
+	d := decoders.Get().(*Decoder)
+	e, r := d.Decode(topic, value)
+	decoders.Put(d)
+	return e, r
 }
 
 // Decode checks a record value of the given topic for the content reasons (oversize,
 // malformed, missing_field, invalid_value) and returns the event when it has none. The time
 // reasons need the stream time and the clock: see CheckTime.
-func (d *Decoder) Decode(topic Topic, value []byte) (Event, Reason) {
+func (d *Decoder) Decode(topic Topic, value []byte) (e Event, r Reason) {
 	if len(value) > MaxRecordBytes {
 		return Event{}, Oversize
 	}
-	// fastjson's parser is lenient (leading zeros, NaN, raw control characters, bad
-	// escapes); the contract says JSON, so the value is validated strictly first.
-	if !utf8.Valid(value) || !precheck(value) || fastjson.ValidateBytes(value) != nil {
-		return Event{}, Malformed
-	}
-	v, err := d.p.ParseBytes(value)
-	if err != nil {
-		return Event{}, Malformed
-	}
-	o, err := v.Object()
-	if err != nil {
-		return Event{}, Malformed
-	}
 	var w wire
-	ok := true
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{
-		{"event_id", &w.EventID}, {"shop_id", &w.ShopID}, {"buyer_id", &w.BuyerID}, {"ts", &w.TS},
-		{"sender", &w.Sender}, {"agent_id", &w.AgentID}, {"type", &w.Type}, {"order_id", &w.OrderID},
-		{"amount", &w.Amount}, {"refund_id", &w.RefundID}, {"refund_requested_at", &w.RefundRequestedAt},
-		{"completed_by", &w.CompletedBy},
-	} {
-		var good bool
-		*f.dst, good = str(o, f.key)
-		ok = ok && good
-	}
-	if sp := o.Get("spam"); sp != nil {
-		switch sp.Type() {
-		case fastjson.TypeTrue:
-			t := true
-			w.Spam = &t
-		case fastjson.TypeFalse, fastjson.TypeNull:
-		default:
-			ok = false
-		}
-	}
-	if !ok {
+	if !d.scan(value, &w) {
 		return Event{}, Malformed
 	}
-	e := Event{Topic: topic, ID: w.EventID, Shop: w.ShopID, Buyer: w.BuyerID}
-	if w.Spam != nil {
-		e.Spam = *w.Spam
+	if e, r = check(topic, &w); r == OK {
+		own(&e)
 	}
+	return e, r
+}
+
+// own copies the strings e keeps, which are views of the record value and the Decoder's
+// buffer, into one new string: the only allocation of an accepted record.
+func own(e *Event) {
+	var b strings.Builder
+	b.Grow(len(e.ID) + len(e.Shop) + len(e.Buyer) + len(e.Agent) + len(e.OrderID) + len(e.RefundID))
+	for _, f := range [...]string{e.ID, e.Shop, e.Buyer, e.Agent, e.OrderID, e.RefundID} {
+		b.WriteString(f)
+	}
+	s := b.String()
+	for _, f := range [...]*string{&e.ID, &e.Shop, &e.Buyer, &e.Agent, &e.OrderID, &e.RefundID} {
+		n := len(*f)
+		*f, s = s[:n], s[n:]
+	}
+}
+
+// check applies the missing_field and invalid_value rules to a record's fields.
+func check(topic Topic, w *wire) (Event, Reason) {
+	e := Event{Topic: topic, ID: w.EventID, Shop: w.ShopID, Buyer: w.BuyerID}
+	e.Spam = w.Spam
 	// missing_field outranks invalid_value, so every presence check runs first.
 	if w.EventID == "" || w.ShopID == "" || w.BuyerID == "" || w.TS == "" {
 		return Event{}, MissingField
@@ -300,60 +280,6 @@ func (e *Event) CheckTime(stream int64, haveStream bool, wallNow int64) Reason {
 	return OK
 }
 
-// maxDepth bounds nesting, as fastjson's parser does: its validator has no bound, and
-// costs quadratic time on deep input.
-const maxDepth = 300
-
-// precheck does in one pass what fastjson leaves unchecked: nesting within maxDepth, no raw
-// control characters in strings, and only the escapes \" \\ \/ \b \f \n \r \t \uXXXX.
-func precheck(b []byte) bool {
-	depth := 0
-	in := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if !in {
-			switch c {
-			case '"':
-				in = true
-			case '[', '{':
-				if depth++; depth > maxDepth {
-					return false
-				}
-			case ']', '}':
-				depth--
-			}
-			continue
-		}
-		switch {
-		case c == '"':
-			in = false
-		case c < 0x20:
-			return false
-		case c == '\\':
-			i++
-			if i >= len(b) {
-				return false
-			}
-			switch b[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if i+4 >= len(b) {
-					return false
-				}
-				for _, h := range b[i+1 : i+5] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return false
-					}
-				}
-				i += 4
-			default:
-				return false
-			}
-		}
-	}
-	return !in
-}
-
 // validID: 1..max bytes of [A-Za-z0-9._-], plus ':' for agent ids.
 func validID(s string, max int, colon bool) bool {
 	if len(s) == 0 || len(s) > max {
@@ -371,8 +297,20 @@ func validID(s string, max int, colon bool) bool {
 	return true
 }
 
-// parseTime accepts RFC 3339 with a zone and up to nanosecond precision.
+// parseTime accepts RFC 3339 with a zone and up to nanosecond precision: exactly what
+// time.Parse(time.RFC3339Nano, s) accepts, in the years 1678..2261, as Unix nanoseconds.
+// parseTimeFast reads the shapes producers send; whatever it does not fully recognise, valid
+// or not, goes to time.Parse, so the fast path only ever decides a subset of time.Parse's
+// own successes.
 func parseTime(s string) (int64, bool) {
+	if ns, ok := parseTimeFast(s); ok {
+		return ns, true
+	}
+	return parseTimeStd(s)
+}
+
+// parseTimeStd is parseTime by time.Parse.
+func parseTimeStd(s string) (int64, bool) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, false
