@@ -649,6 +649,7 @@ func (s *Service) maybeExpire(p *windows.Partition, last *expiry) {
 	wmM, wmO := p.Watermark(event.Messages), p.Watermark(event.Orders)
 	now := [4]int64{windows.MinuteOf(a), windows.MinuteOf(wmM), windows.MinuteOf(wmO), windows.MinuteOf(stream)}
 	if now == last.minutes || time.Since(last.at) < time.Second {
+		p.ExpireIDs()
 		return
 	}
 	last.minutes, last.at = now, time.Now()

@@ -65,12 +65,14 @@ type owner struct{ shop, agent string }
 
 // conv is the state of one conversation (shop, buyer) that can still change a result.
 type conv struct {
-	open    bool
-	start   int64   // first unanswered buyer message of the open episode
-	msgs    []int64 // ts of the open episode's buyer messages
-	cohorts []cohort
-	paids   []paid // applied order_paid, for cohorts consumed later
-	served  []served
+	key         string // "<shop>/<buyer>", its field in Redis
+	dirty, gone bool   // changed by the current batch; deleted since
+	open        bool
+	start       int64   // first unanswered buyer message of the open episode
+	msgs        []int64 // ts of the open episode's buyer messages
+	cohorts     []cohort
+	paids       []paid // applied order_paid, for cohorts consumed later
+	served      []served
 }
 
 type cohort struct {
@@ -141,12 +143,13 @@ type Partition struct {
 
 	// what the current batch changed, for the store.
 	dirtyB    map[blockKey]struct{}
-	dirtyC    map[string]struct{}
+	dirtyC    []*conv // each once (conv.dirty); a conversation deleted since has gone set
 	dirtyI    [2]map[int64]struct{}
 	deletedB  []blockKey
 	deletedC  []string
 	deletedI  []string // id fields
 	idsCutoff [2]int64
+	keyBuf    []byte
 
 	// cache remembers, per resolution and owner, the vector bumped last: an owner's
 	// counters mostly land in the same minute and hour within a batch, and the bucket
@@ -205,7 +208,10 @@ func (p *Partition) clearDirty() {
 	// A cached vector is only valid while its bucket is marked dirty.
 	p.invalidate()
 	p.dirtyB = map[blockKey]struct{}{}
-	p.dirtyC = map[string]struct{}{}
+	for _, c := range p.dirtyC {
+		c.dirty = false
+	}
+	p.dirtyC = p.dirtyC[:0]
 	p.dirtyI = [2]map[int64]struct{}{{}, {}}
 	p.deletedB = nil
 	p.deletedC = nil
@@ -350,14 +356,24 @@ func (p *Partition) idFields(seq int64, add func(field string, value []byte)) (d
 	}
 }
 
-func (p *Partition) conv(key string) *conv {
-	c := p.convs[key]
+// conv gives the conversation of e, creating it, marked changed. Its key is built in a
+// reused buffer: the lookup allocates nothing, only a new conversation's key does.
+func (p *Partition) conv(e *event.Event) *conv {
+	p.keyBuf = append(append(append(p.keyBuf[:0], e.Shop...), '/'), e.Buyer...)
+	c := p.convs[string(p.keyBuf)]
 	if c == nil {
-		c = &conv{}
-		p.convs[key] = c
+		c = &conv{key: string(p.keyBuf)}
+		p.convs[c.key] = c
 	}
-	p.dirtyC[key] = struct{}{}
+	p.markConv(c)
 	return c
+}
+
+func (p *Partition) markConv(c *conv) {
+	if !c.dirty {
+		c.dirty = true
+		p.dirtyC = append(p.dirtyC, c)
+	}
 }
 
 // Outcome of one record.
@@ -433,7 +449,7 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 		p.add(shop, ts, cAuto, 1)
 	case event.Buyer:
 		p.add(shop, ts, cBuyerMsgs, 1)
-		c := p.conv(e.Conversation())
+		c := p.conv(e)
 		date := p.localDate(ts)
 		if !hasCohort(c, date) {
 			co := cohort{date: date, t0: ts}
@@ -484,7 +500,7 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	p.add(aid, r, aActivity, 1)
 	p.add(shop, r, cHuman, 1)
 	p.add(aid, r, aMessages, 1)
-	c := p.conv(e.Conversation())
+	c := p.conv(e)
 
 	date := p.localDate(r)
 	first := true
@@ -552,7 +568,7 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 	case event.OrderPaid:
 		p.add(shop, ts, cOrdersPaid, 1)
 		p.add(shop, ts, cPaidFen, e.AmountFen)
-		c := p.conv(e.Conversation())
+		c := p.conv(e)
 		c.paids = append(c.paids, paid{ts, e.AmountFen})
 		for i := range c.cohorts {
 			co := &c.cohorts[i]
@@ -624,12 +640,20 @@ func (p *Partition) Expire(a, stream int64) {
 		}
 		if c.empty() {
 			delete(p.convs, key)
-			delete(p.dirtyC, key)
+			c.gone = true
 			p.deletedC = append(p.deletedC, key)
 		} else {
-			p.dirtyC[key] = struct{}{}
+			p.markConv(c)
 		}
 	}
+	p.ExpireIDs()
+	p.sweepOwners()
+}
+
+// ExpireIDs forgets the event ids that can no longer make a record a duplicate. It is
+// cheap (a look at each retained minute of ids), so it runs with every batch: at a high
+// record rate ids are most of the state.
+func (p *Partition) ExpireIDs() {
 	// Ids follow the topic-partition's own stream time: a copy arrives on the same partition.
 	for t := range p.ids {
 		cut := p.wm[t] - lateness
@@ -654,7 +678,6 @@ func (p *Partition) Expire(a, stream int64) {
 			p.deletedI = append(p.deletedI, im.fields...)
 		}
 	}
-	p.sweepOwners()
 }
 
 // keep filters s in place and reports whether anything was dropped.

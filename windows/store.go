@@ -186,6 +186,7 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 		if err != nil {
 			return err
 		}
+		c.key = f
 		p.convs[f] = c
 		return nil
 	}); err != nil {
@@ -267,9 +268,17 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 	for _, k := range p.deletedB {
 		args = append(args, blockField(k))
 	}
-	args = append(args, len(p.dirtyC))
-	for key := range p.dirtyC {
-		args = append(args, key, encodeConv(p.convs[key]))
+	changed := 0
+	for _, c := range p.dirtyC {
+		if !c.gone {
+			changed++
+		}
+	}
+	args = append(args, changed)
+	for _, c := range p.dirtyC {
+		if !c.gone {
+			args = append(args, c.key, encodeConv(c))
+		}
 	}
 	args = append(args, len(p.deletedC))
 	for _, key := range p.deletedC {

@@ -34,8 +34,8 @@ type env struct {
 	brokers     []string
 	closeBroker func()
 	redis       *testenv.Redis
-	rdb   *redis.Client
-	parts int
+	rdb         *redis.Client
+	parts       int
 	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
 	profileTo string
 	// heapTo, when set, receives serve's heap profile at the end of consumeAll.
