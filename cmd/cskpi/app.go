@@ -23,7 +23,6 @@ import (
 	"github.com/cskpi/cskpi/pipeline/demo"
 	"github.com/cskpi/cskpi/pipeline/produce"
 	"github.com/cskpi/cskpi/pipeline/serve"
-	"github.com/cskpi/cskpi/pipeline/synth"
 	"github.com/cskpi/cskpi/sinks"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/reference"
@@ -374,10 +373,13 @@ func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	gen := synth.New(synth.Config{Seed: f.seed, Shops: f.shops, SlowShops: f.slow, Start: time.Now(), Rate: f.rate})
 	logger.Info("loadgen", "rate", f.rate, "shops", f.shops, "slow_shops", f.slow)
-	n, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: opt, Rate: f.rate, Gen: gen, Duration: f.duration})
-	logger.Info("loadgen stopped", "records", n)
+	start := time.Now()
+	// The default generator starts ten minutes of event time early, so that publishing
+	// begins in the middle of ongoing chats at the full rate.
+	n, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: opt, Rate: f.rate, Duration: f.duration,
+		Shops: max(f.shops, 1), SlowShops: f.slow, Seed: f.seed})
+	logger.Info("loadgen stopped", "records", n, "seconds", time.Since(start).Seconds())
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

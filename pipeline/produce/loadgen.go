@@ -14,9 +14,14 @@ import (
 type LoadgenOptions struct {
 	Options
 	Rate     float64          // records per second; default the generator's rate (50 for the default generator)
-	Gen      *synth.Generator // nil = a warmed-up generator of 20 shops (3 slow), seeded from the clock; see Loadgen
+	Gen      *synth.Generator // nil = a warmed-up generator of Shops shops (SlowShops slow) seeded with Seed; see Loadgen
 	Duration time.Duration    // 0 = until ctx is done
 	Now      func() time.Time // the wall clock; nil = time.Now
+
+	// The default generator's shops (default 20), slow shops (default 3) and seed (0: from
+	// the clock).
+	Shops, SlowShops int
+	Seed             int64
 }
 
 const (
@@ -60,7 +65,14 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 		}
 		t := now()
 		warm := min(loadgenWarmup, time.Duration(loadgenWarmupLines/rate*float64(time.Second)))
-		gen = synth.New(synth.Config{Seed: t.UnixNano(), Shops: loadgenShops, SlowShops: loadgenSlowShops, Start: t.Add(-warm), Rate: rate})
+		cfg := synth.Config{Seed: opt.Seed, Shops: opt.Shops, SlowShops: opt.SlowShops, Start: t.Add(-warm), Rate: rate}
+		if cfg.Seed == 0 {
+			cfg.Seed = t.UnixNano()
+		}
+		if cfg.Shops <= 0 {
+			cfg.Shops, cfg.SlowShops = loadgenShops, loadgenSlowShops
+		}
+		gen = synth.New(cfg)
 		// Until the generator has caught up with the wall clock, which moved on while it ran.
 		for pending = gen.Next(); gen.Now().Before(now()); pending = gen.Next() {
 		}
@@ -87,6 +99,7 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 	var end time.Time
 	if opt.Duration > 0 {
 		end = wall0.Add(opt.Duration)
+		gen.Until(time.Unix(0, ev0+int64(float64(opt.Duration)/scale)))
 	}
 
 	p, err := newPublisher(opt.Options)
@@ -113,6 +126,9 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 	var timer *time.Timer
 	for ctx.Err() == nil {
 		line := next()
+		if line == nil { // the generator ended at Until
+			return finish(flush())
+		}
 		at := due(gen.Now().UnixNano())
 		if !end.IsZero() && at.After(end) {
 			return finish(flush())

@@ -34,3 +34,24 @@ func BenchmarkLines(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadgen measures live synthetic traffic against the in-process broker at a
+// rate above what one process can produce: records per second of the generator, the JSON
+// round trip and the client together.
+// go test -run=^$ -bench=Loadgen -benchtime=1x ./pipeline/produce
+func BenchmarkLoadgen(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, DefaultMessagesTopic, DefaultOrdersTopic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for b.Loop() {
+		start := time.Now()
+		n, err := Loadgen(context.Background(), LoadgenOptions{Options: Options{Brokers: c.ListenAddrs()},
+			Rate: 2e5, Duration: 3 * time.Second, Shops: 1000, SlowShops: 1, Seed: 7})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+	}
+}

@@ -165,6 +165,8 @@ type Generator struct {
 
 	nextArrival int64
 	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
+	until       int64   // Until, in Unix ns; 0: none
+	sinceStart  float64 // exact time of the next arrival after start, in ns
 	st          stats
 }
 
@@ -243,6 +245,9 @@ func (g *Generator) Next() []byte {
 		return l
 	}
 	for len(g.heap) == 0 || g.nextArrival <= g.heap[0].ts {
+		if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
+			return nil
+		}
 		g.arrive()
 	}
 	it := g.pop()
@@ -268,6 +273,12 @@ func (g *Generator) Next() []byte {
 	return line
 }
 
+// Until ends the stream at t: lines due after it are not scheduled, and Next returns nil
+// once every line up to t is out. The lines up to t are the same as without it. A bounded
+// run never emits the later lines anyway, and at a high rate the orders, payments and
+// refunds scheduled hours and days ahead would otherwise fill memory.
+func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
+
 // arrive starts the conversation of the next buyer and draws the following arrival. Arrivals
 // are Poisson; their rate is Rate divided by the running mean of lines per conversation, so
 // that the stream advances event time at Rate lines per second whatever the model's mix.
@@ -276,7 +287,11 @@ func (g *Generator) arrive() {
 	g.conversation(t)
 	mean := (priorLines*priorConvs + g.scheduled) / float64(priorConvs+g.st.convs)
 	gap := g.rng.ExpFloat64() * mean / g.cfg.Rate
-	g.nextArrival = t + int64(gap*1e3)*1e6 // whole milliseconds, as shops stamp them
+	// Arrival times accumulate exactly; only the stamp is in whole milliseconds, as shops
+	// stamp them. Rounding each gap instead made every gap under 1 ms zero, which at
+	// thousands of conversations a second multiplied the arrival rate without bound.
+	g.sinceStart += gap * 1e9
+	g.nextArrival = g.start + int64(g.sinceStart/1e6)*1e6
 }
 
 func (g *Generator) pickShop() *shop {
@@ -551,6 +566,9 @@ func (g *Generator) secs(lo, hi float64) int64 {
 // push schedules an item. The heap orders small pointer-free slots; the items themselves stay
 // put in a slab, so sifting moves 24 bytes with no write barriers.
 func (g *Generator) push(it item) {
+	if g.until != 0 && it.ts > g.until {
+		return
+	}
 	g.pushSeq++
 	var idx int32
 	if n := len(g.free); n > 0 {

@@ -227,3 +227,31 @@ func TestGeneratorIDs(t *testing.T) {
 		t.Errorf("defaults: %+v", g.Config())
 	}
 }
+
+// TestUntil: a generator ended at Until yields exactly the lines of an unbounded one up to
+// that time, then nil.
+func TestUntil(t *testing.T) {
+	cfg := Config{Seed: 3, Shops: 50, SlowShops: 2, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 200}
+	until := cfg.Start.Add(10 * time.Minute)
+	full, bounded := New(cfg), New(cfg)
+	bounded.Until(until)
+	n := 0
+	for {
+		b := bounded.Next()
+		if b == nil {
+			break
+		}
+		if f := full.Next(); string(f) != string(b) {
+			t.Fatalf("line %d differs:\n bounded %s\n full    %s", n, b, f)
+		}
+		n++
+	}
+	// What the unbounded generator has next is past Until.
+	full.Next()
+	if !full.Now().After(until) {
+		t.Fatalf("the bounded run ended at line %d, before Until (next line at %v)", n, full.Now())
+	}
+	if n < 100000 {
+		t.Errorf("only %d lines in 10 minutes at 200 lines/s", n)
+	}
+}
