@@ -108,9 +108,35 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 	}
 	defer p.w.Close()
 	prog := newProgress(opt.Progress, -1, false)
+
+	// Generating and writing overlap: one goroutine writes (in order, so each partition's
+	// order survives) while this one generates the next batch; one process then keeps up
+	// with tens of thousands of records a second.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []kafka.Message, 2)
+	var werr error
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		for b := range batches {
+			if werr != nil {
+				continue
+			}
+			if werr = p.write(ctx, b); werr != nil {
+				cancel()
+			}
+			prog.set(0, p.n)
+		}
+	}()
 	finish := func(err error) (int64, error) {
-		if ctx.Err() != nil {
+		close(batches)
+		<-wdone
+		switch {
+		case ctx.Err() != nil:
 			err = nil // cancelled: the normal way to stop
+		case werr != nil:
+			err = werr
 		}
 		prog.finish(p.n, err)
 		return p.n, err
@@ -118,13 +144,19 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 
 	batch := make([]kafka.Message, 0, p.chunk)
 	flush := func() error {
-		err := p.write(ctx, batch)
-		batch = batch[:0]
-		prog.set(0, p.n)
-		return err
+		if len(batch) == 0 {
+			return nil
+		}
+		select {
+		case batches <- batch:
+		case <-lctx.Done():
+			return nil
+		}
+		batch = make([]kafka.Message, 0, p.chunk)
+		return nil
 	}
 	var timer *time.Timer
-	for ctx.Err() == nil {
+	for lctx.Err() == nil {
 		line := next()
 		if line == nil { // the generator ended at Until
 			return finish(flush())
@@ -147,7 +179,7 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 					timer.Reset(wait)
 				}
 				select {
-				case <-ctx.Done():
+				case <-lctx.Done():
 					return finish(nil)
 				case <-timer.C:
 				}
