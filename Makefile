@@ -23,7 +23,9 @@ generate:
 dashboards: generate
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./pipeline/event
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=30s ./pipeline/event
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMatchesOracle$$' -fuzztime=30s ./pipeline/event
+	$(GO) test -run='^$$' -fuzz='^FuzzParseTime$$' -fuzztime=30s ./pipeline/event
 
 # The end-to-end benchmark: prints a table and rewrites the figures of docs/PERFORMANCE.md.
 # CSKPI_PROFILE=/tmp/serve.prof also saves a CPU profile of serve during the main run.
@@ -34,4 +36,5 @@ bench:
 
 # Go micro-benchmarks (decoder, state, generator).
 microbench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./pipeline/produce
 	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/event ./windows ./pipeline/synth
