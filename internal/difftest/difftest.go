@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -241,7 +242,13 @@ func SampleKey(name string, kv ...string) string {
 }
 
 // Diff lists the series that differ, at most max of them.
-func Diff(got, want map[string]float64, max int) []string {
+func Diff(got, want map[string]float64, max int) []string { return DiffWithin(got, want, max, 0) }
+
+// DiffWithin is Diff with a relative tolerance. A sum over instances needs one: each
+// instance rounds its own value to a float64, and a yuan figure beyond 2^53 fen (about
+// 9·10^13 yuan) is not exact in one, so the instances' roundings can differ from the
+// rounding of the total by an ulp each.
+func DiffWithin(got, want map[string]float64, max int, rel float64) []string {
 	var out []string
 	keys := map[string]bool{}
 	for k := range got {
@@ -258,7 +265,7 @@ func Diff(got, want map[string]float64, max int) []string {
 	for _, k := range sorted {
 		g, gok := got[k]
 		w, wok := want[k]
-		if gok == wok && g == w {
+		if gok == wok && (g == w || math.Abs(g-w) <= rel*math.Abs(w)) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: serve=%s recompute=%s", k, show(g, gok), show(w, wok)))

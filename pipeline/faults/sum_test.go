@@ -69,7 +69,8 @@ func awaitSumMatch(t *testing.T, procs []*difftest.Proc, want map[string]float64
 			health = append(health, h)
 		}
 		if lastErr == nil {
-			last = difftest.Diff(sumInstances(parts...), want, 40)
+			// One ulp per instance: see difftest.DiffWithin.
+			last = difftest.DiffWithin(sumInstances(parts...), want, 40, float64(len(parts))*0x1p-52)
 			if len(last) == 0 {
 				return health
 			}
