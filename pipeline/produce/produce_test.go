@@ -267,3 +267,29 @@ func published(t *testing.T, addrs []string, topic string) int64 {
 	}
 	return n
 }
+
+// TestGeneratedRecord: the loadgen's shortcut routes every generator line exactly as
+// jsonl.Parse does, and leaves the lines it cannot route to it.
+func TestGeneratedRecord(t *testing.T) {
+	g := synth.New(synth.Config{Seed: 5, Shops: 40, SlowShops: 2, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 100})
+	var dec event.Decoder
+	fast := 0
+	for i := range 50000 {
+		line := g.Next()
+		want, err := jsonl.Parse(line)
+		if err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		got, ok := generatedRecord(&dec, line)
+		if !ok {
+			continue
+		}
+		fast++
+		if got.Topic != want.Topic || string(got.Key) != string(want.Key) || string(got.Value) != string(want.Value) {
+			t.Fatalf("line %d routed as %v %q, jsonl.Parse says %v %q", i, got.Topic, got.Key, want.Topic, want.Key)
+		}
+	}
+	if fast < 45000 {
+		t.Errorf("only %d of 50000 lines took the shortcut", fast)
+	}
+}
