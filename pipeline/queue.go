@@ -7,11 +7,10 @@ import (
 
 // queue hands decoded records from a partition's fetchers to its batch loop. A channel
 // send per record cost more than decoding it; here the fetcher appends under a mutex and
-// the batch loop takes everything queued in one swap.
+// the batch loop takes up to a batch at once.
 type queue struct {
 	mu    sync.Mutex
 	items []record
-	spare []record
 	limit int
 	ready chan struct{} // a signal: items is not empty
 	space chan struct{} // a signal: items fell below limit

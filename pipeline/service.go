@@ -571,10 +571,7 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 	tDLQ := time.Now()
 	s.maybeExpire(p, lastExpire)
 	tExp := time.Now()
-	if err := s.opt.Store.Commit(ctx, p, next); err != nil {
-		// The mirror now holds a batch Redis does not: stop exporting it until it is
-		// reloaded, rather than show numbers that were never committed.
-		s.unregister(p.ID)
+	if err := s.commit(ctx, p, next); err != nil {
 		return err
 	}
 	s.log.Debug("batch", "partition", p.ID, "records", len(batch), "admit", tAdmit.Sub(start),
@@ -668,7 +665,14 @@ func (s *Service) expireIdle(ctx context.Context, p *windows.Partition, last *ex
 	if !p.Changed() {
 		return nil
 	}
-	if err := s.opt.Store.Commit(ctx, p, maps.Clone(p.Offsets)); err != nil {
+	return s.commit(ctx, p, maps.Clone(p.Offsets))
+}
+
+// commit writes p's changes with the next offsets. On failure the mirror holds changes
+// Redis does not: it is no longer exported until it is reloaded, rather than show numbers
+// that were never committed.
+func (s *Service) commit(ctx context.Context, p *windows.Partition, next map[string]int64) error {
+	if err := s.opt.Store.Commit(ctx, p, next); err != nil {
 		s.unregister(p.ID)
 		return err
 	}

@@ -63,15 +63,7 @@ func (r *reader) count() int {
 	return int(v)
 }
 
-func (r *reader) str() string {
-	n := r.count()
-	if r.err != nil {
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
+func (r *reader) str() string { return string(r.bytes()) }
 
 // bytes reads a length-prefixed byte string without copying it.
 func (r *reader) bytes() []byte {
@@ -256,7 +248,7 @@ func parseBlockField(f string) (blockKey, error) {
 }
 
 // idField is "<role>|<minute>": role "m" for messages, "o" for orders. Each batch writes
-// its new ids of a minute under "<role>|<minute>|<batch seq>".
+// its new ids of a minute under idBatchField.
 func idField(t int, minute int64) string {
 	role := "m"
 	if t == 1 {
@@ -267,6 +259,11 @@ func idField(t int, minute int64) string {
 
 // parseIDField reads "<role>|<minute>" with or without the batch suffix (fields written
 // before ids were stored per batch have none).
+// idBatchField is "<role>|<minute>|<batch seq>": a batch's new ids of that minute.
+func idBatchField(t int, minute, seq int64) string {
+	return idField(t, minute) + "|" + strconv.FormatInt(seq, 10)
+}
+
 func parseIDField(f string) (int, int64, error) {
 	role, m, ok := strings.Cut(f, "|")
 	if !ok || (role != "m" && role != "o") {

@@ -54,8 +54,9 @@ func (p *Partition) seal(k blockKey) []byte {
 	return b.enc
 }
 
-// committed is called once Redis holds the batch.
+// committed is called once Redis holds the batch, with p.Seq its sequence number.
 func (p *Partition) committed() {
+	p.idsCommitted(p.Seq)
 	p.clearDirty()
 	p.cool()
 }
@@ -101,7 +102,7 @@ func (p *Partition) sweepOwners() {
 }
 
 // running keeps each window's totals per owner for the spans of one as-of time, so that a
-// gauge refresh reads them instead of summing every bucket: bumps inside the spans add to
+// scrape reads them instead of summing every bucket: bumps inside the spans add to
 // them as they happen, and moving the as-of time adds the buckets entering a span and
 // subtracts those leaving it. Invariant: sums[id][w] is the sum over the buckets that
 // exist with an index in spans' window w.

@@ -2,7 +2,6 @@ package windows
 
 import (
 	"hash/maphash"
-	"strconv"
 	"sync"
 	"time"
 
@@ -335,22 +334,13 @@ func (p *Partition) remember(t event.Topic, id string, ts int64) {
 	p.dirtyI[t][m] = struct{}{}
 }
 
-// idFields lists the new id fields of the batch that commits as seq, and moves them from
-// fresh to committed once Redis holds them (done is called then).
-func (p *Partition) idFields(seq int64, add func(field string, value []byte)) (done func()) {
-	var fields []*idMinute
-	var names []string
+// idsCommitted records that Redis holds the fresh ids of the batch committed as seq, each
+// minute's under idBatchField.
+func (p *Partition) idsCommitted(seq int64) {
 	for t := range 2 {
 		for m := range p.dirtyI[t] {
 			im := p.idMinutes[t][m]
-			f := idField(t, m) + "|" + strconv.FormatInt(seq, 10)
-			add(f, im.fresh)
-			fields, names = append(fields, im), append(names, f)
-		}
-	}
-	return func() {
-		for i, im := range fields {
-			im.fields = append(im.fields, names[i])
+			im.fields = append(im.fields, idBatchField(t, m, seq))
 			im.fresh = nil
 		}
 	}
@@ -478,10 +468,9 @@ func (p *Partition) localDate(ts int64) int32 {
 	if d := &p.day; d.to != 0 && ts >= d.from && ts < d.to {
 		return d.date
 	}
-	t := time.Unix(0, ts).In(p.cfg.Location)
-	y, m, dd := t.Date()
+	y, m, dd := time.Unix(0, ts).In(p.cfg.Location).Date()
 	start := time.Date(y, m, dd, 0, 0, 0, 0, p.cfg.Location)
-	p.day = dayRange{from: start.UnixNano(), to: start.AddDate(0, 0, 1).UnixNano(), date: localDate(ts, p.cfg.Location)}
+	p.day = dayRange{from: start.UnixNano(), to: start.AddDate(0, 0, 1).UnixNano(), date: dayNumber(y, m, dd)}
 	return p.day.date
 }
 
@@ -603,9 +592,9 @@ func (p *Partition) Expire(a, stream int64) {
 	sp := SpansAt(a)
 	if sp.H24.From > p.minMinute || sp.D28.From > p.minHour {
 		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
+		p.invalidate()
 		for k := range p.blocks {
 			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {
-				p.invalidate()
 				delete(p.blocks, k)
 				delete(p.decoded, k)
 				delete(p.dirtyB, k)

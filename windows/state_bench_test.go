@@ -67,7 +67,7 @@ func BenchmarkIDMemory(b *testing.B) {
 			// Realistic ids: a UUID-like 36-byte string, one ms apart.
 			p.remember(event.Orders, fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), start+int64(i)*int64(time.Millisecond))
 			if i%8192 == 8191 { // as a commit does
-				p.idFields(int64(i), func(string, []byte) {})()
+				p.idsCommitted(int64(i))
 				p.clearDirty()
 			}
 		}

@@ -144,6 +144,7 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 		}
 	}
 	remap := thresholdMap(storedThr, p.cfg.Thresholds)
+	keepAsIs := identity(remap, storedThr)
 	var rewrite []blockKey
 
 	if err := s.scan(ctx, k[1], func(f, v string) error {
@@ -152,7 +153,6 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 			return err
 		}
 		enc := []byte(v)
-		keepAsIs := identity(remap, storedThr)
 		var walkErr error
 		b := &bucket{enc: enc}
 		if !keepAsIs {
@@ -253,8 +253,8 @@ func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error
 }
 
 // Commit writes what the batch changed together with the partition's next offsets, if and
-// only if Redis still holds the offsets p was built on. On ErrFenced (or any error) p no
-// longer matches Redis and must be reloaded.
+// only if Redis still holds the batch sequence number p was built on. On ErrFenced (or any
+// error) p no longer matches Redis and must be reloaded.
 func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64) error {
 	n := 10 + 2*(len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])) + len(p.deletedB) + len(p.deletedC)
 	args := make([]any, 0, n)
@@ -285,22 +285,22 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 		args = append(args, key)
 	}
 	args = append(args, len(p.dirtyI[0])+len(p.dirtyI[1]))
-	idsDone := p.idFields(p.Seq+1, func(f string, v []byte) { args = append(args, f, v) })
+	for t := range 2 {
+		for m := range p.dirtyI[t] {
+			args = append(args, idBatchField(t, m, p.Seq+1), p.idMinutes[t][m].fresh)
+		}
+	}
 	args = append(args, len(p.deletedI))
 	for _, f := range p.deletedI {
 		args = append(args, f)
-	}
-	topics := make([]string, 0, len(next))
-	for t := range next {
-		topics = append(topics, t)
 	}
 	meta := []any{"v", schemaVersion, "thr", joinInts(p.cfg.Thresholds),
 		"wm:m", p.wm[event.Messages], "wm:o", p.wm[event.Orders]}
 	if p.minMinute > minInt64 {
 		meta = append(meta, "hm", p.minMinute, "hh", p.minHour)
 	}
-	for _, t := range topics {
-		meta = append(meta, "off:"+t, next[t])
+	for t, o := range next {
+		meta = append(meta, "off:"+t, o)
 	}
 	meta = append(meta, "seq", p.Seq+1)
 	args = append(args, len(meta)/2)
@@ -334,7 +334,6 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 		p.Offsets[t] = o
 	}
 	p.Seq++
-	idsDone()
 	p.committed()
 	return nil
 }
@@ -391,18 +390,8 @@ func thresholdMap(stored, now []int64) []int {
 	return m
 }
 
+// remapVector moves a stored shop vector to the configured thresholds' layout.
 func remapVector(v []int64, remap []int, n int) []int64 {
-	if len(v) == n {
-		identity := true
-		for i, j := range remap {
-			if j != i {
-				identity = false
-			}
-		}
-		if identity {
-			return v
-		}
-	}
 	out := make([]int64, n)
 	copy(out, v[:min(len(v), nShopFixed)])
 	for i, j := range remap {

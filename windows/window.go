@@ -86,7 +86,10 @@ func msBetween(earlier, later int64) int64 {
 
 // localDate is the day number of ts in loc (days since 1970-01-01 in that zone's calendar).
 func localDate(ts int64, loc *time.Location) int32 {
-	t := time.Unix(0, ts).In(loc)
-	y, m, d := t.Date()
+	return dayNumber(time.Unix(0, ts).In(loc).Date())
+}
+
+// dayNumber is the days since 1970-01-01 of a calendar date.
+func dayNumber(y int, m time.Month, d int) int32 {
 	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
 }

@@ -337,7 +337,7 @@ func AwaitMatchFunc(t testing.TB, scrape func() ([]byte, error), want map[string
 			if len(last) == 0 {
 				return health
 			}
-			// Once every record has an outcome and a few refreshes have passed, a
+			// Once every record has an outcome and expiry has had a few seconds, a
 			// difference is final: fail now rather than at the deadline.
 			if records > 0 && Consumed(health) == records {
 				if settledSince.IsZero() {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ type env struct {
 	profileTo string
 	// heapTo, when set, receives serve's heap profile at the end of consumeAll.
 	heapTo string
-	procs  []*proc
+	procs  []*difftest.Proc
 }
 
 // newEnv runs the broker in this process: the replays publish before serve starts, so
@@ -80,45 +81,25 @@ func (e *env) publish(t testing.TB, lines [][]byte) {
 	}
 }
 
-// proc is a running `cskpi serve`.
-type proc struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-func (e *env) serve(t testing.TB, bin string, extra ...string) *proc {
+// serve starts `cskpi serve` on the env's broker and Redis; its log goes to a file that
+// is printed if the benchmark fails.
+func (e *env) serve(t testing.TB, bin string, extra ...string) *difftest.Proc {
 	t.Helper()
-	port := testenv.FreePort(t)
-	args := append([]string{"serve", "--kafka.brokers=" + strings.Join(e.brokers, ","),
-		"--redis.addr=" + e.redis.Addr, "--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
-		"--kafka.group=bench", "--log.level=warn"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, base: "http://127.0.0.1:" + strconv.Itoa(port)}
-	t.Cleanup(p.stop)
+	p := difftest.StartServe(t, bin, difftest.ServeOptions{Args: append([]string{
+		"--kafka.brokers=" + strings.Join(e.brokers, ","), "--redis.addr=" + e.redis.Addr,
+		"--kafka.group=bench", "--log.level=warn"}, extra...)})
 	e.procs = append(e.procs, p)
 	return p
 }
 
-func (p *proc) stop() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-		_ = p.cmd.Wait()
-	}
-}
-
-// metrics scrapes the process; nil when it does not answer.
-func (p *proc) metrics() map[string]*dtoFamily {
-	resp, err := http.Get(p.base + "/metrics")
+// families scrapes the process into metric families; nil when it does not answer.
+func families(p *difftest.Proc) map[string]*dtoFamily {
+	b, err := p.Scrape()
 	if err != nil {
 		return nil
 	}
-	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(b))
 	if err != nil {
 		return nil
 	}
@@ -211,10 +192,10 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	if e.profileTo != "" {
 		go func() {
 			deadline := time.Now().Add(5 * time.Second)
-			resp, err := http.Get(p.base + "/debug/pprof/profile?seconds=4")
+			resp, err := http.Get(p.Base + "/debug/pprof/profile?seconds=4")
 			for err != nil && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond) // retry interval while serve starts
-				resp, err = http.Get(p.base + "/debug/pprof/profile?seconds=4")
+				resp, err = http.Get(p.Base + "/debug/pprof/profile?seconds=4")
 			}
 			if err != nil {
 				return
@@ -233,7 +214,7 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 			t.Fatalf("serve did not consume %d records in time", total)
 		}
 		n := e.applied(t)
-		if r := rss(p.cmd.Process.Pid); r > maxRSS {
+		if r := rss(p.Cmd.Process.Pid); r > maxRSS {
 			maxRSS = r
 		}
 		now := time.Now()
@@ -251,11 +232,11 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
 	testenv.WaitFor(t, 10*time.Second, "gauges showing every record", func() bool {
-		final = p.metrics()
+		final = families(p)
 		return final != nil && consumed(final) >= total && final["cskpi_buyer_messages"] != nil
 	})
 	if e.heapTo != "" {
-		saveProfile(t, p.base+"/debug/pprof/heap", e.heapTo)
+		saveProfile(t, p.Base+"/debug/pprof/heap", e.heapTo)
 	}
 	mem := e.redis.UsedMemory(t)
 	secs := t90.Sub(t10).Seconds()
@@ -338,15 +319,8 @@ func (e *env) redisPipelineRate(t testing.TB) float64 {
 func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) (p50, p99 float64, achieved float64) {
 	t.Helper()
 	p := e.serve(t, bin, "--clock=wall")
-	testenv.WaitFor(t, 30*time.Second, "serve ready", func() bool {
-		resp, err := http.Get(p.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	base := consumed(p.metrics())
+	testenv.WaitFor(t, 30*time.Second, "serve ready", func() bool { return p.Ready() == http.StatusOK })
+	base := consumed(families(p))
 	var logs strings.Builder
 	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
 		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
@@ -359,11 +333,11 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	achieved = float64(n) / d.Seconds()
 	// A load beyond the machine leaves serve behind: report what it saw rather than fail.
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if consumed(p.metrics())-base >= n {
+		if consumed(families(p))-base >= n {
 			break
 		}
 	}
-	m := p.metrics()
+	m := families(p)
 	if m == nil {
 		return math.NaN(), math.NaN(), achieved
 	}

@@ -202,7 +202,7 @@ func (e *env) memoryAt(t testing.TB, bin string, lines [][]byte, marks []int) []
 		t.Logf("after %d records: used_memory %d, used_memory_dataset %d; keys: %s",
 			m, e.redis.UsedMemory(t), out[i], e.keySizes(t))
 	}
-	p.stop()
+	p.Stop()
 	return out
 }
 
@@ -248,7 +248,7 @@ func (e *env) keySizes(t testing.TB) string {
 // runs do not share the machine with leftovers.
 func (e *env) close(t testing.TB) {
 	for _, p := range e.procs {
-		p.stop()
+		p.Stop()
 	}
 	_ = e.rdb.Close()
 	e.redis.Stop(t)

@@ -2,7 +2,6 @@ package event
 
 import (
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -115,14 +114,10 @@ type Decoder struct {
 	occ occurrences // where the known fields of the record being decoded are
 }
 
-var decoders = sync.Pool{New: func() any { return new(Decoder) }}
-
-// Decode decodes with a pooled Decoder; hot paths keep their own.
+// Decode decodes with a fresh Decoder; hot paths keep their own, which reuses its buffers.
 func Decode(topic Topic, value []byte) (Event, Reason) {
-	d := decoders.Get().(*Decoder)
-	e, r := d.Decode(topic, value)
-	decoders.Put(d)
-	return e, r
+	var d Decoder
+	return d.Decode(topic, value)
 }
 
 // Decode checks a record value of the given topic for the content reasons (oversize,
