@@ -88,6 +88,8 @@ func (e *env) serve(t testing.TB, bin string, extra ...string) *difftest.Proc {
 	p := difftest.StartServe(t, bin, difftest.ServeOptions{Args: append([]string{
 		"--kafka.brokers=" + strings.Join(e.brokers, ","), "--redis.addr=" + e.redis.Addr,
 		"--kafka.group=bench", "--log.level=warn"}, extra...)})
+	// A scrape of 100 000 shops' series (no cardinality cap here) takes seconds.
+	p.Client = &http.Client{Timeout: time.Minute}
 	e.procs = append(e.procs, p)
 	return p
 }
@@ -231,7 +233,7 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	}
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
-	testenv.WaitFor(t, 10*time.Second, "gauges showing every record", func() bool {
+	testenv.WaitFor(t, time.Minute, "gauges showing every record", func() bool {
 		final = families(p)
 		return final != nil && consumed(final) >= total && final["cskpi_buyer_messages"] != nil
 	})
