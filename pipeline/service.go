@@ -541,7 +541,7 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 
 	p.Lock()
 	defer p.Unlock()
-	clk := windows.Clock{Stream: s.stream.Load(), HasTime: s.haveStream.Load(), Wall: s.opt.Now().UnixNano()}
+	clk := p.Clock(s.stream.Load(), s.haveStream.Load(), s.opt.Now().UnixNano())
 	for i := range batch {
 		r := &batch[i]
 		outcome, reason := windows.Rejected, r.reason
@@ -569,7 +569,7 @@ func (s *Service) applyBatch(ctx context.Context, p *windows.Partition, batch []
 		}
 	}
 	tDLQ := time.Now()
-	s.maybeExpire(p, lastExpire)
+	s.maybeExpire(p, clk, lastExpire)
 	tExp := time.Now()
 	if err := s.commit(ctx, p, next); err != nil {
 		return err
@@ -640,17 +640,16 @@ type expiry struct {
 // maybeExpire runs the partition's expiry when the as-of minute or a stream-time minute
 // moved, at most once a second: it walks every conversation, and in a replay stream time
 // crosses minutes in nearly every batch. Running it later only keeps state longer.
-func (s *Service) maybeExpire(p *windows.Partition, last *expiry) {
-	stream := s.stream.Load()
+func (s *Service) maybeExpire(p *windows.Partition, clk windows.Clock, last *expiry) {
 	a := s.AsOf()
 	wmM, wmO := p.Watermark(event.Messages), p.Watermark(event.Orders)
-	now := [4]int64{windows.MinuteOf(a), windows.MinuteOf(wmM), windows.MinuteOf(wmO), windows.MinuteOf(stream)}
+	now := [4]int64{windows.MinuteOf(a), windows.MinuteOf(wmM), windows.MinuteOf(wmO), windows.MinuteOf(clk.Stream)}
 	if now == last.minutes || time.Since(last.at) < time.Second {
 		p.ExpireIDs()
 		return
 	}
 	last.minutes, last.at = now, time.Now()
-	p.Expire(a, stream)
+	p.Expire(a, clk)
 }
 
 // idleExpiry is how often a partition without records runs its expiry.
@@ -661,7 +660,7 @@ const idleExpiry = 2 * time.Second
 func (s *Service) expireIdle(ctx context.Context, p *windows.Partition, last *expiry) error {
 	p.Lock()
 	defer p.Unlock()
-	s.maybeExpire(p, last)
+	s.maybeExpire(p, p.Clock(s.stream.Load(), s.haveStream.Load(), s.opt.Now().UnixNano()), last)
 	if !p.Changed() {
 		return nil
 	}

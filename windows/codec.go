@@ -10,7 +10,8 @@ import (
 // The Redis values are compact binary so that a batch's script call stays small; field
 // names stay readable for an operator with redis-cli.
 
-const codecVersion = 1
+// codecVersion 2 added the conversation's last message time.
+const codecVersion = 2
 
 var errCorrupt = errors.New("windows: corrupt state value")
 
@@ -89,6 +90,7 @@ func (r *reader) bool() bool {
 func encodeConv(c *conv) []byte {
 	w := writer{b: make([]byte, 0, 32)}
 	w.uvarint(codecVersion)
+	w.varint(c.last)
 	w.bool(c.open)
 	if c.open {
 		w.varint(c.start)
@@ -128,6 +130,7 @@ func decodeConv(b []byte) (*conv, error) {
 		return nil, errCorrupt
 	}
 	c := &conv{}
+	c.last = r.varint()
 	c.open = r.bool()
 	if c.open {
 		c.start = r.varint()
@@ -167,23 +170,23 @@ func decodeConv(b []byte) (*conv, error) {
 	return c, nil
 }
 
-// appendID adds one (ts, id) entry to a minute's id blob.
-func appendID(b []byte, id string, ts int64) []byte {
-	b = binary.AppendVarint(b, ts)
+// appendID adds one (anchor, id) entry to a minute's id blob.
+func appendID(b []byte, id string, anchor int64) []byte {
+	b = binary.AppendVarint(b, anchor)
 	b = binary.AppendUvarint(b, uint64(len(id)))
 	return append(b, id...)
 }
 
 // forEachID walks an id blob; it stops at the first corrupt entry and reports it.
-func forEachID(b []byte, fn func(id string, ts int64)) error {
+func forEachID(b []byte, fn func(id string, anchor int64)) error {
 	r := reader{b: b}
 	for len(r.b) > 0 {
-		ts := r.varint()
+		anchor := r.varint()
 		id := r.str()
 		if r.err != nil {
 			return r.err
 		}
-		fn(id, ts)
+		fn(id, anchor)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func TestRunningTotalsMatchBuckets(t *testing.T) {
 					a = at(now + time.Duration(rng.IntN(72))*time.Hour) // a jump
 				}
 				if rng.IntN(3) == 0 {
-					p.Expire(at(now), at(now))
+					p.Expire(at(now), streamAt(at(now)))
 				}
 				if rng.IntN(2) == 0 {
 					commitInMemory(p)
@@ -171,7 +171,7 @@ func TestOwnersSwept(t *testing.T) {
 	}
 	// 30 days later the old shops have left every window.
 	later := 30 * 24 * time.Hour
-	p.Expire(at(later), at(later))
+	p.Expire(at(later), streamAt(at(later)))
 	admit(later, "new")
 	for _, o := range p.owners.byID {
 		if strings.HasPrefix(o.shop, "old") {

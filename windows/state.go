@@ -66,12 +66,16 @@ type owner struct{ shop, agent string }
 type conv struct {
 	key         string // "<shop>/<buyer>", its field in Redis
 	dirty, gone bool   // changed by the current batch; deleted since
-	open        bool
-	start       int64   // first unanswered buyer message of the open episode
-	msgs        []int64 // ts of the open episode's buyer messages
-	cohorts     []cohort
-	paids       []paid // applied order_paid, for cohorts consumed later
-	served      []served
+	// last is the largest ts of the conversation's applied buyer and agent messages
+	// (minInt64 before any). SPEC §1 orders a conversation's messages, so no later message
+	// of it is earlier than last: state that only an earlier message could change may go.
+	last    int64
+	open    bool
+	start   int64   // first unanswered buyer message of the open episode
+	msgs    []int64 // ts of the open episode's buyer messages
+	cohorts []cohort
+	paids   []paid // applied order_paid, for cohorts consumed later
+	served  []served
 }
 
 type cohort struct {
@@ -119,7 +123,14 @@ type Partition struct {
 	// Seq counts the batches committed; the store's fence compares it.
 	Seq int64
 	// wm is the partition's stream time per topic role (largest applied ts; 0 when none).
+	// Event ids are remembered on it: a re-published copy keeps its key, so it arrives on
+	// the same topic-partition, and this clock is the one its arrival order defines.
 	wm [2]int64
+	// st is the largest stream time this partition has validated a record or expired
+	// state with (minInt64: none). It is committed with the state, and a batch never
+	// validates with less, so a restart that has not yet read the shared stream time
+	// cannot accept a record whose state an earlier life already dropped as too old.
+	st int64
 
 	owners  owners
 	scratch []int64 // for decoding vectors
@@ -130,9 +141,12 @@ type Partition struct {
 	// ids holds, per topic role, the ts of each remembered event id, keyed by a 128-bit
 	// seeded hash of the id: half the memory of string keys, nothing for the GC to scan,
 	// and a collision is as likely as two random 128-bit numbers being equal.
+	// The value is the id's anchor max(ts, S₀), S₀ being the topic-partition's stream time
+	// when it was accepted: the id is a duplicate while that stream time is at most
+	// anchor + 1 h (SPEC §1, decided in arrival order).
 	ids   [2]map[idKey]int64
 	seeds [2]maphash.Seed
-	// idMinutes groups the same ids by minute of ts, for expiry and for Redis: there, each
+	// idMinutes groups the same ids by minute of anchor, for expiry and for Redis: there, each
 	// batch adds one field per minute it touched holding only its new ids (the minute's
 	// earlier fields stay as they are), and expiry deletes a minute's fields together.
 	idMinutes [2]map[int64]*idMinute
@@ -189,6 +203,7 @@ func (p *Partition) reset() {
 	p.Offsets = map[string]int64{}
 	p.Seq = 0
 	p.wm = [2]int64{}
+	p.st = minInt64
 	p.blocks = map[blockKey]*bucket{}
 	p.decoded = map[blockKey]struct{}{}
 	p.run = running{}
@@ -319,18 +334,18 @@ type idMinute struct {
 	fresh  []byte   // those of the current batch, encoded for the next field
 }
 
-// remember records an accepted event id.
-func (p *Partition) remember(t event.Topic, id string, ts int64) {
+// remember records an accepted event id with its anchor.
+func (p *Partition) remember(t event.Topic, id string, anchor int64) {
 	k := p.idKey(id)
-	p.ids[t][k] = ts
-	m := MinuteOf(ts)
+	p.ids[t][k] = anchor
+	m := MinuteOf(anchor)
 	im := p.idMinutes[t][m]
 	if im == nil {
 		im = &idMinute{}
 		p.idMinutes[t][m] = im
 	}
 	im.keys = append(im.keys, k)
-	im.fresh = appendID(im.fresh, id, ts)
+	im.fresh = appendID(im.fresh, id, anchor)
 	p.dirtyI[t][m] = struct{}{}
 }
 
@@ -352,7 +367,7 @@ func (p *Partition) conv(e *event.Event) *conv {
 	p.keyBuf = append(append(append(p.keyBuf[:0], e.Shop...), '/'), e.Buyer...)
 	c := p.convs[string(p.keyBuf)]
 	if c == nil {
-		c = &conv{key: string(p.keyBuf)}
+		c = &conv{key: string(p.keyBuf), last: minInt64}
 		p.convs[c.key] = c
 	}
 	p.markConv(c)
@@ -395,24 +410,42 @@ type Clock struct {
 	Wall    int64 // the wall clock, for "future"
 }
 
+// Clock is the clock a batch of this partition starts with: the shared stream time known
+// to the caller, but never less than the partition has already used (see st).
+func (p *Partition) Clock(stream int64, hasTime bool, wall int64) Clock {
+	if p.st != minInt64 && (!hasTime || p.st > stream) {
+		stream, hasTime = p.st, true
+	}
+	return Clock{Stream: stream, HasTime: hasTime, Wall: wall}
+}
+
+// used records that the partition validated or expired with clk.
+func (p *Partition) used(clk *Clock) {
+	if clk.HasTime && clk.Stream > p.st {
+		p.st = clk.Stream
+	}
+}
+
 // Admit decides the outcome of a decoded, content-valid event and applies it when it is
 // applied. It advances clk.Stream for the next record of the batch.
 func (p *Partition) Admit(e *event.Event, clk *Clock) (Outcome, event.Reason) {
+	defer p.used(clk)
 	if r := e.CheckTime(clk.Stream, clk.HasTime, clk.Wall); r != event.OK {
 		return Rejected, r
 	}
 	ids := p.ids[e.Topic]
-	// The remembered ts is checked, not just presence, so the answer does not depend on
-	// when expiry last ran.
-	if ts, seen := ids[p.idKey(e.ID)]; seen && ts >= p.wm[e.Topic]-lateness {
+	wm := p.wm[e.Topic]
+	// The remembered anchor is checked, not just presence, so the answer does not depend
+	// on when expiry last ran.
+	if anchor, seen := ids[p.idKey(e.ID)]; seen && anchor >= wm-dupMemory {
 		return Duplicate, event.OK
 	}
-	p.remember(e.Topic, e.ID, e.TS)
+	p.remember(e.Topic, e.ID, max(e.TS, wm))
 	if e.Spam {
 		return Excluded, event.OK
 	}
 	p.apply(e)
-	if e.TS > p.wm[e.Topic] {
+	if e.TS > wm {
 		p.wm[e.Topic] = e.TS
 	}
 	if !clk.HasTime || e.TS > clk.Stream {
@@ -440,6 +473,7 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 	case event.Buyer:
 		p.add(shop, ts, cBuyerMsgs, 1)
 		c := p.conv(e)
+		c.last = max(c.last, ts)
 		date := p.localDate(ts)
 		if !hasCohort(c, date) {
 			co := cohort{date: date, t0: ts}
@@ -490,6 +524,7 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	p.add(shop, r, cHuman, 1)
 	p.add(aid, r, aMessages, 1)
 	c := p.conv(e)
+	c.last = max(c.last, r)
 
 	date := p.localDate(r)
 	first := true
@@ -581,12 +616,13 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 	}
 }
 
-// Expire drops what can no longer change a result. a is the as-of time and stream the
-// stream time; neither goes back. See docs/SEMANTICS.md, "State retention": a join is
-// kept until the partition's stream time on the other topic has passed its horizon, or
-// until any record that could still join would be rejected as too old.
-func (p *Partition) Expire(a, stream int64) {
-	wmM, wmO := p.wm[event.Messages], p.wm[event.Orders]
+// Expire drops what can no longer change a result. a is the as-of time; clk carries the
+// stream time (see Clock), and neither goes back. See docs/SEMANTICS.md, "State
+// retention": the only bounds on what may still arrive are the too-old horizon of SPEC §1
+// and the order of each conversation's messages, so state is kept until one of them
+// rules out every record that could change it, however late the other topic runs.
+func (p *Partition) Expire(a int64, clk Clock) {
+	p.used(&clk)
 	// The running totals must have let go of the buckets about to be deleted.
 	p.advance(a)
 	sp := SpansAt(a)
@@ -602,50 +638,65 @@ func (p *Partition) Expire(a, stream int64) {
 			}
 		}
 	}
-	tooOld := stream - int64(event.MaxAge) // a record older than this is rejected
-	both := min(wmM, wmO)
+	// Any record accepted from now on has ts >= tooOld.
+	tooOld := int64(minInt64)
+	if p.st != minInt64 {
+		tooOld = p.st - int64(event.MaxAge)
+	}
 	for key, c := range p.convs {
-		changed := false
-		if c.open {
-			last := c.msgs[len(c.msgs)-1]
-			if end := max(c.start+horizon48, last+day); wmM > end+lateness || tooOld > end {
-				c.open, c.msgs = false, nil
-				changed = true
+		if p.expireConv(c, tooOld) {
+			if c.empty() {
+				delete(p.convs, key)
+				c.gone = true
+				p.deletedC = append(p.deletedC, key)
+			} else {
+				p.markConv(c)
 			}
-		}
-		if keep(&c.cohorts, func(co cohort) bool {
-			return both <= co.t0+horizon48+lateness && tooOld <= co.t0+horizon48
-		}) {
-			changed = true
-		}
-		if keep(&c.paids, func(pd paid) bool { return wmM <= pd.ts+lateness && tooOld <= pd.ts }) {
-			changed = true
-		}
-		if keep(&c.served, func(sv served) bool { return wmM <= sv.ts+26*hourNs+lateness && tooOld <= sv.ts+26*hourNs }) {
-			changed = true
-		}
-		if !changed {
-			continue
-		}
-		if c.empty() {
-			delete(p.convs, key)
-			c.gone = true
-			p.deletedC = append(p.deletedC, key)
-		} else {
-			p.markConv(c)
 		}
 	}
 	p.ExpireIDs()
 	p.sweepOwners()
 }
 
+// expireConv drops the parts of c that no acceptable record could change, and reports
+// whether it dropped anything. A later order may have any ts >= tooOld; a later message of
+// this conversation has ts >= max(c.last, tooOld).
+func (p *Partition) expireConv(c *conv, tooOld int64) bool {
+	nextMsg := max(c.last, tooOld)
+	changed := false
+	if c.open {
+		// A reply after end neither yields a sample nor answers any message within 24 h,
+		// and a buyer message after it abandons the episode: as if it were gone.
+		if end := max(c.start+horizon48, c.msgs[len(c.msgs)-1]+day); nextMsg > end {
+			c.open, c.msgs = false, nil
+			changed = true
+		}
+	}
+	if keep(&c.cohorts, func(co cohort) bool {
+		// A payment in [t0, t0+48h] can still come; a reply only while it can be in time.
+		// (The cohort's local date ended before t0+48h, so no later message needs it.)
+		return tooOld <= co.t0+horizon48 && (co.replied || nextMsg <= co.t0+horizon48)
+	}) {
+		changed = true
+	}
+	// A remembered payment waits for cohorts with t0 <= paid.ts, opened by later buyer messages.
+	if keep(&c.paids, func(pd paid) bool { return nextMsg <= pd.ts }) {
+		changed = true
+	}
+	// A marker stops a second count of its (agent, buyer, local date); every later reply
+	// falls after that date once it is 26 h past the first (a local day lasts at most 25 h).
+	if keep(&c.served, func(sv served) bool { return nextMsg <= sv.ts+26*hourNs }) {
+		changed = true
+	}
+	return changed
+}
+
 // ExpireIDs forgets the event ids that can no longer make a record a duplicate. It is
 // cheap (a look at each retained minute of ids), so it runs with every batch: at a high
 // record rate ids are most of the state.
 func (p *Partition) ExpireIDs() {
-	// Ids follow the topic-partition's own stream time: a copy arrives on the same partition.
 	for t := range p.ids {
-		cut := p.wm[t] - lateness
+		cut := p.wm[t] - dupMemory
 		if cut <= p.idsCutoff[t] {
 			continue
 		}
@@ -658,7 +709,7 @@ func (p *Partition) ExpireIDs() {
 				continue
 			}
 			for _, k := range im.keys {
-				if ts, ok := p.ids[t][k]; ok && ts < cut {
+				if anchor, ok := p.ids[t][k]; ok && anchor < cut {
 					delete(p.ids[t], k)
 				}
 			}

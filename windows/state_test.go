@@ -211,70 +211,155 @@ func TestDuplicatesAndTime(t *testing.T) {
 	}
 }
 
+// TestExpiryDropsOnlyWhatCannotMatter: state goes only when the too-old horizon or the
+// conversation's own later messages rule out every record that could change it, however far
+// the partition's topics have moved on (SPEC §1 allows orders days late and conversations
+// interleaved out of ts order).
 func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 	cfg := testConfig(t)
-	p := NewPartition(0, cfg)
-	clk := Clock{Wall: at(1000 * time.Hour)}
-	evs := []event.Event{msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute)}
-	for i := range evs {
-		p.Admit(&evs[i], &clk)
+	d := func(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
+	beyond := func(h float64) int64 { return at(d(h)) + int64(event.MaxAge) + 1 } // stream that makes ts=h too old
+	type step struct {
+		evs    []event.Event
+		stream int64 // expire with this stream time after the events (0: no expiry)
+		check  func(t *testing.T, p *Partition)
 	}
-	a := at(25 * time.Hour)
-	p.Expire(a, a)
-	for k := range p.blocks {
-		if k.res == resMinute && k.idx < SpansAt(a).H24.From {
-			t.Errorf("minute bucket %d outlived the 24h window", k.idx)
-		}
+	conv := func(p *Partition, b string) *conv { return p.convs["s1/"+b] }
+	tests := []struct {
+		name  string
+		steps []step
+		want  map[string]float64 // series at the end, as-of the last stream time
+	}{
+		{
+			name: "a replied cohort waits for payments until they would be too old, not for the orders topic",
+			steps: []step{
+				{evs: []event.Event{msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute),
+					msg("x", event.Buyer, d(60), buyer("b9")), order("o", event.OrderCreated, d(60), 1)},
+					stream: at(d(60)), check: func(t *testing.T, p *Partition) {
+						if c := conv(p, "b1"); c == nil || len(c.cohorts) != 1 {
+							t.Fatal("replied cohort dropped while a payment for it may still come")
+						}
+					}},
+				{evs: []event.Event{order("p", event.OrderPaid, d(47), 500)}},
+				{stream: beyond(48), check: func(t *testing.T, p *Partition) {
+					if c := conv(p, "b1"); c != nil {
+						t.Errorf("b1 kept although any record that could change it is too old: %+v", c)
+					}
+				}},
+			},
+			want: map[string]float64{key(kpi.InquiriesGuided, "28d"): 1, key(kpi.GuidedGMV, "28d"): 5},
+		},
+		{
+			name: "an unreplied cohort goes once the conversation's messages pass its reply horizon",
+			steps: []step{
+				{evs: []event.Event{msg("1", event.Buyer, 0)}, stream: at(d(100)), check: func(t *testing.T, p *Partition) {
+					if len(conv(p, "b1").cohorts) != 1 {
+						t.Fatal("unreplied cohort dropped while a reply could still be in time")
+					}
+				}},
+				{evs: []event.Event{msg("2", event.Buyer, d(49)), msg("3", event.Agent, d(49)+time.Minute)},
+					stream: at(d(100)), check: func(t *testing.T, p *Partition) {
+						if cs := conv(p, "b1").cohorts; len(cs) != 1 || cs[0].t0 != at(d(49)) {
+							t.Errorf("cohorts %+v, want only the replied one of t0=49h", cs)
+						}
+					}},
+			},
+			want: map[string]float64{key(kpi.Inquiries, "28d"): 2, key(kpi.InquiriesReplied, "28d"): 1},
+		},
+		{
+			name: "a payment waits for a late chat until the conversation's messages pass it",
+			steps: []step{
+				{evs: []event.Event{order("p", event.OrderPaid, d(10), 700), msg("x", event.Buyer, d(100), buyer("b9"))},
+					stream: at(d(100)), check: func(t *testing.T, p *Partition) {
+						if c := conv(p, "b1"); c == nil || len(c.paids) != 1 {
+							t.Fatal("payment dropped while a chat before it may still come")
+						}
+					}},
+				{evs: []event.Event{msg("1", event.Buyer, d(9)), msg("2", event.Agent, d(9.1)), msg("3", event.Buyer, d(11))},
+					stream: at(d(100)), check: func(t *testing.T, p *Partition) {
+						if c := conv(p, "b1"); len(c.paids) != 0 {
+							t.Errorf("payment kept after the conversation passed it: %+v", c.paids)
+						}
+					}},
+			},
+			want: map[string]float64{key(kpi.InquiriesGuided, "28d"): 1, key(kpi.GuidedGMV, "28d"): 7},
+		},
+		{
+			name: "an unanswered episode stays until a reply to it would be too old",
+			steps: []step{
+				{evs: []event.Event{msg("1", event.Buyer, 0)}, stream: beyond(48) - 1, check: func(t *testing.T, p *Partition) {
+					if !conv(p, "b1").open {
+						t.Fatal("episode dropped while a late reply within 48 h may still come")
+					}
+				}},
+				{stream: beyond(48), check: func(t *testing.T, p *Partition) {
+					if c := conv(p, "b1"); c != nil && c.open {
+						t.Error("episode kept past the too-old horizon")
+					}
+				}},
+			},
+		},
+		{
+			name: "a buyers-served marker goes once the conversation is a local day past it",
+			steps: []step{
+				{evs: []event.Event{msg("1", event.Agent, 0)}, stream: at(d(200)), check: func(t *testing.T, p *Partition) {
+					if len(conv(p, "b1").served) != 1 {
+						t.Fatal("marker dropped while a same-day reply may still come")
+					}
+				}},
+				{evs: []event.Event{msg("2", event.Agent, d(26)+1)}, stream: at(d(200)), check: func(t *testing.T, p *Partition) {
+					if sv := conv(p, "b1").served; len(sv) != 1 || sv[0].ts != at(d(26)+1) {
+						t.Errorf("markers %+v, want only the later day's", sv)
+					}
+				}},
+			},
+			want: map[string]float64{akey(kpi.AgentBuyersServed, "a1", "24h"): 1},
+		},
 	}
-	if len(p.convs) != 1 {
-		t.Fatalf("cohort dropped before its 48 h horizon: %d conversations", len(p.convs))
-	}
-	// A late payment into the kept cohort still counts in the 28d window.
-	pay := order("p", event.OrderPaid, 47*time.Hour, 500)
-	p.Admit(&pay, &clk)
-	a = at(48 * time.Hour)
-	tot := NewTotals(cfg, a)
-	tot.Add(p)
-	found := false
-	for _, s := range tot.Series() {
-		if s.Name == kpi.InquiriesGuided && s.Window == kpi.W28d {
-			found = true
-			if s.Value != 1 {
-				t.Errorf("guided after late payment = %v, want 1", s.Value)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPartition(0, cfg)
+			clk := Clock{Wall: at(10000 * time.Hour)}
+			var last int64
+			for _, st := range tc.steps {
+				for i := range st.evs {
+					if o, r := p.Admit(&st.evs[i], &clk); o != Applied {
+						t.Fatalf("event %s: %v %v", st.evs[i].ID, o, r)
+					}
+				}
+				if st.stream != 0 {
+					// The as-of time stays at the data so that the windows still show it;
+					// only the stream time that sets the too-old horizon runs ahead.
+					last = max(last, st.stream)
+					p.Expire(clk.Stream, streamAt(last))
+				}
+				if st.check != nil {
+					st.check(t, p)
+				}
 			}
-		}
-	}
-	if !found {
-		t.Fatal("no guided series")
-	}
-	// The messages topic has not moved past the horizon: the cohort must stay, a reply
-	// or a payment may still come.
-	p.Expire(at(60*time.Hour), at(60*time.Hour))
-	if len(p.convs) != 1 {
-		t.Fatalf("cohort dropped while the messages topic is behind: %d conversations", len(p.convs))
-	}
-	// Both topics past t0 + 49 h: everything of b1 goes (b9's fresh episode stays).
-	later, laterOrder := msg("9", event.Buyer, 60*time.Hour, buyer("b9")), order("o9", event.OrderCreated, 60*time.Hour, 1)
-	p.Admit(&later, &clk)
-	p.Admit(&laterOrder, &clk)
-	p.Expire(at(60*time.Hour), at(60*time.Hour))
-	if _, ok := p.convs["s1/b1"]; ok || len(p.convs) != 1 {
-		t.Errorf("conversation state kept past every horizon: %+v", p.convs)
+			if tc.want == nil {
+				return
+			}
+			tot := NewTotals(cfg, clk.Stream)
+			tot.Add(p)
+			got := map[string]float64{}
+			for _, s := range tot.Series() {
+				got[s.Key()] = s.Value
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v", k, got[k], v)
+				}
+			}
+		})
 	}
 
-	// An idle orders topic never drops a cohort early; the too-old horizon does.
-	q := NewPartition(1, cfg)
-	first := msg("1", event.Buyer, 0)
-	q.Admit(&first, &clk)
-	q.Expire(at(100*time.Hour), at(100*time.Hour))
-	if len(q.convs[first.Conversation()].cohorts) != 1 {
-		t.Fatal("cohort dropped with the orders topic idle")
-	}
-	q.Expire(at(100*time.Hour), at(48*time.Hour)+int64(event.MaxAge)+1)
-	if len(q.convs) != 0 {
-		t.Errorf("cohort kept although any payment for it would be too old: %+v", q.convs)
-	}
 	// An update into a deleted bucket is dropped rather than resurrecting it.
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: at(1000 * time.Hour)}
+	first := msg("1", event.Buyer, 0)
+	p.Admit(&first, &clk)
+	p.Expire(at(25*time.Hour), streamAt(at(25*time.Hour)))
 	before := len(p.blocks)
 	p.add(p.owners.id("s1", ""), at(0), cBuyerMsgs, 1)
 	if _, ok := p.blocks[blockKey{resMinute, MinuteOf(at(0))}]; ok || len(p.blocks) != before {
@@ -366,3 +451,6 @@ func TestCardinalityCapsFoldIntoOther(t *testing.T) {
 		t.Errorf("folded %d shops %d agents", fs, fa)
 	}
 }
+
+// streamAt is a clock whose stream time is ts.
+func streamAt(ts int64) Clock { return Clock{Stream: ts, HasTime: true} }

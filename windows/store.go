@@ -72,7 +72,7 @@ return 0
 // instance (or an earlier life of this one) moved the partition on. Reload and go on.
 var ErrFenced = errors.New("windows: partition state moved on (fenced)")
 
-const schemaVersion = "1"
+const schemaVersion = "2"
 
 // Store keeps partitions in Redis.
 type Store struct {
@@ -135,12 +135,16 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 			p.wm[t], _ = strconv.ParseInt(v, 10, 64)
 		case f == "seq":
 			p.Seq, _ = strconv.ParseInt(v, 10, 64)
+		case f == "st":
+			p.st, _ = strconv.ParseInt(v, 10, 64)
 		case f == "hm":
 			p.minMinute, _ = strconv.ParseInt(v, 10, 64)
 		case f == "hh":
 			p.minHour, _ = strconv.ParseInt(v, 10, 64)
 		case f == "thr":
 			storedThr = parseInts(v)
+		case f == "v" && v != schemaVersion:
+			return fmt.Errorf("partition %d: state schema version %s, this build reads %s: %w", p.ID, v, schemaVersion, errCorrupt)
 		}
 	}
 	remap := thresholdMap(storedThr, p.cfg.Thresholds)
@@ -203,11 +207,11 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 			p.idMinutes[t][minute] = im
 		}
 		im.fields = append(im.fields, f)
-		return forEachID([]byte(v), func(id string, ts int64) {
+		return forEachID([]byte(v), func(id string, anchor int64) {
 			k := p.idKey(id)
 			im.keys = append(im.keys, k)
-			if old, ok := p.ids[t][k]; !ok || ts > old {
-				p.ids[t][k] = ts
+			if old, ok := p.ids[t][k]; !ok || anchor > old {
+				p.ids[t][k] = anchor
 			}
 		})
 	}); err != nil {
@@ -298,6 +302,9 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 		"wm:m", p.wm[event.Messages], "wm:o", p.wm[event.Orders]}
 	if p.minMinute > minInt64 {
 		meta = append(meta, "hm", p.minMinute, "hh", p.minHour)
+	}
+	if p.st != minInt64 {
+		meta = append(meta, "st", p.st)
 	}
 	for t, o := range next {
 		meta = append(meta, "off:"+t, o)

@@ -117,3 +117,45 @@ func TestStoreLargeBatchIsChunked(t *testing.T) {
 		t.Errorf("loaded %d buckets %d convs %d ids, want %d, 20000, 20000", len(loaded.blocks), len(loaded.convs), len(loaded.ids[0]), len(p.blocks))
 	}
 }
+
+// TestStreamTimeNeverGoesBackAfterReload: a partition that dropped state by the too-old
+// horizon of some stream time keeps validating with at least that stream time after a
+// reload, even before the new process has read the shared stream time: otherwise a record
+// could be accepted whose cohort or episode an earlier life already let go.
+func TestStreamTimeNeverGoesBackAfterReload(t *testing.T) {
+	rds := testenv.StartRedis(t, testenv.RedisOptions{})
+	ctx := context.Background()
+	cfg := testConfig(t)
+	st := NewStore(rds.Client(t), "reload")
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wall := at(10000 * time.Hour)
+	p := NewPartition(0, cfg)
+	clk := p.Clock(0, false, wall)
+	first := msg("1", event.Buyer, 0)
+	p.Admit(&first, &clk)
+	// Other partitions are 30 days ahead: the shared stream time says so at expiry.
+	ahead := at(30 * 24 * time.Hour)
+	p.Expire(at(0), Clock{Stream: ahead, HasTime: true, Wall: wall})
+	if err := st.Commit(ctx, p, map[string]int64{"cs.messages": 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	q := NewPartition(0, cfg)
+	if err := st.Load(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	clk = q.Clock(0, false, wall) // a new process that has not read the shared stream time yet
+	if !clk.HasTime || clk.Stream != ahead {
+		t.Fatalf("clock after reload = %+v, want stream %d", clk, ahead)
+	}
+	late := msg("2", event.Buyer, 30*24*time.Hour-event.MaxAge-1)
+	if o, r := q.Admit(&late, &clk); o != Rejected || r != event.TooOld {
+		t.Errorf("a record older than the horizon the state was expired with: %v %v, want rejected too_old", o, r)
+	}
+	// A shared stream time ahead of the partition's wins.
+	if c := q.Clock(ahead+1, true, wall); c.Stream != ahead+1 {
+		t.Errorf("clock = %+v, want the shared stream time", c)
+	}
+}

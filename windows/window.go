@@ -17,9 +17,9 @@ const (
 
 	day       = int64(24 * time.Hour)
 	horizon48 = 2 * day
-	// lateness is how far out of ts order records of one topic-partition may arrive without
-	// changing a result; it also bounds how long event ids are remembered.
-	lateness = hourNs
+	// dupMemory is how long, in stream time, an accepted event id keeps making its copies
+	// duplicates (SPEC §1): until stream time passes max(ts, S₀) + dupMemory.
+	dupMemory = hourNs
 )
 
 // floorDiv is division rounding towards minus infinity, so buckets stay aligned for

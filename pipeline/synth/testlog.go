@@ -25,13 +25,25 @@ type TestLogConfig struct {
 	// Now is the wall clock the future records are placed after (ts = Now + 48 h); zero means
 	// time.Now(). Tests that compare two logs byte for byte set it.
 	Now time.Time
+	// Span is how far valid ts reach after Start; zero means 9.5 days. Start must then be
+	// at least Span + 2.5 days before Now. A span beyond 30 days makes a consumer drop
+	// state by the too-old horizon while the log is still being read.
+	Span time.Duration
+	// Disorder files the log out of ts order as far as SPEC §1 allows: half the orders of
+	// the random chats up to two days after their ts, half the random chats'
+	// conversations up to a day late as a whole (each keeping its own order, so
+	// conversations interleave out of ts order), and adjacent re-published copies of
+	// late events, as a retrying producer makes them.
+	Disorder bool
 }
 
 const (
 	day            = 24 * time.Hour
-	tlSpan         = 9*day + 12*time.Hour // valid ts lie in [Start, Start+tlSpan]
-	tlMinLead      = 12 * day             // Start must be this far before Now
-	tlSessionsSpan = 7 * day              // random chats start in [Start, Start+7d]
+	tlSpan         = 9*day + 12*time.Hour // default: valid ts lie in [Start, Start+tlSpan]
+	tlLead         = 2*day + 12*time.Hour // Start must be Span + tlLead before Now
+	tlSessionsEnd  = 2*day + 12*time.Hour // random chats start in [Start, Start+Span-tlSessionsEnd]
+	tlMaxOrderLate = 2 * day              // Disorder: an order is filed at most this after its ts
+	tlMaxConvLate  = day                  // Disorder: a conversation is filed at most this late
 	tlMaxDupLag    = 25 * time.Minute     // a copy follows its original's ts by at most this
 	tlMaxEarly     = 15 * time.Minute     // an order_paid filed before its chat leads it by at most this
 	tlDupShare     = 40                   // one random duplicate per this many records
@@ -67,6 +79,10 @@ type testLog struct {
 	shops    []tlShop
 	buyers   []string
 	entries  []*entry
+	span     int64
+	disorder bool
+	// convLate is, under Disorder, how late each random chat's conversation is filed.
+	convLate map[string]int64
 }
 
 // TestLog returns a seeded log that stresses correctness rather than looking like traffic:
@@ -89,8 +105,12 @@ func TestLog(cfg TestLogConfig) [][]byte {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if now.Sub(cfg.Start) < tlMinLead {
-		panic(fmt.Sprintf("synth.TestLog: Start %s is less than 12 days before %s", cfg.Start.Format(time.RFC3339), now.Format(time.RFC3339)))
+	span := cfg.Span
+	if span <= 0 {
+		span = tlSpan
+	}
+	if now.Sub(cfg.Start) < span+tlLead {
+		panic(fmt.Sprintf("synth.TestLog: Start %s is less than %v before %s", cfg.Start.Format(time.RFC3339), span+tlLead, now.Format(time.RFC3339)))
 	}
 	nShops := cfg.Shops
 	switch {
@@ -109,8 +129,11 @@ func TestLog(cfg TestLogConfig) [][]byte {
 		zones: []*time.Location{time.UTC, time.FixedZone("CST", 8*3600), time.FixedZone("EST", -5*3600)},
 		// Distinct from the generator's ids, so a test may mix both.
 		idPrefix: "t" + strconv.FormatUint(mix>>40, 16) + "-",
+		span:     int64(span),
+		disorder: cfg.Disorder,
+		convLate: map[string]int64{},
 	}
-	t.limit = t.start + int64(tlSpan)
+	t.limit = t.start + t.span
 	for i := 0; i < nShops; i++ {
 		s := tlShop{id: "shop-" + pad3(i+1)}
 		for a := 0; a < 3; a++ {
@@ -134,7 +157,7 @@ func TestLog(cfg TestLogConfig) [][]byte {
 	if want > 0 {
 		n := len(t.entries)
 		for len(t.entries)-n < want {
-			t.session(t.start + t.rng.Int64N(int64(tlSessionsSpan)))
+			t.session(t.start + t.rng.Int64N(t.span-int64(tlSessionsEnd)))
 		}
 		// Dropping the last chat's tail keeps the count exact and breaks no constraint: nothing
 		// placed so far refers to it.
@@ -149,7 +172,15 @@ func TestLog(cfg TestLogConfig) [][]byte {
 		}
 	}
 	for i := 0; i < dups; i++ {
-		t.dup(pool[t.rng.IntN(len(pool))], t.rng.Int64N(int64(tlMaxDupLag)))
+		e := pool[t.rng.IntN(len(pool))]
+		lag := t.rng.Int64N(int64(tlMaxDupLag))
+		if e.pos > e.ts {
+			// A late record's copy comes right after it: the stream time of its topic-partition
+			// may be far ahead of its ts, and only an adjacent copy is a duplicate under
+			// every interleaving of the partitions.
+			lag = 0
+		}
+		t.dup(e, lag)
 	}
 
 	slices.SortStableFunc(t.entries, func(a, b *entry) int {
@@ -245,6 +276,40 @@ func (t *testLog) addAt(o obj, ts, pos int64) *entry {
 	e := &entry{pos: pos, line: o.bytes(), o: o, ts: ts, topic: o.topicOf(), key: o.key(), applied: !spam, spam: spam}
 	t.entries = append(t.entries, e)
 	return e
+}
+
+// addLate files a valid record late after its ts and, under Disorder, sometimes a copy of
+// a late record right after it, as a retrying producer re-publishes it.
+func (t *testLog) addLate(o obj, ts, late int64) *entry {
+	e := t.addAt(o, ts, ts+late)
+	if late > 0 && t.rng.IntN(8) == 0 {
+		t.dup(e, 0)
+	}
+	return e
+}
+
+// lateness is how late conversation key is filed: under Disorder, half the conversations
+// are filed up to a day late as a whole, which keeps each one's messages in order.
+func (t *testLog) lateness(key string) int64 {
+	if !t.disorder {
+		return 0
+	}
+	late, ok := t.convLate[key]
+	if !ok {
+		if t.rng.IntN(2) == 0 {
+			late = 1 + t.rng.Int64N(int64(tlMaxConvLate))
+		}
+		t.convLate[key] = late
+	}
+	return late
+}
+
+// orderLateness is how late an order is filed: under Disorder, half are up to two days late.
+func (t *testLog) orderLateness() int64 {
+	if !t.disorder || t.rng.IntN(2) == 0 {
+		return 0
+	}
+	return 1 + t.rng.Int64N(int64(tlMaxOrderLate))
 }
 
 // addLine files a line that will not be applied (broken, too old, future).
@@ -437,17 +502,17 @@ func (t *testLog) broken(anchors []*entry) {
 					continue // 64 KiB apiece: a few are enough
 				}
 				o = o.clone().set("event_id", t.id())
-				t.addLine(breakRecord(o, r, v), o.topicOf(), o.key(), t.start+t.rng.Int64N(int64(tlSpan)))
+				t.addLine(breakRecord(o, r, v), o.topicOf(), o.key(), t.start+t.rng.Int64N(t.span))
 			}
 		}
 	}
 	// The remaining invalid amount spellings.
 	for v := 1; v < 7; v++ {
 		o := bases[2].clone().set("event_id", t.id())
-		t.addLine(breakRecord(o, event.InvalidValue, 4+v*invalidValueVariants), event.Orders, o.key(), t.start+t.rng.Int64N(int64(tlSpan)))
+		t.addLine(breakRecord(o, event.InvalidValue, 4+v*invalidValueVariants), event.Orders, o.key(), t.start+t.rng.Int64N(t.span))
 	}
 	o := bases[3].clone().set("event_id", t.id())
-	t.addLine(breakRecord(o, event.InvalidValue, 4+invalidValueVariants), event.Orders, o.key(), t.start+t.rng.Int64N(int64(tlSpan)))
+	t.addLine(breakRecord(o, event.InvalidValue, 4+invalidValueVariants), event.Orders, o.key(), t.start+t.rng.Int64N(t.span))
 
 	// too_old: after an applied record of the same conversation and topic.
 	old := t.start - int64(40*day)
@@ -471,13 +536,13 @@ func (t *testLog) broken(anchors []*entry) {
 	// future: two days past the wall clock, anywhere.
 	for _, a := range anchors[:4] {
 		o := a.o.clone().set("event_id", t.id()).set("ts", t.ts(t.now+int64(2*day)+t.rng.Int64N(int64(time.Hour))))
-		t.addLine(o.bytes(), a.topic, a.key, t.start+t.rng.Int64N(int64(tlSpan)))
+		t.addLine(o.bytes(), a.topic, a.key, t.start+t.rng.Int64N(t.span))
 	}
 }
 
 // bases are valid records of every shape, on random conversations, to break.
 func (t *testLog) bases() []obj {
-	at := func() int64 { return t.start + t.rng.Int64N(int64(tlSpan)) }
+	at := func() int64 { return t.start + t.rng.Int64N(t.span) }
 	pick := func() (tlShop, string) {
 		return t.shops[t.rng.IntN(len(t.shops))], t.buyers[t.rng.IntN(len(t.buyers))]
 	}
@@ -508,11 +573,15 @@ func (t *testLog) session(at int64) {
 	if t.rng.IntN(10) == 0 {
 		at = at / minute * minute // on a minute bucket edge
 	}
+	late := t.lateness(s.id + "/" + b)
 	add := func(o obj, ts int64) *entry {
 		if ts > t.limit {
 			return nil
 		}
-		return t.add(o, ts)
+		if o.topicOf() == event.Orders {
+			return t.addLate(o, ts, t.orderLateness())
+		}
+		return t.addLate(o, ts, late)
 	}
 	first, end := at, at
 	for n := 1 + t.rng.IntN(3); n > 0; n-- {
@@ -587,7 +656,7 @@ func (t *testLog) session(at int64) {
 		// Filed before the chat that led to it.
 		t.addAt(o, paid, at-t.rng.Int64N(int64(tlMaxEarly)-(paid-at)+1)-1)
 	} else {
-		t.add(o, paid)
+		add(o, paid)
 	}
 	if t.rng.IntN(6) != 0 {
 		return

@@ -34,7 +34,8 @@ const (
 	hourNs   = int64(time.Hour)
 	msNs     = int64(time.Millisecond)
 
-	// dupMemory: an accepted id stays remembered until stream time passes its ts by this.
+	// dupMemory: an accepted id stays remembered until stream time passes max(ts, S₀) by
+	// this, S₀ being the stream time when it was accepted (SPEC §1).
 	dupMemory = int64(time.Hour)
 	// abandonAfter: an episode older than this neither gets a sample nor keeps waiting.
 	abandonAfter = int64(48 * time.Hour)
@@ -87,7 +88,7 @@ type consumer struct {
 
 	stream     int64
 	haveStream bool
-	seen       map[idKey]int64 // accepted id -> its ts
+	seen       map[idKey]int64 // accepted id -> max(ts, stream time when accepted)
 	applied    []event.Event   // in consumption order
 
 	events   map[[2]string]int64
@@ -133,11 +134,15 @@ func (c *consumer) consume(rec jsonl.Record) {
 		return
 	}
 	k := idKey{rec.Topic, ev.ID}
-	if ts, ok := c.seen[k]; ok && !(c.haveStream && c.stream > ts+dupMemory) {
+	if anchor, ok := c.seen[k]; ok && !(c.haveStream && c.stream > anchor+dupMemory) {
 		c.events[[2]string{role, "duplicate"}]++
 		return
 	}
-	c.seen[k] = ev.TS
+	anchor := ev.TS
+	if c.haveStream {
+		anchor = max(anchor, c.stream)
+	}
+	c.seen[k] = anchor
 	if ev.Spam {
 		c.events[[2]string{role, "excluded"}]++
 		return

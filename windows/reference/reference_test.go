@@ -430,19 +430,89 @@ func TestCompute(t *testing.T) {
 			streamTime: at(0),
 		},
 		{
-			name: "an id is forgotten once stream time passes its ts by more than 1h",
+			name: "an id is forgotten once stream time passes max(ts, S0) by more than 1h",
 			lines: []string{
-				buyer("m1", "b1", at(0)),
+				buyer("m1", "b1", at(0)), // S0 = none: anchor = ts = 0
 				buyer("m2", "b2", at(time.Hour)),
-				buyer("m1", "b1", at(0)), // stream time is ts+1h: still a duplicate
+				buyer("m1", "b1", at(0)), // stream time is anchor+1h: still a duplicate
 				buyer("m3", "b3", at(time.Hour+time.Nanosecond)),
-				buyer("m1", "b1", at(0)), // forgotten: applied again
-				buyer("m1", "b1", at(0)), // its ts+1h is already past: not remembered either
+				buyer("m1", "b1", at(0)), // forgotten: applied again, anchor = S0 = 1h+1ns
+				buyer("m1", "b1", at(0)), // remembered from its new acceptance: a duplicate
 			},
 			want: map[string]float64{
-				sh(kpi.BuyerMessages, "s1", "28d"): 5,
+				sh(kpi.BuyerMessages, "s1", "28d"): 4,
 			},
-			events: map[[2]string]int64{{"messages", "applied"}: 5, {"messages", "duplicate"}: 1},
+			events: map[[2]string]int64{{"messages", "applied"}: 4, {"messages", "duplicate"}: 2},
+		},
+		{
+			// Hand-computed: a retrying producer re-publishes a payment three days late.
+			// S = 5d when it is accepted, so its anchor is 5d, not its ts (2d): copies are
+			// duplicates until S passes 6d.
+			name: "a producer retry of a days-late payment is a duplicate for an hour of arrival",
+			lines: []string{
+				buyer("m0", "b0", at(5*24*time.Hour)),                 // S = 5d
+				paid("p1", "b1", "10.00", at(2*24*time.Hour)),         // applied, anchor 5d
+				paid("p1", "b1", "10.00", at(2*24*time.Hour)),         // adjacent retry: duplicate
+				buyer("m1", "b0", at(5*24*time.Hour+59*time.Minute)),  // S = 5d 0:59
+				paid("p1", "b1", "10.00", at(2*24*time.Hour)),         // S <= 6d: duplicate
+				buyer("m2", "b0", at(6*24*time.Hour)),                 // S = 6d exactly
+				paid("p1", "b1", "10.00", at(2*24*time.Hour)),         // S = anchor+1h: duplicate
+				buyer("m3", "b0", at(6*24*time.Hour+time.Nanosecond)), // S passes 6d
+				paid("p1", "b1", "10.00", at(2*24*time.Hour)),         // forgotten: applied, anchor 6d+1ns
+				paid("p1", "b1", "10.00", at(2*24*time.Hour)),         // duplicate again
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersPaid, "s1", "28d"): 2,
+				sh(kpi.PaidGMV, "s1", "28d"):    20,
+			},
+			events: map[[2]string]int64{
+				{"messages", "applied"}: 4,
+				{"orders", "applied"}:   2, {"orders", "duplicate"}: 4,
+			},
+		},
+		{
+			// Hand-computed: a late message and its copy around a guided cohort. The copy of
+			// the late buyer message must not open a second episode, cohort or buyer count.
+			name: "late copies touch neither episodes nor cohorts twice",
+			lines: []string{
+				buyer("n0", "b9", at(3*24*time.Hour)),                 // S = 3d
+				buyer("m1", "b1", at(time.Hour)),                      // late by 2d-1h; anchor 3d
+				buyer("m1", "b1", at(time.Hour)),                      // duplicate
+				agent("m2", "b1", "a1", at(time.Hour+20*time.Second)), // sample 20 s
+				agent("m2", "b1", "a1", at(time.Hour+20*time.Second)), // duplicate
+				paid("p1", "b1", "99.50", at(2*time.Hour)),            // guided
+				paid("p1", "b1", "99.50", at(2*time.Hour)),            // duplicate
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"):        2,
+				sh(kpi.Responses, "s1", "28d"):            1,
+				sh(kpi.ResponseTimeSum, "s1", "28d"):      20,
+				sh(kpi.Inquiries, "s1", "28d"):            2,
+				sh(kpi.InquiriesReplied, "s1", "28d"):     1,
+				sh(kpi.InquiriesGuided, "s1", "28d"):      1,
+				sh(kpi.GuidedGMV, "s1", "28d"):            99.5,
+				sh(kpi.OrdersPaid, "s1", "28d"):           1,
+				ag(kpi.AgentGuidedGMV, "s1", "a1", "28d"): 99.5,
+				sh(kpi.WaitingConversations, "s1", ""):    1, // b9, still waiting
+			},
+			events: map[[2]string]int64{
+				{"messages", "applied"}: 3, {"messages", "duplicate"}: 2,
+				{"orders", "applied"}: 1, {"orders", "duplicate"}: 1,
+			},
+		},
+		{
+			// Hand-computed: spam does not move stream time, so a late spam id is anchored at
+			// the stream time of its acceptance, and its copy is still a duplicate.
+			name: "a late spam record's copy is a duplicate",
+			lines: []string{
+				buyer("n0", "b9", at(3*24*time.Hour)),
+				`{"topic":"messages","event_id":"s1","shop_id":"s1","buyer_id":"b1","sender":"buyer","spam":true,"ts":"` + ts(at(0)) + `"}`,
+				buyer("n1", "b9", at(3*24*time.Hour+time.Hour)),
+				`{"topic":"messages","event_id":"s1","shop_id":"s1","buyer_id":"b1","sender":"buyer","spam":true,"ts":"` + ts(at(0)) + `"}`,
+			},
+			events: map[[2]string]int64{
+				{"messages", "applied"}: 2, {"messages", "excluded"}: 1, {"messages", "duplicate"}: 1,
+			},
 		},
 		{
 			name: "too_old is relative to the stream time so far",
