@@ -99,6 +99,54 @@ func TestLog(seed int64, records int) [][]byte {
 	return synth.TestLog(synth.TestLogConfig{Seed: seed, Records: records, Start: start, Shops: 3})
 }
 
+// DisorderLog is a seeded log over span with the disorder SPEC §1 allows: orders up to two
+// days late, conversations interleaved out of ts order, adjacent copies of late events
+// (synth.TestLogConfig.Disorder). A span beyond 30 days makes the service drop state by
+// the too-old horizon while it reads the log.
+func DisorderLog(seed int64, records int, span time.Duration) [][]byte {
+	start := time.Now().Add(-span - 3*24*time.Hour).Truncate(time.Hour)
+	return synth.TestLog(synth.TestLogConfig{Seed: seed, Records: records, Start: start, Span: span, Disorder: true})
+}
+
+// Trickle publishes lines in the background, chunk lines every interval, so that a service
+// consumes the log while it arrives and its expiry runs many times mid-stream. The
+// returned function waits until every line is published and reports how long that took.
+func Trickle(t testing.TB, brokers []string, lines [][]byte, chunk int, every time.Duration) (wait func() time.Duration) {
+	t.Helper()
+	done := make(chan time.Duration, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		began := time.Now()
+		defer func() { done <- time.Since(began) }()
+		tick := time.NewTicker(every) // the pace of the producer, not a wait on a condition
+		defer tick.Stop()
+		for i := 0; i < len(lines); i += chunk {
+			part := lines[i:min(i+chunk, len(lines))]
+			n, err := produce.Lines(ctx, part, produce.Options{Brokers: brokers,
+				Topics: produce.Topics{Messages: TopicM, Orders: TopicO}})
+			if err != nil || n != int64(len(part)) {
+				t.Errorf("difftest: trickle: %d of %d lines at %d: %v", n, len(part), i, err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() time.Duration {
+		select {
+		case d := <-done:
+			return d
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("difftest: trickle did not finish in 5 minutes")
+			return 0
+		}
+	}
+}
+
 // Reference computes recompute's result for lines, and its KPI series by key.
 func Reference(t testing.TB, lines [][]byte) (reference.Result, map[string]float64) {
 	t.Helper()

@@ -97,7 +97,11 @@ type testLog struct {
 // original's; the few order_paid records filed ahead of their chat lead the file's ts by at
 // most 20 minutes (so no copy outlives the one-hour duplicate memory under any stream time);
 // a too_old record (ts 40 days before Start) follows a valid record of its own conversation and
-// topic, which is therefore applied first under any interleaving; valid ts span under 10 days.
+// topic, which is therefore applied first under any interleaving; valid ts span under 10 days
+// unless Span says otherwise. Under Disorder, lines are placed late (orders up to two days,
+// whole conversations up to a day, each still in its own order) and a late record's copies
+// come right after it, so that they are duplicates under any interleaving of the partitions
+// and whichever stream time decides (the file's or the topic-partition's).
 // TestLog panics when Start is less than 12 days before Now: the log would not mean the same
 // thing when consumed.
 func TestLog(cfg TestLogConfig) [][]byte {
