@@ -23,18 +23,18 @@ generate:
 dashboards: generate
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=30s ./pipeline/event
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMatchesOracle$$' -fuzztime=30s ./pipeline/event
-	$(GO) test -run='^$$' -fuzz='^FuzzParseTime$$' -fuzztime=30s ./pipeline/event
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=30s ./event
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMatchesOracle$$' -fuzztime=30s ./event
+	$(GO) test -run='^$$' -fuzz='^FuzzParseTime$$' -fuzztime=30s ./event
 
 # The end-to-end benchmark: prints a table and rewrites the figures of docs/PERFORMANCE.md.
 # CSKPI_PROFILE=/tmp/serve.prof also saves a CPU profile of serve during the main run.
 # CSKPI_HEAP_PROFILE=/tmp/heap.prof saves its heap profile at the end of the main run;
 # CSKPI_BENCH_ONLY=main,fresh,scale,memory runs some phases without writing the report.
 bench:
-	CSKPI_BENCH=full $(GO) test -count=1 -timeout 60m -v -run '^TestBenchReport$$' ./pipeline/bench/
+	CSKPI_BENCH=full $(GO) test -count=1 -timeout 60m -v -run '^TestBenchReport$$' ./internal/bench/
 
 # Go micro-benchmarks (decoder, state, generator).
 microbench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./pipeline/produce
-	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/event ./windows ./pipeline/synth
+	$(GO) test -run='^$$' -bench=. -benchmem ./event ./windows ./pipeline/synth

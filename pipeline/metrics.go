@@ -3,7 +3,7 @@ package pipeline
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows"
 )
 

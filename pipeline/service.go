@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/kpi"
 )

@@ -260,23 +260,23 @@ func idField(t int, minute int64) string {
 	return role + "|" + strconv.FormatInt(minute, 10)
 }
 
-// parseIDField reads "<role>|<minute>" with or without the batch suffix (fields written
-// before ids were stored per batch have none).
 // idBatchField is "<role>|<minute>|<batch seq>": a batch's new ids of that minute.
 func idBatchField(t int, minute, seq int64) string {
 	return idField(t, minute) + "|" + strconv.FormatInt(seq, 10)
 }
 
+// parseIDField reads an idBatchField.
 func parseIDField(f string) (int, int64, error) {
-	role, m, ok := strings.Cut(f, "|")
+	role, rest, ok := strings.Cut(f, "|")
 	if !ok || (role != "m" && role != "o") {
 		return 0, 0, errCorrupt
 	}
-	if mm, seq, ok := strings.Cut(m, "|"); ok {
-		if _, err := strconv.ParseInt(seq, 10, 64); err != nil {
-			return 0, 0, errCorrupt
-		}
-		m = mm
+	m, seq, ok := strings.Cut(rest, "|")
+	if !ok {
+		return 0, 0, errCorrupt
+	}
+	if _, err := strconv.ParseInt(seq, 10, 64); err != nil {
+		return 0, 0, errCorrupt
 	}
 	minute, err := strconv.ParseInt(m, 10, 64)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 )
 
 // bruteTotals sums every bucket in the spans of a, the way a refresh did before running

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 )
 
 // Shop-level counters, the fixed part of a shop bucket vector; one responses_within counter

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/internal/testenv"
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
 	"github.com/cskpi/cskpi/pipeline/synth"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 

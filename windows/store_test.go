@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/internal/testenv"
-	"github.com/cskpi/cskpi/pipeline/event"
 )
 
 func snapshotOf(cfg Config, p *Partition, a int64) string {

@@ -2,8 +2,6 @@ package windows
 
 import (
 	"time"
-
-	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 const (
@@ -65,16 +63,6 @@ const (
 	nWindows
 )
 
-func windowName(w int) string {
-	switch w {
-	case w15m:
-		return kpi.W15m
-	case w24h:
-		return kpi.W24h
-	}
-	return kpi.W28d
-}
-
 // msBetween is a duration in whole milliseconds, floored, never below 0.
 func msBetween(earlier, later int64) int64 {
 	d := later - earlier
@@ -82,11 +70,6 @@ func msBetween(earlier, later int64) int64 {
 		return 0
 	}
 	return d / int64(time.Millisecond)
-}
-
-// localDate is the day number of ts in loc (days since 1970-01-01 in that zone's calendar).
-func localDate(ts int64, loc *time.Location) int32 {
-	return dayNumber(time.Unix(0, ts).In(loc).Date())
 }
 
 // dayNumber is the days since 1970-01-01 of a calendar date.

@@ -108,3 +108,9 @@ func TestLocalDateCacheAgrees(t *testing.T) {
 		})
 	}
 }
+
+// localDate is the day number of ts in loc (days since 1970-01-01 in that zone's calendar),
+// computed without the partition's cache.
+func localDate(ts int64, loc *time.Location) int32 {
+	return dayNumber(time.Unix(0, ts).In(loc).Date())
+}

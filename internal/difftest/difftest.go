@@ -24,10 +24,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/internal/testenv"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/internal/testlog"
 	"github.com/cskpi/cskpi/pipeline/produce"
-	"github.com/cskpi/cskpi/pipeline/synth"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/kpi"
 	"github.com/cskpi/cskpi/windows/reference"
@@ -96,16 +96,16 @@ func NewFixtureWith(t testing.TB, opt Options) *Fixture {
 // TestLog is the differential log of synth.TestLog, with valid times 13 days back.
 func TestLog(seed int64, records int) [][]byte {
 	start := time.Now().Add(-13 * 24 * time.Hour).Truncate(time.Hour)
-	return synth.TestLog(synth.TestLogConfig{Seed: seed, Records: records, Start: start, Shops: 3})
+	return testlog.Lines(testlog.Config{Seed: seed, Records: records, Start: start, Shops: 3})
 }
 
 // DisorderLog is a seeded log over span with the disorder SPEC §1 allows: orders up to two
 // days late, conversations interleaved out of ts order, adjacent copies of late events
-// (synth.TestLogConfig.Disorder). A span beyond 30 days makes the service drop state by
+// (testlog.Config.Disorder). A span beyond 30 days makes the service drop state by
 // the too-old horizon while it reads the log.
 func DisorderLog(seed int64, records int, span time.Duration) [][]byte {
 	start := time.Now().Add(-span - 3*24*time.Hour).Truncate(time.Hour)
-	return synth.TestLog(synth.TestLogConfig{Seed: seed, Records: records, Start: start, Span: span, Disorder: true})
+	return testlog.Lines(testlog.Config{Seed: seed, Records: records, Start: start, Span: span, Disorder: true})
 }
 
 // Trickle publishes lines in the background, chunk lines every interval, so that a service

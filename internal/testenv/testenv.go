@@ -67,7 +67,7 @@ func requireTool(t testing.TB, name, install string) string {
 	if os.Getenv("CI") != "" {
 		t.Fatalf("testenv: %s not installed and CI is set: CI must run this test; %s", name, install)
 	}
-	t.Skip(fmt.Sprintf("SKIPPING: %s not installed; %s", name, install))
+	t.Skipf("SKIPPING: %s not installed; %s", name, install)
 	return ""
 }
 

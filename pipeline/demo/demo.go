@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sort"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/pipeline/produce"
@@ -100,14 +100,14 @@ func Run(ctx context.Context, opt Options) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// serve, the load generator and the table run until ctx ends or one fails; the demo
+	// also ends when serve does.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		err := serve.Run(ctx, serve.Options{
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer cancel()
+		return serve.Run(gctx, serve.Options{
 			Pipeline: pipeline.Options{
 				Brokers:        brokers,
 				Group:          "cskpi-demo",
@@ -122,39 +122,29 @@ func Run(ctx context.Context, opt Options) error {
 			Logger:        opt.Logger,
 			Registry:      reg,
 		})
-		if err != nil {
-			errs <- err
+	})
+	g.Go(func() error {
+		_, err := produce.Loadgen(gctx, produce.LoadgenOptions{Options: popt, Rate: opt.Rate, Gen: gen})
+		if err != nil && !errors.Is(err, context.Canceled) && gctx.Err() == nil {
+			return fmt.Errorf("loadgen: %w", err)
 		}
-		cancel()
-	}()
-	go func() {
-		defer wg.Done()
-		_, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: popt, Rate: opt.Rate, Gen: gen})
-		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
-			errs <- fmt.Errorf("loadgen: %w", err)
-			cancel()
-		}
-	}()
+		return nil
+	})
 	if opt.Out != nil {
-		t := time.NewTicker(opt.Every)
-		defer t.Stop()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.C:
-				printTable(opt.Out, reg)
+		g.Go(func() error {
+			t := time.NewTicker(opt.Every)
+			defer t.Stop()
+			for {
+				select {
+				case <-gctx.Done():
+					return nil
+				case <-t.C:
+					printTable(opt.Out, reg)
+				}
 			}
-		}
+		})
 	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return g.Wait()
 }
 
 // row is one shop's line of the table.

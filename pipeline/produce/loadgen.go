@@ -7,8 +7,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/pipeline/synth"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/term"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 )
 
 // Topics names the two input topics; empty names take SPEC §1's defaults.

@@ -12,8 +12,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
+	"github.com/cskpi/cskpi/internal/testlog"
 	"github.com/cskpi/cskpi/pipeline/synth"
 )
 
@@ -72,7 +73,7 @@ func readAll(t *testing.T, addrs []string, topic string) []readRecord {
 
 func testLines(t *testing.T) [][]byte {
 	now := time.Now()
-	ls := synth.TestLog(synth.TestLogConfig{Seed: 3, Records: 3000, Start: now.Add(-20 * 24 * time.Hour), Shops: 3, Now: now})
+	ls := testlog.Lines(testlog.Config{Seed: 3, Records: 3000, Start: now.Add(-20 * 24 * time.Hour), Shops: 3, Now: now})
 	g := synth.New(synth.Config{Seed: 9, Shops: 5, SlowShops: 1})
 	for i := 0; i < 3000; i++ {
 		ls = append(ls, g.Next())

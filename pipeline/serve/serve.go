@@ -2,15 +2,14 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/sinks"
@@ -63,13 +62,9 @@ func Run(ctx context.Context, opt Options) error {
 		return fmt.Errorf("registering KPI collector: %w", err)
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
+	// The HTTP server and the consumer run until ctx ends or either fails, which stops both.
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
 		err := sinks.Serve(ctx, sinks.ServerOptions{
 			ListenAddress: opt.ListenAddress,
 			WebConfigFile: opt.WebConfigFile,
@@ -79,26 +74,14 @@ func Run(ctx context.Context, opt Options) error {
 			OnListen:      opt.OnListen,
 		})
 		if err != nil {
-			errs <- fmt.Errorf("http server: %w", err)
-			cancel()
+			return fmt.Errorf("http server: %w", err)
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := svc.Run(ctx); err != nil {
-			errs <- err
-			cancel()
-		}
-	}()
+		return nil
+	})
+	g.Go(func() error { return svc.Run(ctx) })
 	opt.Logger.Info("cskpi serving", "listen", opt.ListenAddress, "brokers", po.Brokers,
 		"topics", []string{po.Topics.Messages, po.Topics.Orders}, "clock", clockName(po.EventClock))
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return g.Wait()
 }
 
 func clockName(event bool) string {

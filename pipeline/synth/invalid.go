@@ -3,63 +3,63 @@ package synth
 import (
 	"strings"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 )
 
-// Variant counts per content reason; breakRecord takes the variant modulo these, so callers
+// Variant counts per content reason; Break takes the variant modulo these, so callers
 // can walk them all (the test log) or draw at random (the generator).
 const (
-	malformedVariants    = 9
-	missingFieldVariants = 7
-	invalidValueVariants = 8
-	oversizeVariants     = 2
+	MalformedVariants    = 9
+	MissingFieldVariants = 7
+	InvalidValueVariants = 8
+	OversizeVariants     = 2
 )
 
-// breakRecord turns the valid object o into the line of a record a consumer must reject for
+// Break turns the valid object o into the line of a record a consumer must reject for
 // the content reason r (oversize, malformed, missing_field, invalid_value). The record keeps
 // o's topic and conversation key, so it lands on the partition of the conversation it claims
 // to belong to, as a producer's broken record would. The caller gives o a fresh event_id.
-func breakRecord(o obj, r event.Reason, variant int) []byte {
-	key := o.key()
-	topic := o.topicOf()
-	o = o.clone().set("key", key)
-	typ, _ := o.get("type")
-	sender, _ := o.get("sender")
+func Break(o Record, r event.Reason, variant int) []byte {
+	key := o.Key()
+	topic := o.TopicOf()
+	o = o.Clone().Set("key", key)
+	typ, _ := o.Get("type")
+	sender, _ := o.Get("sender")
 	switch r {
 	case event.Oversize:
-		if variant%oversizeVariants == 0 {
+		if variant%OversizeVariants == 0 {
 			// Valid in every other respect: size alone must reject it.
-			return o.set("note", strings.Repeat("x", event.MaxRecordBytes+512)).bytes()
+			return o.Set("note", strings.Repeat("x", event.MaxRecordBytes+512)).Bytes()
 		}
 		// Several faults at once: oversize ranks first.
 		return jsonl.Raw(topic, key, []byte("{"+strings.Repeat("\xff", event.MaxRecordBytes+1)))
 
 	case event.Malformed:
-		switch variant % malformedVariants {
+		switch variant % MalformedVariants {
 		case 0:
 			return jsonl.Raw(topic, key, []byte("event_id=broken; shop_id="+key))
 		case 1:
-			b := o.del("key").del("topic").bytes()
+			b := o.Del("key").Del("topic").Bytes()
 			return jsonl.Raw(topic, key, b[:len(b)/2])
 		case 2:
-			return jsonl.Raw(topic, key, append(append([]byte("["), o.del("key").del("topic").bytes()...), ']'))
+			return jsonl.Raw(topic, key, append(append([]byte("["), o.Del("key").Del("topic").Bytes()...), ']'))
 		case 3:
-			buyer, _ := o.get("buyer_id")
-			return jsonl.Raw(topic, key, o.del("key").del("topic").set("buyer_id", buyer+"\xff\xfe").bytes())
+			buyer, _ := o.Get("buyer_id")
+			return jsonl.Raw(topic, key, o.Del("key").Del("topic").Set("buyer_id", buyer+"\xff\xfe").Bytes())
 		case 4:
 			switch {
 			case typ == "order_created" || typ == "order_paid":
-				return o.setLit("amount", "89.5").bytes()
+				return o.SetLit("amount", "89.5").Bytes()
 			case topic == event.Orders:
-				return o.setLit("order_id", "20240501").bytes()
+				return o.SetLit("order_id", "20240501").Bytes()
 			default:
-				return o.set("spam", "false").bytes()
+				return o.Set("spam", "false").Bytes()
 			}
 		case 5:
-			return o.setLit("ts", "1714528800").bytes()
+			return o.SetLit("ts", "1714528800").Bytes()
 		case 6:
-			return o.setLit("shop_id", "1001").bytes()
+			return o.SetLit("shop_id", "1001").Bytes()
 		case 7:
 			return jsonl.Raw(topic, key, nil)
 		default:
@@ -67,86 +67,86 @@ func breakRecord(o obj, r event.Reason, variant int) []byte {
 		}
 
 	case event.MissingField:
-		switch variant % missingFieldVariants {
+		switch variant % MissingFieldVariants {
 		case 0:
-			return o.del("ts").bytes()
+			return o.Del("ts").Bytes()
 		case 1:
-			return o.setLit("buyer_id", "null").bytes()
+			return o.SetLit("buyer_id", "null").Bytes()
 		case 2:
-			return o.set("event_id", "").bytes()
+			return o.Set("event_id", "").Bytes()
 		case 3:
 			if topic == event.Messages {
-				return o.del("sender").bytes()
+				return o.Del("sender").Bytes()
 			}
-			return o.del("type").bytes()
+			return o.Del("type").Bytes()
 		case 4:
 			switch {
 			case sender == "agent" || sender == "auto":
-				return o.del("agent_id").bytes()
+				return o.Del("agent_id").Bytes()
 			case topic == event.Messages:
-				return o.del("shop_id").bytes()
+				return o.Del("shop_id").Bytes()
 			case typ == "order_created" || typ == "order_paid":
-				return o.setLit("amount", "null").bytes()
+				return o.SetLit("amount", "null").Bytes()
 			case typ == "refund_completed":
-				return o.del("refund_requested_at").bytes()
+				return o.Del("refund_requested_at").Bytes()
 			default:
-				return o.del("refund_id").bytes()
+				return o.Del("refund_id").Bytes()
 			}
 		case 5:
 			if topic == event.Orders {
-				return o.del("order_id").bytes()
+				return o.Del("order_id").Bytes()
 			}
-			return o.set("shop_id", "").bytes()
+			return o.Set("shop_id", "").Bytes()
 		default:
 			// Missing outranks invalid.
 			if topic == event.Messages {
-				return o.del("ts").set("sender", "customer").bytes()
+				return o.Del("ts").Set("sender", "customer").Bytes()
 			}
-			return o.del("ts").set("type", "order_shipped").bytes()
+			return o.Del("ts").Set("type", "order_shipped").Bytes()
 		}
 
 	case event.InvalidValue:
-		switch variant % invalidValueVariants {
+		switch variant % InvalidValueVariants {
 		case 0:
 			if topic == event.Messages {
-				return o.set("sender", "customer").bytes()
+				return o.Set("sender", "customer").Bytes()
 			}
-			return o.set("type", "order_shipped").bytes()
+			return o.Set("type", "order_shipped").Bytes()
 		case 1:
-			return o.set("ts", "2024-05-01T10:00:00").bytes()
+			return o.Set("ts", "2024-05-01T10:00:00").Bytes()
 		case 2:
-			return o.set("ts", "2024-05-01 10:00:00+08:00").bytes()
+			return o.Set("ts", "2024-05-01 10:00:00+08:00").Bytes()
 		case 3:
-			return o.set("shop_id", "shop 001").bytes()
+			return o.Set("shop_id", "shop 001").Bytes()
 		case 4:
 			switch {
 			case typ == "order_created" || typ == "order_paid":
 				bad := [...]string{"12.345", "-5.00", "1,299.00", "¥89.00", "1234567890123.00", ".50", "89."}
-				return o.set("amount", bad[variant/invalidValueVariants%len(bad)]).bytes()
+				return o.Set("amount", bad[variant/InvalidValueVariants%len(bad)]).Bytes()
 			case typ == "refund_completed":
-				if variant/invalidValueVariants%2 == 0 {
-					return o.set("completed_by", "buyer").bytes()
+				if variant/InvalidValueVariants%2 == 0 {
+					return o.Set("completed_by", "buyer").Bytes()
 				}
-				ts, _ := o.get("ts")
-				return o.set("refund_requested_at", ts).set("ts", "2000-01-01T00:00:00Z").bytes()
+				ts, _ := o.Get("ts")
+				return o.Set("refund_requested_at", ts).Set("ts", "2000-01-01T00:00:00Z").Bytes()
 			case topic == event.Orders:
-				return o.set("refund_id", strings.Repeat("r", 129)).bytes()
+				return o.Set("refund_id", strings.Repeat("r", 129)).Bytes()
 			case sender == "agent" || sender == "auto":
-				return o.set("agent_id", "agent 01").bytes()
+				return o.Set("agent_id", "agent 01").Bytes()
 			default:
-				return o.set("buyer_id", strings.Repeat("b", 129)).bytes()
+				return o.Set("buyer_id", strings.Repeat("b", 129)).Bytes()
 			}
 		case 5:
-			return o.set("event_id", strings.Repeat("e", 129)).bytes()
+			return o.Set("event_id", strings.Repeat("e", 129)).Bytes()
 		case 6:
-			return o.set("ts", "2024-02-30T10:00:00Z").bytes()
+			return o.Set("ts", "2024-02-30T10:00:00Z").Bytes()
 		default:
 			// Invalid outranks too_old: a bad enum on a record that is also ancient.
 			if topic == event.Messages {
-				return o.set("sender", "robot").set("ts", "2001-01-01T00:00:00Z").bytes()
+				return o.Set("sender", "robot").Set("ts", "2001-01-01T00:00:00Z").Bytes()
 			}
-			return o.set("type", "paid").set("ts", "2001-01-01T00:00:00Z").bytes()
+			return o.Set("type", "paid").Set("ts", "2001-01-01T00:00:00Z").Bytes()
 		}
 	}
-	return o.bytes()
+	return o.Bytes()
 }

@@ -4,8 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -61,10 +60,22 @@ type field struct {
 	lit  bool // v is a JSON literal (number, null, true), not a string
 }
 
-// obj is an ordered JSON object under construction.
-type obj []field
+// Record is an ordered JSON object under construction: a valid event to publish as it is,
+// or to bend into a broken one (Break). The generator and the differential test log build
+// records with it.
+type Record []field
 
-func (o obj) get(k string) (string, bool) {
+// NewRecord is a record of string members, given as key, value pairs.
+func NewRecord(kv ...string) Record {
+	o := make(Record, 0, len(kv)/2+4)
+	for i := 0; i+1 < len(kv); i += 2 {
+		o = append(o, field{k: kv[i], v: kv[i+1]})
+	}
+	return o
+}
+
+// Get is the value of member k, if o has it.
+func (o Record) Get(k string) (string, bool) {
 	for _, f := range o {
 		if f.k == k {
 			return f.v, true
@@ -73,15 +84,16 @@ func (o obj) get(k string) (string, bool) {
 	return "", false
 }
 
-func (o obj) clone() obj { return append(obj(nil), o...) }
+// Clone is a copy of o that changes independently.
+func (o Record) Clone() Record { return append(Record(nil), o...) }
 
-// set replaces (or appends) a string member.
-func (o obj) set(k, v string) obj { return o.put(field{k: k, v: v}) }
+// Set replaces (or appends) a string member.
+func (o Record) Set(k, v string) Record { return o.put(field{k: k, v: v}) }
 
-// setLit replaces (or appends) a literal member.
-func (o obj) setLit(k, v string) obj { return o.put(field{k: k, v: v, lit: true}) }
+// SetLit replaces (or appends) a literal member.
+func (o Record) SetLit(k, v string) Record { return o.put(field{k: k, v: v, lit: true}) }
 
-func (o obj) put(f field) obj {
+func (o Record) put(f field) Record {
 	for i := range o {
 		if o[i].k == f.k {
 			o[i] = f
@@ -91,7 +103,8 @@ func (o obj) put(f field) obj {
 	return append(o, f)
 }
 
-func (o obj) del(k string) obj {
+// Del removes member k.
+func (o Record) Del(k string) Record {
 	for i := range o {
 		if o[i].k == k {
 			return append(o[:i:i], o[i+1:]...)
@@ -100,7 +113,8 @@ func (o obj) del(k string) obj {
 	return o
 }
 
-func (o obj) bytes() []byte {
+// Bytes is o as one JSON line.
+func (o Record) Bytes() []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, '{')
 	for i, f := range o {
@@ -118,26 +132,23 @@ func (o obj) bytes() []byte {
 	return append(b, '}')
 }
 
-// key is the conversation key an object routes by, taken before any field is bent so that a
+// Key is the conversation key an object routes by, taken before any field is bent so that a
 // broken record still lands on its conversation's partition.
-func (o obj) key() string {
-	shop, _ := o.get("shop_id")
-	buyer, _ := o.get("buyer_id")
+func (o Record) Key() string {
+	shop, _ := o.Get("shop_id")
+	buyer, _ := o.Get("buyer_id")
 	return shop + "/" + buyer
 }
 
-// topicOf reads the routing topic an object was built with.
-func (o obj) topicOf() event.Topic {
-	if t, _ := o.get("topic"); t == "orders" {
+// TopicOf reads the routing topic an object was built with.
+func (o Record) TopicOf() event.Topic {
+	if t, _ := o.Get("topic"); t == "orders" {
 		return event.Orders
 	}
 	return event.Messages
 }
 
-// raw carries arbitrary bytes as a record of o's topic and conversation.
-func (o obj) raw(value []byte) []byte { return jsonl.Raw(o.topicOf(), o.key(), value) }
-
-// formatTime is appendTime without the quotes, for obj members.
+// formatTime is appendTime without the quotes, for Record members.
 func formatTime(ns int64, loc *time.Location) string {
 	return time.Unix(0, ns).In(loc).Format(time.RFC3339Nano)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 )
 
 // Config shapes the synthetic traffic. Zero fields take the defaults below.
@@ -132,11 +132,15 @@ func (a slot) before(b slot) bool {
 	return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq
 }
 
-// stats counts what was generated, for the tests.
-type stats struct {
-	convs, spamConvs, unanswered, orders, paid, refunds, disputes int
-	lines, dups, invalid                                          int
+// Stats counts what a generator has produced: its conversations (chats), by kind, and its
+// lines.
+type Stats struct {
+	Convs, SpamConvs, Unanswered, Orders, Paid, Refunds, Disputes int
+	Lines, Dups, Invalid                                          int
 }
+
+// Stats is what g has produced so far.
+func (g *Generator) Stats() Stats { return g.st }
 
 // Generator produces an endless, deterministic stream of event lines.
 type Generator struct {
@@ -167,7 +171,7 @@ type Generator struct {
 	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
 	until       int64   // Until, in Unix ns; 0: none
 	sinceStart  float64 // exact time of the next arrival after start, in ns
-	st          stats
+	st          Stats
 }
 
 // New returns a generator; the same Config always yields the same lines.
@@ -184,7 +188,7 @@ func New(cfg Config) *Generator {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	}
-	mix := splitmix(uint64(cfg.Seed))
+	mix := Mix(uint64(cfg.Seed))
 	g := &Generator{
 		cfg:       cfg,
 		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), mix)),
@@ -252,9 +256,9 @@ func (g *Generator) Next() []byte {
 	}
 	it := g.pop()
 	g.clock = it.ts
-	g.st.lines++
+	g.st.Lines++
 	if it.kind == kDup {
-		g.st.dups++
+		g.st.Dups++
 		return it.line
 	}
 	line := g.render(&it)
@@ -285,7 +289,7 @@ func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
 func (g *Generator) arrive() {
 	t := g.nextArrival
 	g.conversation(t)
-	mean := (priorLines*priorConvs + g.scheduled) / float64(priorConvs+g.st.convs)
+	mean := (priorLines*priorConvs + g.scheduled) / float64(priorConvs+g.st.Convs)
 	gap := g.rng.ExpFloat64() * mean / g.cfg.Rate
 	// Arrival times accumulate exactly; only the stamp is in whole milliseconds, as shops
 	// stamp them. Rounding each gap instead made every gap under 1 ms zero, which at
@@ -342,9 +346,9 @@ func (g *Generator) buyerID(s *shop) string {
 func (g *Generator) conversation(t int64) {
 	s := g.pickShop()
 	sc := g.buf[:0]
-	g.st.convs++
+	g.st.Convs++
 	if g.rng.Float64() < spamConvP {
-		g.st.spamConvs++
+		g.st.SpamConvs++
 		b := &buyer{shop: s, id: "ad_" + strconv.FormatUint(g.rng.Uint64N(1e9), 10)}
 		tt := t
 		for n := 1 + g.rng.IntN(3); n > 0; n-- {
@@ -367,7 +371,7 @@ func (g *Generator) conversation(t int64) {
 	answered := g.rng.Float64() >= unansweredP
 	leftWaiting := !answered
 	if !answered {
-		g.st.unanswered++
+		g.st.Unanswered++
 		if g.rng.IntN(5) < 2 { // "在吗?" a few minutes later
 			end += g.secs(60, 300)
 			sc = append(sc, item{ts: end, b: b, kind: kBuyer})
@@ -482,7 +486,7 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 		n = 2
 	}
 	for ; n > 0; n-- {
-		g.st.orders++
+		g.st.Orders++
 		g.orderSeq++
 		id := g.orderBase + g.orderSeq
 		fen := g.price()
@@ -491,18 +495,18 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 		if g.rng.Float64() >= paidP {
 			continue
 		}
-		g.st.paid++
+		g.st.Paid++
 		paid := created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
 		sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
 		if g.rng.Float64() >= refundP {
 			continue
 		}
-		g.st.refunds++
+		g.st.Refunds++
 		g.refundSeq++
 		// Most refunds are asked for within hours ("仅退款" before shipping), some days later.
 		req := paid + g.lognormal(3*3600, 1.2)
 		if g.rng.Float64() < disputeP {
-			g.st.disputes++
+			g.st.Disputes++
 			disputed := req + g.lognormal(4*3600, 0.7)
 			sc = append(sc, item{ts: disputed, b: b, kind: kDisputed, order: id, refund: g.refundSeq})
 			done := disputed + g.lognormal(12*3600, 0.6)
@@ -698,62 +702,62 @@ func (g *Generator) render(it *item) []byte {
 	return append(b, '}')
 }
 
-// object is the item as an obj, for bending into a broken record (rare: no need for speed).
-func (g *Generator) object(it *item) obj {
+// object is the item as an Record, for bending into a broken record (rare: no need for speed).
+func (g *Generator) object(it *item) Record {
 	s := it.b.shop
 	loc := g.loc(s)
-	o := obj{{k: "topic", v: "messages"}, {k: "event_id"}, {k: "shop_id", v: s.id}, {k: "buyer_id", v: it.b.id}}
+	o := Record{{k: "topic", v: "messages"}, {k: "event_id"}, {k: "shop_id", v: s.id}, {k: "buyer_id", v: it.b.id}}
 	switch it.kind {
 	case kBuyer:
-		o = o.set("sender", "buyer")
+		o = o.Set("sender", "buyer")
 	case kAgent:
-		o = o.set("sender", "agent").set("agent_id", it.agent)
+		o = o.Set("sender", "agent").Set("agent_id", it.agent)
 	case kAuto:
-		o = o.set("sender", "auto").set("agent_id", it.agent)
+		o = o.Set("sender", "auto").Set("agent_id", it.agent)
 	default:
-		o = o.set("topic", "orders")
-		o = o.set("type", [...]string{kCreated: "order_created", kPaid: "order_paid",
+		o = o.Set("topic", "orders")
+		o = o.Set("type", [...]string{kCreated: "order_created", kPaid: "order_paid",
 			kDisputed: "refund_disputed", kCompleted: "refund_completed"}[it.kind])
-		o = o.set("order_id", strconv.FormatUint(it.order, 10))
+		o = o.Set("order_id", strconv.FormatUint(it.order, 10))
 	}
 	switch it.kind {
 	case kCreated, kPaid:
-		o = o.set("amount", event.FormatAmount(it.amount))
+		o = o.Set("amount", event.FormatAmount(it.amount))
 	case kDisputed, kCompleted:
-		o = o.set("refund_id", "RF"+strconv.FormatUint(it.order, 10)+"-"+strconv.FormatUint(it.refund, 10))
+		o = o.Set("refund_id", "RF"+strconv.FormatUint(it.order, 10)+"-"+strconv.FormatUint(it.refund, 10))
 	}
 	if it.kind == kCompleted {
-		o = o.set("refund_requested_at", formatTime(it.reqAt, loc))
-		o = o.set("completed_by", map[bool]string{true: "merchant", false: "platform"}[it.byMerc])
+		o = o.Set("refund_requested_at", formatTime(it.reqAt, loc))
+		o = o.Set("completed_by", map[bool]string{true: "merchant", false: "platform"}[it.byMerc])
 	}
-	return o.set("ts", formatTime(it.ts, loc))
+	return o.Set("ts", formatTime(it.ts, loc))
 }
 
 // broken makes the rare invalid record that follows a valid line of the same conversation:
 // one of every content reason, or a valid-looking record whose ts is too old (right after a
 // record that set the stream time, so it is certainly too old) or in the future.
 func (g *Generator) broken(it *item) []byte {
-	g.st.invalid++
+	g.st.Invalid++
 	o := g.object(it)
 	g.idSeq++
-	o = o.set("event_id", g.idPrefix+strconv.FormatUint(g.idSeq, 16))
+	o = o.Set("event_id", g.idPrefix+strconv.FormatUint(g.idSeq, 16))
 	loc := g.loc(it.b.shop)
 	v := g.rng.IntN(64)
 	switch u := g.rng.IntN(100); {
 	case u < 2:
-		return breakRecord(o, event.Oversize, v)
+		return Break(o, event.Oversize, v)
 	case u < 32:
-		return breakRecord(o, event.Malformed, v)
+		return Break(o, event.Malformed, v)
 	case u < 62:
-		return breakRecord(o, event.MissingField, v)
+		return Break(o, event.MissingField, v)
 	case u < 87:
-		return breakRecord(o, event.InvalidValue, v)
+		return Break(o, event.InvalidValue, v)
 	case u < 94:
-		return o.set("ts", formatTime(it.ts-40*24*int64(time.Hour), loc)).bytes()
+		return o.Set("ts", formatTime(it.ts-40*24*int64(time.Hour), loc)).Bytes()
 	default:
 		// A century ahead: future under any wall clock a replay may run at, yet still a time
 		// the decoder accepts.
-		return o.set("ts", formatTime(it.ts+100*365*24*int64(time.Hour), loc)).bytes()
+		return o.Set("ts", formatTime(it.ts+100*365*24*int64(time.Hour), loc)).Bytes()
 	}
 }
 
@@ -765,8 +769,9 @@ func pad3(n int) string {
 	return s
 }
 
-// splitmix spreads a seed over 64 bits, so that nearby seeds give unrelated id prefixes.
-func splitmix(x uint64) uint64 {
+// Mix spreads a seed over 64 bits (splitmix64), so that nearby seeds give unrelated id
+// prefixes.
+func Mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb

@@ -1,4 +1,4 @@
-package synth
+package synth_test
 
 import (
 	"bytes"
@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/internal/testlog"
+	"github.com/cskpi/cskpi/pipeline/synth"
 )
 
-func lines(g *Generator, n int) [][]byte {
+func lines(g *synth.Generator, n int) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
 		out[i] = g.Next()
@@ -20,15 +22,15 @@ func lines(g *Generator, n int) [][]byte {
 }
 
 func TestGeneratorDeterministic(t *testing.T) {
-	cfg := Config{Seed: 42, Shops: 5, SlowShops: 2, Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Rate: 50}
-	a, b := lines(New(cfg), 20000), lines(New(cfg), 20000)
+	cfg := synth.Config{Seed: 42, Shops: 5, SlowShops: 2, Start: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC), Rate: 50}
+	a, b := lines(synth.New(cfg), 20000), lines(synth.New(cfg), 20000)
 	for i := range a {
 		if !bytes.Equal(a[i], b[i]) {
 			t.Fatalf("line %d differs:\n%s\n%s", i, a[i], b[i])
 		}
 	}
 	cfg.Seed = 43
-	c := lines(New(cfg), 100)
+	c := lines(synth.New(cfg), 100)
 	if bytes.Equal(a[0], c[0]) && bytes.Equal(a[99], c[99]) {
 		t.Fatal("seeds 42 and 43 give the same lines")
 	}
@@ -38,14 +40,14 @@ func TestGeneratorTraffic(t *testing.T) {
 	const n = 300000
 	start := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
 	// A low rate, so that the lines span most of a day and refunds (hours after payment) show.
-	g := New(Config{Seed: 7, Shops: 6, SlowShops: 2, Start: start, Rate: 5})
+	g := synth.New(synth.Config{Seed: 7, Shops: 6, SlowShops: 2, Start: start, Rate: 5})
 	ls := lines(g, n)
-	outs := consume(t, ls, start.Add(48*time.Hour))
+	outs := testlog.Consume(t, ls, start.Add(48*time.Hour))
 
 	// Every line routes by its conversation.
 	for i, o := range outs {
-		if o.reason == event.OK && string(o.rec.Key) != o.ev.Conversation() {
-			t.Fatalf("line %d: key %q, conversation %q", i, o.rec.Key, o.ev.Conversation())
+		if o.Reason == event.OK && string(o.Rec.Key) != o.Ev.Conversation() {
+			t.Fatalf("line %d: key %q, conversation %q", i, o.Rec.Key, o.Ev.Conversation())
 		}
 	}
 
@@ -56,36 +58,36 @@ func TestGeneratorTraffic(t *testing.T) {
 	merchant, completed := 0, 0
 	for _, o := range outs {
 		switch {
-		case o.reason != event.OK:
+		case o.Reason != event.OK:
 			rejected++
-		case o.dup:
+		case o.Dup:
 			dups++
-		case o.spam:
+		case o.Spam:
 			spam++
 		default:
 			applied++
-			senders[o.ev.Sender]++
-			kinds[o.ev.Kind]++
-			if o.ev.Sender == event.Agent {
-				if agents[o.ev.Shop] == nil {
-					agents[o.ev.Shop] = map[string]bool{}
+			senders[o.Ev.Sender]++
+			kinds[o.Ev.Kind]++
+			if o.Ev.Sender == event.Agent {
+				if agents[o.Ev.Shop] == nil {
+					agents[o.Ev.Shop] = map[string]bool{}
 				}
-				agents[o.ev.Shop][o.ev.Agent] = true
+				agents[o.Ev.Shop][o.Ev.Agent] = true
 			}
-			if o.ev.Kind == event.RefundCompleted {
+			if o.Ev.Kind == event.RefundCompleted {
 				completed++
-				if o.ev.ByMerchant {
+				if o.Ev.ByMerchant {
 					merchant++
 				}
-				if o.ev.RequestedAt >= o.ev.TS {
+				if o.Ev.RequestedAt >= o.Ev.TS {
 					t.Errorf("refund completed at its request time")
 				}
 			}
 		}
 	}
 	share := func(k int) float64 { return float64(k) / n }
-	t.Logf("rejected %d %v, duplicate %d, spam %d, applied %d; senders %v; kinds %v; stats %+v",
-		rejected, reasons(outs), dups, spam, applied, senders, kinds, g.st)
+	t.Logf("rejected %d %v, duplicate %d, spam %d, applied %d; senders %v; kinds %v",
+		rejected, testlog.Reasons(outs), dups, spam, applied, senders, kinds)
 	within := func(name string, got, lo, hi float64) {
 		t.Helper()
 		if got < lo || got > hi {
@@ -95,7 +97,7 @@ func TestGeneratorTraffic(t *testing.T) {
 	within("rejected share", share(rejected), 0.001, 0.0035)
 	within("duplicate share", share(dups), 0.003, 0.008)
 	within("spam share", share(spam), 0.006, 0.016)
-	r := reasons(outs)
+	r := testlog.Reasons(outs)
 	for _, want := range []event.Reason{event.Malformed, event.MissingField, event.InvalidValue, event.TooOld, event.Future} {
 		if r[want] == 0 {
 			t.Errorf("no %s record in %d lines: %v", want, n, r)
@@ -108,12 +110,12 @@ func TestGeneratorTraffic(t *testing.T) {
 	if kinds[event.RefundDisputed] == 0 {
 		t.Error("no refund_disputed")
 	}
-	st := g.st
-	within("unanswered chats", float64(st.unanswered)/float64(st.convs-st.spamConvs), 0.06, 0.10)
-	within("chats with orders", float64(st.orders)/float64(st.convs), 0.2, 0.32)
-	within("refunded payments", float64(st.refunds)/float64(st.paid), 0.03, 0.07)
+	st := g.Stats()
+	within("unanswered chats", float64(st.Unanswered)/float64(st.Convs-st.SpamConvs), 0.06, 0.10)
+	within("chats with orders", float64(st.Orders)/float64(st.Convs), 0.2, 0.32)
+	within("refunded payments", float64(st.Refunds)/float64(st.Paid), 0.03, 0.07)
 	for shop, a := range agents {
-		if len(a) < minAgents || len(a) > maxAgents {
+		if len(a) < 3 || len(a) > 8 { // agents per shop: 3..8
 			t.Errorf("%s has %d agents", shop, len(a))
 		}
 	}
@@ -124,14 +126,14 @@ func TestGeneratorTraffic(t *testing.T) {
 	within("lines per second of event time", n/elapsed, 4.5, 5.3)
 
 	// Applied records come in ts order overall, not only per conversation.
-	checkConversationOrder(t, outs)
+	testlog.CheckConversationOrder(t, outs)
 	var last int64
 	for i, o := range outs {
-		if o.applied() {
-			if o.ev.TS < last {
+		if o.Applied() {
+			if o.Ev.TS < last {
 				t.Fatalf("line %d goes back in time", i)
 			}
-			last = o.ev.TS
+			last = o.Ev.TS
 		}
 	}
 
@@ -151,24 +153,24 @@ func TestGeneratorTraffic(t *testing.T) {
 // unanswered buyer line, closed by the next human reply) and checks the two kinds of shop.
 func TestGeneratorResponseTimes(t *testing.T) {
 	start := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
-	g := New(Config{Seed: 3, Shops: 6, SlowShops: 2, Start: start, Rate: 50})
-	outs := consume(t, lines(g, 200000), start.Add(48*time.Hour))
+	g := synth.New(synth.Config{Seed: 3, Shops: 6, SlowShops: 2, Start: start, Rate: 50})
+	outs := testlog.Consume(t, lines(g, 200000), start.Add(48*time.Hour))
 	open := map[string]int64{}
 	samples := map[bool][]float64{}
 	for _, o := range outs {
-		if !o.applied() || o.ev.Topic != event.Messages {
+		if !o.Applied() || o.Ev.Topic != event.Messages {
 			continue
 		}
-		k := o.ev.Conversation()
-		switch o.ev.Sender {
+		k := o.Ev.Conversation()
+		switch o.Ev.Sender {
 		case event.Buyer:
 			if _, ok := open[k]; !ok {
-				open[k] = o.ev.TS
+				open[k] = o.Ev.TS
 			}
 		case event.Agent:
 			if s, ok := open[k]; ok {
-				slow := o.ev.Shop == "shop-001" || o.ev.Shop == "shop-002"
-				samples[slow] = append(samples[slow], float64(o.ev.TS-s)/1e9)
+				slow := o.Ev.Shop == "shop-001" || o.Ev.Shop == "shop-002"
+				samples[slow] = append(samples[slow], float64(o.Ev.TS-s)/1e9)
 				delete(open, k)
 			}
 		}
@@ -208,19 +210,19 @@ func TestGeneratorResponseTimes(t *testing.T) {
 }
 
 func TestGeneratorIDs(t *testing.T) {
-	g := New(Config{Seed: 1, Shops: 12, SlowShops: 3})
-	outs := consume(t, lines(g, 50000), time.Now())
+	g := synth.New(synth.Config{Seed: 1, Shops: 12, SlowShops: 3})
+	outs := testlog.Consume(t, lines(g, 50000), time.Now())
 	ids := map[string]bool{}
 	for _, o := range outs {
-		if o.reason != event.OK || o.dup {
+		if o.Reason != event.OK || o.Dup {
 			continue
 		}
-		if ids[o.ev.ID] {
-			t.Fatalf("event id %s reused", o.ev.ID)
+		if ids[o.Ev.ID] {
+			t.Fatalf("event id %s reused", o.Ev.ID)
 		}
-		ids[o.ev.ID] = true
-		if !strings.HasPrefix(o.ev.Shop, "shop-0") || len(o.ev.Shop) != 8 {
-			t.Fatalf("shop id %q", o.ev.Shop)
+		ids[o.Ev.ID] = true
+		if !strings.HasPrefix(o.Ev.Shop, "shop-0") || len(o.Ev.Shop) != 8 {
+			t.Fatalf("shop id %q", o.Ev.Shop)
 		}
 	}
 	if g.Config().Rate != 50 || g.Config().Shops != 12 {
@@ -231,9 +233,9 @@ func TestGeneratorIDs(t *testing.T) {
 // TestUntil: a generator ended at Until yields exactly the lines of an unbounded one up to
 // that time, then nil.
 func TestUntil(t *testing.T) {
-	cfg := Config{Seed: 3, Shops: 50, SlowShops: 2, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 200}
+	cfg := synth.Config{Seed: 3, Shops: 50, SlowShops: 2, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 200}
 	until := cfg.Start.Add(10 * time.Minute)
-	full, bounded := New(cfg), New(cfg)
+	full, bounded := synth.New(cfg), synth.New(cfg)
 	bounded.Until(until)
 	n := 0
 	for {

@@ -3,7 +3,7 @@ package reference
 import (
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 

@@ -6,5 +6,5 @@
 // It is the oracle the streaming path in windows/ is tested against, so it trades speed and
 // memory for being obviously right: plain maps and slices, no incremental state, no buckets
 // kept between events, and no code shared with the streaming path beyond the input decoder
-// (pipeline/event), the file format (pipeline/jsonl) and the output names (windows/kpi).
+// (event), the file format (event/jsonl) and the output names (windows/kpi).
 package reference

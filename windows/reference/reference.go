@@ -5,8 +5,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 

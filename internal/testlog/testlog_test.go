@@ -1,4 +1,4 @@
-package synth
+package testlog
 
 import (
 	"bytes"
@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 )
 
-func testLogConfig(seed int64, records int) TestLogConfig {
+func testLogConfig(seed int64, records int) Config {
 	now := time.Date(2026, 3, 20, 9, 30, 0, 0, time.UTC)
-	return TestLogConfig{Seed: seed, Records: records, Start: now.Add(-20 * 24 * time.Hour).Add(1234567891), Shops: 3, Now: now}
+	return Config{Seed: seed, Records: records, Start: now.Add(-20 * 24 * time.Hour).Add(1234567891), Shops: 3, Now: now}
 }
 
 func TestTestLogDeterministic(t *testing.T) {
-	a, b := TestLog(testLogConfig(5, 3000)), TestLog(testLogConfig(5, 3000))
+	a, b := Lines(testLogConfig(5, 3000)), Lines(testLogConfig(5, 3000))
 	if len(a) != 3000 || len(b) != 3000 {
 		t.Fatalf("got %d and %d lines, want 3000", len(a), len(b))
 	}
@@ -26,7 +26,7 @@ func TestTestLogDeterministic(t *testing.T) {
 			t.Fatalf("line %d differs", i)
 		}
 	}
-	c := TestLog(testLogConfig(6, 3000))
+	c := Lines(testLogConfig(6, 3000))
 	same := 0
 	for i := range a {
 		if bytes.Equal(a[i], c[i]) {
@@ -36,7 +36,7 @@ func TestTestLogDeterministic(t *testing.T) {
 	if same == len(a) {
 		t.Fatal("seeds 5 and 6 give the same log")
 	}
-	if n := len(TestLog(testLogConfig(5, 10))); n < 200 {
+	if n := len(Lines(testLogConfig(5, 10))); n < 200 {
 		t.Errorf("a tiny log has %d lines, want all fixed scenarios", n)
 	}
 }
@@ -49,25 +49,25 @@ func TestTestLogStartTooLate(t *testing.T) {
 	}()
 	cfg := testLogConfig(1, 100)
 	cfg.Start = cfg.Now.Add(-11 * 24 * time.Hour)
-	TestLog(cfg)
+	Lines(cfg)
 }
 
 func TestTestLogContents(t *testing.T) {
 	for _, seed := range []int64{1, 2, 3, 4} {
 		cfg := testLogConfig(seed, 4000)
 		cfg.Shops = int(seed) // clamped to 2..4
-		ls := TestLog(cfg)
-		outs := consume(t, ls, cfg.Now)
+		ls := Lines(cfg)
+		outs := Consume(t, ls, cfg.Now)
 		checkTestLog(t, cfg, ls, outs)
 	}
 }
 
-func checkTestLog(t *testing.T, cfg TestLogConfig, ls [][]byte, outs []outcome) {
+func checkTestLog(t *testing.T, cfg Config, ls [][]byte, outs []Outcome) {
 	t.Helper()
 	start := cfg.Start.UnixNano()
 
 	// Every rejection reason, duplicates and spam.
-	r := reasons(outs)
+	r := Reasons(outs)
 	for _, want := range event.Reasons {
 		if r[want] < 2 {
 			t.Errorf("seed %d: %d %s records: %v", cfg.Seed, r[want], want, r)
@@ -77,16 +77,16 @@ func checkTestLog(t *testing.T, cfg TestLogConfig, ls [][]byte, outs []outcome) 
 	shops := map[string]bool{}
 	buyers := map[string]bool{}
 	for _, o := range outs {
-		if o.dup {
+		if o.Dup {
 			dups++
 		}
-		if o.spam {
+		if o.Spam {
 			spam++
 		}
-		if o.applied() {
-			shops[o.ev.Shop] = true
-			if !strings.HasPrefix(o.ev.Buyer, "edge-") {
-				buyers[o.ev.Conversation()] = true
+		if o.Applied() {
+			shops[o.Ev.Shop] = true
+			if !strings.HasPrefix(o.Ev.Buyer, "edge-") {
+				buyers[o.Ev.Conversation()] = true
 			}
 		}
 	}
@@ -104,13 +104,13 @@ func checkTestLog(t *testing.T, cfg TestLogConfig, ls [][]byte, outs []outcome) 
 	var notJSON, wrongType, badUTF8, null bool
 	for i, o := range outs {
 		switch {
-		case o.reason == event.Malformed && bytes.Contains(ls[i], []byte(`"raw_b64"`)) && !strings.HasPrefix(string(o.rec.Value), "{"):
+		case o.Reason == event.Malformed && bytes.Contains(ls[i], []byte(`"raw_b64"`)) && !strings.HasPrefix(string(o.Rec.Value), "{"):
 			notJSON = true
-		case o.reason == event.Malformed && bytes.Contains(ls[i], []byte(`"amount":89.5`)):
+		case o.Reason == event.Malformed && bytes.Contains(ls[i], []byte(`"amount":89.5`)):
 			wrongType = true
-		case o.reason == event.Malformed && strings.HasPrefix(string(o.rec.Value), "{") && !isUTF8(o.rec.Value):
+		case o.Reason == event.Malformed && strings.HasPrefix(string(o.Rec.Value), "{") && !isUTF8(o.Rec.Value):
 			badUTF8 = true
-		case o.reason == event.MissingField && bytes.Contains(ls[i], []byte(`null`)):
+		case o.Reason == event.MissingField && bytes.Contains(ls[i], []byte(`null`)):
 			null = true
 		}
 	}
@@ -126,20 +126,20 @@ func checkTestLog(t *testing.T, cfg TestLogConfig, ls [][]byte, outs []outcome) 
 	seen := map[convTopic]bool{}
 	var lo, hi int64 = 1 << 62, 0
 	for i, o := range outs {
-		if o.reason == event.TooOld && !o.dup {
-			if !seen[convTopic{string(o.rec.Key), o.rec.Topic}] {
-				t.Errorf("seed %d line %d: too_old before any applied record of %s", cfg.Seed, i, o.rec.Key)
+		if o.Reason == event.TooOld && !o.Dup {
+			if !seen[convTopic{string(o.Rec.Key), o.Rec.Topic}] {
+				t.Errorf("seed %d line %d: too_old before any applied record of %s", cfg.Seed, i, o.Rec.Key)
 			}
-			if o.ev.TS > start-int64(39*24*time.Hour) {
-				t.Errorf("seed %d line %d: too_old ts only %v before Start", cfg.Seed, i, time.Duration(start-o.ev.TS))
+			if o.Ev.TS > start-int64(39*24*time.Hour) {
+				t.Errorf("seed %d line %d: too_old ts only %v before Start", cfg.Seed, i, time.Duration(start-o.Ev.TS))
 			}
 		}
-		if o.applied() {
-			seen[convTopic{string(o.rec.Key), o.rec.Topic}] = true
-			lo, hi = min(lo, o.ev.TS), max(hi, o.ev.TS)
+		if o.Applied() {
+			seen[convTopic{string(o.Rec.Key), o.Rec.Topic}] = true
+			lo, hi = min(lo, o.Ev.TS), max(hi, o.Ev.TS)
 		}
-		if o.reason == event.Future && o.ev.TS < cfg.Now.Add(47*time.Hour).UnixNano() {
-			t.Errorf("seed %d line %d: future ts %v", cfg.Seed, i, time.Unix(0, o.ev.TS))
+		if o.Reason == event.Future && o.Ev.TS < cfg.Now.Add(47*time.Hour).UnixNano() {
+			t.Errorf("seed %d line %d: future ts %v", cfg.Seed, i, time.Unix(0, o.Ev.TS))
 		}
 	}
 	if lo < start || time.Duration(hi-lo) >= 10*24*time.Hour {
@@ -148,21 +148,21 @@ func checkTestLog(t *testing.T, cfg TestLogConfig, ls [][]byte, outs []outcome) 
 
 	// Per conversation, valid messages in ts order; duplicates are exact copies of an earlier
 	// line, placed while the file's ts is at most 30 minutes past the original's.
-	checkConversationOrder(t, outs)
+	CheckConversationOrder(t, outs)
 	first := map[string]int{}
 	var fileTS int64
 	for i, o := range outs {
-		if o.applied() {
-			fileTS = max(fileTS, o.ev.TS)
+		if o.Applied() {
+			fileTS = max(fileTS, o.Ev.TS)
 		}
 		if j, ok := first[string(ls[i])]; ok {
-			if outs[j].reason == event.OK && fileTS-outs[j].ev.TS > int64(30*time.Minute) {
-				t.Errorf("seed %d line %d: copy of line %d placed %v later", cfg.Seed, i, j, time.Duration(fileTS-outs[j].ev.TS))
+			if outs[j].Reason == event.OK && fileTS-outs[j].Ev.TS > int64(30*time.Minute) {
+				t.Errorf("seed %d line %d: copy of line %d placed %v later", cfg.Seed, i, j, time.Duration(fileTS-outs[j].Ev.TS))
 			}
 			continue
 		}
 		first[string(ls[i])] = i
-		if o.dup {
+		if o.Dup {
 			t.Errorf("seed %d line %d: duplicate id but not a copy of an earlier line", cfg.Seed, i)
 		}
 	}
@@ -173,7 +173,7 @@ func checkTestLog(t *testing.T, cfg TestLogConfig, ls [][]byte, outs []outcome) 
 func isUTF8(b []byte) bool { return strings.ToValidUTF8(string(b), "") == string(b) }
 
 // checkBoundaries finds each boundary case in the applied records.
-func checkBoundaries(t *testing.T, cfg TestLogConfig, outs []outcome) {
+func checkBoundaries(t *testing.T, cfg Config, outs []Outcome) {
 	t.Helper()
 	const day = int64(24 * time.Hour)
 	found := map[string]bool{}
@@ -182,10 +182,10 @@ func checkBoundaries(t *testing.T, cfg TestLogConfig, outs []outcome) {
 	firstMsgLine := map[string]int{} // conversation -> line of its first message
 	paidLine := map[string][]int64{} // conversation -> ts of payments filed before any message
 	for i, o := range outs {
-		if !o.applied() {
+		if !o.Applied() {
 			continue
 		}
-		e := o.ev
+		e := o.Ev
 		k := e.Conversation()
 		if m := (e.TS - 16*3600e9) % day; m == 0 || m == 1 || m == day-1 {
 			found["midnight"+[...]string{"", "+1ns"}[min(m, 1)]] = true
@@ -252,7 +252,7 @@ func checkBoundaries(t *testing.T, cfg TestLogConfig, outs []outcome) {
 
 func TestTestLogLinesParse(t *testing.T) {
 	var n int
-	for _, l := range TestLog(testLogConfig(9, 1000)) {
+	for _, l := range Lines(testLogConfig(9, 1000)) {
 		if _, err := jsonl.Parse(l); err != nil {
 			t.Fatal(err)
 		}
@@ -267,10 +267,11 @@ func TestTestLogLinesParse(t *testing.T) {
 // with the streaming path's rules (duplicates remembered per topic-partition, too_old against
 // the global stream time), and checks every line gets the outcome it gets in file order.
 func TestTestLogInterleavings(t *testing.T) {
-	for _, seed := range []int64{11, 12, 13} {
+	for _, seed := range []int64{11, 12, 13, 14, 15} {
 		cfg := testLogConfig(seed, 5000)
-		ls := TestLog(cfg)
-		want := consume(t, ls, cfg.Now)
+		cfg.Disorder = seed > 13
+		ls := Lines(cfg)
+		want := Consume(t, ls, cfg.Now)
 		const parts = 4
 		type tp struct {
 			topic event.Topic
@@ -280,16 +281,16 @@ func TestTestLogInterleavings(t *testing.T) {
 		var order []tp
 		for i, o := range want {
 			h := 0
-			for _, c := range o.rec.Key {
+			for _, c := range o.Rec.Key {
 				h = h*31 + int(c)
 			}
-			q := tp{o.rec.Topic, (h%parts + parts) % parts}
+			q := tp{o.Rec.Topic, (h%parts + parts) % parts}
 			if _, ok := queues[q]; !ok {
 				order = append(order, q)
 			}
 			queues[q] = append(queues[q], i)
 		}
-		rng := New(Config{Seed: seed}).rng
+		rng := rand.New(rand.NewPCG(uint64(seed), 0))
 		for round := 0; round < 6; round++ {
 			type seenKey struct {
 				q  tp
@@ -311,25 +312,27 @@ func TestTestLogInterleavings(t *testing.T) {
 					pos[q]++
 					left--
 					w := want[i]
-					got := outcome{reason: w.reason}
-					if w.reason == event.OK || w.reason == event.TooOld || w.reason == event.Future {
-						got.reason = event.OK
-						k := seenKey{q, w.ev.ID}
-						if ts, ok := seen[k]; ok && partStream[q] <= ts+int64(time.Hour) {
-							got.dup = true
-						} else if w.ev.Spam {
-							got.spam = true
-							seen[k] = w.ev.TS
-						} else if got.reason = w.ev.CheckTime(stream, have, cfg.Now.UnixNano()); got.reason == event.OK {
-							seen[k] = w.ev.TS
-							stream = max(stream, w.ev.TS)
-							partStream[q] = max(partStream[q], w.ev.TS)
+					got := Outcome{Reason: w.Reason}
+					if w.Reason == event.OK || w.Reason == event.TooOld || w.Reason == event.Future {
+						got.Reason = event.OK
+						k := seenKey{q, w.Ev.ID}
+						// The service's rule: anchored at the topic-partition's stream time.
+						anchor := max(w.Ev.TS, partStream[q])
+						if a, ok := seen[k]; ok && partStream[q] <= a+int64(time.Hour) {
+							got.Dup = true
+						} else if w.Ev.Spam {
+							got.Spam = true
+							seen[k] = anchor
+						} else if got.Reason = w.Ev.CheckTime(stream, have, cfg.Now.UnixNano()); got.Reason == event.OK {
+							seen[k] = anchor
+							stream = max(stream, w.Ev.TS)
+							partStream[q] = max(partStream[q], w.Ev.TS)
 							have = true
 						}
 					}
-					if got.reason != w.reason || got.dup != w.dup || got.spam != w.spam {
+					if got.Reason != w.Reason || got.Dup != w.Dup || got.Spam != w.Spam {
 						t.Fatalf("seed %d round %d line %d: %+v in file order, %+v interleaved\n%s", seed, round, i,
-							[]any{w.reason, w.dup, w.spam}, []any{got.reason, got.dup, got.spam}, ls[i])
+							[]any{w.Reason, w.Dup, w.Spam}, []any{got.Reason, got.Dup, got.Spam}, ls[i])
 					}
 				}
 			}

@@ -1,4 +1,4 @@
-package synth
+package testlog
 
 import (
 	"fmt"
@@ -8,11 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/pipeline/synth"
 )
 
-// TestLogConfig shapes a differential-test log.
-type TestLogConfig struct {
+// Config shapes a differential-test log.
+type Config struct {
 	Seed int64
 	// Records is the number of lines wanted. The fixed scenarios (boundary cases and broken
 	// records, about 250 lines) are always written, so a smaller value gives just those.
@@ -54,7 +55,7 @@ const (
 type entry struct {
 	pos     int64 // where it goes in the file: lines are sorted by pos, ties in creation order
 	line    []byte
-	o       obj // nil for lines built raw
+	o       synth.Record // nil for lines built raw
 	ts      int64
 	topic   event.Topic
 	key     string
@@ -85,7 +86,7 @@ type testLog struct {
 	convLate map[string]int64
 }
 
-// TestLog returns a seeded log that stresses correctness rather than looking like traffic:
+// Lines returns a seeded log that stresses correctness rather than looking like traffic:
 // two to four shops and a handful of buyers, so conversations interleave; every rejection
 // reason in several variants; duplicates, spam, and the boundary cases of SPEC §2 (local
 // midnight, the 24 h reply and 48 h cohort horizons, abandoned episodes, payments filed before
@@ -102,9 +103,9 @@ type testLog struct {
 // whole conversations up to a day, each still in its own order) and a late record's copies
 // come right after it, so that they are duplicates under any interleaving of the partitions
 // and whichever stream time decides (the file's or the topic-partition's).
-// TestLog panics when Start is less than 12 days before Now: the log would not mean the same
+// Lines panics when Start is less than 12 days before Now: the log would not mean the same
 // thing when consumed.
-func TestLog(cfg TestLogConfig) [][]byte {
+func Lines(cfg Config) [][]byte {
 	now := cfg.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -114,7 +115,7 @@ func TestLog(cfg TestLogConfig) [][]byte {
 		span = tlSpan
 	}
 	if now.Sub(cfg.Start) < span+tlLead {
-		panic(fmt.Sprintf("synth.TestLog: Start %s is less than %v before %s", cfg.Start.Format(time.RFC3339), span+tlLead, now.Format(time.RFC3339)))
+		panic(fmt.Sprintf("testlog: Start %s is less than %v before %s", cfg.Start.Format(time.RFC3339), span+tlLead, now.Format(time.RFC3339)))
 	}
 	nShops := cfg.Shops
 	switch {
@@ -125,7 +126,7 @@ func TestLog(cfg TestLogConfig) [][]byte {
 	case nShops > 4:
 		nShops = 4
 	}
-	mix := splitmix(uint64(cfg.Seed) ^ 0x7465_7374_6c6f_6721)
+	mix := synth.Mix(uint64(cfg.Seed) ^ 0x7465_7374_6c6f_6721)
 	t := &testLog{
 		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), mix)),
 		start: cfg.Start.UnixNano(),
@@ -139,7 +140,7 @@ func TestLog(cfg TestLogConfig) [][]byte {
 	}
 	t.limit = t.start + t.span
 	for i := 0; i < nShops; i++ {
-		s := tlShop{id: "shop-" + pad3(i+1)}
+		s := tlShop{id: fmt.Sprintf("shop-%03d", i+1)}
 		for a := 0; a < 3; a++ {
 			if i%2 == 0 {
 				s.agents = append(s.agents, "agent-0"+strconv.Itoa(a+1))
@@ -239,18 +240,17 @@ func (t *testLog) ts(ns int64) string {
 	}
 }
 
-func (t *testLog) msg(shop, buyer, sender, agent string, ts int64) obj {
-	o := obj{{k: "topic", v: "messages"}, {k: "event_id", v: t.id()}, {k: "shop_id", v: shop},
-		{k: "buyer_id", v: buyer}, {k: "sender", v: sender}}
+func (t *testLog) msg(shop, buyer, sender, agent string, ts int64) synth.Record {
+	o := synth.NewRecord("topic", "messages", "event_id", t.id(), "shop_id", shop, "buyer_id", buyer, "sender", sender)
 	if agent != "" {
-		o = o.set("agent_id", agent)
+		o = o.Set("agent_id", agent)
 	}
-	return o.set("ts", t.ts(ts))
+	return o.Set("ts", t.ts(ts))
 }
 
-func (t *testLog) order(shop, buyer, typ, orderID string, ts int64) obj {
-	return obj{{k: "topic", v: "orders"}, {k: "event_id", v: t.id()}, {k: "shop_id", v: shop},
-		{k: "buyer_id", v: buyer}, {k: "type", v: typ}, {k: "order_id", v: orderID}, {k: "ts", v: t.ts(ts)}}
+func (t *testLog) order(shop, buyer, typ, orderID string, ts int64) synth.Record {
+	return synth.NewRecord("topic", "orders", "event_id", t.id(), "shop_id", shop, "buyer_id", buyer,
+		"type", typ, "order_id", orderID, "ts", t.ts(ts))
 }
 
 // amount draws a valid amount in the spellings the contract allows.
@@ -271,20 +271,20 @@ func (t *testLog) amount() string {
 }
 
 // add files a valid record at its own ts.
-func (t *testLog) add(o obj, ts int64) *entry { return t.addAt(o, ts, ts) }
+func (t *testLog) add(o synth.Record, ts int64) *entry { return t.addAt(o, ts, ts) }
 
 // addAt files a valid record at pos, which differs from ts only for orders filed early.
-func (t *testLog) addAt(o obj, ts, pos int64) *entry {
-	v, _ := o.get("spam")
+func (t *testLog) addAt(o synth.Record, ts, pos int64) *entry {
+	v, _ := o.Get("spam")
 	spam := v == "true"
-	e := &entry{pos: pos, line: o.bytes(), o: o, ts: ts, topic: o.topicOf(), key: o.key(), applied: !spam, spam: spam}
+	e := &entry{pos: pos, line: o.Bytes(), o: o, ts: ts, topic: o.TopicOf(), key: o.Key(), applied: !spam, spam: spam}
 	t.entries = append(t.entries, e)
 	return e
 }
 
 // addLate files a valid record late after its ts and, under Disorder, sometimes a copy of
 // a late record right after it, as a retrying producer re-publishes it.
-func (t *testLog) addLate(o obj, ts, late int64) *entry {
+func (t *testLog) addLate(o synth.Record, ts, late int64) *entry {
 	e := t.addAt(o, ts, ts+late)
 	if late > 0 && t.rng.IntN(8) == 0 {
 		t.dup(e, 0)
@@ -349,16 +349,16 @@ func (t *testLog) scenarios() {
 	m := t.midnight()
 	b := "edge-midnight"
 	t.add(t.msg(s0.id, b, "buyer", "", m-ns), m-ns)
-	t.add(t.order(s0.id, b, "order_paid", t.orderID(), m-ns).set("amount", "89.00"), m-ns)
+	t.add(t.order(s0.id, b, "order_paid", t.orderID(), m-ns).Set("amount", "89.00"), m-ns)
 	t.add(t.msg(s0.id, b, "auto", "alime", m), m)
 	t.add(t.msg(s0.id, b, "agent", a0, m), m)
 	t.add(t.msg(s0.id, b, "buyer", "", m+ns), m+ns)
 	t.add(t.msg(s0.id, b, "agent", a0, m+ns), m+ns)
 	b = "edge-midnight-2"
-	t.add(t.order(s0.id, b, "order_paid", t.orderID(), m).set("amount", "249.50"), m)
+	t.add(t.order(s0.id, b, "order_paid", t.orderID(), m).Set("amount", "249.50"), m)
 	t.add(t.msg(s0.id, b, "buyer", "", m), m)
 	t.add(t.msg(s0.id, b, "agent", s0.agents[1], m+ns), m+ns)
-	t.add(t.order(s0.id, b, "order_created", t.orderID(), m+ns).set("amount", "12.5"), m+ns)
+	t.add(t.order(s0.id, b, "order_created", t.orderID(), m+ns).Set("amount", "12.5"), m+ns)
 	b = "edge-served"
 	t.add(t.msg(s1.id, b, "buyer", "", m-10*sec), m-10*sec)
 	for _, at := range []int64{m - ns, m, m + ns} {
@@ -366,11 +366,11 @@ func (t *testLog) scenarios() {
 	}
 	b = "edge-midnight-orders"
 	for _, at := range []int64{m - ns, m, m + ns} {
-		t.add(t.order(s1.id, b, "order_created", t.orderID(), at).set("amount", t.amount()), at)
+		t.add(t.order(s1.id, b, "order_created", t.orderID(), at).Set("amount", t.amount()), at)
 	}
-	t.add(t.order(s1.id, b, "refund_completed", t.orderID(), m).set("refund_id", "r-midnight").
-		set("refund_requested_at", t.ts(m-ns)).set("completed_by", "merchant"), m)
-	t.add(t.order(s1.id, b, "refund_disputed", t.orderID(), m+ns).set("refund_id", "r-midnight-2"), m+ns)
+	t.add(t.order(s1.id, b, "refund_completed", t.orderID(), m).Set("refund_id", "r-midnight").
+		Set("refund_requested_at", t.ts(m-ns)).Set("completed_by", "merchant"), m)
+	t.add(t.order(s1.id, b, "refund_disputed", t.orderID(), m+ns).Set("refund_id", "r-midnight-2"), m+ns)
 
 	// Replies exactly 24 h and 24 h + 1 ns after the buyer's message.
 	at := m + 3*hour + 17*sec + 123456789
@@ -391,12 +391,12 @@ func (t *testLog) scenarios() {
 		id := t.orderID()
 		t.add(t.msg(s0.id, b, "buyer", "", t0), t0)
 		t.add(t.msg(s0.id, b, "agent", a0, t0+2*minute), t0+2*minute)
-		t.add(t.order(s0.id, b, "order_created", id, t0+10*minute).set("amount", "1999.00"), t0+10*minute)
-		t.add(t.order(s0.id, b, "order_paid", id, t0+lag).set("amount", "1999.00"), t0+lag)
+		t.add(t.order(s0.id, b, "order_created", id, t0+10*minute).Set("amount", "1999.00"), t0+10*minute)
+		t.add(t.order(s0.id, b, "order_paid", id, t0+lag).Set("amount", "1999.00"), t0+lag)
 	}
 	for i, lag := range []int64{0, -ns} {
 		b = "edge-paid-t0-" + strconv.Itoa(i)
-		t.add(t.order(s0.id, b, "order_paid", t.orderID(), t0+lag).set("amount", "59.90"), t0+lag)
+		t.add(t.order(s0.id, b, "order_paid", t.orderID(), t0+lag).Set("amount", "59.90"), t0+lag)
 		t.add(t.msg(s0.id, b, "buyer", "", t0), t0)
 		t.add(t.msg(s0.id, b, "agent", a0, t0+30*sec), t0+30*sec)
 	}
@@ -420,12 +420,12 @@ func (t *testLog) scenarios() {
 	c0 := t.start + 4*h24 + hour + 1
 	b = "edge-disorder-0"
 	id := t.orderID()
-	t.addAt(t.order(s0.id, b, "order_paid", id, c0+5*minute).set("amount", "329.00"), c0+5*minute, c0-2*minute)
-	t.addAt(t.order(s0.id, b, "order_created", id, c0+3*minute).set("amount", "329.00"), c0+3*minute, c0-minute)
+	t.addAt(t.order(s0.id, b, "order_paid", id, c0+5*minute).Set("amount", "329.00"), c0+5*minute, c0-2*minute)
+	t.addAt(t.order(s0.id, b, "order_created", id, c0+3*minute).Set("amount", "329.00"), c0+3*minute, c0-minute)
 	t.add(t.msg(s0.id, b, "buyer", "", c0), c0)
 	t.add(t.msg(s0.id, b, "agent", s0.agents[2], c0+20*sec), c0+20*sec)
 	b = "edge-disorder-1"
-	t.addAt(t.order(s1.id, b, "order_paid", t.orderID(), c0+10*minute+7).set("amount", "88.88"), c0+10*minute+7, c0-sec)
+	t.addAt(t.order(s1.id, b, "order_paid", t.orderID(), c0+10*minute+7).Set("amount", "88.88"), c0+10*minute+7, c0-sec)
 	t.add(t.msg(s1.id, b, "buyer", "", c0+10*sec), c0+10*sec)
 	t.add(t.msg(s1.id, b, "agent", a1, c0+40*sec), c0+40*sec)
 
@@ -433,25 +433,25 @@ func (t *testLog) scenarios() {
 	r0 := t.start + 5*h24 + 40*minute
 	b = "edge-refund"
 	id = t.orderID()
-	t.add(t.order(s1.id, b, "order_created", id, r0-3*h24).set("amount", "500.00"), r0-3*h24)
-	t.add(t.order(s1.id, b, "order_paid", id, r0-3*h24+minute).set("amount", "500.00"), r0-3*h24+minute)
-	t.add(t.order(s1.id, b, "refund_completed", id, r0).set("refund_id", "r-zero").
-		set("refund_requested_at", t.ts(r0)).set("completed_by", "merchant"), r0)
-	t.add(t.order(s1.id, b, "refund_disputed", id, r0+hour).set("refund_id", "r-disputed"), r0+hour)
-	t.add(t.order(s1.id, b, "refund_completed", id, r0+2*hour+ns).set("refund_id", "r-disputed").
-		set("refund_requested_at", t.ts(r0-2*h24-1)).set("completed_by", "platform"), r0+2*hour+ns)
+	t.add(t.order(s1.id, b, "order_created", id, r0-3*h24).Set("amount", "500.00"), r0-3*h24)
+	t.add(t.order(s1.id, b, "order_paid", id, r0-3*h24+minute).Set("amount", "500.00"), r0-3*h24+minute)
+	t.add(t.order(s1.id, b, "refund_completed", id, r0).Set("refund_id", "r-zero").
+		Set("refund_requested_at", t.ts(r0)).Set("completed_by", "merchant"), r0)
+	t.add(t.order(s1.id, b, "refund_disputed", id, r0+hour).Set("refund_id", "r-disputed"), r0+hour)
+	t.add(t.order(s1.id, b, "refund_completed", id, r0+2*hour+ns).Set("refund_id", "r-disputed").
+		Set("refund_requested_at", t.ts(r0-2*h24-1)).Set("completed_by", "platform"), r0+2*hour+ns)
 
 	// Spam inside an open episode touches nothing; auto replies answer nothing; a buyer message
 	// may carry an agent_id, which is ignored.
 	sp := t.start + 5*h24 + 3*hour
 	b = "edge-spam"
 	t.add(t.msg(s0.id, b, "buyer", "", sp), sp)
-	t.add(t.msg(s0.id, b, "buyer", "", sp+sec).setLit("spam", "true"), sp+sec)
-	t.add(t.msg(s0.id, b, "agent", a0, sp+2*sec).setLit("spam", "true"), sp+2*sec)
+	t.add(t.msg(s0.id, b, "buyer", "", sp+sec).SetLit("spam", "true"), sp+sec)
+	t.add(t.msg(s0.id, b, "agent", a0, sp+2*sec).SetLit("spam", "true"), sp+2*sec)
 	t.add(t.msg(s0.id, b, "auto", "alime", sp+3*sec), sp+3*sec)
-	t.add(t.msg(s0.id, b, "buyer", "", sp+4*sec).setLit("spam", "false"), sp+4*sec)
+	t.add(t.msg(s0.id, b, "buyer", "", sp+4*sec).SetLit("spam", "false"), sp+4*sec)
 	t.add(t.msg(s0.id, b, "agent", a0, sp+minute), sp+minute)
-	t.add(t.order(s0.id, b, "order_paid", t.orderID(), sp+2*minute).set("amount", "10.00").setLit("spam", "true"), sp+2*minute)
+	t.add(t.order(s0.id, b, "order_paid", t.orderID(), sp+2*minute).Set("amount", "10.00").SetLit("spam", "true"), sp+2*minute)
 	t.add(t.msg(s0.id, b, "buyer", a0, sp+3*minute), sp+3*minute)
 	t.add(t.msg(s0.id, b, "agent", s0.agents[1], sp+3*minute+1500*int64(time.Microsecond)), sp+3*minute+1500*int64(time.Microsecond))
 
@@ -474,7 +474,7 @@ func (t *testLog) fixedDups() {
 		if e.o == nil {
 			continue
 		}
-		b, _ := e.o.get("buyer_id")
+		b, _ := e.o.Get("buyer_id")
 		switch b {
 		case "edge-spam", "edge-disorder-0", "edge-24h-0":
 			picked = append(picked, e)
@@ -498,25 +498,25 @@ func (t *testLog) fixedDups() {
 func (t *testLog) broken(anchors []*entry) {
 	bases := t.bases()
 	for _, r := range []event.Reason{event.Oversize, event.Malformed, event.MissingField, event.InvalidValue} {
-		n := map[event.Reason]int{event.Oversize: oversizeVariants, event.Malformed: malformedVariants,
-			event.MissingField: missingFieldVariants, event.InvalidValue: invalidValueVariants}[r]
+		n := map[event.Reason]int{event.Oversize: synth.OversizeVariants, event.Malformed: synth.MalformedVariants,
+			event.MissingField: synth.MissingFieldVariants, event.InvalidValue: synth.InvalidValueVariants}[r]
 		for v := 0; v < n; v++ {
 			for i, o := range bases {
 				if r == event.Oversize && i%2 == 1 {
 					continue // 64 KiB apiece: a few are enough
 				}
-				o = o.clone().set("event_id", t.id())
-				t.addLine(breakRecord(o, r, v), o.topicOf(), o.key(), t.start+t.rng.Int64N(t.span))
+				o = o.Clone().Set("event_id", t.id())
+				t.addLine(synth.Break(o, r, v), o.TopicOf(), o.Key(), t.start+t.rng.Int64N(t.span))
 			}
 		}
 	}
 	// The remaining invalid amount spellings.
 	for v := 1; v < 7; v++ {
-		o := bases[2].clone().set("event_id", t.id())
-		t.addLine(breakRecord(o, event.InvalidValue, 4+v*invalidValueVariants), event.Orders, o.key(), t.start+t.rng.Int64N(t.span))
+		o := bases[2].Clone().Set("event_id", t.id())
+		t.addLine(synth.Break(o, event.InvalidValue, 4+v*synth.InvalidValueVariants), event.Orders, o.Key(), t.start+t.rng.Int64N(t.span))
 	}
-	o := bases[3].clone().set("event_id", t.id())
-	t.addLine(breakRecord(o, event.InvalidValue, 4+invalidValueVariants), event.Orders, o.key(), t.start+t.rng.Int64N(t.span))
+	o := bases[3].Clone().Set("event_id", t.id())
+	t.addLine(synth.Break(o, event.InvalidValue, 4+synth.InvalidValueVariants), event.Orders, o.Key(), t.start+t.rng.Int64N(t.span))
 
 	// too_old: after an applied record of the same conversation and topic.
 	old := t.start - int64(40*day)
@@ -525,11 +525,11 @@ func (t *testLog) broken(anchors []*entry) {
 		a := anchors[i]
 		if a.topic == event.Messages && msgs < 3 || a.topic == event.Orders && ords < 3 {
 			ts := t.ts(old + t.rng.Int64N(int64(time.Hour)))
-			o := a.o.clone().set("event_id", t.id()).set("ts", ts)
-			if _, ok := o.get("refund_requested_at"); ok {
-				o = o.set("refund_requested_at", ts)
+			o := a.o.Clone().Set("event_id", t.id()).Set("ts", ts)
+			if _, ok := o.Get("refund_requested_at"); ok {
+				o = o.Set("refund_requested_at", ts)
 			}
-			t.addLine(o.bytes(), a.topic, a.key, a.pos+1+t.rng.Int64N(int64(10*time.Minute)))
+			t.addLine(o.Bytes(), a.topic, a.key, a.pos+1+t.rng.Int64N(int64(10*time.Minute)))
 			if a.topic == event.Messages {
 				msgs++
 			} else {
@@ -539,13 +539,13 @@ func (t *testLog) broken(anchors []*entry) {
 	}
 	// future: two days past the wall clock, anywhere.
 	for _, a := range anchors[:4] {
-		o := a.o.clone().set("event_id", t.id()).set("ts", t.ts(t.now+int64(2*day)+t.rng.Int64N(int64(time.Hour))))
-		t.addLine(o.bytes(), a.topic, a.key, t.start+t.rng.Int64N(t.span))
+		o := a.o.Clone().Set("event_id", t.id()).Set("ts", t.ts(t.now+int64(2*day)+t.rng.Int64N(int64(time.Hour))))
+		t.addLine(o.Bytes(), a.topic, a.key, t.start+t.rng.Int64N(t.span))
 	}
 }
 
 // bases are valid records of every shape, on random conversations, to break.
-func (t *testLog) bases() []obj {
+func (t *testLog) bases() []synth.Record {
 	at := func() int64 { return t.start + t.rng.Int64N(t.span) }
 	pick := func() (tlShop, string) {
 		return t.shops[t.rng.IntN(len(t.shops))], t.buyers[t.rng.IntN(len(t.buyers))]
@@ -555,16 +555,16 @@ func (t *testLog) bases() []obj {
 	s, b = pick()
 	agentMsg := t.msg(s.id, b, "agent", s.agents[0], at())
 	s, b = pick()
-	paid := t.order(s.id, b, "order_paid", t.orderID(), at()).set("amount", "89.00")
+	paid := t.order(s.id, b, "order_paid", t.orderID(), at()).Set("amount", "89.00")
 	s, b = pick()
 	ts := at()
-	completed := t.order(s.id, b, "refund_completed", t.orderID(), ts).set("refund_id", "r-broken").
-		set("refund_requested_at", t.ts(ts-int64(time.Hour))).set("completed_by", "merchant")
+	completed := t.order(s.id, b, "refund_completed", t.orderID(), ts).Set("refund_id", "r-broken").
+		Set("refund_requested_at", t.ts(ts-int64(time.Hour))).Set("completed_by", "merchant")
 	s, b = pick()
-	disputed := t.order(s.id, b, "refund_disputed", t.orderID(), at()).set("refund_id", "r-broken-2")
+	disputed := t.order(s.id, b, "refund_disputed", t.orderID(), at()).Set("refund_id", "r-broken-2")
 	s, b = pick()
 	auto := t.msg(s.id, b, "auto", "alime", at())
-	return []obj{buyerMsg, agentMsg, paid, completed, disputed, auto}
+	return []synth.Record{buyerMsg, agentMsg, paid, completed, disputed, auto}
 }
 
 // session files one random chat of the shared buyers, and what it leads to. Times carry
@@ -578,11 +578,11 @@ func (t *testLog) session(at int64) {
 		at = at / minute * minute // on a minute bucket edge
 	}
 	late := t.lateness(s.id + "/" + b)
-	add := func(o obj, ts int64) *entry {
+	add := func(o synth.Record, ts int64) *entry {
 		if ts > t.limit {
 			return nil
 		}
-		if o.topicOf() == event.Orders {
+		if o.TopicOf() == event.Orders {
 			return t.addLate(o, ts, t.orderLateness())
 		}
 		return t.addLate(o, ts, late)
@@ -591,7 +591,7 @@ func (t *testLog) session(at int64) {
 	for n := 1 + t.rng.IntN(3); n > 0; n-- {
 		o := t.msg(s.id, b, "buyer", "", end)
 		if t.rng.IntN(20) == 0 {
-			o = o.setLit("spam", "true")
+			o = o.SetLit("spam", "true")
 		}
 		add(o, end)
 		end += t.rng.Int64N(3 * minute)
@@ -639,7 +639,7 @@ func (t *testLog) session(at int64) {
 	if t.rng.IntN(3) == 0 {
 		created = at + t.rng.Int64N(5*minute) // ordered while chatting
 	}
-	add(t.order(s.id, b, "order_created", id, created).set("amount", amount), created)
+	add(t.order(s.id, b, "order_created", id, created).Set("amount", amount), created)
 	if t.rng.IntN(5) == 0 {
 		return
 	}
@@ -655,7 +655,7 @@ func (t *testLog) session(at int64) {
 	if paid > t.limit {
 		return
 	}
-	o := t.order(s.id, b, "order_paid", id, paid).set("amount", amount)
+	o := t.order(s.id, b, "order_paid", id, paid).Set("amount", amount)
 	if paid-at <= int64(tlMaxEarly) && t.rng.IntN(2) == 0 {
 		// Filed before the chat that led to it.
 		t.addAt(o, paid, at-t.rng.Int64N(int64(tlMaxEarly)-(paid-at)+1)-1)
@@ -669,13 +669,13 @@ func (t *testLog) session(at int64) {
 	rid := "r" + id
 	if t.rng.IntN(3) == 0 {
 		ts := req + t.rng.Int64N(10*hour)
-		add(t.order(s.id, b, "refund_disputed", id, ts).set("refund_id", rid), ts)
+		add(t.order(s.id, b, "refund_disputed", id, ts).Set("refund_id", rid), ts)
 	}
 	done := req + t.rng.Int64N(40*hour)
 	by := "merchant"
 	if t.rng.IntN(4) == 0 {
 		by = "platform"
 	}
-	add(t.order(s.id, b, "refund_completed", id, done).set("refund_id", rid).
-		set("refund_requested_at", t.ts(req)).set("completed_by", by), done)
+	add(t.order(s.id, b, "refund_completed", id, done).Set("refund_id", rid).
+		Set("refund_requested_at", t.ts(req)).Set("completed_by", by), done)
 }

@@ -10,35 +10,31 @@ import (
 
 // The record scanner: one pass over a record value that validates it as strict JSON and
 // picks out the known fields, in place of validating and then parsing it with a general JSON
-// library. What it accepts and what it reads are those of the fastjson-based decoder it
-// replaced (kept as the oracle of FuzzDecodeMatchesOracle), apart from lone surrogates:
+// library. What it accepts and what it reads (docs/SEMANTICS.md, "Records and outcomes"):
 //
 //   - The value must be valid UTF-8 and strictly valid JSON (RFC 8259): no leading zeros,
 //     NaN, Infinity or trailing commas, no raw control characters in strings, only the
 //     escapes \" \\ \/ \b \f \n \r \t \uXXXX, the literals true, false and null exactly, and
 //     only space, \t, \n and \r between tokens.
 //   - No value may be nested deeper than maxDepth, counting the top-level object as depth 1
-//     and a scalar as a level of its own, as fastjson's parser counted: an array 300 levels
-//     deep is accepted only empty.
+//     and a scalar as a level of its own: an array 300 levels deep is accepted only empty.
 //   - The top-level value must be an object.
 //   - Keys are compared after unescaping, so "event\u005fid" is event_id.
-//   - A key that appears more than once resolves as fastjson's Object.Get resolved it: see
-//     resolve. Unless a known key is also spelled with escapes, that is the first occurrence.
+//   - A key that appears more than once resolves to one occurrence: see resolve. Unless a
+//     known key is also spelled with escapes, that is the first occurrence.
 //     The occurrences not chosen only need to be valid JSON: their type does not matter.
 //   - A known string field must be a string or null, spam true, false or null; another
 //     type makes the record malformed.
 //   - Strings are unescaped as encoding/json does. That includes a \u escape of a surrogate
-//     that is not half of a valid pair: it reads as U+FFFD, where fastjson kept the escape's
-//     six characters (one not followed by a \u escape) or read U+FFFD for it and the \u
-//     escape after it together (a high surrogate not followed by a low one, or a low
-//     surrogate followed by any \u escape). Only the fields that take any string (event_id,
-//     buyer_id, order_id, refund_id) can be accepted with such a value, and only their
-//     content and length differ.
+//     that is not half of a valid pair: it reads as U+FFFD.
+//
+// The test oracle (FuzzDecodeMatchesOracle) is a decoder built on a general JSON parser;
+// the two agree on every input apart from such lone surrogates.
 
-// maxDepth bounds nesting, as fastjson's parser did (fastjson.MaxDepth).
+// maxDepth bounds nesting, so that a hostile record costs linear time and bounded stack.
 const maxDepth = 300
 
-// The known fields, in the order the fastjson-based decoder looked them up (see resolve).
+// The known fields, in the order resolve settles them.
 const (
 	fEventID = iota
 	fShopID
@@ -212,12 +208,12 @@ type occurrences struct {
 	hasLate uint16        // fields with a late occurrence
 }
 
-// resolve leaves in first, for each field, the occurrence fastjson's Object.Get returned.
-// Get compared the key it looked for with the keys as written and returned the first equal
-// one; only when none was equal did it unescape every key of the object, for good, and
-// return the first match after unescaping. The old decoder looked the fields up in the order
-// of the fields constant, so a field takes its first occurrence spelled without escapes
-// unless an earlier lookup, or its own, found no such spelling. Without escaped spellings of
+// resolve leaves in first, for each field, the occurrence that counts. Fields are settled in
+// the order of the fields constant: a field takes its first occurrence spelled without
+// escapes, unless an earlier field, or this one, has no such spelling, in which case every
+// key of the object counts unescaped from then on and the first match after unescaping
+// wins. (This is the documented rule of SEMANTICS.md: a key spelled with escapes yields to
+// the same key spelled plainly anywhere in the record.) Without escaped spellings of
 // known keys (every real producer), that is the first occurrence.
 func (o *occurrences) resolve() {
 	if o.escaped == 0 {
@@ -357,7 +353,7 @@ func (d *Decoder) scan(b []byte, w *wire) bool {
 	}
 	d.buf = buf
 
-	// The fields, as fastjson's Get would have returned them.
+	// The occurrence of each field that counts.
 	o.resolve()
 	ok := true
 	for f, dst := range [...]*string{
@@ -518,7 +514,7 @@ func hex4(b []byte, i int) (rune, bool) {
 
 // appendUnescaped appends the unescaped contents of a string scanString accepted (without its
 // quotes). A \u escape of a surrogate that does not start a valid pair reads as U+FFFD, as in
-// encoding/json (fastjson kept such an escape as written, or dropped the escape after it).
+// encoding/json.
 func appendUnescaped(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
 		j := i

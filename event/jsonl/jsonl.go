@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 )
 
 // Record is one line of an event file: the bytes to publish, where, and under which key.

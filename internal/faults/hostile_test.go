@@ -20,18 +20,18 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/internal/difftest"
-	"github.com/cskpi/cskpi/pipeline/event"
-	"github.com/cskpi/cskpi/pipeline/jsonl"
 )
 
 // fuzzSeeds returns the seed values of FuzzDecode: the string literals of its seed list
-// in pipeline/event/fuzz_test.go, read from the source so that a seed added there is
-// covered here, and the inputs of pipeline/event/testdata/fuzz/FuzzDecode if any.
+// in event/fuzz_test.go, read from the source so that a seed added there is
+// covered here, and the inputs of event/testdata/fuzz/FuzzDecode if any.
 func fuzzSeeds(t *testing.T) [][]byte {
 	t.Helper()
 	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, filepath.Join("..", "event", "fuzz_test.go"), nil, 0)
+	file, err := parser.ParseFile(fset, filepath.Join("..", "..", "event", "fuzz_test.go"), nil, 0)
 	if err != nil {
 		t.Fatalf("reading the fuzz seeds: %v", err)
 	}
@@ -64,7 +64,7 @@ func fuzzSeeds(t *testing.T) [][]byte {
 		t.Fatal("found no seeds in FuzzDecode")
 	}
 	// Corpus files: "go test fuzz v1", then one line per argument: uint8(n), []byte("...").
-	files, _ := filepath.Glob(filepath.Join("..", "event", "testdata", "fuzz", "FuzzDecode", "*"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "event", "testdata", "fuzz", "FuzzDecode", "*"))
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {

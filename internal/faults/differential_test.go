@@ -1,4 +1,4 @@
-package serve_test
+package faults_test
 
 import (
 	"context"
@@ -21,11 +21,6 @@ import (
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/pipeline/serve"
-)
-
-const (
-	topicM, topicO, topicDL = difftest.TopicM, difftest.TopicO, difftest.TopicDL
-	partitions              = difftest.Partitions
 )
 
 // TestDifferential: seeded logs through the streaming service with the event clock give
@@ -75,7 +70,6 @@ func TestDifferential(t *testing.T) {
 // TestDifferentialKilled: the service SIGKILLed at random points and restarted still ends
 // exactly at recompute's series.
 func TestDifferentialKilled(t *testing.T) {
-	bin := testenv.BuildCskpi(t)
 	f := difftest.NewFixture(t, 7, 60000, testenv.RedisOptions{})
 	rng := rand.New(rand.NewPCG(7, 7))
 	port := testenv.FreePort(t)

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cskpi/cskpi/pipeline/event"
+	"github.com/cskpi/cskpi/event"
 )
 
 func TestParse(t *testing.T) {
