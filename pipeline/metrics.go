@@ -17,13 +17,14 @@ type metrics struct {
 	applyTime  prometheus.Histogram
 	freshness  prometheus.Histogram
 	batchSize  prometheus.Histogram
-	owned      prometheus.Gauge
 	missing    *prometheus.GaugeVec
 	folded     *prometheus.GaugeVec
 	kafkaUp    prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
+// newMetrics registers the health metrics; owned counts the loaded partitions when a
+// scrape asks.
+func newMetrics(reg prometheus.Registerer, topics []string, owned func() float64) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cskpi_events_total",
@@ -60,10 +61,6 @@ func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
 			Help:    "Records per committed partition batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
-		owned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cskpi_partitions_owned",
-			Help: "Partition numbers this instance owns and has loaded.",
-		}),
 		missing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cskpi_partition_state_missing",
 			Help: "1 for a partition whose Redis state is gone although Kafka has committed offsets; see docs/RELIABILITY.md.",
@@ -78,7 +75,11 @@ func newMetrics(reg prometheus.Registerer, topics []string) *metrics {
 		}),
 	}
 	reg.MustRegister(m.events, m.rejected, m.lag, m.streamTime, m.redisUp, m.applyTime, m.freshness,
-		m.batchSize, m.owned, m.missing, m.folded, m.kafkaUp)
+		m.batchSize, m.missing, m.folded, m.kafkaUp,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cskpi_partitions_owned",
+			Help: "Partition numbers this instance owns and has loaded.",
+		}, owned))
 	m.folded.WithLabelValues("shop")
 	m.folded.WithLabelValues("agent")
 	// Every series exists from the start, so rate() and alerts see the first increase.

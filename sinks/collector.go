@@ -41,7 +41,7 @@ func labelNames(f kpi.Family) []string {
 	case kpi.AgentWindow:
 		return []string{"shop", "agent", "window"}
 	}
-	if f.Le {
+	if f.Le() {
 		return []string{"shop", "window", "le"}
 	}
 	return []string{"shop", "window"}
@@ -54,7 +54,7 @@ func labelValues(f kpi.Family, s kpi.Series) []string {
 	case kpi.AgentWindow:
 		return []string{s.Shop, s.Agent, s.Window}
 	}
-	if f.Le {
+	if f.Le() {
 		return []string{s.Shop, s.Window, s.Le}
 	}
 	return []string{s.Shop, s.Window}

@@ -22,11 +22,11 @@ func (s *switchable) Snapshot() []kpi.Series { return s.series }
 
 func TestKPICollectorExposition(t *testing.T) {
 	src := &switchable{series: []kpi.Series{
-		{Name: kpi.Responses, Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 3},
-		{Name: kpi.ResponseTimeSum, Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 12.345},
-		{Name: kpi.ResponsesWithin, Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Le: "15"}, Value: 2},
-		{Name: kpi.WaitingConversations, Labels: kpi.Labels{Shop: "s1"}, Value: 0},
-		{Name: kpi.AgentResponses, Labels: kpi.Labels{Shop: "s1", Agent: "a:1", Window: kpi.W24h}, Value: 1},
+		{Name: kpi.Responses.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 3},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 12.345},
+		{Name: kpi.ResponsesWithin.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Le: "15"}, Value: 2},
+		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: "s1"}, Value: 0},
+		{Name: kpi.AgentResponses.Name(), Labels: kpi.Labels{Shop: "s1", Agent: "a:1", Window: kpi.W24h}, Value: 1},
 	}}
 	c := NewKPICollector(src)
 	reg := prometheus.NewPedanticRegistry()

@@ -263,9 +263,11 @@ func (h *harness) batch(i, n int, commit bool) {
 
 func (h *harness) commit(i int, next map[string]int64) {
 	p := h.parts[i]
-	if err := h.store.Commit(h.ctx, p, next); err != nil {
+	cs := p.Changes(next)
+	if err := h.store.Commit(h.ctx, cs); err != nil {
 		h.t.Fatalf("partition %d: commit: %v", i, err)
 	}
+	p.Committed(cs)
 	h.redisStream = max(h.redisStream, p.Watermark(event.Messages), p.Watermark(event.Orders))
 }
 

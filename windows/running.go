@@ -54,13 +54,6 @@ func (p *Partition) seal(k blockKey) []byte {
 	return b.enc
 }
 
-// committed is called once Redis holds the batch, with p.Seq its sequence number.
-func (p *Partition) committed() {
-	p.idsCommitted(p.Seq)
-	p.clearDirty()
-	p.cool()
-}
-
 // hotMinutes is how far behind the partition's newest minute buckets stay decoded: replies
 // and payments land in recent buckets (the buyer message a reply answers, the inquiry a
 // payment follows), and decoding a bucket per batch costs more than holding a few.

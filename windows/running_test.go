@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -77,11 +78,16 @@ func runByOwner(p *Partition) map[owner]*totals {
 }
 
 // commitInMemory does what a successful Store.Commit does to the mirror.
-func commitInMemory(p *Partition) {
-	for k := range p.dirtyB {
-		p.seal(k)
+func commitInMemory(p *Partition) { p.Committed(p.Changes(nil)) }
+
+// commitTo stores p's changes with next and, when Redis took them, tells p.
+func commitTo(ctx context.Context, st *Store, p *Partition, next map[string]int64) error {
+	cs := p.Changes(next)
+	if err := st.Commit(ctx, cs); err != nil {
+		return err
 	}
-	p.committed()
+	p.Committed(cs)
+	return nil
 }
 
 // TestRunningTotalsMatchBuckets drives a partition with random traffic, commits, expiry

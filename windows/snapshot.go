@@ -7,79 +7,6 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// shopCounter and agentCounter map a family to its counter; -1 for families computed
-// otherwise (responses_within, waiting).
-func shopCounter(name string) int {
-	switch name {
-	case kpi.BuyerMessages:
-		return cBuyerMsgs
-	case kpi.BuyerMessagesReplied:
-		return cReplied24h
-	case kpi.HumanMessages:
-		return cHuman
-	case kpi.AutoMessages:
-		return cAuto
-	case kpi.Responses:
-		return cResponses
-	case kpi.ResponseTimeSum:
-		return cRespMS
-	case kpi.Inquiries:
-		return cInquiries
-	case kpi.InquiriesReplied:
-		return cInqReplied
-	case kpi.InquiriesGuided:
-		return cInqGuided
-	case kpi.GuidedGMV:
-		return cGuidedFen
-	case kpi.OrdersCreated:
-		return cOrdersCreated
-	case kpi.OrdersPaid:
-		return cOrdersPaid
-	case kpi.PaidGMV:
-		return cPaidFen
-	case kpi.RefundsDisputed:
-		return cRefundsDisputed
-	case kpi.RefundsCompleted:
-		return cRefundsCompleted
-	case kpi.RefundsByMerchant:
-		return cRefundsMerchant
-	case kpi.RefundDurationSum:
-		return cRefundMS
-	}
-	return -1
-}
-
-func agentCounter(name string) int {
-	switch name {
-	case kpi.AgentResponses:
-		return aResponses
-	case kpi.AgentResponseTimeSum:
-		return aRespMS
-	case kpi.AgentMessages:
-		return aMessages
-	case kpi.AgentBuyersServed:
-		return aServed
-	case kpi.AgentInquiriesReplied:
-		return aInqReplied
-	case kpi.AgentInquiriesGuided:
-		return aInqGuided
-	case kpi.AgentGuidedGMV:
-		return aGuidedFen
-	}
-	return -1
-}
-
-// value converts a counter to its exported unit.
-func value(name string, v int64) float64 {
-	switch {
-	case strings.HasSuffix(name, "_seconds_sum"):
-		return kpi.Seconds(v)
-	case strings.HasSuffix(name, "_yuan"):
-		return kpi.Yuan(v)
-	}
-	return float64(v)
-}
-
 type totals [nWindows][]int64
 
 type waiting struct {
@@ -92,6 +19,7 @@ type Totals struct {
 	a       int64
 	spans   Spans
 	cfg     Config
+	lay     layout
 	sums    map[owner]*totals
 	waiting map[string]*waiting
 
@@ -100,7 +28,8 @@ type Totals struct {
 
 // NewTotals starts an accumulation at as-of time a.
 func NewTotals(cfg Config, a int64) *Totals {
-	return &Totals{a: a, spans: SpansAt(a), cfg: cfg, sums: map[owner]*totals{}, waiting: map[string]*waiting{}}
+	return &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(len(cfg.Thresholds)),
+		sums: map[owner]*totals{}, waiting: map[string]*waiting{}}
 }
 
 // Add sums partition p into t. The caller holds p's lock: moving p's running totals to
@@ -165,7 +94,7 @@ func (t *Totals) Folded() (shops, agents int) { return t.foldedShops, t.foldedAg
 // live lists the owners with activity in the 28d window, most active first.
 func (t *Totals) live() (shops, agents []owner) {
 	for o := range t.sums {
-		if t.get(o, w28d, activityIndex(o)) == 0 {
+		if t.get(o, w28d, t.activityIndex(o)) == 0 {
 			continue
 		}
 		if o.agent == "" {
@@ -176,7 +105,7 @@ func (t *Totals) live() (shops, agents []owner) {
 	}
 	byActivity := func(s []owner) {
 		sort.Slice(s, func(i, j int) bool {
-			ai, aj := t.get(s[i], w28d, activityIndex(s[i])), t.get(s[j], w28d, activityIndex(s[j]))
+			ai, aj := t.get(s[i], w28d, t.activityIndex(s[i])), t.get(s[j], w28d, t.activityIndex(s[j]))
 			if ai != aj {
 				return ai > aj
 			}
@@ -266,32 +195,23 @@ func (t *Totals) Series() []kpi.Series {
 		switch f.Level {
 		case kpi.ShopOnly:
 			for _, shop := range shops {
-				var v float64
-				w := t.waiting[shop]
-				switch {
-				case w == nil:
-				case f.Name == kpi.WaitingConversations:
-					v = float64(w.n)
-				default:
-					v = kpi.Seconds(msBetween(w.oldest, t.a))
-				}
-				out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: v})
+				out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
 			}
 		case kpi.ShopWindow:
 			for _, shop := range shops {
 				o := owner{shop: shop}
 				for _, wn := range f.Windows {
 					w := windowIndex(wn)
-					if f.Le {
+					if f.Le() {
 						for i, thr := range t.cfg.Thresholds {
 							out = append(out, kpi.Series{Name: f.Name,
 								Labels: kpi.Labels{Shop: shop, Window: wn, Le: kpi.LeLabel(thr)},
-								Value:  float64(t.get(o, w, nShopFixed+i))})
+								Value:  f.Unit.Export(t.get(o, w, t.lay.slot[f.ID]+i))})
 						}
 						continue
 					}
 					out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Window: wn},
-						Value: value(f.Name, t.get(o, w, shopCounter(f.Name)))})
+						Value: f.Unit.Export(t.get(o, w, t.lay.slot[f.ID]))})
 				}
 			}
 		case kpi.AgentWindow:
@@ -299,7 +219,7 @@ func (t *Totals) Series() []kpi.Series {
 				for _, wn := range f.Windows {
 					out = append(out, kpi.Series{Name: f.Name,
 						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: wn},
-						Value:  value(f.Name, t.get(o, windowIndex(wn), agentCounter(f.Name)))})
+						Value:  f.Unit.Export(t.get(o, windowIndex(wn), t.lay.slot[f.ID]))})
 				}
 			}
 		}
@@ -307,9 +227,23 @@ func (t *Totals) Series() []kpi.Series {
 	return out
 }
 
-func activityIndex(o owner) int {
-	if o.agent == "" {
-		return cActivity
+// gauge is the value of a Gauge family of shop at the as-of time.
+func (t *Totals) gauge(f kpi.Family, shop string) float64 {
+	w := t.waiting[shop]
+	switch {
+	case w == nil:
+		return 0
+	case f.ID == kpi.WaitingConversations:
+		return float64(w.n)
+	case f.ID == kpi.WaitingOldest:
+		return f.Unit.Export(msBetween(w.oldest, t.a))
 	}
-	return aActivity
+	panic("windows: no rule for gauge " + f.Name)
+}
+
+func (t *Totals) activityIndex(o owner) int {
+	if o.agent == "" {
+		return t.lay.shopActivity
+	}
+	return t.lay.agentActivity
 }

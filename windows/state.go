@@ -2,47 +2,10 @@ package windows
 
 import (
 	"hash/maphash"
-	"sync"
 	"time"
 
 	"github.com/cskpi/cskpi/event"
-)
-
-// Shop-level counters, the fixed part of a shop bucket vector; one responses_within counter
-// per threshold follows them.
-const (
-	cBuyerMsgs = iota
-	cReplied24h
-	cHuman
-	cAuto
-	cResponses
-	cRespMS
-	cInquiries
-	cInqReplied
-	cInqGuided
-	cGuidedFen
-	cOrdersCreated
-	cOrdersPaid
-	cPaidFen
-	cRefundsDisputed
-	cRefundsCompleted
-	cRefundsMerchant
-	cRefundMS
-	cActivity
-	nShopFixed
-)
-
-// Agent-level counters.
-const (
-	aResponses = iota
-	aRespMS
-	aMessages
-	aServed
-	aInqReplied
-	aInqGuided
-	aGuidedFen
-	aActivity
-	nAgent
+	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 // Resolution of a bucket.
@@ -108,15 +71,14 @@ type Config struct {
 	MaxShops, MaxAgents int
 }
 
-func (c Config) shopLen() int { return nShopFixed + len(c.Thresholds) }
-
-// Partition is the in-memory mirror of one partition's state.
+// Partition is the in-memory mirror of one partition's state: the KPI rules (episodes,
+// cohorts, buyers served) applied to buckets, and what changed since the last commit. It is
+// not safe for concurrent use; its owner (the pipeline's partition worker) serializes
+// applying batches and reading totals.
 type Partition struct {
-	// The pipeline holds it while it applies and commits a batch; snapshots take it to read.
-	sync.Mutex
-
 	ID  int
 	cfg Config
+	lay layout
 
 	// Offsets holds, per topic name, the next offset to apply: the value stored in Redis.
 	Offsets map[string]int64
@@ -193,7 +155,7 @@ type cached struct {
 
 // NewPartition makes an empty mirror.
 func NewPartition(id int, cfg Config) *Partition {
-	p := &Partition{ID: id, cfg: cfg, Offsets: map[string]int64{},
+	p := &Partition{ID: id, cfg: cfg, lay: newLayout(len(cfg.Thresholds)), Offsets: map[string]int64{},
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	p.reset()
 	return p
@@ -244,8 +206,14 @@ func (p *Partition) invalidate() { p.epoch++ }
 // Watermark is the partition's stream time for a topic role.
 func (p *Partition) Watermark(t event.Topic) int64 { return p.wm[t] }
 
-// add puts delta into counter i of owner o's minute and hour buckets holding ts.
-func (p *Partition) add(o ownerID, ts int64, i int, delta int64) {
+// add puts delta into family id's counter of owner o, in the minute and hour buckets
+// holding ts.
+func (p *Partition) add(o ownerID, ts int64, id kpi.ID, delta int64) {
+	p.addAt(o, ts, p.lay.slot[id], delta)
+}
+
+// addAt puts delta into slot i of owner o's vectors in the buckets holding ts.
+func (p *Partition) addAt(o ownerID, ts int64, i int, delta int64) {
 	if delta == 0 {
 		return
 	}
@@ -277,9 +245,9 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 	}
 	d := p.vectors(k, b)
 	b.enc = nil
-	n := p.cfg.shopLen()
+	n := p.lay.shopLen
 	if agent {
-		n = nAgent
+		n = p.lay.agentLen
 	}
 	v := d[o]
 	if v == nil {
@@ -456,7 +424,7 @@ func (p *Partition) Admit(e *event.Event, clk *Clock) (Outcome, event.Reason) {
 
 func (p *Partition) apply(e *event.Event) {
 	shop := p.owners.id(e.Shop, "")
-	p.add(shop, e.TS, cActivity, 1)
+	p.addAt(shop, e.TS, p.lay.shopActivity, 1)
 	if e.Topic == event.Messages {
 		p.applyMessage(e, shop)
 		return
@@ -468,10 +436,10 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 	ts := e.TS
 	switch e.Sender {
 	case event.Auto:
-		p.add(p.owners.id(e.Shop, e.Agent), ts, aActivity, 1)
-		p.add(shop, ts, cAuto, 1)
+		p.addAt(p.owners.id(e.Shop, e.Agent), ts, p.lay.agentActivity, 1)
+		p.add(shop, ts, kpi.AutoMessages, 1)
 	case event.Buyer:
-		p.add(shop, ts, cBuyerMsgs, 1)
+		p.add(shop, ts, kpi.BuyerMessages, 1)
 		c := p.conv(e)
 		c.last = max(c.last, ts)
 		date := p.localDate(ts)
@@ -484,7 +452,7 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 				}
 			}
 			c.cohorts = append(c.cohorts, co)
-			p.add(shop, ts, cInquiries, 1)
+			p.add(shop, ts, kpi.Inquiries, 1)
 		}
 		if c.open && ts-c.start > horizon48 {
 			c.open, c.msgs = false, nil // abandoned
@@ -520,9 +488,9 @@ func hasCohort(c *conv, date int32) bool {
 func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	agent, r := e.Agent, e.TS
 	aid := p.owners.id(e.Shop, agent)
-	p.add(aid, r, aActivity, 1)
-	p.add(shop, r, cHuman, 1)
-	p.add(aid, r, aMessages, 1)
+	p.addAt(aid, r, p.lay.agentActivity, 1)
+	p.add(shop, r, kpi.HumanMessages, 1)
+	p.add(aid, r, kpi.AgentMessages, 1)
 	c := p.conv(e)
 	c.last = max(c.last, r)
 
@@ -536,25 +504,25 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	}
 	if first {
 		c.served = append(c.served, served{p.owners.owner(aid).agent, date, r})
-		p.add(aid, r, aServed, 1)
+		p.add(aid, r, kpi.AgentBuyersServed, 1)
 	}
 
 	if c.open {
 		if r-c.start <= horizon48 {
 			ms := msBetween(c.start, r)
-			p.add(shop, r, cResponses, 1)
-			p.add(shop, r, cRespMS, ms)
+			p.add(shop, r, kpi.Responses, 1)
+			p.add(shop, r, kpi.ResponseTimeSum, ms)
 			for i, thr := range p.cfg.Thresholds {
 				if ms <= thr {
-					p.add(shop, r, nShopFixed+i, 1)
+					p.addAt(shop, r, p.lay.slot[kpi.ResponsesWithin]+i, 1)
 				}
 			}
-			p.add(aid, r, aResponses, 1)
-			p.add(aid, r, aRespMS, ms)
+			p.add(aid, r, kpi.AgentResponses, 1)
+			p.add(aid, r, kpi.AgentResponseTimeSum, ms)
 		}
 		for _, m := range c.msgs {
 			if r-m <= day {
-				p.add(shop, m, cReplied24h, 1)
+				p.add(shop, m, kpi.BuyerMessagesReplied, 1)
 			}
 		}
 		c.open, c.msgs = false, nil
@@ -566,8 +534,8 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 			continue
 		}
 		co.replied, co.agent = true, p.owners.owner(aid).agent
-		p.add(shop, co.t0, cInqReplied, 1)
-		p.add(aid, co.t0, aInqReplied, 1)
+		p.add(shop, co.t0, kpi.InquiriesReplied, 1)
+		p.add(aid, co.t0, kpi.AgentInquiriesReplied, 1)
 		if co.nPaid > 0 {
 			p.guided(shop, aid, co, co.fen, true)
 		}
@@ -577,21 +545,21 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 // guided books a replied cohort's paid amount, and the cohort itself the first time.
 func (p *Partition) guided(shop, agent ownerID, co *cohort, fen int64, first bool) {
 	if first {
-		p.add(shop, co.t0, cInqGuided, 1)
-		p.add(agent, co.t0, aInqGuided, 1)
+		p.add(shop, co.t0, kpi.InquiriesGuided, 1)
+		p.add(agent, co.t0, kpi.AgentInquiriesGuided, 1)
 	}
-	p.add(shop, co.t0, cGuidedFen, fen)
-	p.add(agent, co.t0, aGuidedFen, fen)
+	p.add(shop, co.t0, kpi.GuidedGMV, fen)
+	p.add(agent, co.t0, kpi.AgentGuidedGMV, fen)
 }
 
 func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 	ts := e.TS
 	switch e.Kind {
 	case event.OrderCreated:
-		p.add(shop, ts, cOrdersCreated, 1)
+		p.add(shop, ts, kpi.OrdersCreated, 1)
 	case event.OrderPaid:
-		p.add(shop, ts, cOrdersPaid, 1)
-		p.add(shop, ts, cPaidFen, e.AmountFen)
+		p.add(shop, ts, kpi.OrdersPaid, 1)
+		p.add(shop, ts, kpi.PaidGMV, e.AmountFen)
 		c := p.conv(e)
 		c.paids = append(c.paids, paid{ts, e.AmountFen})
 		for i := range c.cohorts {
@@ -606,13 +574,13 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 			}
 		}
 	case event.RefundDisputed:
-		p.add(shop, ts, cRefundsDisputed, 1)
+		p.add(shop, ts, kpi.RefundsDisputed, 1)
 	case event.RefundCompleted:
-		p.add(shop, ts, cRefundsCompleted, 1)
+		p.add(shop, ts, kpi.RefundsCompleted, 1)
 		if e.ByMerchant {
-			p.add(shop, ts, cRefundsMerchant, 1)
+			p.add(shop, ts, kpi.RefundsByMerchant, 1)
 		}
-		p.add(shop, ts, cRefundMS, msBetween(e.RequestedAt, ts))
+		p.add(shop, ts, kpi.RefundDurationSum, msBetween(e.RequestedAt, ts))
 	}
 }
 

@@ -147,7 +147,7 @@ func BenchmarkStateMemory(b *testing.B) {
 			if i%2000 == 1999 || i == len(evs)-1 {
 				expireAt(p, clk.Stream, clk)
 				offset += 2000
-				if err := st.Commit(ctx, p, map[string]int64{"m": offset}); err != nil {
+				if err := commitTo(ctx, st, p, map[string]int64{"m": offset}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -65,12 +65,12 @@ func run(t *testing.T, evs []event.Event, a int64) map[string]float64 {
 	return out
 }
 
-func key(name, window string) string {
-	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: "s1", Window: window}}.Key()
+func key(id kpi.ID, window string) string {
+	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: "s1", Window: window}}.Key()
 }
 
-func akey(name, agent, window string) string {
-	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: "s1", Agent: agent, Window: window}}.Key()
+func akey(id kpi.ID, agent, window string) string {
+	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: "s1", Agent: agent, Window: window}}.Key()
 }
 
 func TestEpisodesAndWindows(t *testing.T) {
@@ -361,7 +361,7 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 	p.Admit(&first, &clk)
 	p.Expire(at(25*time.Hour), streamAt(at(25*time.Hour)))
 	before := len(p.blocks)
-	p.add(p.owners.id("s1", ""), at(0), cBuyerMsgs, 1)
+	p.add(p.owners.id("s1", ""), at(0), kpi.BuyerMessages, 1)
 	if _, ok := p.blocks[blockKey{resMinute, MinuteOf(at(0))}]; ok || len(p.blocks) != before {
 		t.Errorf("late update resurrected an expired bucket")
 	}
@@ -425,7 +425,7 @@ func TestCardinalityCapsFoldIntoOther(t *testing.T) {
 	tot.Add(p)
 	shops, agents := map[string]float64{}, map[string]bool{}
 	for _, s := range tot.Series() {
-		if s.Name == kpi.BuyerMessages && s.Window == kpi.W24h {
+		if s.Name == kpi.BuyerMessages.Name() && s.Window == kpi.W24h {
 			shops[s.Shop] = s.Value
 		}
 		if s.Agent != "" {

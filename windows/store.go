@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/cskpi/cskpi/event"
 )
 
 // applyScript writes one batch of one partition. It first compares the stored batch
@@ -110,118 +107,29 @@ func (s *Store) StreamTime(ctx context.Context) (int64, bool, error) {
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// Load replaces p's mirror with what Redis holds.
+// Load replaces p's mirror with what Redis holds for its partition.
 func (s *Store) Load(ctx context.Context, p *Partition) error {
-	p.reset()
-	k := s.keys(p.ID)
-	meta, err := s.rdb.HGetAll(ctx, k[0]).Result()
+	st, err := s.Read(ctx, p.ID)
 	if err != nil {
 		return err
 	}
-	var storedThr []int64
-	for f, v := range meta {
-		switch {
-		case strings.HasPrefix(f, "off:"):
-			o, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return fmt.Errorf("partition %d: %s: %w", p.ID, f, errCorrupt)
-			}
-			p.Offsets[f[4:]] = o
-		case f == "wm:m" || f == "wm:o":
-			t := event.Messages
-			if f == "wm:o" {
-				t = event.Orders
-			}
-			p.wm[t], _ = strconv.ParseInt(v, 10, 64)
-		case f == "seq":
-			p.Seq, _ = strconv.ParseInt(v, 10, 64)
-		case f == "st":
-			p.st, _ = strconv.ParseInt(v, 10, 64)
-		case f == "hm":
-			p.minMinute, _ = strconv.ParseInt(v, 10, 64)
-		case f == "hh":
-			p.minHour, _ = strconv.ParseInt(v, 10, 64)
-		case f == "thr":
-			storedThr = parseInts(v)
-		case f == "v" && v != schemaVersion:
-			return fmt.Errorf("partition %d: state schema version %s, this build reads %s: %w", p.ID, v, schemaVersion, errCorrupt)
-		}
-	}
-	remap := thresholdMap(storedThr, p.cfg.Thresholds)
-	keepAsIs := identity(remap, storedThr)
-	var rewrite []blockKey
+	return p.Restore(st)
+}
 
-	if err := s.scan(ctx, k[1], func(f, v string) error {
-		key, err := parseBlockField(f)
-		if err != nil {
-			return err
-		}
-		enc := []byte(v)
-		var walkErr error
-		b := &bucket{enc: enc}
-		if !keepAsIs {
-			b = &bucket{dec: vecs{}}
-		}
-		p.scratch, walkErr = walkBlock(enc, p.scratch, func(shop, agent []byte, v []int64) {
-			if keepAsIs {
-				return // checked only; decoded when a batch or a window needs it
-			}
-			// The thresholds changed: every bucket is rewritten in the new layout by the
-			// next commit, which also stores the new thresholds.
-			if len(agent) == 0 {
-				v = remapVector(v, remap, p.cfg.shopLen())
-			}
-			b.dec[p.owners.idBytes(shop, agent)] = slices.Clone(v)
-		})
-		if walkErr != nil {
-			return walkErr
-		}
-		p.blocks[key] = b
-		if !keepAsIs {
-			p.decoded[key] = struct{}{}
-			rewrite = append(rewrite, key)
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("partition %d buckets: %w", p.ID, err)
+// Read fetches what Redis holds for partition part.
+func (s *Store) Read(ctx context.Context, part int) (*Stored, error) {
+	k := s.keys(part)
+	meta, err := s.rdb.HGetAll(ctx, k[0]).Result()
+	if err != nil {
+		return nil, err
 	}
-	if err := s.scan(ctx, k[2], func(f, v string) error {
-		c, err := decodeConv([]byte(v))
-		if err != nil {
-			return err
+	st := &Stored{Meta: meta}
+	for i, dst := range []*[]Field{&st.Buckets, &st.Convs, &st.IDs} {
+		if err := s.scan(ctx, k[i+1], func(f, v string) { *dst = append(*dst, Field{f, []byte(v)}) }); err != nil {
+			return nil, fmt.Errorf("partition %d: %w", part, err)
 		}
-		c.key = f
-		p.convs[f] = c
-		return nil
-	}); err != nil {
-		return fmt.Errorf("partition %d conversations: %w", p.ID, err)
 	}
-	if err := s.scan(ctx, k[3], func(f, v string) error {
-		t, minute, err := parseIDField(f)
-		if err != nil {
-			return err
-		}
-		im := p.idMinutes[t][minute]
-		if im == nil {
-			im = &idMinute{}
-			p.idMinutes[t][minute] = im
-		}
-		im.fields = append(im.fields, f)
-		return forEachID([]byte(v), func(id string, anchor int64) {
-			k := p.idKey(id)
-			im.keys = append(im.keys, k)
-			if old, ok := p.ids[t][k]; !ok || anchor > old {
-				p.ids[t][k] = anchor
-			}
-		})
-	}); err != nil {
-		return fmt.Errorf("partition %d ids: %w", p.ID, err)
-	}
-	p.clearDirty()
-	for _, k := range rewrite {
-		p.dirtyB[k] = struct{}{}
-	}
-	return nil
+	return st, nil
 }
 
 // identity reports whether remap keeps a shop vector as it is stored.
@@ -237,7 +145,7 @@ func identity(remap []int, stored []int64) bool {
 	return true
 }
 
-func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error) error {
+func (s *Store) scan(ctx context.Context, key string, fn func(f, v string)) error {
 	var cursor uint64
 	for {
 		kv, next, err := s.rdb.HScan(ctx, key, cursor, "*", 4096).Result()
@@ -245,9 +153,7 @@ func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error
 			return err
 		}
 		for i := 0; i+1 < len(kv); i += 2 {
-			if err := fn(kv[i], kv[i+1]); err != nil {
-				return err
-			}
+			fn(kv[i], kv[i+1])
 		}
 		if next == 0 {
 			return nil
@@ -256,71 +162,42 @@ func (s *Store) scan(ctx context.Context, key string, fn func(f, v string) error
 	}
 }
 
-// Commit writes what the batch changed together with the partition's next offsets, if and
-// only if Redis still holds the batch sequence number p was built on. On ErrFenced (or any
-// error) p no longer matches Redis and must be reloaded.
-func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64) error {
-	n := 10 + 2*(len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])) + len(p.deletedB) + len(p.deletedC)
+// Commit writes cs in one script, if and only if Redis still holds the sequence number cs
+// was built on. On success the caller tells the mirror (Partition.Committed); on ErrFenced
+// (or any error) the mirror no longer matches Redis and must be reloaded.
+func (s *Store) Commit(ctx context.Context, cs *ChangeSet) error {
+	n := 8 + 2*(len(cs.Buckets)+len(cs.Convs)+len(cs.IDs)+len(cs.Meta)) +
+		len(cs.DeletedBuckets) + len(cs.DeletedConvs) + len(cs.DeletedIDs)
 	args := make([]any, 0, n)
 	// One sequence number fences the whole partition, whichever topics a batch touched.
-	args = append(args, seqString(p.Seq))
-	args = append(args, len(p.dirtyB))
-	for k := range p.dirtyB {
-		args = append(args, blockField(k), p.seal(k))
-	}
-	args = append(args, len(p.deletedB))
-	for _, k := range p.deletedB {
-		args = append(args, blockField(k))
-	}
-	changed := 0
-	for _, c := range p.dirtyC {
-		if !c.gone {
-			changed++
+	args = append(args, seqString(cs.Seq))
+	set := func(fs []Field) {
+		args = append(args, len(fs))
+		for _, f := range fs {
+			args = append(args, f.Name, f.Value)
 		}
 	}
-	args = append(args, changed)
-	for _, c := range p.dirtyC {
-		if !c.gone {
-			args = append(args, c.key, encodeConv(c))
+	del := func(names []string) {
+		args = append(args, len(names))
+		for _, f := range names {
+			args = append(args, f)
 		}
 	}
-	args = append(args, len(p.deletedC))
-	for _, key := range p.deletedC {
-		args = append(args, key)
-	}
-	args = append(args, len(p.dirtyI[0])+len(p.dirtyI[1]))
-	for t := range 2 {
-		for m := range p.dirtyI[t] {
-			args = append(args, idBatchField(t, m, p.Seq+1), p.idMinutes[t][m].fresh)
-		}
-	}
-	args = append(args, len(p.deletedI))
-	for _, f := range p.deletedI {
-		args = append(args, f)
-	}
-	meta := []any{"v", schemaVersion, "thr", joinInts(p.cfg.Thresholds),
-		"wm:m", p.wm[event.Messages], "wm:o", p.wm[event.Orders]}
-	if p.minMinute > minInt64 {
-		meta = append(meta, "hm", p.minMinute, "hh", p.minHour)
-	}
-	if p.st != minInt64 {
-		meta = append(meta, "st", p.st)
-	}
-	for t, o := range next {
-		meta = append(meta, "off:"+t, o)
-	}
-	meta = append(meta, "seq", p.Seq+1)
-	args = append(args, len(meta)/2)
-	args = append(args, meta...)
+	set(cs.Buckets)
+	del(cs.DeletedBuckets)
+	set(cs.Convs)
+	del(cs.DeletedConvs)
+	set(cs.IDs)
+	del(cs.DeletedIDs)
+	set(cs.Meta)
 
-	maxWM := max(p.wm[0], p.wm[1])
 	var applyCmd *redis.Cmd
 	_, _ = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		applyCmd = s.apply.EvalSha(ctx, pipe, s.keys(p.ID), args...)
-		if maxWM != 0 {
+		applyCmd = s.apply.EvalSha(ctx, pipe, s.keys(cs.Partition), args...)
+		if cs.StreamTime != 0 {
 			// Best effort: a lost raise is repaired by the next batch, and the partition's
-			// own watermark, written atomically above, is the durable record.
-			s.max.EvalSha(ctx, pipe, []string{s.streamKey()}, strconv.FormatInt(maxWM, 10))
+			// own watermarks, written atomically above, are the durable record.
+			s.max.EvalSha(ctx, pipe, []string{s.streamKey()}, strconv.FormatInt(cs.StreamTime, 10))
 		}
 		return nil
 	})
@@ -328,20 +205,15 @@ func (s *Store) Commit(ctx context.Context, p *Partition, next map[string]int64)
 	if isNoScript(err) {
 		// Redis restarted or was flushed since the scripts were loaded.
 		if err = s.LoadScripts(ctx); err == nil {
-			return s.Commit(ctx, p, next)
+			return s.Commit(ctx, cs)
 		}
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "CSKPI_FENCED") {
-			return fmt.Errorf("%w: partition %d: %v", ErrFenced, p.ID, err)
+			return fmt.Errorf("%w: partition %d: %v", ErrFenced, cs.Partition, err)
 		}
 		return err
 	}
-	for t, o := range next {
-		p.Offsets[t] = o
-	}
-	p.Seq++
-	p.committed()
 	return nil
 }
 
@@ -398,12 +270,12 @@ func thresholdMap(stored, now []int64) []int {
 }
 
 // remapVector moves a stored shop vector to the configured thresholds' layout.
-func remapVector(v []int64, remap []int, n int) []int64 {
-	out := make([]int64, n)
-	copy(out, v[:min(len(v), nShopFixed)])
+func remapVector(v []int64, remap []int, l layout) []int64 {
+	out := make([]int64, l.shopLen)
+	copy(out, v[:min(len(v), l.shopFixed)])
 	for i, j := range remap {
-		if j >= 0 && nShopFixed+j < len(v) {
-			out[nShopFixed+i] = v[nShopFixed+j]
+		if j >= 0 && l.shopFixed+j < len(v) {
+			out[l.shopFixed+i] = v[l.shopFixed+j]
 		}
 	}
 	return out

@@ -36,7 +36,7 @@ func TestStoreRoundTripAndFence(t *testing.T) {
 	}
 	for i, e := range evs {
 		p.Admit(&e, &clk)
-		if err := st.Commit(ctx, p, map[string]int64{"cs.messages": int64(i + 1)}); err != nil {
+		if err := commitTo(ctx, st, p, map[string]int64{"cs.messages": int64(i + 1)}); err != nil {
 			t.Fatalf("commit %d: %v", i, err)
 		}
 	}
@@ -64,12 +64,12 @@ func TestStoreRoundTripAndFence(t *testing.T) {
 	}
 	e := msg("4", event.Buyer, 3*time.Minute, buyer("b3"))
 	p.Admit(&e, &clk)
-	if err := st.Commit(ctx, p, map[string]int64{"cs.messages": 5}); err != nil {
+	if err := commitTo(ctx, st, p, map[string]int64{"cs.messages": 5}); err != nil {
 		t.Fatal(err)
 	}
 	e2 := msg("5", event.Buyer, 3*time.Minute, buyer("b4"))
 	zombie.Admit(&e2, &clk)
-	if err := st.Commit(ctx, zombie, map[string]int64{"cs.messages": 5}); !errors.Is(err, ErrFenced) {
+	if err := commitTo(ctx, st, zombie, map[string]int64{"cs.messages": 5}); !errors.Is(err, ErrFenced) {
 		t.Fatalf("zombie commit: %v, want ErrFenced", err)
 	}
 	again := NewPartition(3, cfg)
@@ -86,7 +86,7 @@ func TestStoreRoundTripAndFence(t *testing.T) {
 	}
 	e3 := msg("6", event.Agent, 4*time.Minute, buyer("b3"))
 	p.Admit(&e3, &clk)
-	if err := st.Commit(ctx, p, map[string]int64{"cs.messages": 6}); err != nil {
+	if err := commitTo(ctx, st, p, map[string]int64{"cs.messages": 6}); err != nil {
 		t.Fatalf("commit after SCRIPT FLUSH: %v", err)
 	}
 	if ts, ok, err := st.StreamTime(ctx); err != nil || !ok || ts != at(4*time.Minute) {
@@ -106,7 +106,7 @@ func TestStoreLargeBatchIsChunked(t *testing.T) {
 		e := msg(fmt.Sprint(i), event.Buyer, time.Duration(i)*time.Minute, buyer(fmt.Sprint("b", i)))
 		p.Admit(&e, &clk)
 	}
-	if err := st.Commit(ctx, p, map[string]int64{"m": 20000}); err != nil {
+	if err := commitTo(ctx, st, p, map[string]int64{"m": 20000}); err != nil {
 		t.Fatal(err)
 	}
 	loaded := NewPartition(0, cfg)
@@ -138,7 +138,7 @@ func TestStreamTimeNeverGoesBackAfterReload(t *testing.T) {
 	// Other partitions are 30 days ahead: the shared stream time says so at expiry.
 	ahead := at(30 * 24 * time.Hour)
 	p.Expire(at(0), Clock{Stream: ahead, HasTime: true, Wall: wall})
-	if err := st.Commit(ctx, p, map[string]int64{"cs.messages": 1}); err != nil {
+	if err := commitTo(ctx, st, p, map[string]int64{"cs.messages": 1}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,6 +1,8 @@
 package windows
 
 import (
+	"github.com/cskpi/cskpi/windows/kpi"
+
 	"testing"
 	"time"
 )
@@ -113,4 +115,20 @@ func TestLocalDateCacheAgrees(t *testing.T) {
 // computed without the partition's cache.
 func localDate(ts int64, loc *time.Location) int32 {
 	return dayNumber(time.Unix(0, ts).In(loc).Date())
+}
+
+// TestLayoutKeepsStoredPositions: the bucket vectors in Redis are positional, derived from
+// the KPI table's order. A change here changes the stored format: bump schemaVersion.
+func TestLayoutKeepsStoredPositions(t *testing.T) {
+	l := newLayout(2)
+	if l.shopActivity != 17 || l.shopFixed != 18 || l.shopLen != 20 || l.agentActivity != 7 || l.agentLen != 8 {
+		t.Errorf("layout %+v: shop activity 17, fixed 18, len 20; agent activity 7, len 8", l)
+	}
+	for id, want := range map[kpi.ID]int{kpi.BuyerMessages: 0, kpi.ResponseTimeSum: 5, kpi.Inquiries: 6,
+		kpi.RefundDurationSum: 16, kpi.ResponsesWithin: 18, kpi.AgentResponses: 0, kpi.AgentGuidedGMV: 6,
+		kpi.WaitingConversations: -1} {
+		if l.slot[id] != want {
+			t.Errorf("slot of %s = %d, want %d", id, l.slot[id], want)
+		}
+	}
 }

@@ -93,7 +93,7 @@ func fold(series map[string]float64, rename func(string) string) map[string]stri
 		switch cur := sums[p]; {
 		case cur == nil:
 			sums[p] = r
-		case strings.HasPrefix(k, kpi.WaitingOldest+"{"):
+		case strings.HasPrefix(k, kpi.WaitingOldest.Name()+"{"):
 			if r.Cmp(cur) > 0 {
 				sums[p] = r
 			}

@@ -21,7 +21,7 @@ func sumInstances(series ...map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for _, s := range series {
 		for k, v := range s {
-			if strings.HasPrefix(k, kpi.WaitingOldest+"{") {
+			if strings.HasPrefix(k, kpi.WaitingOldest.Name()+"{") {
 				if cur, ok := out[k]; !ok || v > cur {
 					out[k] = v
 				}

@@ -77,8 +77,11 @@ func TestZombieStoreFence(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				cs := p.Changes(next)
 				<-start
-				errs[i] = st.Commit(ctx, p, next)
+				if errs[i] = st.Commit(ctx, cs); errs[i] == nil {
+					p.Committed(cs)
+				}
 			}()
 		}
 		close(start)
@@ -105,7 +108,7 @@ func TestZombieStoreFence(t *testing.T) {
 
 	// The stale mirror builds a batch on the state of before the first commit.
 	admit(stale, 0, batch)
-	if err := st.Commit(ctx, stale, map[string]int64{"m": batch}); !errors.Is(err, windows.ErrFenced) {
+	if err := st.Commit(ctx, stale.Changes(map[string]int64{"m": batch})); !errors.Is(err, windows.ErrFenced) {
 		t.Fatalf("stale mirror's commit: %v, want ErrFenced", err)
 	}
 
@@ -127,9 +130,7 @@ func TestZombieStoreFence(t *testing.T) {
 
 func seriesOf(cfg windows.Config, p *windows.Partition, a int64) map[string]float64 {
 	tot := windows.NewTotals(cfg, a)
-	p.Lock()
 	tot.Add(p)
-	p.Unlock()
 	out := map[string]float64{}
 	for _, s := range tot.Series() {
 		out[s.Key()] = s.Value

@@ -22,82 +22,142 @@ const (
 	AgentWindow              // shop, agent, window
 )
 
+// Unit is how a family's integer value is kept and exported.
+type Unit uint8
+
+const (
+	Count  Unit = iota // a count, exported as it is
+	Millis             // milliseconds, exported in seconds
+	Fen                // fen, exported in yuan
+)
+
+// Export converts a kept integer value to its exported unit.
+func (u Unit) Export(v int64) float64 {
+	switch u {
+	case Millis:
+		return Seconds(v)
+	case Fen:
+		return Yuan(v)
+	}
+	return float64(v)
+}
+
+// Kind is how a family accumulates.
+type Kind uint8
+
+const (
+	// Counter: one counter per shop or agent in every bucket, attributed to an item's
+	// time and summed over the window's buckets.
+	Counter Kind = iota
+	// PerThreshold: a Counter per response threshold, exported with the le label.
+	PerThreshold
+	// Gauge: computed from the open state at the as-of time; no window.
+	Gauge
+)
+
+// ID names a KPI family. Adding a KPI is one ID and its row in the table below, plus the
+// rule that counts it (windows/state.go, and the reference in windows/reference): the
+// state layout, the snapshot and the exposition are derived from the table.
+type ID uint8
+
+// The families of SPEC §3, in the order of the table.
+const (
+	BuyerMessages ID = iota
+	BuyerMessagesReplied
+	HumanMessages
+	AutoMessages
+	Responses
+	ResponseTimeSum
+	ResponsesWithin
+	Inquiries
+	InquiriesReplied
+	InquiriesGuided
+	GuidedGMV
+	OrdersCreated
+	OrdersPaid
+	PaidGMV
+	RefundsDisputed
+	RefundsCompleted
+	RefundsByMerchant
+	RefundDurationSum
+	WaitingConversations
+	WaitingOldest
+	AgentResponses
+	AgentResponseTimeSum
+	AgentMessages
+	AgentBuyersServed
+	AgentInquiriesReplied
+	AgentInquiriesGuided
+	AgentGuidedGMV
+	NumIDs // the number of families
+)
+
 // Family is one exported metric family.
 type Family struct {
+	ID      ID
 	Name    string
 	Help    string
 	Level   Level
 	Windows []string
-	Le      bool // carries the le label, one series per response threshold
+	Unit    Unit
+	Kind    Kind
 }
 
-// Metric family names.
-const (
-	BuyerMessages         = "cskpi_buyer_messages"
-	BuyerMessagesReplied  = "cskpi_buyer_messages_replied_24h"
-	HumanMessages         = "cskpi_human_messages"
-	AutoMessages          = "cskpi_auto_messages"
-	Responses             = "cskpi_responses"
-	ResponseTimeSum       = "cskpi_response_time_seconds_sum"
-	ResponsesWithin       = "cskpi_responses_within"
-	Inquiries             = "cskpi_inquiries"
-	InquiriesReplied      = "cskpi_inquiries_replied"
-	InquiriesGuided       = "cskpi_inquiries_guided"
-	GuidedGMV             = "cskpi_guided_gmv_yuan"
-	OrdersCreated         = "cskpi_orders_created"
-	OrdersPaid            = "cskpi_orders_paid"
-	PaidGMV               = "cskpi_paid_gmv_yuan"
-	RefundsDisputed       = "cskpi_refunds_disputed"
-	RefundsCompleted      = "cskpi_refunds_completed"
-	RefundsByMerchant     = "cskpi_refunds_completed_by_merchant"
-	RefundDurationSum     = "cskpi_refund_duration_seconds_sum"
-	WaitingConversations  = "cskpi_waiting_conversations"
-	WaitingOldest         = "cskpi_waiting_oldest_seconds"
-	AgentResponses        = "cskpi_agent_responses"
-	AgentResponseTimeSum  = "cskpi_agent_response_time_seconds_sum"
-	AgentMessages         = "cskpi_agent_messages"
-	AgentBuyersServed     = "cskpi_agent_buyers_served"
-	AgentInquiriesReplied = "cskpi_agent_inquiries_replied"
-	AgentInquiriesGuided  = "cskpi_agent_inquiries_guided"
-	AgentGuidedGMV        = "cskpi_agent_guided_gmv_yuan"
-)
+// Le says the family carries the le label, one series per response threshold.
+func (f Family) Le() bool { return f.Kind == PerThreshold }
 
-var (
-	all3  = []string{W15m, W24h, W28d}
-	day28 = []string{W24h, W28d}
-)
+// Name is the family's metric name.
+func (id ID) Name() string { return id.Family().Name }
 
-// Families lists every KPI family of SPEC §3 in a stable order.
-func Families() []Family {
-	return []Family{
-		{BuyerMessages, "Buyer messages (咨询量), by ts.", ShopWindow, all3, false},
-		{BuyerMessagesReplied, "Buyer messages replied within 24 hours, by the message's ts.", ShopWindow, day28, false},
-		{HumanMessages, "Human (agent) replies, by ts.", ShopWindow, day28, false},
-		{AutoMessages, "Auto messages, by ts.", ShopWindow, day28, false},
-		{Responses, "Response samples (closed waiting episodes), by reply ts.", ShopWindow, all3, false},
-		{ResponseTimeSum, "Sum of response samples in seconds (millisecond exact).", ShopWindow, all3, false},
-		{ResponsesWithin, "Response samples at most le seconds.", ShopWindow, all3, true},
-		{Inquiries, "Inquiry cohorts (buyer-days, 接待人数), by t0.", ShopWindow, day28, false},
-		{InquiriesReplied, "Inquiry cohorts replied within 48 hours of t0 (回复人数).", ShopWindow, day28, false},
-		{InquiriesGuided, "Replied inquiry cohorts with a payment within 48 hours of t0 (询单成交人数).", ShopWindow, day28, false},
-		{GuidedGMV, "Paid amount of guided inquiry cohorts in yuan (引导下单GMV).", ShopWindow, day28, false},
-		{OrdersCreated, "Orders placed (拍下笔数), by ts.", ShopWindow, day28, false},
-		{OrdersPaid, "Orders paid (成交笔数), by ts.", ShopWindow, day28, false},
-		{PaidGMV, "Amount paid in yuan, by ts.", ShopWindow, day28, false},
-		{RefundsDisputed, "Refunds with platform intervention, by ts.", ShopWindow, []string{W28d}, false},
-		{RefundsCompleted, "Refunds completed, by ts.", ShopWindow, []string{W28d}, false},
-		{RefundsByMerchant, "Refunds completed by the merchant (自主完结), by ts.", ShopWindow, []string{W28d}, false},
-		{RefundDurationSum, "Total duration of completed refunds in seconds.", ShopWindow, []string{W28d}, false},
-		{WaitingConversations, "Open waiting episodes that started within 48 hours of the as-of time.", ShopOnly, nil, false},
-		{WaitingOldest, "Seconds since the start of the oldest open waiting episode; 0 when none.", ShopOnly, nil, false},
-		{AgentResponses, "Response samples of this agent, by reply ts.", AgentWindow, all3, false},
-		{AgentResponseTimeSum, "Sum of this agent's response samples in seconds.", AgentWindow, all3, false},
-		{AgentMessages, "Human replies sent by this agent.", AgentWindow, day28, false},
-		{AgentBuyersServed, "Buyers served (日接待量): (agent, buyer, local date) at its first reply.", AgentWindow, []string{W24h}, false},
-		{AgentInquiriesReplied, "Inquiry cohorts whose first qualifying reply is this agent's.", AgentWindow, day28, false},
-		{AgentInquiriesGuided, "Guided inquiry cohorts of this agent.", AgentWindow, day28, false},
-		{AgentGuidedGMV, "Guided GMV of this agent's cohorts in yuan.", AgentWindow, day28, false},
+// String is the metric name, so that an ID reads as its name in a query or a message.
+func (id ID) String() string { return id.Name() }
+
+// Family is the family's row of the table.
+func (id ID) Family() Family { return table()[id] }
+
+// table is the one definition of every KPI family. (A function rather than a package
+// variable, so that no caller can change it; callers that need many rows take them once.)
+func table() [NumIDs]Family {
+	all3, day28, d28 := []string{W15m, W24h, W28d}, []string{W24h, W28d}, []string{W28d}
+	t := [NumIDs]Family{
+		BuyerMessages:         {Name: "cskpi_buyer_messages", Help: "Buyer messages (咨询量), by ts.", Level: ShopWindow, Windows: all3},
+		BuyerMessagesReplied:  {Name: "cskpi_buyer_messages_replied_24h", Help: "Buyer messages replied within 24 hours, by the message's ts.", Level: ShopWindow, Windows: day28},
+		HumanMessages:         {Name: "cskpi_human_messages", Help: "Human (agent) replies, by ts.", Level: ShopWindow, Windows: day28},
+		AutoMessages:          {Name: "cskpi_auto_messages", Help: "Auto messages, by ts.", Level: ShopWindow, Windows: day28},
+		Responses:             {Name: "cskpi_responses", Help: "Response samples (closed waiting episodes), by reply ts.", Level: ShopWindow, Windows: all3},
+		ResponseTimeSum:       {Name: "cskpi_response_time_seconds_sum", Help: "Sum of response samples in seconds (millisecond exact).", Level: ShopWindow, Windows: all3, Unit: Millis},
+		ResponsesWithin:       {Name: "cskpi_responses_within", Help: "Response samples at most le seconds.", Level: ShopWindow, Windows: all3, Kind: PerThreshold},
+		Inquiries:             {Name: "cskpi_inquiries", Help: "Inquiry cohorts (buyer-days, 接待人数), by t0.", Level: ShopWindow, Windows: day28},
+		InquiriesReplied:      {Name: "cskpi_inquiries_replied", Help: "Inquiry cohorts replied within 48 hours of t0 (回复人数).", Level: ShopWindow, Windows: day28},
+		InquiriesGuided:       {Name: "cskpi_inquiries_guided", Help: "Replied inquiry cohorts with a payment within 48 hours of t0 (询单成交人数).", Level: ShopWindow, Windows: day28},
+		GuidedGMV:             {Name: "cskpi_guided_gmv_yuan", Help: "Paid amount of guided inquiry cohorts in yuan (引导下单GMV).", Level: ShopWindow, Windows: day28, Unit: Fen},
+		OrdersCreated:         {Name: "cskpi_orders_created", Help: "Orders placed (拍下笔数), by ts.", Level: ShopWindow, Windows: day28},
+		OrdersPaid:            {Name: "cskpi_orders_paid", Help: "Orders paid (成交笔数), by ts.", Level: ShopWindow, Windows: day28},
+		PaidGMV:               {Name: "cskpi_paid_gmv_yuan", Help: "Amount paid in yuan, by ts.", Level: ShopWindow, Windows: day28, Unit: Fen},
+		RefundsDisputed:       {Name: "cskpi_refunds_disputed", Help: "Refunds with platform intervention, by ts.", Level: ShopWindow, Windows: d28},
+		RefundsCompleted:      {Name: "cskpi_refunds_completed", Help: "Refunds completed, by ts.", Level: ShopWindow, Windows: d28},
+		RefundsByMerchant:     {Name: "cskpi_refunds_completed_by_merchant", Help: "Refunds completed by the merchant (自主完结), by ts.", Level: ShopWindow, Windows: d28},
+		RefundDurationSum:     {Name: "cskpi_refund_duration_seconds_sum", Help: "Total duration of completed refunds in seconds.", Level: ShopWindow, Windows: d28, Unit: Millis},
+		WaitingConversations:  {Name: "cskpi_waiting_conversations", Help: "Open waiting episodes that started within 48 hours of the as-of time.", Level: ShopOnly, Kind: Gauge},
+		WaitingOldest:         {Name: "cskpi_waiting_oldest_seconds", Help: "Seconds since the start of the oldest open waiting episode; 0 when none.", Level: ShopOnly, Unit: Millis, Kind: Gauge},
+		AgentResponses:        {Name: "cskpi_agent_responses", Help: "Response samples of this agent, by reply ts.", Level: AgentWindow, Windows: all3},
+		AgentResponseTimeSum:  {Name: "cskpi_agent_response_time_seconds_sum", Help: "Sum of this agent's response samples in seconds.", Level: AgentWindow, Windows: all3, Unit: Millis},
+		AgentMessages:         {Name: "cskpi_agent_messages", Help: "Human replies sent by this agent.", Level: AgentWindow, Windows: day28},
+		AgentBuyersServed:     {Name: "cskpi_agent_buyers_served", Help: "Buyers served (日接待量): (agent, buyer, local date) at its first reply.", Level: AgentWindow, Windows: []string{W24h}},
+		AgentInquiriesReplied: {Name: "cskpi_agent_inquiries_replied", Help: "Inquiry cohorts whose first qualifying reply is this agent's.", Level: AgentWindow, Windows: day28},
+		AgentInquiriesGuided:  {Name: "cskpi_agent_inquiries_guided", Help: "Guided inquiry cohorts of this agent.", Level: AgentWindow, Windows: day28},
+		AgentGuidedGMV:        {Name: "cskpi_agent_guided_gmv_yuan", Help: "Guided GMV of this agent's cohorts in yuan.", Level: AgentWindow, Windows: day28, Unit: Fen},
 	}
+	for id := range t {
+		t[id].ID = ID(id)
+	}
+	return t
+}
+
+// Families lists every KPI family of SPEC §3 in the order of the table.
+func Families() []Family {
+	t := table()
+	return t[:]
 }
 
 // Labels of one series; empty fields are absent.

@@ -9,23 +9,23 @@ import (
 
 // sumKey is one exported series before unit conversion.
 type sumKey struct {
-	name string
+	id kpi.ID
 	kpi.Labels
 }
 
 // tally holds, per series, the integer sum (count, ms or fen) of the items inside its window.
 type tally struct {
-	a       int64
-	windows map[string][]string
-	sums    map[sumKey]int64
+	a    int64
+	fams []kpi.Family
+	sums map[sumKey]int64
 }
 
-// add attributes value v at ts to every window of the family that holds ts at A.
-func (t *tally) add(name string, l kpi.Labels, ts, v int64) {
-	for _, w := range t.windows[name] {
+// add attributes value v at ts to every window of family id that holds ts at A.
+func (t *tally) add(id kpi.ID, l kpi.Labels, ts, v int64) {
+	for _, w := range t.fams[id].Windows {
 		if inWindow(w, ts, t.a) {
 			l.Window = w
-			t.sums[sumKey{name, l}] += v
+			t.sums[sumKey{id, l}] += v
 		}
 	}
 }
@@ -57,10 +57,7 @@ type threshold struct {
 // computeAt evaluates every family at as-of time a over the applied events, given in
 // consumption order.
 func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []time.Duration) []kpi.Series {
-	t := &tally{a: a, windows: map[string][]string{}, sums: map[sumKey]int64{}}
-	for _, f := range kpi.Families() {
-		t.windows[f.Name] = f.Windows
-	}
+	t := &tally{a: a, fams: kpi.Families(), sums: map[sumKey]int64{}}
 	// SEMANTICS compares samples with the le label itself (ms ≤ le × 1000), so two thresholds
 	// with the same whole seconds are one series.
 	var les []threshold
@@ -226,45 +223,34 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 
 	// Every exported shop and agent gets every series of its level, zeros included.
 	var out []kpi.Series
-	emit := func(name string, l kpi.Labels) {
-		out = append(out, kpi.Series{Name: name, Labels: l, Value: exported(name, t.sums[sumKey{name, l}])})
+	emit := func(f kpi.Family, l kpi.Labels) {
+		out = append(out, kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.sums[sumKey{f.ID, l}])})
 	}
 	for _, f := range kpi.Families() {
 		switch f.Level {
 		case kpi.ShopOnly:
 			for shop := range shops {
-				emit(f.Name, kpi.Labels{Shop: shop})
+				emit(f, kpi.Labels{Shop: shop})
 			}
 		case kpi.ShopWindow:
 			for shop := range shops {
 				for _, w := range f.Windows {
-					if !f.Le {
-						emit(f.Name, kpi.Labels{Shop: shop, Window: w})
+					if !f.Le() {
+						emit(f, kpi.Labels{Shop: shop, Window: w})
 						continue
 					}
 					for _, le := range les {
-						emit(f.Name, kpi.Labels{Shop: shop, Window: w, Le: le.label})
+						emit(f, kpi.Labels{Shop: shop, Window: w, Le: le.label})
 					}
 				}
 			}
 		case kpi.AgentWindow:
 			for ag := range agents {
 				for _, w := range f.Windows {
-					emit(f.Name, kpi.Labels{Shop: ag.shop, Agent: ag.agent, Window: w})
+					emit(f, kpi.Labels{Shop: ag.shop, Agent: ag.agent, Window: w})
 				}
 			}
 		}
 	}
 	return out
-}
-
-// exported converts a series' integer sum to its exported unit.
-func exported(name string, v int64) float64 {
-	switch name {
-	case kpi.ResponseTimeSum, kpi.AgentResponseTimeSum, kpi.RefundDurationSum, kpi.WaitingOldest:
-		return kpi.Seconds(v)
-	case kpi.GuidedGMV, kpi.PaidGMV, kpi.AgentGuidedGMV:
-		return kpi.Yuan(v)
-	}
-	return float64(v)
 }

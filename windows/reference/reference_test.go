@@ -51,16 +51,16 @@ func refundDone(id, b, by string, requested, t time.Time) string {
 		fmt.Sprintf(`,"refund_id":"r-%s","refund_requested_at":%q,"completed_by":%q`, id, ts(requested), by), t)
 }
 
-func sh(name, shop, window string) string {
-	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: shop, Window: window}}.Key()
+func sh(id kpi.ID, shop, window string) string {
+	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: shop, Window: window}}.Key()
 }
 
-func le(name, shop, window, le string) string {
-	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: shop, Window: window, Le: le}}.Key()
+func le(id kpi.ID, shop, window, le string) string {
+	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: shop, Window: window, Le: le}}.Key()
 }
 
-func ag(name, shop, agent, window string) string {
-	return kpi.Series{Name: name, Labels: kpi.Labels{Shop: shop, Agent: agent, Window: window}}.Key()
+func ag(id kpi.ID, shop, agent, window string) string {
+	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: shop, Agent: agent, Window: window}}.Key()
 }
 
 type testCase struct {

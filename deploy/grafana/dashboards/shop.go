@@ -16,11 +16,11 @@ import (
 // shopOverview shows every KPI of SPEC §4 for the selected shops: the state right now,
 // then each KPI over time in every window it has.
 func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
-	ks := map[string]rules.KPI{}
+	ks := map[[2]kpi.ID]rules.KPI{}
 	for _, k := range rules.ShopKPIs() {
-		ks[k.Num+"/"+k.Den] = k
+		ks[[2]kpi.ID{k.Num, k.Den}] = k
 	}
-	k := func(num, den string) rules.KPI { return ks[num+"/"+den] }
+	k := func(num, den kpi.ID) rules.KPI { return ks[[2]kpi.ID{num, den}] }
 	rt := k(kpi.ResponseTimeSum, kpi.Responses)
 	within := k(kpi.ResponsesWithin, kpi.Responses)
 	threshold := cfg.ResponseTimeThreshold.Seconds()
@@ -86,18 +86,18 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 	b.WithRow(dashboard.NewRowBuilder("Volume"))
 	volume := []struct {
 		title, unit string
-		families    []string
+		families    []kpi.ID
 	}{
-		{"Messages, 24h", "none", []string{kpi.BuyerMessages, kpi.HumanMessages, kpi.AutoMessages}},
-		{"Inquiries (询单), 24h", "none", []string{kpi.Inquiries, kpi.InquiriesReplied, kpi.InquiriesGuided}},
-		{"Orders, 24h", "none", []string{kpi.OrdersCreated, kpi.OrdersPaid}},
-		{"GMV, 24h", "currencyCNY", []string{kpi.PaidGMV, kpi.GuidedGMV}},
+		{"Messages, 24h", "none", []kpi.ID{kpi.BuyerMessages, kpi.HumanMessages, kpi.AutoMessages}},
+		{"Inquiries (询单), 24h", "none", []kpi.ID{kpi.Inquiries, kpi.InquiriesReplied, kpi.InquiriesGuided}},
+		{"Orders, 24h", "none", []kpi.ID{kpi.OrdersCreated, kpi.OrdersPaid}},
+		{"GMV, 24h", "currencyCNY", []kpi.ID{kpi.PaidGMV, kpi.GuidedGMV}},
 	}
 	for _, v := range volume {
 		var qs []*prometheus.DataqueryBuilder
 		for _, f := range v.families {
 			qs = append(qs, query(sel(rules.Sum(f), shopMatcher, window(kpi.W24h)),
-				"{{shop}} "+strings.TrimPrefix(f, "cskpi_")))
+				"{{shop}} "+strings.TrimPrefix(f.Name(), "cskpi_")))
 		}
 		b.WithPanel(graph(v.title, "Trailing 24-hour counts the KPIs above divide.", v.unit, qs...))
 	}

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -47,13 +46,13 @@ type KPI struct {
 	Record   string // recording rule
 	Name     string // English name
 	Local    string // the platforms' name
-	Num, Den string // metric families of the numerator and the denominator
+	Num, Den kpi.ID // metric families of the numerator and the denominator
 	Kind     Kind
 }
 
 // Windows are the windows the KPI exists for: those both families have.
 func (k KPI) Windows() []string {
-	num, den := family(k.Num), family(k.Den)
+	num, den := k.Num.Family(), k.Den.Family()
 	var out []string
 	for _, w := range num.Windows {
 		if slices.Contains(den.Windows, w) {
@@ -94,17 +93,21 @@ func AgentKPIs() []KPI {
 
 // Sum is the recording rule that aggregates a KPI family over instances: a sum, but the
 // max for the oldest wait, which is a duration and not a count.
-func Sum(name string) string {
-	f := family(name)
+func Sum(id kpi.ID) string {
+	f := id.Family()
 	level := ShopLevel
 	if f.Level == kpi.AgentWindow {
 		level = AgentLevel
 	}
-	op := "sum"
-	if name == kpi.WaitingOldest {
-		op = "max"
+	return level + ":" + f.Name + ":" + overOp(id)
+}
+
+// overOp aggregates a family over instances: the oldest wait is a duration, the rest sum.
+func overOp(id kpi.ID) string {
+	if id == kpi.WaitingOldest {
+		return "max"
 	}
-	return level + ":" + name + ":" + op
+	return "sum"
 }
 
 // Recording returns the recording rule groups. Within a group Prometheus evaluates rules
@@ -113,11 +116,7 @@ func Recording() []Group {
 	shop := Group{Name: "cskpi.shop.rules"}
 	agent := Group{Name: "cskpi.agent.rules"}
 	for _, f := range kpi.Families() {
-		op := "sum"
-		if f.Name == kpi.WaitingOldest {
-			op = "max"
-		}
-		r := Rule{Record: Sum(f.Name), Expr: op + " " + overInstances + " (" + f.Name + ")"}
+		r := Rule{Record: Sum(f.ID), Expr: overOp(f.ID) + " " + overInstances + " (" + f.Name + ")"}
 		if f.Level == kpi.AgentWindow {
 			agent.Rules = append(agent.Rules, r)
 		} else {
@@ -143,20 +142,9 @@ func Recording() []Group {
 // so that the result is absent rather than NaN or Inf when there is nothing to divide by.
 func quotient(k KPI) string {
 	num, den := Sum(k.Num), Sum(k.Den)
-	if family(k.Num).Le {
+	if k.Num.Family().Le() {
 		// One denominator series per (shop, window) serves every threshold.
 		return num + " / ignoring (le) group_left () (" + den + " > 0)"
 	}
 	return num + " / (" + den + " > 0)"
-}
-
-// family looks a KPI family up by name; the names are constants of windows/kpi, so a
-// miss is a programming error.
-func family(name string) kpi.Family {
-	for _, f := range kpi.Families() {
-		if f.Name == name {
-			return f
-		}
-	}
-	panic("rules: unknown KPI family " + strings.TrimSpace(name))
 }

@@ -54,13 +54,13 @@ func TestEveryFamilyAggregated(t *testing.T) {
 	}
 	for _, f := range kpi.Families() {
 		t.Run(f.Name, func(t *testing.T) {
-			name := Sum(f.Name)
+			name := Sum(f.ID)
 			expr, ok := records[name]
 			if !ok {
 				t.Fatalf("no recording rule %s", name)
 			}
 			op := "sum"
-			if f.Name == kpi.WaitingOldest {
+			if f.ID == kpi.WaitingOldest {
 				op = "max"
 			}
 			if want := op + " without (instance, pod) (" + f.Name + ")"; expr != want {
@@ -96,7 +96,7 @@ func TestRecordingRuleNames(t *testing.T) {
 			t.Errorf("KPI %s (%s) is not recorded", k.Record, k.Name)
 		}
 		level := strings.SplitN(k.Record, ":", 2)[0]
-		if want := map[bool]string{false: ShopLevel, true: AgentLevel}[family(k.Num).Level == kpi.AgentWindow]; level != want {
+		if want := map[bool]string{false: ShopLevel, true: AgentLevel}[k.Num.Family().Level == kpi.AgentWindow]; level != want {
 			t.Errorf("%s: level %s, want %s", k.Record, level, want)
 		}
 		if len(k.Windows()) == 0 {
@@ -107,7 +107,7 @@ func TestRecordingRuleNames(t *testing.T) {
 
 // TestCatalogueComplete: every quotient of SPEC §4 is among the shop KPIs.
 func TestCatalogueComplete(t *testing.T) {
-	want := [][2]string{
+	want := [][2]kpi.ID{
 		{kpi.ResponseTimeSum, kpi.Responses},
 		{kpi.ResponsesWithin, kpi.Responses},
 		{kpi.BuyerMessagesReplied, kpi.BuyerMessages},
@@ -121,9 +121,9 @@ func TestCatalogueComplete(t *testing.T) {
 		{kpi.RefundsByMerchant, kpi.RefundsCompleted},
 		{kpi.RefundDurationSum, kpi.RefundsCompleted},
 	}
-	var got [][2]string
+	var got [][2]kpi.ID
 	for _, k := range ShopKPIs() {
-		got = append(got, [2]string{k.Num, k.Den})
+		got = append(got, [2]kpi.ID{k.Num, k.Den})
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("shop KPIs\n got %v\nwant %v", got, want)

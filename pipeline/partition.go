@@ -1,0 +1,534 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/windows"
+)
+
+// deadLetters is where a worker copies rejected records (a kafka.Writer in production).
+type deadLetters interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// env is what every worker of a service shares.
+type env struct {
+	opt    *Options
+	m      *metrics
+	stream *streamClock
+	asOf   func() int64
+}
+
+// worker owns one partition number for one generation: the partition's mirror, the
+// readers of both topics and their queue, the dead-letter writer, and the partition's
+// offsets and lag. Its lock guards the mirror and is held only for work in memory —
+// applying a batch, building its change set, recording its commit, a scrape — never while
+// Kafka or Redis is called, so a scrape never waits on either.
+type worker struct {
+	part int
+	env  *env
+
+	mu sync.Mutex
+	p  *windows.Partition // nil while not exported: not loaded, or a commit failed
+
+	loaded  atomic.Bool // p is set: the partition counts as owned
+	missing atomic.Bool // its Redis state is gone (see docs/RELIABILITY.md)
+	topics  []*topicState
+	expiry  expiry
+}
+
+// topicState is a worker's view of one of its topic-partitions, read without its lock.
+type topicState struct {
+	name string
+	role event.Topic
+	next atomic.Int64 // next offset committed to Redis (-1: none yet)
+	hwm  atomic.Int64 // high watermark last seen (-1: unknown)
+}
+
+func newWorker(part int, e *env) *worker {
+	w := &worker{part: part, env: e}
+	for _, t := range []struct {
+		name string
+		role event.Topic
+	}{{e.opt.Topics.Messages, event.Messages}, {e.opt.Topics.Orders, event.Orders}} {
+		ts := &topicState{name: t.name, role: t.role}
+		ts.next.Store(-1)
+		ts.hwm.Store(-1)
+		w.topics = append(w.topics, ts)
+	}
+	return w
+}
+
+func (w *worker) topic(name string) *topicState {
+	for _, t := range w.topics {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// addTo sums the partition into a scrape's totals, if it is exported.
+func (w *worker) addTo(tot *windows.Totals) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.p != nil {
+		tot.Add(w.p)
+	}
+}
+
+// export makes p the exported mirror, or unexports the partition (p nil).
+func (w *worker) export(p *windows.Partition) {
+	w.mu.Lock()
+	w.p = p
+	w.mu.Unlock()
+	w.loaded.Store(p != nil)
+	if p == nil {
+		return
+	}
+	for _, t := range w.topics {
+		if o, ok := p.Offsets[t.name]; ok {
+			t.next.Store(o)
+		}
+		w.updateLag(t)
+	}
+}
+
+// committed gives the next offsets committed to Redis, per topic.
+func (w *worker) committed() map[string]int64 {
+	out := map[string]int64{}
+	for _, t := range w.topics {
+		if o := t.next.Load(); o >= 0 {
+			out[t.name] = o
+		}
+	}
+	return out
+}
+
+// noteHWM records a topic-partition's high watermark and updates its lag.
+func (w *worker) noteHWM(topic string, hwm int64) {
+	t := w.topic(topic)
+	if t == nil {
+		return
+	}
+	for {
+		cur := t.hwm.Load()
+		if hwm <= cur || t.hwm.CompareAndSwap(cur, hwm) {
+			break
+		}
+	}
+	w.updateLag(t)
+}
+
+func (w *worker) updateLag(t *topicState) {
+	h, n := t.hwm.Load(), t.next.Load()
+	if h < 0 || !w.loaded.Load() {
+		return
+	}
+	w.env.m.lag.WithLabelValues(t.name, strconv.Itoa(w.part)).Set(float64(max(0, h-max(n, 0))))
+}
+
+// stop removes what the worker exported.
+func (w *worker) stop() {
+	w.export(nil)
+	for _, t := range w.topics {
+		w.env.m.lag.DeleteLabelValues(t.name, strconv.Itoa(w.part))
+	}
+	w.env.m.missing.DeleteLabelValues(strconv.Itoa(w.part))
+	w.missing.Store(false)
+}
+
+// run owns the partition for one generation, restarting its consumer from the state in
+// Redis after any failure.
+func (w *worker) run(ctx context.Context, committed map[string]int64) {
+	defer w.stop()
+	log := w.env.opt.Logger
+	backoff := newBackoff()
+	for ctx.Err() == nil {
+		err := w.consume(ctx, committed)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, windows.ErrFenced) {
+			log.Warn("partition state moved on under us; reloading", "partition", w.part, "err", err)
+			continue
+		}
+		log.Warn("partition consumer failed; reloading state from redis", "partition", w.part, "err", err)
+		if !backoff.wait(ctx) {
+			return
+		}
+	}
+}
+
+// record is a fetched record with its decode result.
+type record struct {
+	msg    kafka.Message
+	ev     event.Event
+	reason event.Reason
+}
+
+// consume loads the partition from Redis, reads both topics from the offsets stored there,
+// and applies batches until ctx ends or something fails.
+func (w *worker) consume(ctx context.Context, committed map[string]int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.export(nil) // whatever an earlier attempt left is not what Redis holds
+	p, err := w.load(ctx, committed)
+	if err != nil || p == nil {
+		return err
+	}
+	w.export(p)
+	w.env.stream.Raise(max(p.Watermark(event.Messages), p.Watermark(event.Orders)))
+
+	opt := w.env.opt
+	q := newQueue(opt.BatchSize)
+	errCh := make(chan error, len(w.topics))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, t := range w.topics {
+		start, ok := p.Offsets[t.name]
+		if !ok {
+			start = kafka.FirstOffset
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers:   opt.Brokers,
+			Topic:     t.name,
+			Partition: w.part,
+			Dialer:    opt.Dialer,
+			MinBytes:  1,
+			// Enough for full batches; more only holds memory (RSS is a target).
+			MaxBytes:      4 << 20,
+			MaxWait:       200 * time.Millisecond,
+			QueueCapacity: 1024,
+		})
+		if err := r.SetOffset(start); err != nil {
+			r.Close()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			var dec event.Decoder
+			for {
+				m, err := r.FetchMessage(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						errCh <- fmt.Errorf("fetch %s/%d: %w", t.name, w.part, err)
+					}
+					return
+				}
+				rec := record{msg: m}
+				rec.ev, rec.reason = dec.Decode(t.role, m.Value)
+				if !q.push(ctx, rec) {
+					return
+				}
+			}
+		}()
+	}
+
+	var dlq deadLetters
+	if opt.Topics.Deadletter != "" {
+		wr := &kafka.Writer{
+			Addr:                   kafka.TCP(opt.Brokers...),
+			Topic:                  opt.Topics.Deadletter,
+			Balancer:               &kafka.Murmur2Balancer{},
+			RequiredAcks:           kafka.RequireAll,
+			Transport:              opt.Transport,
+			AllowAutoTopicCreation: true,
+			BatchTimeout:           time.Millisecond,
+		}
+		defer wr.Close()
+		dlq = wr
+	}
+
+	batch := make([]record, 0, opt.BatchSize)
+	// An idle partition still lets go of what its windows no longer hold.
+	idle := time.NewTicker(idleExpiry)
+	defer idle.Stop()
+	for {
+		batch = q.take(batch, opt.BatchSize)
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-errCh:
+				return err
+			case <-q.ready:
+				continue
+			case <-idle.C:
+				if err := w.expireIdle(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := w.apply(ctx, batch, dlq); err != nil {
+			return err
+		}
+	}
+}
+
+// load reads the partition's state from Redis. A partition with committed Kafka offsets but
+// no state is refused until the state is restored (or rebuilt with --state.rebuild-missing):
+// load then returns nil, nil once ctx ends.
+func (w *worker) load(ctx context.Context, committed map[string]int64) (*windows.Partition, error) {
+	opt := w.env.opt
+	p := windows.NewPartition(w.part, opt.Windows)
+	if err := opt.Store.Load(ctx, p); err != nil {
+		return nil, fmt.Errorf("loading state: %w", err)
+	}
+	label := strconv.Itoa(w.part)
+	for p.Seq == 0 {
+		// Kafka's committed offsets are copied from Redis, so offsets without state mean
+		// the state was lost. The generation's offsets may predate the loss: ask now.
+		now, err := committedOffsets(ctx, opt, w.part, committed)
+		if err != nil {
+			return nil, fmt.Errorf("fetching committed offsets: %w", err)
+		}
+		topic, off, lost := stateLost(now)
+		if !lost {
+			break
+		}
+		if opt.RebuildMissing {
+			opt.Logger.Warn("rebuilding missing partition state from the earliest retained offset", "partition", w.part)
+			break
+		}
+		w.env.m.missing.WithLabelValues(label).Set(1)
+		if !w.missing.Swap(true) {
+			opt.Logger.Error("REDIS STATE MISSING: partition has committed Kafka offsets but no state in Redis; "+
+				"its KPIs would be wrong, so it is not consumed. Restore Redis from its AOF/RDB backup, or "+
+				"restart with --state.rebuild-missing to replay it from the earliest retained offset "+
+				"(exact only if Kafka still retains 28 days + 48 hours of both topics).",
+				"partition", w.part, "topic", topic, "committed_offset", off)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(5 * time.Second): // re-check: the operator may restore Redis
+		}
+		if err := opt.Store.Load(ctx, p); err != nil {
+			return nil, fmt.Errorf("loading state: %w", err)
+		}
+	}
+	if w.missing.Swap(false) {
+		w.env.m.missing.WithLabelValues(label).Set(0)
+	}
+	return p, nil
+}
+
+// committedOffsets asks the group coordinator for the partition's committed offsets.
+func committedOffsets(ctx context.Context, opt *Options, part int, topics map[string]int64) (map[string]int64, error) {
+	req := &kafka.OffsetFetchRequest{GroupID: opt.Group, Topics: map[string][]int{}}
+	for t := range topics {
+		req.Topics[t] = []int{part}
+	}
+	client := &kafka.Client{Addr: kafka.TCP(opt.Brokers...), Transport: opt.Transport, Timeout: 10 * time.Second}
+	resp, err := client.OffsetFetch(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Error != nil {
+		return nil, resp.Error
+	}
+	out := map[string]int64{}
+	for t, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error == nil && p.Partition == part {
+				out[t] = p.CommittedOffset
+			}
+		}
+	}
+	return out, nil
+}
+
+// stateLost reports a committed Kafka offset for a partition that has no Redis state.
+func stateLost(committed map[string]int64) (string, int64, bool) {
+	for topic, off := range committed {
+		if off > 0 {
+			return topic, off, true
+		}
+	}
+	return "", 0, false
+}
+
+type outcomeKey struct {
+	topic   string
+	outcome windows.Outcome
+	reason  event.Reason
+}
+
+// apply gives each record of batch its outcome, copies the rejected ones to the dead-letter
+// topic, and commits the batch's change set with its next offsets. The lock is held while
+// the batch is applied and its change set built, and again while the commit is recorded;
+// the dead-letter write and the Redis commit run without it. A scrape in between sees the
+// batch; if the commit then fails, the partition is unexported until it is reloaded.
+func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) error {
+	start := time.Now()
+	counts := map[outcomeKey]int{}
+	next := map[string]int64{}
+	var dead []kafka.Message
+	oldest := batch[0].msg.Time
+
+	w.mu.Lock()
+	if w.p == nil {
+		w.mu.Unlock()
+		return errors.New("partition not loaded")
+	}
+	p := w.p
+	stream, has := w.env.stream.Get()
+	clk := p.Clock(stream, has, w.env.opt.Now().UnixNano())
+	for i := range batch {
+		r := &batch[i]
+		outcome, reason := windows.Rejected, r.reason
+		if reason == event.OK {
+			outcome, reason = p.Admit(&r.ev, &clk)
+		}
+		counts[outcomeKey{r.msg.Topic, outcome, reason}]++
+		next[r.msg.Topic] = r.msg.Offset + 1
+		if r.msg.Time.Before(oldest) {
+			oldest = r.msg.Time
+		}
+		if outcome == windows.Rejected {
+			dead = append(dead, deadLetter(r, reason))
+		}
+	}
+	w.maybeExpire(p, clk)
+	cs := p.Changes(next)
+	w.mu.Unlock()
+	tAdmit := time.Now()
+
+	for _, r := range batch {
+		if r.msg.HighWaterMark > 0 {
+			w.noteHWM(r.msg.Topic, r.msg.HighWaterMark)
+		}
+	}
+	// Dead letters go out before the batch commits: a crash in between copies them again
+	// (at least once) but never loses one.
+	if len(dead) > 0 && dlq != nil {
+		if err := dlq.WriteMessages(ctx, dead...); err != nil {
+			w.export(nil)
+			return fmt.Errorf("dead-letter topic: %w", err)
+		}
+	}
+	tDLQ := time.Now()
+	if err := w.commit(ctx, p, cs); err != nil {
+		return err
+	}
+	w.env.opt.Logger.Debug("batch", "partition", w.part, "records", len(batch), "admit", tAdmit.Sub(start),
+		"deadletter", tDLQ.Sub(tAdmit), "commit", time.Since(tDLQ))
+	// Stream time moves only with what Redis holds.
+	if clk.HasTime {
+		w.env.stream.Raise(clk.Stream)
+	}
+	m := w.env.m
+	for c, n := range counts {
+		m.events.WithLabelValues(c.topic, c.outcome.String()).Add(float64(n))
+		if c.outcome == windows.Rejected {
+			m.rejected.WithLabelValues(c.topic, string(c.reason)).Add(float64(n))
+		}
+	}
+	m.applyTime.Observe(time.Since(start).Seconds())
+	m.batchSize.Observe(float64(len(batch)))
+	// Gauges are computed from the mirror at scrape time: from here on, every scrape
+	// shows the batch.
+	m.freshness.Observe(max(0, w.env.opt.Now().Sub(oldest).Seconds()))
+	return nil
+}
+
+// commit stores cs and tells the mirror. On failure the mirror holds changes Redis does
+// not: it is unexported until it is reloaded, rather than show numbers never committed.
+func (w *worker) commit(ctx context.Context, p *windows.Partition, cs *windows.ChangeSet) error {
+	if err := w.env.opt.Store.Commit(ctx, cs); err != nil {
+		w.export(nil)
+		return err
+	}
+	w.mu.Lock()
+	p.Committed(cs)
+	w.mu.Unlock()
+	for _, t := range w.topics {
+		if o, ok := p.Offsets[t.name]; ok {
+			t.next.Store(o)
+			w.updateLag(t)
+		}
+	}
+	return nil
+}
+
+// expiry remembers when a partition's expiry last ran.
+type expiry struct {
+	minutes [4]int64
+	at      time.Time
+}
+
+// maybeExpire runs the partition's expiry when the as-of minute or a stream-time minute
+// moved, at most once a second: it walks every conversation, and in a replay stream time
+// crosses minutes in nearly every batch. Running it later only keeps state longer. The
+// caller holds the lock.
+func (w *worker) maybeExpire(p *windows.Partition, clk windows.Clock) {
+	a := w.env.asOf()
+	wmM, wmO := p.Watermark(event.Messages), p.Watermark(event.Orders)
+	now := [4]int64{windows.MinuteOf(a), windows.MinuteOf(wmM), windows.MinuteOf(wmO), windows.MinuteOf(clk.Stream)}
+	if now == w.expiry.minutes || time.Since(w.expiry.at) < time.Second {
+		p.ExpireIDs()
+		return
+	}
+	w.expiry.minutes, w.expiry.at = now, time.Now()
+	p.Expire(a, clk)
+}
+
+// idleExpiry is how often a partition without records runs its expiry.
+const idleExpiry = 2 * time.Second
+
+// expireIdle runs expiry on a partition that has no records to apply and commits what it
+// dropped, with the offsets unchanged.
+func (w *worker) expireIdle(ctx context.Context) error {
+	w.mu.Lock()
+	p := w.p
+	if p == nil {
+		w.mu.Unlock()
+		return errors.New("partition not loaded")
+	}
+	stream, has := w.env.stream.Get()
+	w.maybeExpire(p, p.Clock(stream, has, w.env.opt.Now().UnixNano()))
+	if !p.Changed() {
+		w.mu.Unlock()
+		return nil
+	}
+	cs := p.Changes(maps.Clone(p.Offsets))
+	w.mu.Unlock()
+	return w.commit(ctx, p, cs)
+}
+
+// deadLetter is the dead-letter copy of a rejected record. An oversize record is copied
+// truncated to the size limit, with its original size in a header: a full copy plus
+// headers could exceed the broker's own limit and stop the partition for good.
+func deadLetter(r *record, reason event.Reason) kafka.Message {
+	value := r.msg.Value
+	headers := []kafka.Header{
+		{Key: "cskpi-reject-reason", Value: []byte(reason)},
+		{Key: "cskpi-source-topic", Value: []byte(r.msg.Topic)},
+		{Key: "cskpi-source-partition", Value: []byte(strconv.Itoa(r.msg.Partition))},
+		{Key: "cskpi-source-offset", Value: []byte(strconv.FormatInt(r.msg.Offset, 10))},
+	}
+	if len(value) > event.MaxRecordBytes {
+		headers = append(headers, kafka.Header{Key: "cskpi-original-size", Value: []byte(strconv.Itoa(len(value)))})
+		value = value[:event.MaxRecordBytes]
+	}
+	key := r.msg.Key
+	if len(key) > event.MaxRecordBytes {
+		key = key[:event.MaxRecordBytes]
+	}
+	return kafka.Message{Key: key, Value: value, Headers: headers}
+}

@@ -1,0 +1,196 @@
+package windows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Field is one Redis hash field and its value.
+type Field struct {
+	Name  string
+	Value []byte
+}
+
+// ChangeSet is what one batch (or one expiry) changed in a partition, encoded as Redis
+// holds it, with the offsets it commits. The mirror builds it (Changes) and is told when it
+// is stored (Committed); the store writes it and knows nothing else of the mirror. A change
+// set is stored whole or not at all, and only on top of the sequence number it was built on.
+type ChangeSet struct {
+	Partition int
+	// Seq is the batch sequence number the change set was built on: the store's fence.
+	Seq int64
+
+	Buckets, Convs, IDs                      []Field
+	DeletedBuckets, DeletedConvs, DeletedIDs []string
+	// Meta is the partition's small state: schema, thresholds, watermarks, bucket
+	// horizons, stream time, the next offsets and the new sequence number.
+	Meta []Field
+	// StreamTime is the largest ts applied to the partition, for the shared stream time.
+	StreamTime int64
+
+	next map[string]int64
+}
+
+// Changes encodes what the mirror holds that Redis does not, with next as the offsets to
+// store. The mirror must not change between Changes and Committed (or a reload): the
+// change set is its state as committed.
+func (p *Partition) Changes(next map[string]int64) *ChangeSet {
+	cs := &ChangeSet{Partition: p.ID, Seq: p.Seq, next: next, StreamTime: max(p.wm[0], p.wm[1])}
+	for k := range p.dirtyB {
+		cs.Buckets = append(cs.Buckets, Field{blockField(k), p.seal(k)})
+	}
+	for _, k := range p.deletedB {
+		cs.DeletedBuckets = append(cs.DeletedBuckets, blockField(k))
+	}
+	for _, c := range p.dirtyC {
+		if !c.gone {
+			cs.Convs = append(cs.Convs, Field{c.key, encodeConv(c)})
+		}
+	}
+	cs.DeletedConvs = append(cs.DeletedConvs, p.deletedC...)
+	for t := range p.ids {
+		for m := range p.dirtyI[t] {
+			cs.IDs = append(cs.IDs, Field{idBatchField(t, m, p.Seq+1), p.idMinutes[t][m].fresh})
+		}
+	}
+	cs.DeletedIDs = append(cs.DeletedIDs, p.deletedI...)
+	meta := func(name string, v int64) { cs.Meta = append(cs.Meta, Field{name, strconv.AppendInt(nil, v, 10)}) }
+	cs.Meta = append(cs.Meta, Field{"v", []byte(schemaVersion)}, Field{"thr", []byte(joinInts(p.cfg.Thresholds))})
+	meta("wm:m", p.wm[0])
+	meta("wm:o", p.wm[1])
+	if p.minMinute > minInt64 {
+		meta("hm", p.minMinute)
+		meta("hh", p.minHour)
+	}
+	if p.st != minInt64 {
+		meta("st", p.st)
+	}
+	for _, t := range slices.Sorted(maps.Keys(next)) {
+		meta("off:"+t, next[t])
+	}
+	meta("seq", p.Seq+1)
+	return cs
+}
+
+// Committed records that Redis holds cs: its offsets and sequence number become the
+// mirror's, and the mirror forgets what it had to write.
+func (p *Partition) Committed(cs *ChangeSet) {
+	for t, o := range cs.next {
+		p.Offsets[t] = o
+	}
+	p.Seq = cs.Seq + 1
+	p.idsCommitted(p.Seq)
+	p.clearDirty()
+	p.cool()
+}
+
+// Stored is what Redis holds for one partition, as read by the store.
+type Stored struct {
+	Meta                map[string]string
+	Buckets, Convs, IDs []Field
+}
+
+// Restore replaces the mirror with what Redis holds. Buckets stay in their encoding until a
+// batch or a window needs them; when the response thresholds changed, they are decoded
+// into the new layout and rewritten by the next commit.
+func (p *Partition) Restore(s *Stored) error {
+	p.reset()
+	var storedThr []int64
+	for f, v := range s.Meta {
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case f == "v":
+			if v != schemaVersion {
+				return fmt.Errorf("partition %d: state schema version %s, this build reads %s: %w", p.ID, v, schemaVersion, errCorrupt)
+			}
+			continue
+		case f == "thr":
+			storedThr = parseInts(v)
+			continue
+		case err != nil:
+			return fmt.Errorf("partition %d: %s: %w", p.ID, f, errCorrupt)
+		case strings.HasPrefix(f, "off:"):
+			p.Offsets[f[4:]] = n
+		case f == "wm:m":
+			p.wm[0] = n
+		case f == "wm:o":
+			p.wm[1] = n
+		case f == "seq":
+			p.Seq = n
+		case f == "hm":
+			p.minMinute = n
+		case f == "hh":
+			p.minHour = n
+		case f == "st":
+			p.st = n
+		}
+	}
+	remap := thresholdMap(storedThr, p.cfg.Thresholds)
+	keepAsIs := identity(remap, storedThr)
+	var rewrite []blockKey
+	for _, f := range s.Buckets {
+		key, err := parseBlockField(f.Name)
+		if err != nil {
+			return fmt.Errorf("partition %d buckets: %w", p.ID, err)
+		}
+		b := &bucket{enc: f.Value}
+		if !keepAsIs {
+			b = &bucket{dec: vecs{}}
+		}
+		var walkErr error
+		p.scratch, walkErr = walkBlock(f.Value, p.scratch, func(shop, agent []byte, v []int64) {
+			if keepAsIs {
+				return // checked only; decoded when a batch or a window needs it
+			}
+			if len(agent) == 0 {
+				v = remapVector(v, remap, p.lay)
+			}
+			b.dec[p.owners.idBytes(shop, agent)] = slices.Clone(v)
+		})
+		if walkErr != nil {
+			return fmt.Errorf("partition %d buckets: %w", p.ID, walkErr)
+		}
+		p.blocks[key] = b
+		if !keepAsIs {
+			p.decoded[key] = struct{}{}
+			rewrite = append(rewrite, key)
+		}
+	}
+	for _, f := range s.Convs {
+		c, err := decodeConv(f.Value)
+		if err != nil {
+			return fmt.Errorf("partition %d conversations: %w", p.ID, err)
+		}
+		c.key = f.Name
+		p.convs[f.Name] = c
+	}
+	for _, f := range s.IDs {
+		t, minute, err := parseIDField(f.Name)
+		if err != nil {
+			return fmt.Errorf("partition %d ids: %w", p.ID, err)
+		}
+		im := p.idMinutes[t][minute]
+		if im == nil {
+			im = &idMinute{}
+			p.idMinutes[t][minute] = im
+		}
+		im.fields = append(im.fields, f.Name)
+		if err := forEachID(f.Value, func(id string, anchor int64) {
+			k := p.idKey(id)
+			im.keys = append(im.keys, k)
+			if old, ok := p.ids[t][k]; !ok || anchor > old {
+				p.ids[t][k] = anchor
+			}
+		}); err != nil {
+			return fmt.Errorf("partition %d ids: %w", p.ID, err)
+		}
+	}
+	p.clearDirty()
+	for _, k := range rewrite {
+		p.dirtyB[k] = struct{}{}
+	}
+	return nil
+}

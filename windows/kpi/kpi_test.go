@@ -1,0 +1,46 @@
+package kpi
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTableFollowsNamingConventions: the table is the one definition of each family, so it
+// is checked against Prometheus' naming conventions instead of deriving units from names.
+func TestTableFollowsNamingConventions(t *testing.T) {
+	seen := map[string]bool{}
+	for id, f := range Families() {
+		t.Run(f.Name, func(t *testing.T) {
+			if f.ID != ID(id) {
+				t.Errorf("row %d carries ID %d", id, f.ID)
+			}
+			if seen[f.Name] || !strings.HasPrefix(f.Name, "cskpi_") || f.Help == "" {
+				t.Errorf("name %q (duplicate %v) or help %q", f.Name, seen[f.Name], f.Help)
+			}
+			seen[f.Name] = true
+			switch {
+			case strings.HasSuffix(f.Name, "_seconds_sum") || strings.HasSuffix(f.Name, "_seconds"):
+				if f.Unit != Millis {
+					t.Errorf("a _seconds family must be kept in milliseconds")
+				}
+			case strings.HasSuffix(f.Name, "_yuan"):
+				if f.Unit != Fen {
+					t.Errorf("a _yuan family must be kept in fen")
+				}
+			default:
+				if f.Unit != Count {
+					t.Errorf("unit %d for a count", f.Unit)
+				}
+			}
+			if (f.Kind == Gauge) != (len(f.Windows) == 0) || (f.Kind == Gauge) != (f.Level == ShopOnly) {
+				t.Errorf("kind %d, level %d, windows %v: a gauge has no window and is per shop", f.Kind, f.Level, f.Windows)
+			}
+			if f.Le() && f.Level != ShopWindow {
+				t.Errorf("a per-threshold family must be shop-level")
+			}
+			if got := f.ID.Name(); got != f.Name {
+				t.Errorf("ID.Name() = %q", got)
+			}
+		})
+	}
+}
