@@ -1,6 +1,7 @@
-// Package pipeline owns consumption: the consumer group with its co-partitioning balancer,
-// one worker per owned partition number that reads that partition of both topics, decodes
-// and validates records, copies rejects to the dead-letter topic, pre-aggregates a batch in
-// the partition's mirror and commits it to Redis in one script call together with the
-// offsets. Kafka offset commits follow Redis and only serve lag tooling.
+// Package pipeline owns consumption. Service joins the consumer group (with its
+// co-partitioning balancer), copies the Redis-held offsets to Kafka for lag tooling, and
+// keeps health, lag and the stream time. A worker per owned partition number reads that
+// partition of both topics, decodes records, applies batches to the partition's mirror,
+// copies rejects to the dead-letter topic, and commits each batch's change set to Redis
+// together with its offsets. See docs/ARCHITECTURE.md for the data path and the locks.
 package pipeline

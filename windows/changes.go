@@ -166,6 +166,9 @@ func (p *Partition) Restore(s *Stored) error {
 		}
 		c.key = f.Name
 		p.convs[f.Name] = c
+		if c.open {
+			p.open[c] = struct{}{}
+		}
 	}
 	for _, f := range s.IDs {
 		t, minute, err := parseIDField(f.Name)

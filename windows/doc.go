@@ -1,7 +1,9 @@
-// Package windows owns cskpi's state: the epoch-aligned buckets of the 15m, 24h and 28d
-// windows, waiting episodes, inquiry cohorts with their 48 h reply and payment joins, buyers
-// served, remembered event ids, and the per-partition stream times that decide when any of it
-// can be dropped.
+// Package windows owns cskpi's state and the KPI rules of SPEC §2 that change it: the
+// epoch-aligned buckets of the 15m, 24h and 28d windows, waiting episodes, inquiry cohorts
+// with their 48 h reply and payment joins, buyers served, remembered event ids, and the
+// stream times that decide when any of it can be dropped. Applying a batch to a partition's
+// mirror yields a ChangeSet; the Store writes change sets and reads state back, and knows
+// nothing else of the mirror.
 //
 // State is partitioned like the input topics. Each owned partition is held in memory (a
 // mirror) and in Redis under keys hash-tagged by partition, and every batch is written by one

@@ -52,11 +52,11 @@ func (t *Totals) Add(p *Partition) {
 			}
 		}
 	}
-	for key, c := range p.convs {
-		if !c.open || c.start > t.a || t.a-c.start > horizon48 {
+	for c := range p.open {
+		if c.start > t.a || t.a-c.start > horizon48 {
 			continue
 		}
-		shop, _, _ := strings.Cut(key, "/")
+		shop, _, _ := strings.Cut(c.key, "/")
 		w := t.waiting[shop]
 		if w == nil {
 			w = &waiting{oldest: c.start}

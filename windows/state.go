@@ -29,6 +29,7 @@ type owner struct{ shop, agent string }
 type conv struct {
 	key         string // "<shop>/<buyer>", its field in Redis
 	dirty, gone bool   // changed by the current batch; deleted since
+	queued      bool   // touched since the last expiry (Partition.touched)
 	// last is the largest ts of the conversation's applied buyer and agent messages
 	// (minInt64 before any). SPEC §1 orders a conversation's messages, so no later message
 	// of it is earlier than last: state that only an earlier message could change may go.
@@ -100,6 +101,14 @@ type Partition struct {
 	decoded map[blockKey]struct{} // the buckets held decoded
 	run     running
 	convs   map[string]*conv
+	// open indexes the conversations with an open episode, for the waiting gauges: most
+	// conversations are kept for weeks (docs/SEMANTICS.md), few are waiting.
+	open map[*conv]struct{}
+	// touched lists the conversations changed since the last expiry, which looks at them
+	// at once; all conversations are walked only when the too-old horizon has moved by an
+	// hour since the last walk (fullAt).
+	touched []*conv
+	fullAt  int64
 	// ids holds, per topic role, the ts of each remembered event id, keyed by a 128-bit
 	// seeded hash of the id: half the memory of string keys, nothing for the GC to scan,
 	// and a collision is as likely as two random 128-bit numbers being equal.
@@ -171,6 +180,9 @@ func (p *Partition) reset() {
 	p.run = running{}
 	p.owners = newOwners()
 	p.convs = map[string]*conv{}
+	p.open = map[*conv]struct{}{}
+	p.touched = nil
+	p.fullAt = minInt64
 	p.ids = [2]map[idKey]int64{{}, {}}
 	p.idMinutes = [2]map[int64]*idMinute{{}, {}}
 	p.minMinute, p.minHour = minInt64, minInt64
@@ -347,6 +359,10 @@ func (p *Partition) markConv(c *conv) {
 		c.dirty = true
 		p.dirtyC = append(p.dirtyC, c)
 	}
+	if !c.queued {
+		c.queued = true
+		p.touched = append(p.touched, c)
+	}
 }
 
 // Outcome of one record.
@@ -459,6 +475,7 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 		}
 		if !c.open {
 			c.open, c.start = true, ts
+			p.open[c] = struct{}{}
 		}
 		c.msgs = append(c.msgs, ts)
 	case event.Agent:
@@ -526,6 +543,7 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 			}
 		}
 		c.open, c.msgs = false, nil
+		delete(p.open, c)
 	}
 
 	for i := range c.cohorts {
@@ -611,19 +629,38 @@ func (p *Partition) Expire(a int64, clk Clock) {
 	if p.st != minInt64 {
 		tooOld = p.st - int64(event.MaxAge)
 	}
-	for key, c := range p.convs {
-		if p.expireConv(c, tooOld) {
-			if c.empty() {
-				delete(p.convs, key)
-				c.gone = true
-				p.deletedC = append(p.deletedC, key)
-			} else {
-				p.markConv(c)
+	if tooOld >= p.fullAt+hourNs || p.fullAt == minInt64 {
+		p.fullAt = tooOld
+		for _, c := range p.convs {
+			p.expireOne(c, tooOld)
+		}
+	} else {
+		for _, c := range p.touched {
+			if !c.gone {
+				p.expireOne(c, tooOld)
 			}
 		}
 	}
+	for _, c := range p.touched {
+		c.queued = false
+	}
+	p.touched = p.touched[:0]
 	p.ExpireIDs()
 	p.sweepOwners()
+}
+
+// expireOne expires c, and deletes it once nothing of it is left.
+func (p *Partition) expireOne(c *conv, tooOld int64) {
+	if !p.expireConv(c, tooOld) {
+		return
+	}
+	if c.empty() {
+		delete(p.convs, c.key)
+		c.gone = true
+		p.deletedC = append(p.deletedC, c.key)
+		return
+	}
+	p.markConv(c)
 }
 
 // expireConv drops the parts of c that no acceptable record could change, and reports
@@ -637,6 +674,7 @@ func (p *Partition) expireConv(c *conv, tooOld int64) bool {
 		// and a buyer message after it abandons the episode: as if it were gone.
 		if end := max(c.start+horizon48, c.msgs[len(c.msgs)-1]+day); nextMsg > end {
 			c.open, c.msgs = false, nil
+			delete(p.open, c)
 			changed = true
 		}
 	}

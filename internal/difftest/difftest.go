@@ -66,7 +66,7 @@ type Options struct {
 	Transport *kafka.Transport
 }
 
-// NewFixture publishes a seeded synth.TestLog of about records lines.
+// NewFixture publishes a seeded testlog.Lines log of about records lines.
 func NewFixture(t testing.TB, seed int64, records int, redisOpt testenv.RedisOptions) *Fixture {
 	t.Helper()
 	return NewFixtureWith(t, Options{Seed: seed, Records: records, Redis: redisOpt})
@@ -93,7 +93,7 @@ func NewFixtureWith(t testing.TB, opt Options) *Fixture {
 	return f
 }
 
-// TestLog is the differential log of synth.TestLog, with valid times 13 days back.
+// TestLog is the differential log of testlog.Lines, with valid times 13 days back.
 func TestLog(seed int64, records int) [][]byte {
 	start := time.Now().Add(-13 * 24 * time.Hour).Truncate(time.Hour)
 	return testlog.Lines(testlog.Config{Seed: seed, Records: records, Start: start, Shops: 3})

@@ -1,5 +1,5 @@
-// Package kpi owns the output contract of SPEC §3: metric family names, their labels and
-// windows, and the exact conversion of integer state (milliseconds, fen) to exported values.
-// The streaming path and the reference both emit []Series through it, so a name can only be
-// spelled in one place.
+// Package kpi owns the output contract of SPEC §3: one table that defines every metric
+// family once (name, help, labels, windows, unit, how it accumulates), and the exact
+// conversion of integer state (milliseconds, fen) to exported values. The streaming path's
+// state layout, both paths' series and the exposition are derived from the table.
 package kpi
