@@ -6,12 +6,17 @@ import (
 )
 
 // Topic is the role of a topic; the actual names are configurable.
+// Topic is the role of an input topic (its name is configuration).
 type Topic uint8
 
 const (
 	Messages Topic = iota
 	Orders
+	NumTopics // the number of topic roles, for arrays indexed by Topic
 )
+
+// Letter is the role's one-letter name in stored keys: "m" or "o".
+func (t Topic) Letter() string { return t.String()[:1] }
 
 func (t Topic) String() string {
 	if t == Orders {

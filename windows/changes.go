@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cskpi/cskpi/event"
 )
 
 // Field is one Redis hash field and its value.
@@ -38,7 +40,7 @@ type ChangeSet struct {
 // store. The mirror must not change between Changes and Committed (or a reload): the
 // change set is its state as committed.
 func (p *Partition) Changes(next map[string]int64) *ChangeSet {
-	cs := &ChangeSet{Partition: p.ID, Seq: p.Seq, next: next, StreamTime: max(p.wm[0], p.wm[1])}
+	cs := &ChangeSet{Partition: p.ID, Seq: p.Seq, next: next, StreamTime: p.newest()}
 	for k := range p.dirtyB {
 		cs.Buckets = append(cs.Buckets, Field{blockField(k), p.seal(k)})
 	}
@@ -51,7 +53,7 @@ func (p *Partition) Changes(next map[string]int64) *ChangeSet {
 		}
 	}
 	cs.DeletedConvs = append(cs.DeletedConvs, p.deletedC...)
-	for t := range p.ids {
+	for t := range event.NumTopics {
 		for m := range p.dirtyI[t] {
 			cs.IDs = append(cs.IDs, Field{idBatchField(t, m, p.Seq+1), p.idMinutes[t][m].fresh})
 		}
@@ -59,8 +61,9 @@ func (p *Partition) Changes(next map[string]int64) *ChangeSet {
 	cs.DeletedIDs = append(cs.DeletedIDs, p.deletedI...)
 	meta := func(name string, v int64) { cs.Meta = append(cs.Meta, Field{name, strconv.AppendInt(nil, v, 10)}) }
 	cs.Meta = append(cs.Meta, Field{"v", []byte(schemaVersion)}, Field{"thr", []byte(joinInts(p.cfg.Thresholds))})
-	meta("wm:m", p.wm[0])
-	meta("wm:o", p.wm[1])
+	for t := range event.NumTopics {
+		meta("wm:"+t.Letter(), p.wm[t])
+	}
 	if p.minMinute > minInt64 {
 		meta("hm", p.minMinute)
 		meta("hh", p.minHour)
@@ -114,10 +117,10 @@ func (p *Partition) Restore(s *Stored) error {
 			return fmt.Errorf("partition %d: %s: %w", p.ID, f, errCorrupt)
 		case strings.HasPrefix(f, "off:"):
 			p.Offsets[f[4:]] = n
-		case f == "wm:m":
-			p.wm[0] = n
-		case f == "wm:o":
-			p.wm[1] = n
+		case f == "wm:"+event.Messages.Letter():
+			p.wm[event.Messages] = n
+		case f == "wm:"+event.Orders.Letter():
+			p.wm[event.Orders] = n
 		case f == "seq":
 			p.Seq = n
 		case f == "hm":

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/cskpi/cskpi/event"
 )
 
 // The Redis values are compact binary so that a batch's script call stays small; field
@@ -252,23 +254,24 @@ func parseBlockField(f string) (blockKey, error) {
 
 // idField is "<role>|<minute>": role "m" for messages, "o" for orders. Each batch writes
 // its new ids of a minute under idBatchField.
-func idField(t int, minute int64) string {
-	role := "m"
-	if t == 1 {
-		role = "o"
-	}
-	return role + "|" + strconv.FormatInt(minute, 10)
+func idField(t event.Topic, minute int64) string {
+	return t.Letter() + "|" + strconv.FormatInt(minute, 10)
 }
 
 // idBatchField is "<role>|<minute>|<batch seq>": a batch's new ids of that minute.
-func idBatchField(t int, minute, seq int64) string {
+func idBatchField(t event.Topic, minute, seq int64) string {
 	return idField(t, minute) + "|" + strconv.FormatInt(seq, 10)
 }
 
 // parseIDField reads an idBatchField.
-func parseIDField(f string) (int, int64, error) {
-	role, rest, ok := strings.Cut(f, "|")
-	if !ok || (role != "m" && role != "o") {
+func parseIDField(f string) (event.Topic, int64, error) {
+	role, rest, _ := strings.Cut(f, "|")
+	t := event.Messages
+	switch role {
+	case event.Messages.Letter():
+	case event.Orders.Letter():
+		t = event.Orders
+	default:
 		return 0, 0, errCorrupt
 	}
 	m, seq, ok := strings.Cut(rest, "|")
@@ -282,8 +285,5 @@ func parseIDField(f string) (int, int64, error) {
 	if err != nil {
 		return 0, 0, errCorrupt
 	}
-	if role == "o" {
-		return 1, minute, nil
-	}
-	return 0, minute, nil
+	return t, minute, nil
 }

@@ -62,7 +62,7 @@ const hotMinutes = 30
 // cool drops the decoded form of committed buckets older than hotMinutes behind the
 // newest minute, or than the newest two hours.
 func (p *Partition) cool() {
-	newest := max(p.wm[0], p.wm[1])
+	newest := p.newest()
 	m, h := MinuteOf(newest)-hotMinutes, HourOf(newest)-1
 	for k := range p.decoded {
 		b := p.blocks[k]

@@ -88,7 +88,7 @@ type Partition struct {
 	// wm is the partition's stream time per topic role (largest applied ts; 0 when none).
 	// Event ids are remembered on it: a re-published copy keeps its key, so it arrives on
 	// the same topic-partition, and this clock is the one its arrival order defines.
-	wm [2]int64
+	wm [event.NumTopics]int64
 	// st is the largest stream time this partition has validated a record or expired
 	// state with (minInt64: none). It is committed with the state, and a batch never
 	// validates with less, so a restart that has not yet read the shared stream time
@@ -115,12 +115,12 @@ type Partition struct {
 	// The value is the id's anchor max(ts, S₀), S₀ being the topic-partition's stream time
 	// when it was accepted: the id is a duplicate while that stream time is at most
 	// anchor + 1 h (SPEC §1, decided in arrival order).
-	ids   [2]map[idKey]int64
-	seeds [2]maphash.Seed
+	ids   [event.NumTopics]map[idKey]int64
+	seeds [event.NumTopics]maphash.Seed
 	// idMinutes groups the same ids by minute of anchor, for expiry and for Redis: there, each
 	// batch adds one field per minute it touched holding only its new ids (the minute's
 	// earlier fields stay as they are), and expiry deletes a minute's fields together.
-	idMinutes [2]map[int64]*idMinute
+	idMinutes [event.NumTopics]map[int64]*idMinute
 
 	// horizons below which buckets are gone; updates there are dropped.
 	minMinute, minHour int64
@@ -128,11 +128,11 @@ type Partition struct {
 	// what the current batch changed, for the store.
 	dirtyB    map[blockKey]struct{}
 	dirtyC    []*conv // each once (conv.dirty); a conversation deleted since has gone set
-	dirtyI    [2]map[int64]struct{}
+	dirtyI    [event.NumTopics]map[int64]struct{}
 	deletedB  []blockKey
 	deletedC  []string
 	deletedI  []string // id fields
-	idsCutoff [2]int64
+	idsCutoff [event.NumTopics]int64
 	keyBuf    []byte
 
 	// cache remembers, per resolution and owner, the vector bumped last: an owner's
@@ -165,7 +165,7 @@ type cached struct {
 // NewPartition makes an empty mirror.
 func NewPartition(id int, cfg Config) *Partition {
 	p := &Partition{ID: id, cfg: cfg, lay: newLayout(len(cfg.Thresholds)), Offsets: map[string]int64{},
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+		seeds: [event.NumTopics]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	p.reset()
 	return p
 }
@@ -173,7 +173,7 @@ func NewPartition(id int, cfg Config) *Partition {
 func (p *Partition) reset() {
 	p.Offsets = map[string]int64{}
 	p.Seq = 0
-	p.wm = [2]int64{}
+	p.wm = [event.NumTopics]int64{}
 	p.st = minInt64
 	p.blocks = map[blockKey]*bucket{}
 	p.decoded = map[blockKey]struct{}{}
@@ -183,8 +183,10 @@ func (p *Partition) reset() {
 	p.open = map[*conv]struct{}{}
 	p.touched = nil
 	p.fullAt = minInt64
-	p.ids = [2]map[idKey]int64{{}, {}}
-	p.idMinutes = [2]map[int64]*idMinute{{}, {}}
+	for t := range event.NumTopics {
+		p.ids[t] = map[idKey]int64{}
+		p.idMinutes[t] = map[int64]*idMinute{}
+	}
 	p.minMinute, p.minHour = minInt64, minInt64
 	p.clearDirty()
 	p.idsCutoff = [2]int64{minInt64, minInt64}
@@ -200,7 +202,9 @@ func (p *Partition) clearDirty() {
 		c.dirty = false
 	}
 	p.dirtyC = p.dirtyC[:0]
-	p.dirtyI = [2]map[int64]struct{}{{}, {}}
+	for t := range event.NumTopics {
+		p.dirtyI[t] = map[int64]struct{}{}
+	}
 	p.deletedB = nil
 	p.deletedC = nil
 	p.deletedI = nil
@@ -208,8 +212,11 @@ func (p *Partition) clearDirty() {
 
 // Changed reports whether the mirror holds changes that are not committed.
 func (p *Partition) Changed() bool {
-	return len(p.dirtyB)+len(p.dirtyC)+len(p.dirtyI[0])+len(p.dirtyI[1])+
-		len(p.deletedB)+len(p.deletedC)+len(p.deletedI) > 0
+	n := len(p.dirtyB) + len(p.dirtyC) + len(p.deletedB) + len(p.deletedC) + len(p.deletedI)
+	for _, d := range p.dirtyI {
+		n += len(d)
+	}
+	return n > 0
 }
 
 // invalidate starts a new cache epoch.
@@ -217,6 +224,9 @@ func (p *Partition) invalidate() { p.epoch++ }
 
 // Watermark is the partition's stream time for a topic role.
 func (p *Partition) Watermark(t event.Topic) int64 { return p.wm[t] }
+
+// newest is the largest ts applied to the partition, on either topic.
+func (p *Partition) newest() int64 { return max(p.wm[event.Messages], p.wm[event.Orders]) }
 
 // add puts delta into family id's counter of owner o, in the minute and hour buckets
 // holding ts.
@@ -332,7 +342,7 @@ func (p *Partition) remember(t event.Topic, id string, anchor int64) {
 // idsCommitted records that Redis holds the fresh ids of the batch committed as seq, each
 // minute's under idBatchField.
 func (p *Partition) idsCommitted(seq int64) {
-	for t := range 2 {
+	for t := range event.NumTopics {
 		for m := range p.dirtyI[t] {
 			im := p.idMinutes[t][m]
 			im.fields = append(im.fields, idBatchField(t, m, seq))
