@@ -28,36 +28,10 @@ type KPICollector struct {
 func NewKPICollector(src Source) *KPICollector {
 	c := &KPICollector{src: src, descs: map[string]*prometheus.Desc{}, fams: map[string]kpi.Family{}}
 	for _, f := range kpi.Families() {
-		c.descs[f.Name] = prometheus.NewDesc(f.Name, f.Help, labelNames(f), nil)
+		c.descs[f.Name] = prometheus.NewDesc(f.Name, f.Help, f.LabelNames(), nil)
 		c.fams[f.Name] = f
 	}
 	return c
-}
-
-func labelNames(f kpi.Family) []string {
-	switch f.Level {
-	case kpi.ShopOnly:
-		return []string{"shop"}
-	case kpi.AgentWindow:
-		return []string{"shop", "agent", "window"}
-	}
-	if f.Le() {
-		return []string{"shop", "window", "le"}
-	}
-	return []string{"shop", "window"}
-}
-
-func labelValues(f kpi.Family, s kpi.Series) []string {
-	switch f.Level {
-	case kpi.ShopOnly:
-		return []string{s.Shop}
-	case kpi.AgentWindow:
-		return []string{s.Shop, s.Agent, s.Window}
-	}
-	if f.Le() {
-		return []string{s.Shop, s.Window, s.Le}
-	}
-	return []string{s.Shop, s.Window}
 }
 
 // Describe implements prometheus.Collector.
@@ -71,7 +45,7 @@ func (c *KPICollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *KPICollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.src.Snapshot() {
 		f := c.fams[s.Name]
-		ch <- prometheus.MustNewConstMetric(c.descs[s.Name], prometheus.GaugeValue, s.Value, labelValues(f, s)...)
+		ch <- prometheus.MustNewConstMetric(c.descs[s.Name], prometheus.GaugeValue, s.Value, f.LabelValues(s)...)
 	}
 }
 

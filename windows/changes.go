@@ -172,6 +172,9 @@ func (p *Partition) Restore(s *Stored) error {
 		if c.open {
 			p.open[c] = struct{}{}
 		}
+		if len(c.replies) > 0 {
+			p.active[c] = struct{}{}
+		}
 	}
 	for _, f := range s.IDs {
 		t, minute, err := parseIDField(f.Name)

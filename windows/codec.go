@@ -12,8 +12,8 @@ import (
 // The Redis values are compact binary so that a batch's script call stays small; field
 // names stay readable for an operator with redis-cli.
 
-// codecVersion 2 added the conversation's last message time.
-const codecVersion = 2
+// codecVersion 2 added the conversation's last message time, 3 its recent replies.
+const codecVersion = 3
 
 var errCorrupt = errors.New("windows: corrupt state value")
 
@@ -123,6 +123,11 @@ func encodeConv(c *conv) []byte {
 		w.varint(int64(s.date))
 		w.varint(s.ts)
 	}
+	w.uvarint(uint64(len(c.replies)))
+	for _, r := range c.replies {
+		w.str(r.agent)
+		w.varint(r.ts)
+	}
 	return w.b
 }
 
@@ -165,6 +170,13 @@ func decodeConv(b []byte) (*conv, error) {
 		s.date = int32(r.varint())
 		s.ts = r.varint()
 		c.served = append(c.served, s)
+	}
+	n = r.count()
+	for i := 0; i < n && r.err == nil; i++ {
+		var rp reply
+		rp.agent = r.str()
+		rp.ts = r.varint()
+		c.replies = append(c.replies, rp)
 	}
 	if r.err != nil || len(r.b) != 0 || (c.open && len(c.msgs) == 0) {
 		return nil, errCorrupt

@@ -3,6 +3,7 @@ package windows
 import (
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -12,6 +13,7 @@ type totals [nWindows][]int64
 type waiting struct {
 	n      int64
 	oldest int64
+	over   []int64 // per waiting threshold: episodes that waited longer
 }
 
 // Totals accumulates window sums over partitions at one as-of time.
@@ -22,14 +24,20 @@ type Totals struct {
 	lay     layout
 	sums    map[owner]*totals
 	waiting map[string]*waiting
+	waits   []int64         // the waiting thresholds in ns
+	active  map[owner]int64 // distinct buyers replied to in the last 15 minutes, per agent
 
 	foldedShops, foldedAgents int
 }
 
 // NewTotals starts an accumulation at as-of time a.
 func NewTotals(cfg Config, a int64) *Totals {
-	return &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(len(cfg.Thresholds)),
-		sums: map[owner]*totals{}, waiting: map[string]*waiting{}}
+	t := &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(len(cfg.Thresholds)),
+		sums: map[owner]*totals{}, waiting: map[string]*waiting{}, active: map[owner]int64{}}
+	for _, ms := range cfg.waitThresholds() {
+		t.waits = append(t.waits, ms*int64(time.Millisecond))
+	}
+	return t
 }
 
 // Add sums partition p into t. The caller holds p's lock: moving p's running totals to
@@ -59,12 +67,37 @@ func (t *Totals) Add(p *Partition) {
 		shop, _, _ := strings.Cut(c.key, "/")
 		w := t.waiting[shop]
 		if w == nil {
-			w = &waiting{oldest: c.start}
+			w = &waiting{oldest: c.start, over: make([]int64, len(t.waits))}
 			t.waiting[shop] = w
 		}
 		w.n++
 		w.oldest = min(w.oldest, c.start)
+		for i, thr := range t.waits {
+			if t.a-c.start > thr {
+				w.over[i]++
+			}
+		}
 	}
+	for c := range p.active {
+		shop, _, _ := strings.Cut(c.key, "/")
+		for i, r := range c.replies {
+			if r.ts <= t.a-activeWindow || r.ts > t.a || seenAgent(c.replies[:i], r.agent, t.a) {
+				continue
+			}
+			t.active[owner{shop, r.agent}]++
+		}
+	}
+}
+
+// seenAgent reports whether earlier holds a reply of agent inside the active window at a,
+// so that a buyer counts once per agent.
+func seenAgent(earlier []reply, agent string, a int64) bool {
+	for _, r := range earlier {
+		if r.agent == agent && r.ts > a-activeWindow && r.ts <= a {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Totals) get(o owner, w, i int) int64 {
@@ -132,6 +165,10 @@ func (t *Totals) fold() {
 		t.foldedShops = len(shops) - (max - 1)
 	}
 	moveTo := func(from, to owner) {
+		if n := t.active[from]; n > 0 {
+			delete(t.active, from)
+			t.active[to] += n
+		}
 		src := t.sums[from]
 		delete(t.sums, from)
 		dst := t.sums[to]
@@ -161,6 +198,9 @@ func (t *Totals) fold() {
 			} else {
 				o.n += w.n
 				o.oldest = min(o.oldest, w.oldest)
+				for i := range o.over {
+					o.over[i] += w.over[i]
+				}
 			}
 		}
 	}
@@ -195,7 +235,22 @@ func (t *Totals) Series() []kpi.Series {
 		switch f.Level {
 		case kpi.ShopOnly:
 			for _, shop := range shops {
-				out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
+				if f.Kind != kpi.PerWaitThreshold {
+					out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
+					continue
+				}
+				for i, thr := range t.cfg.waitThresholds() {
+					var n int64
+					if w := t.waiting[shop]; w != nil {
+						n = w.over[i]
+					}
+					out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Seconds: kpi.LeLabel(thr)}, Value: float64(n)})
+				}
+			}
+		case kpi.AgentOnly:
+			for _, o := range agents {
+				out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: o.shop, Agent: o.agent},
+					Value: float64(t.active[o])})
 			}
 		case kpi.ShopWindow:
 			for _, shop := range shops {

@@ -40,6 +40,12 @@ type conv struct {
 	cohorts []cohort
 	paids   []paid // applied order_paid, for cohorts consumed later
 	served  []served
+	replies []reply // human replies of the last 15 minutes of the as-of time (同时接待)
+}
+
+type reply struct {
+	agent string
+	ts    int64
 }
 
 type cohort struct {
@@ -60,16 +66,27 @@ type served struct {
 }
 
 func (c *conv) empty() bool {
-	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0
+	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0 && len(c.replies) == 0
 }
 
 // Config is what every partition of one service shares.
 type Config struct {
 	Location   *time.Location
 	Thresholds []int64 // response thresholds in ms, ascending
+	// WaitThresholds are the waiting ages of cskpi_waiting_conversations_over in ms, whole
+	// seconds; nil means SPEC's default 15s, 3m, 1h.
+	WaitThresholds []int64
 	// MaxShops and MaxAgents cap the exported series (0: no cap); the least active shops
 	// and agents beyond them are folded into shop="_other" and agent="_other".
 	MaxShops, MaxAgents int
+}
+
+// waitThresholds are the configured waiting thresholds, or SPEC's default.
+func (c Config) waitThresholds() []int64 {
+	if c.WaitThresholds == nil {
+		return []int64{15_000, 180_000, 3_600_000}
+	}
+	return c.WaitThresholds
 }
 
 // Partition is the in-memory mirror of one partition's state: the KPI rules (episodes,
@@ -104,6 +121,8 @@ type Partition struct {
 	// open indexes the conversations with an open episode, for the waiting gauges: most
 	// conversations are kept for weeks (docs/SEMANTICS.md), few are waiting.
 	open map[*conv]struct{}
+	// active indexes the conversations with recent replies, for cskpi_agent_buyers_active.
+	active map[*conv]struct{}
 	// touched lists the conversations changed since the last expiry, which looks at them
 	// at once; all conversations are walked only when the too-old horizon has moved by an
 	// hour since the last walk (fullAt).
@@ -181,6 +200,7 @@ func (p *Partition) reset() {
 	p.owners = newOwners()
 	p.convs = map[string]*conv{}
 	p.open = map[*conv]struct{}{}
+	p.active = map[*conv]struct{}{}
 	p.touched = nil
 	p.fullAt = minInt64
 	for t := range event.NumTopics {
@@ -520,6 +540,8 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	p.add(aid, r, kpi.AgentMessages, 1)
 	c := p.conv(e)
 	c.last = max(c.last, r)
+	c.replies = append(c.replies, reply{p.owners.owner(aid).agent, r})
+	p.active[c] = struct{}{}
 
 	date := p.localDate(r)
 	first := true
@@ -546,7 +568,13 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 			}
 			p.add(aid, r, kpi.AgentResponses, 1)
 			p.add(aid, r, kpi.AgentResponseTimeSum, ms)
+			bms := p.businessMs(e.Shop, c.start, r)
+			p.add(shop, r, kpi.ResponseBusinessTimeSum, bms)
+			p.add(aid, r, kpi.AgentResponseBusinessTimeSum, bms)
 		}
+		// Every buyer message of the episode the reply closes is answered, also when the
+		// episode is past 48 hours and yields no sample.
+		p.add(aid, r, kpi.AgentBuyerMessagesAnswered, int64(len(c.msgs)))
 		for _, m := range c.msgs {
 			if r-m <= day {
 				p.add(shop, m, kpi.BuyerMessagesReplied, 1)
@@ -564,11 +592,23 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 		co.replied, co.agent = true, p.owners.owner(aid).agent
 		p.add(shop, co.t0, kpi.InquiriesReplied, 1)
 		p.add(aid, co.t0, kpi.AgentInquiriesReplied, 1)
+		// The reply that marks the cohort replied is its first response, at reply.ts.
+		fr, bfr := msBetween(co.t0, r), p.businessMs(e.Shop, co.t0, r)
+		p.add(shop, r, kpi.FirstResponses, 1)
+		p.add(shop, r, kpi.FirstResponseTimeSum, fr)
+		p.add(shop, r, kpi.FirstResponseBusinessTimeSum, bfr)
+		p.add(aid, r, kpi.AgentFirstResponses, 1)
+		p.add(aid, r, kpi.AgentFirstResponseTimeSum, fr)
 		if co.nPaid > 0 {
 			p.guided(shop, aid, co, co.fen, true)
 		}
 	}
 }
+
+// businessMs is the part of [from, to] inside shop's business hours, in whole ms. A shop
+// without business hours is always open (SPEC §2); until the shop directory is loaded,
+// every shop is.
+func (p *Partition) businessMs(shop string, from, to int64) int64 { return msBetween(from, to) }
 
 // guided books a replied cohort's paid amount, and the cohort itself the first time.
 func (p *Partition) guided(shop, agent ownerID, co *cohort, fen int64, first bool) {
@@ -655,6 +695,17 @@ func (p *Partition) Expire(a int64, clk Clock) {
 		c.queued = false
 	}
 	p.touched = p.touched[:0]
+	// A reply 15 minutes older than the as-of time counts for no window any more (A never
+	// goes back).
+	for c := range p.active {
+		if keep(&c.replies, func(r reply) bool { return r.ts > a-activeWindow }) {
+			if len(c.replies) == 0 {
+				delete(p.active, c)
+			}
+			p.markConv(c)
+			p.expireOne(c, tooOld)
+		}
+	}
 	p.ExpireIDs()
 	p.sweepOwners()
 }

@@ -13,8 +13,10 @@ const (
 	buckets24h = 1440
 	buckets28d = 672
 
-	day       = int64(24 * time.Hour)
-	horizon48 = 2 * day
+	day = int64(24 * time.Hour)
+	// activeWindow is how far back a reply makes its buyer active for its agent (同时接待).
+	activeWindow = int64(15 * time.Minute)
+	horizon48    = 2 * day
 	// dupMemory is how long, in stream time, an accepted event id keeps making its copies
 	// duplicates (SPEC §1): until stream time passes max(ts, S₀) + dupMemory.
 	dupMemory = hourNs

@@ -121,12 +121,13 @@ func localDate(ts int64, loc *time.Location) int32 {
 // the KPI table's order. A change here changes the stored format: bump schemaVersion.
 func TestLayoutKeepsStoredPositions(t *testing.T) {
 	l := newLayout(2)
-	if l.shopActivity != 17 || l.shopFixed != 18 || l.shopLen != 20 || l.agentActivity != 7 || l.agentLen != 8 {
-		t.Errorf("layout %+v: shop activity 17, fixed 18, len 20; agent activity 7, len 8", l)
+	if l.shopActivity != 21 || l.shopFixed != 22 || l.shopLen != 24 || l.agentActivity != 11 || l.agentLen != 12 {
+		t.Errorf("layout %+v: shop activity 21, fixed 22, len 24; agent activity 11, len 12", l)
 	}
 	for id, want := range map[kpi.ID]int{kpi.BuyerMessages: 0, kpi.ResponseTimeSum: 5, kpi.Inquiries: 6,
-		kpi.RefundDurationSum: 16, kpi.ResponsesWithin: 18, kpi.AgentResponses: 0, kpi.AgentGuidedGMV: 6,
-		kpi.WaitingConversations: -1} {
+		kpi.RefundDurationSum: 16, kpi.FirstResponses: 17, kpi.FirstResponseBusinessTimeSum: 20,
+		kpi.ResponsesWithin: 22, kpi.AgentResponses: 0, kpi.AgentGuidedGMV: 6, kpi.AgentBuyerMessagesAnswered: 10,
+		kpi.WaitingConversations: -1, kpi.AgentBuyersActive: -1} {
 		if l.slot[id] != want {
 			t.Errorf("slot of %s = %d, want %d", id, l.slot[id], want)
 		}

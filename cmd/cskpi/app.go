@@ -47,6 +47,7 @@ type flags struct {
 	listen, webConfig   string
 	clock, timezone     string
 	thresholds          string
+	waitThresholds      string
 	rebuildMissing      bool
 	maxShops, maxAgents int
 	batchSize           int
@@ -102,6 +103,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addTLS(app, "redis", &f.redisTLS)
 	app.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served).").Default("Asia/Shanghai").StringVar(&f.timezone)
 	app.Flag("response.thresholds", "Response-time thresholds, comma separated whole seconds as durations.").Default("15s,3m").StringVar(&f.thresholds)
+	app.Flag("waiting.thresholds", "Waiting ages of cskpi_waiting_conversations_over, comma separated whole seconds as durations.").Default("15s,3m,1h").StringVar(&f.waitThresholds)
 
 	serveCmd := app.Command("serve", "Consume the topics and serve the KPI gauges.")
 	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
@@ -183,21 +185,21 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseThresholds accepts durations of whole seconds ("15s,3m"), as the le label is whole
-// seconds (SPEC §3).
-func parseThresholds(s string) ([]int64, error) {
+// parseThresholds accepts durations of whole seconds ("15s,3m"), as the le and seconds
+// labels are whole seconds (SPEC §3); flag names the flag in errors.
+func parseThresholds(flag, s string) ([]int64, error) {
 	var out []int64
 	for _, p := range splitList(s) {
 		d, err := time.ParseDuration(p)
 		if err != nil {
-			return nil, fmt.Errorf("--response.thresholds: %w", err)
+			return nil, fmt.Errorf("--%s: %w", flag, err)
 		}
 		if d <= 0 || d%time.Second != 0 {
-			return nil, fmt.Errorf("--response.thresholds: %s is not a positive whole number of seconds", p)
+			return nil, fmt.Errorf("--%s: %s is not a positive whole number of seconds", flag, p)
 		}
 		ms := d.Milliseconds()
 		if len(out) > 0 && ms <= out[len(out)-1] {
-			return nil, errors.New("--response.thresholds must be ascending and distinct")
+			return nil, fmt.Errorf("--%s must be ascending and distinct", flag)
 		}
 		out = append(out, ms)
 	}
@@ -209,11 +211,15 @@ func windowsConfig(f *flags) (windows.Config, error) {
 	if err != nil {
 		return windows.Config{}, fmt.Errorf("--timezone: %w", err)
 	}
-	thr, err := parseThresholds(f.thresholds)
+	thr, err := parseThresholds("response.thresholds", f.thresholds)
 	if err != nil {
 		return windows.Config{}, err
 	}
-	return windows.Config{Location: loc, Thresholds: thr, MaxShops: f.maxShops, MaxAgents: f.maxAgents}, nil
+	waits, err := parseThresholds("waiting.thresholds", f.waitThresholds)
+	if err != nil {
+		return windows.Config{}, err
+	}
+	return windows.Config{Location: loc, Thresholds: thr, WaitThresholds: waits, MaxShops: f.maxShops, MaxAgents: f.maxAgents}, nil
 }
 
 func (t tlsFlags) config() (*tls.Config, error) {
@@ -394,6 +400,9 @@ func runRecompute(f *flags, stdout io.Writer) error {
 	opt := reference.Options{Location: wc.Location}
 	for _, ms := range wc.Thresholds {
 		opt.Thresholds = append(opt.Thresholds, time.Duration(ms)*time.Millisecond)
+	}
+	for _, ms := range wc.WaitThresholds {
+		opt.WaitThresholds = append(opt.WaitThresholds, time.Duration(ms)*time.Millisecond)
 	}
 	for _, tv := range []struct {
 		s   string

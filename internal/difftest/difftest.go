@@ -219,6 +219,8 @@ func ParseKPI(text []byte) (map[string]float64, map[string]float64, error) {
 					s.Window = lp.GetValue()
 				case "le":
 					s.Le = lp.GetValue()
+				case "seconds":
+					s.Seconds = lp.GetValue()
 				default:
 					rest = append(rest, lp.GetName()+"="+lp.GetValue())
 				}

@@ -20,6 +20,7 @@ const (
 	ShopWindow  Level = iota // shop, window
 	ShopOnly                 // shop
 	AgentWindow              // shop, agent, window
+	AgentOnly                // shop, agent
 )
 
 // Unit is how a family's integer value is kept and exported.
@@ -53,6 +54,8 @@ const (
 	PerThreshold
 	// Gauge: computed from the open state at the as-of time; no window.
 	Gauge
+	// PerWaitThreshold: a Gauge per waiting threshold, exported with the seconds label.
+	PerWaitThreshold
 )
 
 // ID names a KPI family. Adding a KPI is one ID and its row in the table below, plus the
@@ -89,6 +92,16 @@ const (
 	AgentInquiriesReplied
 	AgentInquiriesGuided
 	AgentGuidedGMV
+	FirstResponses
+	FirstResponseTimeSum
+	ResponseBusinessTimeSum
+	FirstResponseBusinessTimeSum
+	WaitingOver
+	AgentFirstResponses
+	AgentFirstResponseTimeSum
+	AgentResponseBusinessTimeSum
+	AgentBuyerMessagesAnswered
+	AgentBuyersActive
 	NumIDs // the number of families
 )
 
@@ -105,6 +118,48 @@ type Family struct {
 
 // Le says the family carries the le label, one series per response threshold.
 func (f Family) Le() bool { return f.Kind == PerThreshold }
+
+// LabelNames are the family's labels, in exposition order.
+func (f Family) LabelNames() []string {
+	var out []string
+	switch f.Level {
+	case ShopWindow, ShopOnly:
+		out = []string{"shop"}
+	default:
+		out = []string{"shop", "agent"}
+	}
+	if len(f.Windows) > 0 {
+		out = append(out, "window")
+	}
+	switch f.Kind {
+	case PerThreshold:
+		out = append(out, "le")
+	case PerWaitThreshold:
+		out = append(out, "seconds")
+	}
+	return out
+}
+
+// LabelValues are s's values of the family's labels, in the order of LabelNames.
+func (f Family) LabelValues(s Series) []string {
+	names := f.LabelNames()
+	out := make([]string, len(names))
+	for i, n := range names {
+		switch n {
+		case "shop":
+			out[i] = s.Shop
+		case "agent":
+			out[i] = s.Agent
+		case "window":
+			out[i] = s.Window
+		case "le":
+			out[i] = s.Le
+		case "seconds":
+			out[i] = s.Seconds
+		}
+	}
+	return out
+}
 
 // Name is the family's metric name.
 func (id ID) Name() string { return id.Family().Name }
@@ -147,6 +202,17 @@ func table() [NumIDs]Family {
 		AgentInquiriesReplied: {Name: "cskpi_agent_inquiries_replied", Help: "Inquiry cohorts whose first qualifying reply is this agent's.", Level: AgentWindow, Windows: day28},
 		AgentInquiriesGuided:  {Name: "cskpi_agent_inquiries_guided", Help: "Guided inquiry cohorts of this agent.", Level: AgentWindow, Windows: day28},
 		AgentGuidedGMV:        {Name: "cskpi_agent_guided_gmv_yuan", Help: "Guided GMV of this agent's cohorts in yuan.", Level: AgentWindow, Windows: day28, Unit: Fen},
+
+		FirstResponses:               {Name: "cskpi_first_responses", Help: "First-response samples (首次响应): the reply that marks an inquiry cohort replied, by reply ts.", Level: ShopWindow, Windows: all3},
+		FirstResponseTimeSum:         {Name: "cskpi_first_response_time_seconds_sum", Help: "Sum of first-response samples (reply ts - t0) in seconds.", Level: ShopWindow, Windows: all3, Unit: Millis},
+		ResponseBusinessTimeSum:      {Name: "cskpi_response_business_time_seconds_sum", Help: "Sum of response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis},
+		FirstResponseBusinessTimeSum: {Name: "cskpi_first_response_business_time_seconds_sum", Help: "Sum of first-response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis},
+		WaitingOver:                  {Name: "cskpi_waiting_conversations_over", Help: "Open waiting episodes (started within 48 hours) that have waited more than the seconds label.", Level: ShopOnly, Kind: PerWaitThreshold},
+		AgentFirstResponses:          {Name: "cskpi_agent_first_responses", Help: "First-response samples of this agent, by reply ts.", Level: AgentWindow, Windows: all3},
+		AgentFirstResponseTimeSum:    {Name: "cskpi_agent_first_response_time_seconds_sum", Help: "Sum of this agent's first-response samples in seconds.", Level: AgentWindow, Windows: all3, Unit: Millis},
+		AgentResponseBusinessTimeSum: {Name: "cskpi_agent_response_business_time_seconds_sum", Help: "Sum of this agent's response samples in seconds of the shop's business hours.", Level: AgentWindow, Windows: all3, Unit: Millis},
+		AgentBuyerMessagesAnswered:   {Name: "cskpi_agent_buyer_messages_answered", Help: "Buyer messages of the episodes this agent's replies closed (问答比 denominator), by reply ts.", Level: AgentWindow, Windows: day28},
+		AgentBuyersActive:            {Name: "cskpi_agent_buyers_active", Help: "Distinct buyers this agent sent a human reply to in the last 15 minutes (同时接待).", Level: AgentOnly, Kind: Gauge},
 	}
 	for id := range t {
 		t[id].ID = ID(id)
@@ -163,6 +229,7 @@ func Families() []Family {
 // Labels of one series; empty fields are absent.
 type Labels struct {
 	Shop, Agent, Window, Le string
+	Seconds                 string // the waiting threshold of cskpi_waiting_conversations_over
 }
 
 // Series is one exported sample.
@@ -177,7 +244,7 @@ func (s Series) Key() string {
 	var b strings.Builder
 	b.WriteString(s.Name)
 	b.WriteByte('{')
-	for _, kv := range [][2]string{{"agent", s.Agent}, {"le", s.Le}, {"shop", s.Shop}, {"window", s.Window}} {
+	for _, kv := range [][2]string{{"agent", s.Agent}, {"le", s.Le}, {"seconds", s.Seconds}, {"shop", s.Shop}, {"window", s.Window}} {
 		if kv[1] != "" {
 			b.WriteString(kv[0] + "=\"" + kv[1] + "\",")
 		}

@@ -32,8 +32,9 @@ func TestTableFollowsNamingConventions(t *testing.T) {
 					t.Errorf("unit %d for a count", f.Unit)
 				}
 			}
-			if (f.Kind == Gauge) != (len(f.Windows) == 0) || (f.Kind == Gauge) != (f.Level == ShopOnly) {
-				t.Errorf("kind %d, level %d, windows %v: a gauge has no window and is per shop", f.Kind, f.Level, f.Windows)
+			gauge := f.Kind == Gauge || f.Kind == PerWaitThreshold
+			if gauge != (len(f.Windows) == 0) || gauge != (f.Level == ShopOnly || f.Level == AgentOnly) {
+				t.Errorf("kind %d, level %d, windows %v: a gauge has no window and a level without one", f.Kind, f.Level, f.Windows)
 			}
 			if f.Le() && f.Level != ShopWindow {
 				t.Errorf("a per-threshold family must be shop-level")

@@ -56,7 +56,7 @@ type threshold struct {
 
 // computeAt evaluates every family at as-of time a over the applied events, given in
 // consumption order.
-func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []time.Duration) []kpi.Series {
+func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds, waits []time.Duration) []kpi.Series {
 	t := &tally{a: a, fams: kpi.Families(), sums: map[sumKey]int64{}}
 	// SEMANTICS compares samples with the le label itself (ms ≤ le × 1000), so two thresholds
 	// with the same whole seconds are one series.
@@ -125,6 +125,7 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 	// buyers served depend on it, and nothing else does.
 	var cohorts []*cohort
 	served := map[servedKey]bool{}
+	active := map[agentKey]map[string]bool{} // buyers replied to in (A-15m, A]
 	waitingCount := map[string]int64{}
 	oldestStart := map[string]int64{}
 	for c, msgs := range msgsBy {
@@ -150,9 +151,21 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 					cohorts = append(cohorts, co)
 				}
 			case event.Agent:
+				ag := kpi.Labels{Shop: c.shop, Agent: e.Agent}
+				if a-activeFor < e.TS && e.TS <= a {
+					k := agentKey{c.shop, e.Agent}
+					if active[k] == nil {
+						active[k] = map[string]bool{}
+					}
+					active[k][c.buyer] = true
+				}
 				if open {
+					// Business hours are not configured: every shop is always open.
+					t.add(kpi.AgentBuyerMessagesAnswered, ag, e.TS, int64(len(episode)))
 					if e.TS-start <= abandonAfter {
 						ms := wholeMs(e.TS, start)
+						t.add(kpi.ResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, ms)
+						t.add(kpi.AgentResponseBusinessTimeSum, ag, e.TS, ms)
 						t.add(kpi.Responses, kpi.Labels{Shop: c.shop}, e.TS, 1)
 						t.add(kpi.ResponseTimeSum, kpi.Labels{Shop: c.shop}, e.TS, ms)
 						t.add(kpi.AgentResponses, kpi.Labels{Shop: c.shop, Agent: e.Agent}, e.TS, 1)
@@ -178,6 +191,12 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 				for _, co := range mine {
 					if !co.replied && e.TS <= co.t0+cohortHorizon {
 						co.replied, co.agent = true, e.Agent
+						fr := wholeMs(e.TS, co.t0)
+						t.add(kpi.FirstResponses, kpi.Labels{Shop: c.shop}, e.TS, 1)
+						t.add(kpi.FirstResponseTimeSum, kpi.Labels{Shop: c.shop}, e.TS, fr)
+						t.add(kpi.FirstResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, fr)
+						t.add(kpi.AgentFirstResponses, ag, e.TS, 1)
+						t.add(kpi.AgentFirstResponseTimeSum, ag, e.TS, fr)
 					}
 				}
 			}
@@ -187,6 +206,11 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 				oldestStart[c.shop] = start
 			}
 			waitingCount[c.shop]++
+			for _, w := range waits {
+				if a-start > int64(w) {
+					t.sums[sumKey{kpi.WaitingOver, kpi.Labels{Shop: c.shop, Seconds: kpi.LeLabel(w.Milliseconds())}}]++
+				}
+			}
 		}
 	}
 
@@ -216,6 +240,9 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 		}
 	}
 
+	for k, buyers := range active {
+		t.sums[sumKey{kpi.AgentBuyersActive, kpi.Labels{Shop: k.shop, Agent: k.agent}}] = int64(len(buyers))
+	}
 	for shop, n := range waitingCount {
 		t.sums[sumKey{kpi.WaitingConversations, kpi.Labels{Shop: shop}}] = n
 		t.sums[sumKey{kpi.WaitingOldest, kpi.Labels{Shop: shop}}] = wholeMs(a, oldestStart[shop])
@@ -230,7 +257,17 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds []
 		switch f.Level {
 		case kpi.ShopOnly:
 			for shop := range shops {
-				emit(f, kpi.Labels{Shop: shop})
+				if f.Kind != kpi.PerWaitThreshold {
+					emit(f, kpi.Labels{Shop: shop})
+					continue
+				}
+				for _, w := range waits {
+					emit(f, kpi.Labels{Shop: shop, Seconds: kpi.LeLabel(w.Milliseconds())})
+				}
+			}
+		case kpi.AgentOnly:
+			for ag := range agents {
+				emit(f, kpi.Labels{Shop: ag.shop, Agent: ag.agent})
 			}
 		case kpi.ShopWindow:
 			for shop := range shops {

@@ -14,8 +14,11 @@ import (
 type Options struct {
 	Location   *time.Location  // --timezone; nil means Asia/Shanghai
 	Thresholds []time.Duration // response thresholds; nil means 15s and 3m
-	Now        time.Time       // wall clock used for the "future" check; zero means time.Now()
-	At         time.Time       // as-of time A; zero means the final stream time
+	// WaitThresholds are the waiting ages of cskpi_waiting_conversations_over; nil means
+	// 15s, 3m and 1h.
+	WaitThresholds []time.Duration
+	Now            time.Time // wall clock used for the "future" check; zero means time.Now()
+	At             time.Time // as-of time A; zero means the final stream time
 }
 
 // Result is everything the service would export after consuming the same records.
@@ -41,6 +44,8 @@ const (
 	abandonAfter = int64(48 * time.Hour)
 	// repliedWithin is the 24H回复 horizon of a buyer message.
 	repliedWithin = int64(24 * time.Hour)
+	// activeFor: a reply makes its buyer active for its agent this long (同时接待).
+	activeFor = int64(15 * time.Minute)
 	// cohortHorizon bounds both the reply and the payments of an inquiry cohort after t0.
 	cohortHorizon = int64(48 * time.Hour)
 
@@ -84,6 +89,7 @@ type idKey struct {
 type consumer struct {
 	loc        *time.Location
 	thresholds []time.Duration
+	waits      []time.Duration
 	now        int64
 
 	stream     int64
@@ -108,6 +114,10 @@ func newConsumer(opt Options) (*consumer, error) {
 	if thresholds == nil {
 		thresholds = []time.Duration{15 * time.Second, 3 * time.Minute}
 	}
+	waits := opt.WaitThresholds
+	if waits == nil {
+		waits = []time.Duration{15 * time.Second, 3 * time.Minute, time.Hour}
+	}
 	now := opt.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -115,6 +125,7 @@ func newConsumer(opt Options) (*consumer, error) {
 	return &consumer{
 		loc:        loc,
 		thresholds: thresholds,
+		waits:      waits,
 		now:        now.UnixNano(),
 		seen:       map[idKey]int64{},
 		events:     map[[2]string]int64{},
@@ -168,7 +179,7 @@ func (c *consumer) result(opt Options) Result {
 	if c.haveStream {
 		res.StreamTime = c.stream
 	}
-	res.Series = computeAt(c.applied, a, c.loc, c.thresholds)
+	res.Series = computeAt(c.applied, a, c.loc, c.thresholds, c.waits)
 	kpi.Sort(res.Series)
 	return res
 }

@@ -59,6 +59,10 @@ func le(id kpi.ID, shop, window, le string) string {
 	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: shop, Window: window, Le: le}}.Key()
 }
 
+func wait(shop, seconds string) string {
+	return kpi.Series{Name: kpi.WaitingOver.Name(), Labels: kpi.Labels{Shop: shop, Seconds: seconds}}.Key()
+}
+
 func ag(id kpi.ID, shop, agent, window string) string {
 	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: shop, Agent: agent, Window: window}}.Key()
 }
@@ -107,7 +111,7 @@ func TestCompute(t *testing.T) {
 				sh(kpi.WaitingConversations, "s1", ""):           0,
 				sh(kpi.WaitingOldest, "s1", ""):                  0,
 			},
-			agents:     map[string]int{"s1/a1": 15},
+			agents:     map[string]int{"s1/a1": 27},
 			streamTime: at(12*time.Second + 345*time.Millisecond + 999*time.Microsecond),
 		},
 		{
@@ -163,7 +167,7 @@ func TestCompute(t *testing.T) {
 				ag(kpi.AgentResponseTimeSum, "s1", "a2", "15m"):   40,
 				ag(kpi.AgentInquiriesReplied, "s1", "a2", "24h"):  1,
 			},
-			agents: map[string]int{"s1/bot": 15, "s1/a2": 15},
+			agents: map[string]int{"s1/bot": 27, "s1/a2": 27},
 		},
 		{
 			name: "reply later than 48h closes without sample and misses the cohort",
@@ -430,6 +434,49 @@ func TestCompute(t *testing.T) {
 			streamTime: at(0),
 		},
 		{
+			// Hand-computed, A = 20m20s (the last ts).
+			//   b5: an episode abandoned by time: the reply 49 h later answers its message,
+			//       with no response sample and no first response (its cohort's 48 h passed).
+			//   b1: two buyer messages, a1 replies at 50 s: one sample of 50 s, 2 answered,
+			//       cohort t0=0 replied at 50 s: first response 50 s.
+			//   b2: a1 replies 5 s after the buyer: sample and first response 5 s; a2 replies
+			//       again a second later: nothing open, nothing answered.
+			//   b3, b4: waiting 20 s and 0 s at A.
+			// Active buyers at A, replies in (5m20s, 20m20s]: a1 has b2, a2 has b2.
+			name: "first responses, buyer messages answered, active buyers, waiting over thresholds",
+			lines: []string{
+				buyer("m0", "b5", at(-50*time.Hour)),
+				agent("m01", "b5", "a1", at(-time.Hour)),
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b1", at(30*time.Second)),
+				agent("m3", "b1", "a1", at(50*time.Second)),
+				buyer("m4", "b2", at(10*time.Minute)),
+				agent("m5", "b2", "a1", at(10*time.Minute+5*time.Second)),
+				agent("m6", "b2", "a2", at(10*time.Minute+6*time.Second)),
+				buyer("m7", "b3", at(20*time.Minute)),
+				buyer("m8", "b4", at(20*time.Minute+20*time.Second)),
+			},
+			want: map[string]float64{
+				sh(kpi.FirstResponses, "s1", "15m"):                     1,
+				sh(kpi.FirstResponses, "s1", "24h"):                     2,
+				sh(kpi.FirstResponseTimeSum, "s1", "24h"):               55,
+				sh(kpi.FirstResponseBusinessTimeSum, "s1", "24h"):       55,
+				sh(kpi.ResponseBusinessTimeSum, "s1", "24h"):            55,
+				sh(kpi.Responses, "s1", "28d"):                          2,
+				ag(kpi.AgentFirstResponses, "s1", "a1", "24h"):          2,
+				ag(kpi.AgentFirstResponseTimeSum, "s1", "a1", "15m"):    5,
+				ag(kpi.AgentResponseBusinessTimeSum, "s1", "a1", "24h"): 55,
+				ag(kpi.AgentBuyerMessagesAnswered, "s1", "a1", "28d"):   4,
+				ag(kpi.AgentBuyerMessagesAnswered, "s1", "a2", "28d"):   0,
+				ag(kpi.AgentBuyersActive, "s1", "a1", ""):               1,
+				ag(kpi.AgentBuyersActive, "s1", "a2", ""):               1,
+				sh(kpi.WaitingConversations, "s1", ""):                  2,
+				wait("s1", "15"):                                        1,
+				wait("s1", "180"):                                       0,
+				wait("s1", "3600"):                                      0,
+			},
+		},
+		{
 			name: "an id is forgotten once stream time passes max(ts, S0) by more than 1h",
 			lines: []string{
 				buyer("m1", "b1", at(0)), // S0 = none: anchor = ts = 0
@@ -630,7 +677,7 @@ func TestCompute(t *testing.T) {
 				sh(kpi.WaitingOldest, "s1", ""):             0,
 			},
 			absent:     []string{sh(kpi.OrdersCreated, "s1", "15m"), sh(kpi.RefundsDisputed, "s1", "24h")},
-			shopSeries: map[string]int{"s1": 41},
+			shopSeries: map[string]int{"s1": 56},
 		},
 		{
 			name: "custom thresholds give one le series each",
@@ -645,7 +692,7 @@ func TestCompute(t *testing.T) {
 				le(kpi.ResponsesWithin, "s1", "15m", "60"): 1,
 			},
 			absent:     []string{le(kpi.ResponsesWithin, "s1", "15m", "15")},
-			shopSeries: map[string]int{"s1": 44},
+			shopSeries: map[string]int{"s1": 59},
 		},
 		{
 			name: "shops and agents older than 28d are not exported",
@@ -666,8 +713,8 @@ func TestCompute(t *testing.T) {
 				sh(kpi.WaitingConversations, "s3", ""),
 				ag(kpi.AgentMessages, "s1", "old", "28d"),
 			},
-			shopSeries: map[string]int{"s1": 41, "s2": 41, "s3": 0},
-			agents:     map[string]int{"s1/old": 0, "s2/a2": 15},
+			shopSeries: map[string]int{"s1": 56, "s2": 56, "s3": 0},
+			agents:     map[string]int{"s1/old": 0, "s2/a2": 27},
 		},
 	}
 

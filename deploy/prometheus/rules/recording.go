@@ -96,7 +96,7 @@ func AgentKPIs() []KPI {
 func Sum(id kpi.ID) string {
 	f := id.Family()
 	level := ShopLevel
-	if f.Level == kpi.AgentWindow {
+	if f.Level == kpi.AgentWindow || f.Level == kpi.AgentOnly {
 		level = AgentLevel
 	}
 	return level + ":" + f.Name + ":" + overOp(id)
@@ -117,7 +117,7 @@ func Recording() []Group {
 	agent := Group{Name: "cskpi.agent.rules"}
 	for _, f := range kpi.Families() {
 		r := Rule{Record: Sum(f.ID), Expr: overOp(f.ID) + " " + overInstances + " (" + f.Name + ")"}
-		if f.Level == kpi.AgentWindow {
+		if f.Level == kpi.AgentWindow || f.Level == kpi.AgentOnly {
 			agent.Rules = append(agent.Rules, r)
 		} else {
 			shop.Rules = append(shop.Rules, r)

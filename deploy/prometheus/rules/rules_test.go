@@ -96,7 +96,7 @@ func TestRecordingRuleNames(t *testing.T) {
 			t.Errorf("KPI %s (%s) is not recorded", k.Record, k.Name)
 		}
 		level := strings.SplitN(k.Record, ":", 2)[0]
-		if want := map[bool]string{false: ShopLevel, true: AgentLevel}[k.Num.Family().Level == kpi.AgentWindow]; level != want {
+		if want := map[bool]string{false: ShopLevel, true: AgentLevel}[k.Num.Family().Level == kpi.AgentWindow || k.Num.Family().Level == kpi.AgentOnly]; level != want {
 			t.Errorf("%s: level %s, want %s", k.Record, level, want)
 		}
 		if len(k.Windows()) == 0 {
