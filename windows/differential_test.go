@@ -17,6 +17,9 @@ import (
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/internal/testlog"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/reference"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // TestMirrorMatchesReference drives the partition mirrors and the Redis store the way the
@@ -40,14 +43,16 @@ func TestMirrorMatchesReference(t *testing.T) {
 		span     time.Duration
 		disorder bool
 		crashes  float64 // chance of a crash after each batch
+		dir      bool    // with difftest.TestShops as the shop directory
 	}{
-		{"in order", []int64{1, 2}, 6000, 0, false, 0},
-		{"in order, crashes", []int64{3}, 6000, 0, false, 0.01},
-		{"disorder", []int64{4, 5, 6}, 6000, 0, true, 0},
-		{"disorder, crashes", []int64{7, 8, 9, 10}, 6000, 0, true, 0.02},
-		{"disorder, 33 days", []int64{11}, 8000, 33 * 24 * time.Hour, true, 0},
-		{"in order, 33 days", []int64{11}, 8000, 33 * 24 * time.Hour, false, 0},
-		{"disorder, 33 days, crashes", []int64{11, 12, 13}, 8000, 33 * 24 * time.Hour, true, 0.02},
+		{"in order", []int64{1, 2}, 6000, 0, false, 0, false},
+		{"in order, crashes", []int64{3}, 6000, 0, false, 0.01, false},
+		{"disorder", []int64{4, 5, 6}, 6000, 0, true, 0, false},
+		{"disorder, crashes", []int64{7, 8, 9, 10}, 6000, 0, true, 0.02, false},
+		{"disorder, 33 days", []int64{11}, 8000, 33 * 24 * time.Hour, true, 0, false},
+		{"in order, 33 days", []int64{11}, 8000, 33 * 24 * time.Hour, false, 0, false},
+		{"disorder, 33 days, crashes", []int64{11, 12, 13}, 8000, 33 * 24 * time.Hour, true, 0.02, false},
+		{"shop directory, disorder, crashes", []int64{14, 15}, 6000, 0, true, 0.02, true},
 	}
 	for _, tc := range tests {
 		for _, seed := range tc.seeds {
@@ -59,7 +64,27 @@ func TestMirrorMatchesReference(t *testing.T) {
 				start := time.Now().Add(-span - 3*24*time.Hour).Truncate(time.Hour)
 				lines := testlog.Lines(testlog.Config{Seed: seed, Records: tc.records, Start: start,
 					Span: span, Disorder: tc.disorder})
-				ref, want := difftest.Reference(t, lines)
+				var opt reference.Options
+				cfg := cfg
+				if tc.dir {
+					dir, err := shops.ParseDirectory([]byte(difftest.TestShops(start)), cfg.Location)
+					if err != nil {
+						t.Fatal(err)
+					}
+					opt.Shops = dir
+					cfg.Shops = &shops.Holder{}
+					cfg.Shops.Set(dir)
+				}
+				ref, want := difftest.ReferenceWith(t, lines, opt)
+				if tc.dir {
+					// The directory must bite: business time below calendar time.
+					key := func(id kpi.ID) string {
+						return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: "shop-001", Window: kpi.W28d}}.Key()
+					}
+					if b, c := want[key(kpi.ResponseBusinessTimeSum)], want[key(kpi.ResponseTimeSum)]; !(b < c) {
+						t.Fatalf("business response time %v not below calendar %v: the directory does not apply", b, c)
+					}
+				}
 				prefix := fmt.Sprintf("diff%d-%s", seed, strings.ReplaceAll(tc.name, " ", ""))
 				h := newHarness(t, rdb, cfg, prefix, lines, seed)
 				h.run(tc.crashes)

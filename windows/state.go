@@ -6,6 +6,7 @@ import (
 
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // Resolution of a bucket.
@@ -73,6 +74,8 @@ func (c *conv) empty() bool {
 type Config struct {
 	Location   *time.Location
 	Thresholds []int64 // response thresholds in ms, ascending
+	// Shops is the shop directory in force (nil: none): zones, business hours.
+	Shops *shops.Holder
 	// WaitThresholds are the waiting ages of cskpi_waiting_conversations_over in ms, whole
 	// seconds; nil means SPEC's default 15s, 3m, 1h.
 	WaitThresholds []int64
@@ -167,6 +170,7 @@ type Partition struct {
 // dayRange caches the local day last looked up: zone conversion costs more than the rest
 // of applying a message.
 type dayRange struct {
+	loc      *time.Location
 	from, to int64 // [from, to) in Unix ns
 	date     int32
 }
@@ -488,7 +492,7 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 		p.add(shop, ts, kpi.BuyerMessages, 1)
 		c := p.conv(e)
 		c.last = max(c.last, ts)
-		date := p.localDate(ts)
+		date := p.localDate(e.Shop, ts)
 		if !hasCohort(c, date) {
 			co := cohort{date: date, t0: ts}
 			for _, pd := range c.paids {
@@ -513,13 +517,15 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 	}
 }
 
-func (p *Partition) localDate(ts int64) int32 {
-	if d := &p.day; d.to != 0 && ts >= d.from && ts < d.to {
+// localDate is the day number of ts in shop's zone: the directory's, else --timezone.
+func (p *Partition) localDate(shop string, ts int64) int32 {
+	loc := p.cfg.Shops.Get().Location(shop, p.cfg.Location)
+	if d := &p.day; d.loc == loc && d.to != 0 && ts >= d.from && ts < d.to {
 		return d.date
 	}
-	y, m, dd := time.Unix(0, ts).In(p.cfg.Location).Date()
-	start := time.Date(y, m, dd, 0, 0, 0, 0, p.cfg.Location)
-	p.day = dayRange{from: start.UnixNano(), to: start.AddDate(0, 0, 1).UnixNano(), date: dayNumber(y, m, dd)}
+	y, m, dd := time.Unix(0, ts).In(loc).Date()
+	start := time.Date(y, m, dd, 0, 0, 0, 0, loc)
+	p.day = dayRange{loc: loc, from: start.UnixNano(), to: start.AddDate(0, 0, 1).UnixNano(), date: dayNumber(y, m, dd)}
 	return p.day.date
 }
 
@@ -543,7 +549,7 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	c.replies = append(c.replies, reply{p.owners.owner(aid).agent, r})
 	p.active[c] = struct{}{}
 
-	date := p.localDate(r)
+	date := p.localDate(e.Shop, r)
 	first := true
 	for _, s := range c.served {
 		if s.agent == agent && s.date == date {
@@ -605,10 +611,11 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	}
 }
 
-// businessMs is the part of [from, to] inside shop's business hours, in whole ms. A shop
-// without business hours is always open (SPEC §2); until the shop directory is loaded,
-// every shop is.
-func (p *Partition) businessMs(shop string, from, to int64) int64 { return msBetween(from, to) }
+// businessMs is the part of [from, to] inside shop's business hours in the directory in
+// force, in whole ms, floored like every sample. A shop without hours is always open.
+func (p *Partition) businessMs(shop string, from, to int64) int64 {
+	return p.cfg.Shops.Get().Shop(shop).BusinessNs(from, to) / int64(time.Millisecond)
+}
 
 // guided books a replied cohort's paid amount, and the cohort itself the first time.
 func (p *Partition) guided(shop, agent ownerID, co *cohort, fen int64, first bool) {

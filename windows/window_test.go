@@ -103,7 +103,7 @@ func TestLocalDateCacheAgrees(t *testing.T) {
 			ts := time.Date(2018, 10, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 			for range 20000 {
 				ts += int64(17*time.Minute + 13*time.Second)
-				if got, want := p.localDate(ts), localDate(ts, loc); got != want {
+				if got, want := p.localDate("s1", ts), localDate(ts, loc); got != want {
 					t.Fatalf("%s: cached %d, direct %d", time.Unix(0, ts).In(loc), got, want)
 				}
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/cskpi/cskpi/sinks"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/reference"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // flags are the parsed command line; kingpin fills in CSKPI_* environment fallbacks
@@ -48,6 +49,7 @@ type flags struct {
 	clock, timezone     string
 	thresholds          string
 	waitThresholds      string
+	shopsFile           string
 	rebuildMissing      bool
 	maxShops, maxAgents int
 	batchSize           int
@@ -75,7 +77,8 @@ func addTLS(app *kingpin.Application, prefix string, t *tlsFlags) {
 }
 
 // Main parses args and runs a subcommand; it returns the exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Main runs one subcommand; reload carries SIGHUP (re-read --shops.file), nil for none.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) int {
 	var f flags
 	app := kingpin.New("cskpi", "Real-time customer-service KPIs from chat and order events.").DefaultEnvars()
 	helped := false // kingpin "terminates" after --help; here that is a normal return
@@ -103,6 +106,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addTLS(app, "redis", &f.redisTLS)
 	app.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served).").Default("Asia/Shanghai").StringVar(&f.timezone)
 	app.Flag("response.thresholds", "Response-time thresholds, comma separated whole seconds as durations.").Default("15s,3m").StringVar(&f.thresholds)
+	app.Flag("shops.file", "Shop directory (YAML): names, teams, time zones, business hours, closed dates, response targets; re-read on SIGHUP and when it changes. See docs/SHOPS.md.").StringVar(&f.shopsFile)
 	app.Flag("waiting.thresholds", "Waiting ages of cskpi_waiting_conversations_over, comma separated whole seconds as durations.").Default("15s,3m,1h").StringVar(&f.waitThresholds)
 
 	serveCmd := app.Command("serve", "Consume the topics and serve the KPI gauges.")
@@ -148,7 +152,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := newLogger(stderr, f.logLevel, f.logFormat)
 	switch cmd {
 	case serveCmd.FullCommand():
-		err = runServe(ctx, &f, logger)
+		err = runServe(ctx, &f, logger, reload)
 	case demoCmd.FullCommand():
 		err = runDemo(ctx, &f, logger, stdout)
 	case produceCmd.FullCommand():
@@ -292,7 +296,7 @@ func topics(f *flags) pipeline.Topics {
 	return pipeline.Topics{Messages: f.topicMsgs, Orders: f.topicOrders, Deadletter: f.topicDL}
 }
 
-func runServe(ctx context.Context, f *flags, logger *slog.Logger) error {
+func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan struct{}) error {
 	wc, err := windowsConfig(f)
 	if err != nil {
 		return err
@@ -332,6 +336,8 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger) error {
 		KeyPrefix:     f.keyPrefix,
 		ListenAddress: f.listen,
 		WebConfigFile: f.webConfig,
+		ShopsFile:     f.shopsFile,
+		Reload:        reload,
 		Logger:        logger,
 	})
 }
@@ -403,6 +409,11 @@ func runRecompute(f *flags, stdout io.Writer) error {
 	}
 	for _, ms := range wc.WaitThresholds {
 		opt.WaitThresholds = append(opt.WaitThresholds, time.Duration(ms)*time.Millisecond)
+	}
+	if f.shopsFile != "" {
+		if opt.Shops, err = shops.LoadDirectory(f.shopsFile, wc.Location); err != nil {
+			return fmt.Errorf("--shops.file: %w", err)
+		}
 	}
 	for _, tv := range []struct {
 		s   string

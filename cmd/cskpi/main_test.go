@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func TestRecomputeGolden(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), []string{"recompute", "--file", filepath.Join("testdata", "events.jsonl"),
-		"--now", "2026-11-21T00:00:00Z"}, &out, &errb)
+		"--now", "2026-11-21T00:00:00Z"}, &out, &errb, nil)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -65,7 +65,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var out, errb bytes.Buffer
-			code := Main(context.Background(), tc.args, &out, &errb)
+			code := Main(context.Background(), tc.args, &out, &errb, nil)
 			if code != tc.code || !strings.Contains(errb.String(), tc.err) {
 				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errb.String(), tc.err)
 			}

@@ -150,6 +150,12 @@ func Trickle(t testing.TB, brokers []string, lines [][]byte, chunk int, every ti
 // Reference computes recompute's result for lines, and its KPI series by key.
 func Reference(t testing.TB, lines [][]byte) (reference.Result, map[string]float64) {
 	t.Helper()
+	return ReferenceWith(t, lines, reference.Options{})
+}
+
+// ReferenceWith is Reference with recompute's options (a shop directory, thresholds).
+func ReferenceWith(t testing.TB, lines [][]byte, opt reference.Options) (reference.Result, map[string]float64) {
+	t.Helper()
 	recs := make([]jsonl.Record, 0, len(lines))
 	for i, l := range lines {
 		r, err := jsonl.Parse(l)
@@ -158,7 +164,7 @@ func Reference(t testing.TB, lines [][]byte) (reference.Result, map[string]float
 		}
 		recs = append(recs, r)
 	}
-	ref, err := reference.ComputeRecords(recs, reference.Options{})
+	ref, err := reference.ComputeRecords(recs, opt)
 	if err != nil {
 		t.Fatalf("difftest: recompute: %v", err)
 	}
@@ -167,6 +173,41 @@ func Reference(t testing.TB, lines [][]byte) (reference.Result, map[string]float
 		want[s.Key()] = s.Value
 	}
 	return ref, want
+}
+
+// TestShops is a shop directory for the test logs' shops (shop-001 ... shop-004): other
+// zones than --timezone (one with DST), business hours with a lunch break and a weekend, a
+// closed date inside the log, and a shop left to the defaults. start is the log's Start.
+func TestShops(start time.Time) string {
+	closed := start.Add(3 * 24 * time.Hour).Format(time.DateOnly)
+	return `shops:
+  shop-001:
+    name: 旗舰店
+    team: east
+    timezone: America/New_York
+    business_hours:
+      mon: ["09:00-12:00", "13:00-18:00"]
+      tue: ["09:00-12:00", "13:00-18:00"]
+      wed: ["09:00-12:00", "13:00-18:00"]
+      thu: ["09:00-12:00", "13:00-18:00"]
+      fri: ["09:00-12:00", "13:00-17:00"]
+    closed: ["` + closed + `"]
+    response_target: 30s
+  shop-002:
+    name: Night desk
+    team: west
+    timezone: UTC
+    business_hours:
+      sun: ["00:00-24:00"]
+      mon: ["18:00-24:00"]
+      tue: ["00:00-06:00", "18:00-24:00"]
+      wed: ["00:00-06:00", "18:00-24:00"]
+      thu: ["00:00-06:00", "18:00-24:00"]
+      fri: ["00:00-06:00", "18:00-24:00"]
+      sat: ["00:00-24:00"]
+  shop-003:
+    name: Defaults
+`
 }
 
 // Publish produces lines (jsonl format) to the input topics, in order.

@@ -14,6 +14,7 @@ import (
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/sinks"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // Options of the service.
@@ -25,6 +26,10 @@ type Options struct {
 
 	ListenAddress string
 	WebConfigFile string
+	// ShopsFile is the shop directory (SPEC §6); "" for none. It is re-read on Reload
+	// (SIGHUP) and when its content changes.
+	ShopsFile string
+	Reload    <-chan struct{}
 	// OnListen reports the bound HTTP address (useful with ":0").
 	OnListen func(net.Addr)
 
@@ -50,6 +55,16 @@ func Run(ctx context.Context, opt Options) error {
 	defer rdb.Close()
 
 	po := opt.Pipeline
+	var watcher *shopsWatcher
+	if opt.ShopsFile != "" {
+		// A directory that does not load refuses the start, as Prometheus does with its
+		// configuration; later reloads keep the one in force instead.
+		po.Windows.Shops = &shops.Holder{}
+		watcher = newShopsWatcher(opt.ShopsFile, po.Windows.Shops, po.Windows.Location, opt.Logger, reg)
+		if err := watcher.load(); err != nil {
+			return fmt.Errorf("--shops.file: %w", err)
+		}
+	}
 	po.Store = windows.NewStore(rdb, opt.KeyPrefix)
 	po.Registerer = reg
 	po.Logger = opt.Logger
@@ -60,6 +75,9 @@ func Run(ctx context.Context, opt Options) error {
 	kpis := sinks.NewKPICollector(svc)
 	if err := reg.Register(kpis); err != nil {
 		return fmt.Errorf("registering KPI collector: %w", err)
+	}
+	if watcher != nil {
+		reg.MustRegister(sinks.NewShopCollector(po.Windows.Shops, svc.AsOf))
 	}
 
 	// The HTTP server and the consumer run until ctx ends or either fails, which stops both.
@@ -79,6 +97,9 @@ func Run(ctx context.Context, opt Options) error {
 		return nil
 	})
 	g.Go(func() error { return svc.Run(ctx) })
+	if watcher != nil {
+		g.Go(func() error { return watcher.run(ctx, opt.Reload) })
+	}
 	opt.Logger.Info("cskpi serving", "listen", opt.ListenAddress, "brokers", po.Brokers,
 		"topics", []string{po.Topics.Messages, po.Topics.Orders}, "clock", clockName(po.EventClock))
 	return g.Wait()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // sumKey is one exported series before unit conversion.
@@ -56,7 +57,7 @@ type threshold struct {
 
 // computeAt evaluates every family at as-of time a over the applied events, given in
 // consumption order.
-func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds, waits []time.Duration) []kpi.Series {
+func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds, waits []time.Duration, dir *shops.Directory) []kpi.Series {
 	t := &tally{a: a, fams: kpi.Families(), sums: map[sumKey]int64{}}
 	// SEMANTICS compares samples with the le label itself (ms ≤ le × 1000), so two thresholds
 	// with the same whole seconds are one series.
@@ -133,6 +134,9 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds, w
 		var start int64
 		var episode []int64 // ts of the buyer messages of the open episode
 		var mine []*cohort  // this conversation's cohorts, in creation order
+		loc := dir.Location(c.shop, defLoc)
+		shop := dir.Shop(c.shop)
+		business := func(from, to int64) int64 { return shop.BusinessNs(from, to) / msNs }
 		byDate := map[localDate]bool{}
 		for _, e := range msgs {
 			switch e.Sender {
@@ -160,12 +164,11 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds, w
 					active[k][c.buyer] = true
 				}
 				if open {
-					// Business hours are not configured: every shop is always open.
 					t.add(kpi.AgentBuyerMessagesAnswered, ag, e.TS, int64(len(episode)))
 					if e.TS-start <= abandonAfter {
 						ms := wholeMs(e.TS, start)
-						t.add(kpi.ResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, ms)
-						t.add(kpi.AgentResponseBusinessTimeSum, ag, e.TS, ms)
+						t.add(kpi.ResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, business(start, e.TS))
+						t.add(kpi.AgentResponseBusinessTimeSum, ag, e.TS, business(start, e.TS))
 						t.add(kpi.Responses, kpi.Labels{Shop: c.shop}, e.TS, 1)
 						t.add(kpi.ResponseTimeSum, kpi.Labels{Shop: c.shop}, e.TS, ms)
 						t.add(kpi.AgentResponses, kpi.Labels{Shop: c.shop, Agent: e.Agent}, e.TS, 1)
@@ -194,7 +197,7 @@ func computeAt(applied []event.Event, a int64, loc *time.Location, thresholds, w
 						fr := wholeMs(e.TS, co.t0)
 						t.add(kpi.FirstResponses, kpi.Labels{Shop: c.shop}, e.TS, 1)
 						t.add(kpi.FirstResponseTimeSum, kpi.Labels{Shop: c.shop}, e.TS, fr)
-						t.add(kpi.FirstResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, fr)
+						t.add(kpi.FirstResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, business(co.t0, e.TS))
 						t.add(kpi.AgentFirstResponses, ag, e.TS, 1)
 						t.add(kpi.AgentFirstResponseTimeSum, ag, e.TS, fr)
 					}

@@ -8,12 +8,15 @@ import (
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // Options are the knobs of `cskpi recompute`; zero values take the service defaults.
 type Options struct {
 	Location   *time.Location  // --timezone; nil means Asia/Shanghai
 	Thresholds []time.Duration // response thresholds; nil means 15s and 3m
+	// Shops is the shop directory (nil: none): each shop's zone and business hours.
+	Shops *shops.Directory
 	// WaitThresholds are the waiting ages of cskpi_waiting_conversations_over; nil means
 	// 15s, 3m and 1h.
 	WaitThresholds []time.Duration
@@ -179,7 +182,7 @@ func (c *consumer) result(opt Options) Result {
 	if c.haveStream {
 		res.StreamTime = c.stream
 	}
-	res.Series = computeAt(c.applied, a, c.loc, c.thresholds, c.waits)
+	res.Series = computeAt(c.applied, a, c.loc, c.thresholds, c.waits, opt.Shops)
 	kpi.Sort(res.Series)
 	return res
 }
