@@ -87,6 +87,18 @@ func (w *worker) addTo(tot *windows.Totals) {
 	}
 }
 
+// waiting appends the partition's open episodes of shop to out, and reports whether the
+// partition knows shop.
+func (w *worker) waiting(a int64, shop string, minWait int64, out *[]windows.Waiting) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.p == nil {
+		return false
+	}
+	w.p.Waiting(a, shop, minWait, func(e windows.Waiting) { *out = append(*out, e) })
+	return shop == "" || w.p.KnowsShop(shop)
+}
+
 // export makes p the exported mirror, or unexports the partition (p nil).
 func (w *worker) export(p *windows.Partition) {
 	w.mu.Lock()

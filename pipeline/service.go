@@ -155,6 +155,18 @@ func (s *Service) Snapshot() []kpi.Series {
 	return series
 }
 
+// Waiting lists the open episodes of shop ("" for all) that have waited at least minWait, at
+// the as-of time it returns, and whether shop is known to any owned partition.
+func (s *Service) Waiting(shop string, minWait time.Duration) ([]windows.Waiting, int64, bool) {
+	a := s.AsOf()
+	var out []windows.Waiting
+	known := false
+	for _, w := range s.workerList() {
+		known = w.waiting(a, shop, int64(minWait), &out) || known
+	}
+	return out, a, known
+}
+
 // workerList copies the current workers; the caller then uses each without s.mu, so that
 // no lock is ever held while a worker's is taken.
 func (s *Service) workerList() []*worker {

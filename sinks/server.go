@@ -44,6 +44,8 @@ type ServerOptions struct {
 	OnListen func(addr net.Addr)
 	// Version is shown on the landing page; optional.
 	Version string
+	// Waiting backs GET /api/v1/waiting; nil leaves it unserved.
+	Waiting WaitingFunc
 }
 
 // Serve serves /metrics, /-/healthy, /-/ready and a landing page at / until ctx is done,
@@ -127,6 +129,7 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
+			{Address: "/api/v1/waiting", Text: "Buyers waiting now (JSON)"},
 		},
 	})
 	if err != nil {
@@ -155,6 +158,9 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 		}
 		writeText(w, http.StatusServiceUnavailable, "not ready")
 	})
+	if opt.Waiting != nil {
+		mux.HandleFunc("/api/v1/waiting", waitingHandler(opt.Waiting))
+	}
 	// The landing handler answers 404 for every path but "/" itself.
 	mux.Handle("/", landing)
 	return mux, nil

@@ -12,8 +12,9 @@ import (
 // The Redis values are compact binary so that a batch's script call stays small; field
 // names stay readable for an operator with redis-cli.
 
-// codecVersion 2 added the conversation's last message time, 3 its recent replies.
-const codecVersion = 3
+// codecVersion 2 added the conversation's last message time, 3 its recent replies, 4 its
+// last replying agent.
+const codecVersion = 4
 
 var errCorrupt = errors.New("windows: corrupt state value")
 
@@ -128,6 +129,8 @@ func encodeConv(c *conv) []byte {
 		w.str(r.agent)
 		w.varint(r.ts)
 	}
+	w.str(c.lastAgent)
+	w.varint(c.lastReply)
 	return w.b
 }
 
@@ -178,6 +181,8 @@ func decodeConv(b []byte) (*conv, error) {
 		rp.ts = r.varint()
 		c.replies = append(c.replies, rp)
 	}
+	c.lastAgent = r.str()
+	c.lastReply = r.varint()
 	if r.err != nil || len(r.b) != 0 || (c.open && len(c.msgs) == 0) {
 		return nil, errCorrupt
 	}

@@ -2,6 +2,7 @@ package windows
 
 import (
 	"hash/maphash"
+	"strings"
 	"time"
 
 	"github.com/cskpi/cskpi/event"
@@ -42,6 +43,10 @@ type conv struct {
 	paids   []paid // applied order_paid, for cohorts consumed later
 	served  []served
 	replies []reply // human replies of the last 15 minutes of the as-of time (同时接待)
+	// lastAgent is the agent of the conversation's latest human reply (at lastReply),
+	// for /api/v1/waiting.
+	lastAgent string
+	lastReply int64
 }
 
 type reply struct {
@@ -548,6 +553,9 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	c.last = max(c.last, r)
 	c.replies = append(c.replies, reply{p.owners.owner(aid).agent, r})
 	p.active[c] = struct{}{}
+	if r >= c.lastReply {
+		c.lastAgent, c.lastReply = p.owners.owner(aid).agent, r
+	}
 
 	date := p.localDate(e.Shop, r)
 	first := true
@@ -609,6 +617,34 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 			p.guided(shop, aid, co, co.fen, true)
 		}
 	}
+}
+
+// Waiting is one open episode, for the waiting API.
+type Waiting struct {
+	Shop, Buyer string
+	Start       int64  // Unix ns of its first unanswered buyer message
+	LastAgent   string // who last replied to this buyer, "" when none is remembered
+}
+
+// Waiting calls fn for each open episode of shop ("" for all) that has waited at least
+// minWait at as-of time a, among those counted by cskpi_waiting_conversations.
+func (p *Partition) Waiting(a int64, shop string, minWait int64, fn func(Waiting)) {
+	for c := range p.open {
+		if c.start > a || a-c.start > horizon48 || a-c.start < minWait {
+			continue
+		}
+		s, b, _ := strings.Cut(c.key, "/")
+		if shop != "" && s != shop {
+			continue
+		}
+		fn(Waiting{Shop: s, Buyer: b, Start: c.start, LastAgent: c.lastAgent})
+	}
+}
+
+// KnowsShop says whether the partition holds anything of shop.
+func (p *Partition) KnowsShop(shop string) bool {
+	_, ok := p.owners.shops[shop]
+	return ok
 }
 
 // businessMs is the part of [from, to] inside shop's business hours in the directory in

@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cskpi/cskpi/internal/difftest"
+	"github.com/cskpi/cskpi/windows/kpi"
 	"github.com/cskpi/cskpi/windows/reference"
 	"github.com/cskpi/cskpi/windows/shops"
 )
@@ -58,6 +60,34 @@ func TestShopDirectory(t *testing.T) {
 		t.Errorf("reload successful = %v after a valid start", v)
 	}
 
+	// The waiting API lists exactly the episodes the waiting gauges count.
+	for _, shop := range []string{"shop-001", "shop-002", "shop-003"} {
+		for _, q := range []struct{ minWait, gauge string }{{"0s", ""}, {"15s", "15"}, {"1h", "3600"}} {
+			code, body, err := p.Get("/api/v1/waiting?limit=1000&shop=" + shop + "&min_wait=" + q.minWait)
+			if err != nil || code != 200 {
+				t.Fatalf("waiting API: %d %v %s", code, err, body)
+			}
+			var r struct {
+				Data struct {
+					Total int `json:"total"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(body, &r); err != nil {
+				t.Fatal(err)
+			}
+			name, kv := "cskpi_waiting_conversations", []string{"shop", shop}
+			if q.gauge != "" {
+				name, kv = "cskpi_waiting_conversations_over", []string{"shop", shop, "seconds", q.gauge}
+			}
+			if v, _ := p.Metric(name, kv...); float64(r.Data.Total) != v || want[key(name, kv...)] != v {
+				t.Errorf("%s min_wait=%s: the API lists %d, the gauge says %v, recompute %v", shop, q.minWait, r.Data.Total, v, want[key(name, kv...)])
+			}
+		}
+	}
+	if code, _, _ := p.Get("/api/v1/waiting?shop=no-such-shop"); code != 404 {
+		t.Errorf("an unknown shop: %d, want 404", code)
+	}
+
 	// An invalid edit (picked up by the content poll) is refused whole.
 	if err := os.WriteFile(path, []byte(strings.Replace(yaml, "America/New_York", "Mars/Olympus", 1)), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,4 +112,18 @@ func TestShopDirectory(t *testing.T) {
 	}
 	t.Logf("%d records with a directory of 3 shops equal recompute's %d series; invalid edit refused, valid edit taken on SIGHUP", records, len(want))
 	p.Stop()
+}
+
+// key spells a KPI series key (kpi.Series.Key) from a name and label pairs.
+func key(name string, kv ...string) string {
+	s := kpi.Series{Name: name}
+	for i := 0; i+1 < len(kv); i += 2 {
+		switch kv[i] {
+		case "shop":
+			s.Shop = kv[i+1]
+		case "seconds":
+			s.Seconds = kv[i+1]
+		}
+	}
+	return s.Key()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -90,6 +91,7 @@ func Run(ctx context.Context, opt Options) error {
 			Ready:         svc.Ready,
 			Logger:        opt.Logger,
 			OnListen:      opt.OnListen,
+			Waiting:       waiting(svc, po.Windows.Shops),
 		})
 		if err != nil {
 			return fmt.Errorf("http server: %w", err)
@@ -110,4 +112,18 @@ func clockName(event bool) string {
 		return "event"
 	}
 	return "wall"
+}
+
+// waiting adapts the service's open episodes to the waiting API; a shop of the directory
+// is known even before it has events.
+func waiting(svc *pipeline.Service, dir *shops.Holder) sinks.WaitingFunc {
+	return func(shop string, minWait time.Duration) ([]sinks.Episode, time.Time, bool) {
+		eps, a, known := svc.Waiting(shop, minWait)
+		out := make([]sinks.Episode, len(eps))
+		for i, e := range eps {
+			out[i] = sinks.Episode{Shop: e.Shop, Buyer: e.Buyer, Started: time.Unix(0, e.Start).UTC(),
+				WaitingSeconds: float64((a-e.Start)/int64(time.Millisecond)) / 1000, LastAgent: e.LastAgent}
+		}
+		return out, time.Unix(0, a).UTC(), known || dir.Get().Shop(shop) != nil
+	}
 }
