@@ -30,7 +30,7 @@ type prometheusRule struct {
 
 // RuleFiles renders the recording and the alerting rule file for cfg.
 func RuleFiles(cfg rules.Config) (recording, alerting []byte, err error) {
-	if recording, err = rules.Marshal(rules.File{Groups: rules.Recording()}); err != nil {
+	if recording, err = rules.Marshal(rules.File{Groups: rules.Recording(cfg)}); err != nil {
 		return nil, nil, err
 	}
 	if alerting, err = rules.Marshal(rules.File{Groups: rules.Alerts(cfg)}); err != nil {
@@ -54,7 +54,7 @@ func Files() (map[string][]byte, error) {
 	pr.Kind = "PrometheusRule"
 	pr.Metadata.Name = "cskpi"
 	pr.Metadata.Labels = map[string]string{"app.kubernetes.io/name": "cskpi", "app.kubernetes.io/component": "rules"}
-	pr.Spec.Groups = append(rules.Recording(), rules.Alerts(cfg)...)
+	pr.Spec.Groups = append(rules.Recording(cfg), rules.Alerts(cfg)...)
 	if out[PrometheusRuleFile], err = rules.Marshal(pr); err != nil {
 		return nil, fmt.Errorf("PrometheusRule: %w", err)
 	}

@@ -70,6 +70,11 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 		{sel(value.Record, shopMatcher, day), "Inquiry order value", "currencyCNY"},
 		{sel(rules.Sum(kpi.AgentMessages), shopMatcher, day), "Replies sent", "none"},
 		{sel(rules.Sum(kpi.AgentGuidedGMV), shopMatcher, day), "Guided GMV", "currencyCNY"},
+		{sel(rules.AgentFirstResponseMean, shopMatcher, day), "First response time", "s"},
+		{sel("shop_agent:cskpi_agent_response_business_time_seconds:mean", shopMatcher, day), "Business-hours response time", "s"},
+		{sel(rules.AgentQARatio, shopMatcher, day), "Q&A ratio (问答比)", "none"},
+		{sel(rules.Sum(kpi.AgentBuyersActive), shopMatcher), "Active buyers now (同时接待)", "none"},
+		{sel(rules.AgentScore, shopMatcher, window(cfg.Scorecard.Window)), "Scorecard (" + cfg.Scorecard.Window + ")", "percentunit"},
 	}
 	var qs []*prometheus.DataqueryBuilder
 	rename := map[string]string{}

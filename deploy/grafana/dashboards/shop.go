@@ -54,7 +54,9 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 		kpis  []rules.KPI
 	}{
 		{"Response", halfW, []rules.KPI{rt, within,
-			k(kpi.BuyerMessagesReplied, kpi.BuyerMessages), k(kpi.HumanMessages, kpi.BuyerMessages)}},
+			k(kpi.BuyerMessagesReplied, kpi.BuyerMessages), k(kpi.HumanMessages, kpi.BuyerMessages),
+			k(kpi.FirstResponseTimeSum, kpi.FirstResponses), k(kpi.ResponseBusinessTimeSum, kpi.Responses),
+			k(kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses)}},
 		{"Conversion", halfW, []rules.KPI{k(kpi.InquiriesReplied, kpi.Inquiries), k(kpi.InquiriesGuided, kpi.InquiriesReplied),
 			k(kpi.InquiriesGuided, kpi.Inquiries), k(kpi.GuidedGMV, kpi.InquiriesGuided), k(kpi.OrdersPaid, kpi.OrdersCreated)}},
 		{"Refunds", thirdW, []rules.KPI{k(kpi.RefundsDisputed, kpi.OrdersPaid), k(kpi.RefundsByMerchant, kpi.RefundsCompleted),
@@ -80,6 +82,10 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 				query(sel(rules.Sum(kpi.WaitingOldest), shopMatcher), "{{shop}}")).
 				Thresholds(thresholds("green", step{waitWarn, "yellow"}, step{waitCrit, "red"})).
 				ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
+			b.WithPanel(graph("Buyers waiting longer than 3 minutes, not yet an hour", "Live breaches: "+
+				"cskpi_waiting_conversations_over{seconds=\"180\"} - …{seconds=\"3600\"} (SPEC §3).", "none",
+				query(sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="180"`)+" - ignoring (seconds) "+
+					sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="3600"`), "{{shop}}")))
 		}
 	}
 

@@ -42,7 +42,26 @@ type Config struct {
 	RejectedWindow time.Duration
 	// NoEventsFor: not one record applied for this long while the lag stayed above 0.
 	NoEventsFor time.Duration
+
+	// Scorecard is the agent scorecard of SPEC §4 (客服绩效).
+	Scorecard Scorecard
 }
+
+// Scorecard weighs the measured parts of an agent's 客服绩效 card. Merchants weigh
+// conversion 30 %, order value 10 % and reply time 10 % of a 100-point card and judge the
+// rest by hand; the recorded score is on 0..1 of the weight measured. The reply-time target
+// is each shop's response_target from the shop directory (15 s without one); the two others
+// are set here, for all shops.
+type Scorecard struct {
+	Window                                                 string // "28d"
+	WeightConversion, WeightOrderValue, WeightResponseTime float64
+	// Conversion is the target share of an agent's replied inquiries that are guided
+	// (the agent's 咨询转化率); OrderValue the target guided GMV per guided inquiry, in yuan.
+	Conversion, OrderValue float64
+}
+
+// SelectorMatcher is Selector, for use inside a metric selector's braces.
+func (c Config) SelectorMatcher() string { return c.Selector }
 
 // Default is the configuration shipped in deploy/.
 func Default() Config {
@@ -63,6 +82,8 @@ func Default() Config {
 		KafkaDownFor:          time.Minute,
 		RejectedWindow:        5 * time.Minute,
 		NoEventsFor:           15 * time.Minute,
+		Scorecard: Scorecard{Window: "28d", WeightConversion: 30, WeightOrderValue: 10, WeightResponseTime: 10,
+			Conversion: 0.5, OrderValue: 200},
 	}
 }
 

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -19,6 +21,9 @@ const (
 // of the partitions it owns (SPEC §3), and these two labels are what tell them apart
 // (instance under any scrape config, pod under the Prometheus Operator).
 const overInstances = "without (instance, pod)"
+
+// DefaultResponseTarget is a shop's response target when the directory gives none (SPEC §6).
+const DefaultResponseTarget = 15 * time.Second
 
 // ResponseTimeMean is the average response time per shop and window, which the
 // response-time alert watches.
@@ -79,6 +84,9 @@ func ShopKPIs() []KPI {
 		{"shop:cskpi_refunds_disputed_per_orders_paid:ratio", "Refund dispute rate", "退款纠纷率", kpi.RefundsDisputed, kpi.OrdersPaid, Ratio},
 		{"shop:cskpi_refunds_completed_by_merchant_per_refunds_completed:ratio", "Refund self-completion rate", "退款自主完结率", kpi.RefundsByMerchant, kpi.RefundsCompleted, Ratio},
 		{"shop:cskpi_refund_duration_seconds:mean", "Refund completion time", "退款完结时长", kpi.RefundDurationSum, kpi.RefundsCompleted, Seconds},
+		{"shop:cskpi_first_response_time_seconds:mean", "First response time", "首次响应时长", kpi.FirstResponseTimeSum, kpi.FirstResponses, Seconds},
+		{"shop:cskpi_response_business_time_seconds:mean", "Business-hours response time", "工作时间响应时长", kpi.ResponseBusinessTimeSum, kpi.Responses, Seconds},
+		{"shop:cskpi_first_response_business_time_seconds:mean", "Business-hours first response time", "工作时间首次响应时长", kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses, Seconds},
 	}
 }
 
@@ -88,8 +96,58 @@ func AgentKPIs() []KPI {
 		{"shop_agent:cskpi_agent_response_time_seconds:mean", "Average response time", "响应时长", kpi.AgentResponseTimeSum, kpi.AgentResponses, Seconds},
 		{"shop_agent:cskpi_agent_inquiries_guided_per_agent_inquiries_replied:ratio", "Consult conversion", "咨询转化率", kpi.AgentInquiriesGuided, kpi.AgentInquiriesReplied, Ratio},
 		{"shop_agent:cskpi_agent_guided_gmv_yuan_per_agent_inquiries_guided:ratio", "Inquiry order value", "询单客单价", kpi.AgentGuidedGMV, kpi.AgentInquiriesGuided, Yuan},
+		{AgentFirstResponseMean, "First response time", "首次响应时长", kpi.AgentFirstResponseTimeSum, kpi.AgentFirstResponses, Seconds},
+		{"shop_agent:cskpi_agent_response_business_time_seconds:mean", "Business-hours response time", "工作时间响应时长", kpi.AgentResponseBusinessTimeSum, kpi.AgentResponses, Seconds},
+		{AgentQARatio, "Q&A ratio", "问答比", kpi.AgentMessages, kpi.AgentBuyerMessagesAnswered, Number},
 	}
 }
+
+// Agent KPIs the scorecard and the dashboards name.
+const (
+	AgentResponseTimeMean  = "shop_agent:cskpi_agent_response_time_seconds:mean"
+	AgentConversion        = "shop_agent:cskpi_agent_inquiries_guided_per_agent_inquiries_replied:ratio"
+	AgentOrderValue        = "shop_agent:cskpi_agent_guided_gmv_yuan_per_agent_inquiries_guided:ratio"
+	AgentFirstResponseMean = "shop_agent:cskpi_agent_first_response_time_seconds:mean"
+	AgentQARatio           = "shop_agent:cskpi_agent_messages_per_agent_buyer_messages_answered:ratio"
+	// AgentScorePart is one measured part of the scorecard, 0..1, with a part label.
+	AgentScorePart = "shop_agent:cskpi_agent_scorecard_part:ratio"
+	// AgentScore is the 客服绩效 scorecard: the weighted parts over their measured weight.
+	AgentScore = "shop_agent:cskpi_agent_scorecard:ratio"
+)
+
+// scorecard records SPEC §4's agent scorecard over its window: conversion against
+// cfg.Scorecard.Conversion, order value against .OrderValue, and the average response
+// time against the shop's target (cskpi_shop_response_target_seconds, 15 s without one),
+// each min(1, actual/target) — target/actual for a time — then weighted. A part an agent
+// has no data for (no guided cohort, no response) is left out of both the weighted sum and
+// the weight, so the score is on 0..1 of the weight measured.
+func scorecard(cfg Config) []Rule {
+	sc := cfg.Scorecard
+	w := `{window="` + sc.Window + `"}`
+	part := func(name, expr string) string {
+		return `label_replace(clamp_max(` + expr + `, 1), "part", "` + name + `", "", "")`
+	}
+	target := `max by (shop) (cskpi_shop_response_target_seconds{` + cfg.SelectorMatcher() + `})`
+	rt := AgentResponseTimeMean + w
+	parts := part("conversion", AgentConversion+w+" / "+num(sc.Conversion)) +
+		"\nor " + part("order_value", AgentOrderValue+w+" / "+num(sc.OrderValue)) +
+		"\nor " + part("response_time", "("+target+" / on (shop) group_right () "+rt+")\n  or ("+seconds(DefaultResponseTarget)+" / "+rt+")")
+	weighted := func(name string, weight float64) string {
+		return num(weight) + ` * ` + AgentScorePart + `{part="` + name + `"}`
+	}
+	weight := func(name string, weight float64) string {
+		return `(0 * ` + AgentScorePart + `{part="` + name + `"} + ` + num(weight) + `)`
+	}
+	return []Rule{
+		{Record: AgentScorePart, Expr: parts},
+		{Record: AgentScore, Expr: "sum without (part) (\n  " + weighted("conversion", sc.WeightConversion) +
+			"\n  or " + weighted("order_value", sc.WeightOrderValue) + "\n  or " + weighted("response_time", sc.WeightResponseTime) +
+			"\n)\n/\nsum without (part) (\n  " + weight("conversion", sc.WeightConversion) +
+			"\n  or " + weight("order_value", sc.WeightOrderValue) + "\n  or " + weight("response_time", sc.WeightResponseTime) + "\n)"},
+	}
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // Sum is the recording rule that aggregates a KPI family over instances: a sum, but the
 // max for the oldest wait, which is a duration and not a count.
@@ -112,7 +170,7 @@ func overOp(id kpi.ID) string {
 
 // Recording returns the recording rule groups. Within a group Prometheus evaluates rules
 // in order, so each quotient sees the sums of the same evaluation.
-func Recording() []Group {
+func Recording(cfg Config) []Group {
 	shop := Group{Name: "cskpi.shop.rules"}
 	agent := Group{Name: "cskpi.agent.rules"}
 	for _, f := range kpi.Families() {
@@ -129,6 +187,7 @@ func Recording() []Group {
 	for _, k := range AgentKPIs() {
 		agent.Rules = append(agent.Rules, Rule{Record: k.Record, Expr: quotient(k)})
 	}
+	agent.Rules = append(agent.Rules, scorecard(cfg)...)
 	health := Group{Name: "cskpi.health.rules", Rules: []Rule{
 		{Record: EventsRate, Expr: "sum " + overInstances + " (rate(cskpi_events_total[5m]))"},
 		{Record: RejectedRate, Expr: "sum " + overInstances + " (rate(cskpi_events_rejected_total[5m]))"},
