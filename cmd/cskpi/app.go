@@ -154,7 +154,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	case serveCmd.FullCommand():
 		err = runServe(ctx, &f, logger, reload)
 	case demoCmd.FullCommand():
-		err = runDemo(ctx, &f, logger, stdout)
+		err = runDemo(ctx, &f, logger, stdout, reload)
 	case produceCmd.FullCommand():
 		err = runProduce(ctx, &f, stderr)
 	case loadgenCmd.FullCommand():
@@ -342,7 +342,7 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan 
 	})
 }
 
-func runDemo(ctx context.Context, f *flags, logger *slog.Logger, stdout io.Writer) error {
+func runDemo(ctx context.Context, f *flags, logger *slog.Logger, stdout io.Writer, reload <-chan struct{}) error {
 	wc, err := windowsConfig(f)
 	if err != nil {
 		return err
@@ -355,6 +355,8 @@ func runDemo(ctx context.Context, f *flags, logger *slog.Logger, stdout io.Write
 		Windows:       wc,
 		Out:           stdout,
 		Logger:        logger,
+		ShopsFile:     f.shopsFile,
+		Reload:        reload,
 	})
 }
 

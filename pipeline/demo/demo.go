@@ -2,11 +2,14 @@ package demo
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -38,6 +41,10 @@ type Options struct {
 	Backfill      time.Duration // history published before going live
 	Logger        *slog.Logger
 	OnListen      func(net.Addr)
+	// ShopsFile is the shop directory; "" writes the demo's own (shops.yml) to a temporary
+	// file, named in the log, that can be edited while the demo runs. Reload carries SIGHUP.
+	ShopsFile string
+	Reload    <-chan struct{}
 	// OnBrokers, when set, gets the in-process broker's addresses once it is up, before the
 	// history is published: a caller can publish events of its own next to the synthetic
 	// ones (the deploy end-to-end test adds refunds, which the synthetic shops only produce
@@ -51,6 +58,11 @@ const (
 	topicDeadletter = "cs.deadletter"
 	partitions      = 4
 )
+
+// demoShops is the demo's shop directory: two shops on different hours and zones.
+//
+//go:embed shops.yml
+var demoShops []byte
 
 // Run runs the demo until ctx is done.
 func Run(ctx context.Context, opt Options) error {
@@ -86,6 +98,19 @@ func Run(ctx context.Context, opt Options) error {
 		opt.OnBrokers(brokers)
 	}
 
+	if opt.ShopsFile == "" {
+		dir, err := os.MkdirTemp("", "cskpi-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		opt.ShopsFile = filepath.Join(dir, "shops.yml")
+		if err := os.WriteFile(opt.ShopsFile, demoShops, 0o644); err != nil {
+			return err
+		}
+		opt.Logger.Info("demo: shop directory (edit it, or send SIGHUP, to see it reloaded)", "file", opt.ShopsFile)
+	}
+
 	popt := produce.Options{Brokers: brokers, Topics: produce.Topics{Messages: topicMessages, Orders: topicOrders}}
 	now := time.Now()
 	gen := synth.New(synth.Config{Seed: now.UnixNano(), Shops: opt.Shops, SlowShops: 1, Start: now.Add(-opt.Backfill), Rate: opt.Rate})
@@ -118,6 +143,8 @@ func Run(ctx context.Context, opt Options) error {
 			Redis:         &redis.UniversalOptions{Addrs: []string{mr.Addr()}},
 			ListenAddress: opt.ListenAddress,
 			WebConfigFile: opt.WebConfigFile,
+			ShopsFile:     opt.ShopsFile,
+			Reload:        opt.Reload,
 			OnListen:      opt.OnListen,
 			Logger:        opt.Logger,
 			Registry:      reg,
