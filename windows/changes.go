@@ -49,7 +49,7 @@ func (p *Partition) Changes(next map[string]int64) *ChangeSet {
 	}
 	for _, c := range p.dirtyC {
 		if !c.gone {
-			cs.Convs = append(cs.Convs, Field{c.key, encodeConv(c)})
+			cs.Convs = append(cs.Convs, Field{c.key, encodeConv(c, p.recent[c])})
 		}
 	}
 	cs.DeletedConvs = append(cs.DeletedConvs, p.deletedC...)
@@ -163,7 +163,7 @@ func (p *Partition) Restore(s *Stored) error {
 		}
 	}
 	for _, f := range s.Convs {
-		c, err := decodeConv(f.Value)
+		c, replies, err := decodeConv(f.Value)
 		if err != nil {
 			return fmt.Errorf("partition %d conversations: %w", p.ID, err)
 		}
@@ -172,8 +172,8 @@ func (p *Partition) Restore(s *Stored) error {
 		if c.open {
 			p.open[c] = struct{}{}
 		}
-		if len(c.replies) > 0 {
-			p.active[c] = struct{}{}
+		if len(replies) > 0 {
+			p.recent[c] = replies
 		}
 	}
 	for _, f := range s.IDs {

@@ -90,7 +90,7 @@ func (r *reader) bool() bool {
 	return v
 }
 
-func encodeConv(c *conv) []byte {
+func encodeConv(c *conv, replies []reply) []byte {
 	w := writer{b: make([]byte, 0, 32)}
 	w.uvarint(codecVersion)
 	w.varint(c.last)
@@ -124,20 +124,19 @@ func encodeConv(c *conv) []byte {
 		w.varint(int64(s.date))
 		w.varint(s.ts)
 	}
-	w.uvarint(uint64(len(c.replies)))
-	for _, r := range c.replies {
+	w.uvarint(uint64(len(replies)))
+	for _, r := range replies {
 		w.str(r.agent)
 		w.varint(r.ts)
 	}
 	w.str(c.lastAgent)
-	w.varint(c.lastReply)
 	return w.b
 }
 
-func decodeConv(b []byte) (*conv, error) {
+func decodeConv(b []byte) (*conv, []reply, error) {
 	r := reader{b: b}
 	if r.uvarint() != codecVersion {
-		return nil, errCorrupt
+		return nil, nil, errCorrupt
 	}
 	c := &conv{}
 	c.last = r.varint()
@@ -175,18 +174,18 @@ func decodeConv(b []byte) (*conv, error) {
 		c.served = append(c.served, s)
 	}
 	n = r.count()
+	var replies []reply
 	for i := 0; i < n && r.err == nil; i++ {
 		var rp reply
 		rp.agent = r.str()
 		rp.ts = r.varint()
-		c.replies = append(c.replies, rp)
+		replies = append(replies, rp)
 	}
 	c.lastAgent = r.str()
-	c.lastReply = r.varint()
 	if r.err != nil || len(r.b) != 0 || (c.open && len(c.msgs) == 0) {
-		return nil, errCorrupt
+		return nil, nil, errCorrupt
 	}
-	return c, nil
+	return c, replies, nil
 }
 
 // appendID adds one (anchor, id) entry to a minute's id blob.

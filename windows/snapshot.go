@@ -78,10 +78,10 @@ func (t *Totals) Add(p *Partition) {
 			}
 		}
 	}
-	for c := range p.active {
+	for c, rs := range p.recent {
 		shop, _, _ := strings.Cut(c.key, "/")
-		for i, r := range c.replies {
-			if r.ts <= t.a-activeWindow || r.ts > t.a || seenAgent(c.replies[:i], r.agent, t.a) {
+		for i, r := range rs {
+			if r.ts <= t.a-activeWindow || r.ts > t.a || seenAgent(rs[:i], r.agent, t.a) {
 				continue
 			}
 			t.active[owner{shop, r.agent}]++

@@ -28,25 +28,25 @@ type blockKey struct {
 type owner struct{ shop, agent string }
 
 // conv is the state of one conversation (shop, buyer) that can still change a result.
+// Conversations are kept for weeks (docs/SEMANTICS.md), so every field costs: what only a
+// few of them need (recent replies) lives in a side map of the partition.
 type conv struct {
 	key         string // "<shop>/<buyer>", its field in Redis
 	dirty, gone bool   // changed by the current batch; deleted since
 	queued      bool   // touched since the last expiry (Partition.touched)
+	open        bool
 	// last is the largest ts of the conversation's applied buyer and agent messages
 	// (minInt64 before any). SPEC §1 orders a conversation's messages, so no later message
 	// of it is earlier than last: state that only an earlier message could change may go.
 	last    int64
-	open    bool
 	start   int64   // first unanswered buyer message of the open episode
 	msgs    []int64 // ts of the open episode's buyer messages
 	cohorts []cohort
 	paids   []paid // applied order_paid, for cohorts consumed later
 	served  []served
-	replies []reply // human replies of the last 15 minutes of the as-of time (同时接待)
-	// lastAgent is the agent of the conversation's latest human reply (at lastReply),
-	// for /api/v1/waiting.
+	// lastAgent is the agent of the conversation's latest human reply (the last applied:
+	// a conversation's messages are in order), for /api/v1/waiting.
 	lastAgent string
-	lastReply int64
 }
 
 type reply struct {
@@ -72,7 +72,7 @@ type served struct {
 }
 
 func (c *conv) empty() bool {
-	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0 && len(c.replies) == 0
+	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0
 }
 
 // Config is what every partition of one service shares.
@@ -129,8 +129,9 @@ type Partition struct {
 	// open indexes the conversations with an open episode, for the waiting gauges: most
 	// conversations are kept for weeks (docs/SEMANTICS.md), few are waiting.
 	open map[*conv]struct{}
-	// active indexes the conversations with recent replies, for cskpi_agent_buyers_active.
-	active map[*conv]struct{}
+	// recent holds the human replies of the last 15 minutes of the as-of time, per
+	// conversation, for cskpi_agent_buyers_active (同时接待).
+	recent map[*conv][]reply
 	// touched lists the conversations changed since the last expiry, which looks at them
 	// at once; all conversations are walked only when the too-old horizon has moved by an
 	// hour since the last walk (fullAt).
@@ -209,7 +210,7 @@ func (p *Partition) reset() {
 	p.owners = newOwners()
 	p.convs = map[string]*conv{}
 	p.open = map[*conv]struct{}{}
-	p.active = map[*conv]struct{}{}
+	p.recent = map[*conv][]reply{}
 	p.touched = nil
 	p.fullAt = minInt64
 	for t := range event.NumTopics {
@@ -551,11 +552,9 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 	p.add(aid, r, kpi.AgentMessages, 1)
 	c := p.conv(e)
 	c.last = max(c.last, r)
-	c.replies = append(c.replies, reply{p.owners.owner(aid).agent, r})
-	p.active[c] = struct{}{}
-	if r >= c.lastReply {
-		c.lastAgent, c.lastReply = p.owners.owner(aid).agent, r
-	}
+	agentName := p.owners.owner(aid).agent
+	p.recent[c] = append(p.recent[c], reply{agentName, r})
+	c.lastAgent = agentName
 
 	date := p.localDate(e.Shop, r)
 	first := true
@@ -739,14 +738,15 @@ func (p *Partition) Expire(a int64, clk Clock) {
 	}
 	p.touched = p.touched[:0]
 	// A reply 15 minutes older than the as-of time counts for no window any more (A never
-	// goes back).
-	for c := range p.active {
-		if keep(&c.replies, func(r reply) bool { return r.ts > a-activeWindow }) {
-			if len(c.replies) == 0 {
-				delete(p.active, c)
+	// goes back). Dropping it is not written to Redis by itself: a stale reply there counts
+	// for nothing either, and goes with the conversation's next write.
+	for c, rs := range p.recent {
+		if keep(&rs, func(r reply) bool { return r.ts > a-activeWindow }) {
+			if len(rs) == 0 {
+				delete(p.recent, c)
+				continue
 			}
-			p.markConv(c)
-			p.expireOne(c, tooOld)
+			p.recent[c] = rs
 		}
 	}
 	p.ExpireIDs()
@@ -758,7 +758,7 @@ func (p *Partition) expireOne(c *conv, tooOld int64) {
 	if !p.expireConv(c, tooOld) {
 		return
 	}
-	if c.empty() {
+	if c.empty() && len(p.recent[c]) == 0 {
 		delete(p.convs, c.key)
 		c.gone = true
 		p.deletedC = append(p.deletedC, c.key)

@@ -370,15 +370,17 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	c := &conv{open: true, start: 5, msgs: []int64{5, 9, 9, 100},
+	c := &conv{open: true, last: 100, start: 5, msgs: []int64{5, 9, 9, 100},
 		cohorts: []cohort{{date: 20000, t0: 5, replied: true, agent: "a:1", nPaid: 2, fen: 12345}},
-		paids:   []paid{{ts: 7, fen: 100}}, served: []served{{agent: "a:1", date: 20000, ts: 8}}}
-	got, err := decodeConv(encodeConv(c))
+		paids:   []paid{{ts: 7, fen: 100}}, served: []served{{agent: "a:1", date: 20000, ts: 8}},
+		lastAgent: "a:1"}
+	replies := []reply{{"a:1", 8}, {"b", 9}}
+	got, gotReplies, err := decodeConv(encodeConv(c, replies))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", c) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", c) || fmt.Sprint(gotReplies) != fmt.Sprint(replies) {
+		t.Errorf("round trip:\n got %+v %v\nwant %+v %v", got, gotReplies, c, replies)
 	}
 	tab := newOwners()
 	want := map[owner][]int64{{"s", ""}: {0, 1, -1, 1 << 40}, {"s", "a:1"}: {7}}
@@ -398,7 +400,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		t.Errorf("id blob: %v %v", ids, err)
 	}
 	for _, bad := range [][]byte{nil, {1}, {2, 0, 0, 0, 0}, {1, 1, 0, 200}} {
-		if _, err := decodeConv(bad); err == nil {
+		if _, _, err := decodeConv(bad); err == nil {
 			t.Errorf("decodeConv(%v) accepted corrupt input", bad)
 		}
 	}
