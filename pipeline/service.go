@@ -141,18 +141,25 @@ func (s *Service) AsOf() int64 {
 
 // Snapshot computes every KPI series of the owned partitions at the as-of time.
 func (s *Service) Snapshot() []kpi.Series {
+	var out []kpi.Series
+	s.Each(func(x kpi.Series) { out = append(out, x) })
+	return out
+}
+
+// Each is Snapshot one series at a time, for a scrape that turns each into a metric
+// without holding them all.
+func (s *Service) Each(emit func(kpi.Series)) {
 	if _, has := s.stream.Get(); s.opt.EventClock && !has {
-		return nil
+		return
 	}
 	tot := windows.NewTotals(s.opt.Windows, s.AsOf())
 	for _, w := range s.workerList() {
 		w.addTo(tot)
 	}
-	series := tot.Series()
+	tot.Each(emit)
 	fs, fa := tot.Folded()
 	s.m.folded.WithLabelValues("shop").Set(float64(fs))
 	s.m.folded.WithLabelValues("agent").Set(float64(fa))
-	return series
 }
 
 // Waiting lists the open episodes of shop ("" for all) that have waited at least minWait, at

@@ -9,9 +9,9 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// Source computes the current KPI series.
+// Source computes the current KPI series, handing them over one at a time.
 type Source interface {
-	Snapshot() []kpi.Series
+	Each(emit func(kpi.Series))
 }
 
 // KPICollector exports a Source's series as gauges, computed when a scrape asks: a
@@ -43,15 +43,19 @@ func (c *KPICollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *KPICollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.src.Snapshot() {
+	c.src.Each(func(s kpi.Series) {
 		f := c.fams[s.Name]
 		ch <- prometheus.MustNewConstMetric(c.descs[s.Name], prometheus.GaugeValue, s.Value, f.LabelValues(s)...)
-	}
+	})
 }
 
 type staticSource []kpi.Series
 
-func (s staticSource) Snapshot() []kpi.Series { return s }
+func (s staticSource) Each(emit func(kpi.Series)) {
+	for _, x := range s {
+		emit(x)
+	}
+}
 
 // WriteText renders series in the Prometheus text format, as /metrics would.
 func WriteText(w io.Writer, series []kpi.Series, extra ...prometheus.Collector) error {

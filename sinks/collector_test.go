@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 type switchable struct{ series []kpi.Series }
 
-func (s *switchable) Snapshot() []kpi.Series { return s.series }
+func (s *switchable) Each(emit func(kpi.Series)) { staticSource(s.series).Each(emit) }
 
 func TestKPICollectorExposition(t *testing.T) {
 	src := &switchable{series: []kpi.Series{

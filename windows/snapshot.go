@@ -224,19 +224,26 @@ func (t *Totals) fold() {
 // Series renders every family for every shop and agent that is live (activity in the 28d
 // window), zeros included, within the cardinality caps.
 func (t *Totals) Series() []kpi.Series {
+	var out []kpi.Series
+	t.Each(func(s kpi.Series) { out = append(out, s) })
+	return out
+}
+
+// Each is Series one series at a time, without holding them all: a scrape of thousands of
+// shops turns each into a metric as it comes.
+func (t *Totals) Each(emit func(kpi.Series)) {
 	t.fold()
 	ownersShops, agents := t.live()
 	shops := make([]string, len(ownersShops))
 	for i, o := range ownersShops {
 		shops[i] = o.shop
 	}
-	var out []kpi.Series
 	for _, f := range kpi.Families() {
 		switch f.Level {
 		case kpi.ShopOnly:
 			for _, shop := range shops {
 				if f.Kind != kpi.PerWaitThreshold {
-					out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
+					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
 					continue
 				}
 				for i, thr := range t.cfg.waitThresholds() {
@@ -244,12 +251,12 @@ func (t *Totals) Series() []kpi.Series {
 					if w := t.waiting[shop]; w != nil {
 						n = w.over[i]
 					}
-					out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Seconds: kpi.LeLabel(thr)}, Value: float64(n)})
+					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Seconds: kpi.LeLabel(thr)}, Value: float64(n)})
 				}
 			}
 		case kpi.AgentOnly:
 			for _, o := range agents {
-				out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: o.shop, Agent: o.agent},
+				emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: o.shop, Agent: o.agent},
 					Value: float64(t.active[o])})
 			}
 		case kpi.ShopWindow:
@@ -259,27 +266,26 @@ func (t *Totals) Series() []kpi.Series {
 					w := windowIndex(wn)
 					if f.Le() {
 						for i, thr := range t.cfg.Thresholds {
-							out = append(out, kpi.Series{Name: f.Name,
+							emit(kpi.Series{Name: f.Name,
 								Labels: kpi.Labels{Shop: shop, Window: wn, Le: kpi.LeLabel(thr)},
 								Value:  f.Unit.Export(t.get(o, w, t.lay.slot[f.ID]+i))})
 						}
 						continue
 					}
-					out = append(out, kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Window: wn},
+					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Window: wn},
 						Value: f.Unit.Export(t.get(o, w, t.lay.slot[f.ID]))})
 				}
 			}
 		case kpi.AgentWindow:
 			for _, o := range agents {
 				for _, wn := range f.Windows {
-					out = append(out, kpi.Series{Name: f.Name,
+					emit(kpi.Series{Name: f.Name,
 						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: wn},
 						Value:  f.Unit.Export(t.get(o, windowIndex(wn), t.lay.slot[f.ID]))})
 				}
 			}
 		}
 	}
-	return out
 }
 
 // gauge is the value of a Gauge family of shop at the as-of time.
