@@ -41,6 +41,7 @@ type ChangeSet struct {
 // change set is its state as committed.
 func (p *Partition) Changes(next map[string]int64) *ChangeSet {
 	cs := &ChangeSet{Partition: p.ID, Seq: p.Seq, next: next, StreamTime: p.newest()}
+	p.arena = p.arena[:0]
 	for k := range p.dirtyB {
 		cs.Buckets = append(cs.Buckets, Field{blockField(k), p.seal(k)})
 	}
@@ -85,6 +86,11 @@ func (p *Partition) Committed(cs *ChangeSet) {
 		p.Offsets[t] = o
 	}
 	p.Seq = cs.Seq + 1
+	for k := range p.dirtyB {
+		if b := p.blocks[k]; b != nil {
+			b.dirty = false
+		}
+	}
 	p.idsCommitted(p.Seq)
 	p.clearDirty()
 	p.cool()
@@ -141,7 +147,7 @@ func (p *Partition) Restore(s *Stored) error {
 		}
 		b := &bucket{enc: f.Value}
 		if !keepAsIs {
-			b = &bucket{dec: vecs{}}
+			b = &bucket{dec: vecs{}, dirty: true}
 		}
 		var walkErr error
 		p.scratch, walkErr = walkBlock(f.Value, p.scratch, func(shop, agent []byte, v []int64) {

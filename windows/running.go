@@ -8,13 +8,15 @@ import (
 // vecs is a decoded bucket: the counter vector of each shop and agent with activity in it.
 type vecs map[ownerID][]int64
 
-// bucket is one minute or hour bucket of a partition. Between batches it is held only as
-// the bytes Redis holds (varints, several times smaller than the vectors); a batch that
-// changes it decodes it, and the commit encodes it again. Only the newest buckets, which
-// nearly every batch changes, stay decoded.
+// bucket is one minute or hour bucket of a partition. A cold bucket is held only as the
+// bytes Redis holds (varints, several times smaller than the vectors); a batch that changes
+// it decodes it. The newest buckets, which nearly every batch changes, stay decoded and
+// keep no encoding of their own: each commit encodes them into the partition's reusable
+// arena, and a bucket is encoded for keeps only when it cools.
 type bucket struct {
-	dec vecs   // nil while cold
-	enc []byte // what Redis holds; nil while the bucket has uncommitted changes
+	dec   vecs   // nil while cold
+	enc   []byte // what Redis holds, while cold (and until a change of a decoded one)
+	dirty bool   // changed since the last commit
 }
 
 // vectors gives the decoded bucket, decoding a cold one in place.
@@ -47,11 +49,12 @@ func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
 	}
 }
 
-// seal encodes a changed bucket for the commit; the encoding is its cold form after it.
+// seal encodes a changed bucket for the commit into the arena; the bytes are valid until
+// the next commit's change set is built.
 func (p *Partition) seal(k blockKey) []byte {
-	b := p.blocks[k]
-	b.enc = encodeVecs(&p.owners, b.dec)
-	return b.enc
+	start := len(p.arena)
+	p.arena = appendVecs(p.arena, &p.owners, p.blocks[k].dec)
+	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
 // hotMinutes is how far behind the partition's newest minute buckets stay decoded: replies
@@ -70,8 +73,11 @@ func (p *Partition) cool() {
 			delete(p.decoded, k)
 			continue
 		}
-		if b.enc == nil || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
+		if b.dirty || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
 			continue
+		}
+		if b.enc == nil {
+			b.enc = encodeVecs(&p.owners, b.dec)
 		}
 		b.dec = nil
 		delete(p.decoded, k)

@@ -155,6 +155,7 @@ type Partition struct {
 
 	// what the current batch changed, for the store.
 	dirtyB    map[blockKey]struct{}
+	arena     []byte  // the changed buckets' encodings of the change set being committed
 	dirtyC    []*conv // each once (conv.dirty); a conversation deleted since has gone set
 	dirtyI    [event.NumTopics]map[int64]struct{}
 	deletedB  []blockKey
@@ -296,7 +297,7 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 		p.decoded[k] = struct{}{}
 	}
 	d := p.vectors(k, b)
-	b.enc = nil
+	b.enc, b.dirty = nil, true
 	n := p.lay.shopLen
 	if agent {
 		n = p.lay.agentLen
