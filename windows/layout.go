@@ -20,7 +20,7 @@ func newLayout(thresholds int) layout {
 	var l layout
 	for _, f := range kpi.Families() {
 		l.slot[f.ID] = -1
-		if f.Kind != kpi.Counter {
+		if f.Kind != kpi.Counter && f.Kind != kpi.Shortfall {
 			continue
 		}
 		if f.Level == kpi.AgentWindow {

@@ -273,7 +273,7 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 						continue
 					}
 					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Window: wn},
-						Value: f.Unit.Export(t.get(o, w, t.lay.slot[f.ID]))})
+						Value: f.Unit.Export(t.counter(f, o, w))})
 				}
 			}
 		case kpi.AgentWindow:
@@ -281,11 +281,20 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 				for _, wn := range f.Windows {
 					emit(kpi.Series{Name: f.Name,
 						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: wn},
-						Value:  f.Unit.Export(t.get(o, windowIndex(wn), t.lay.slot[f.ID]))})
+						Value:  f.Unit.Export(t.counter(f, o, windowIndex(wn)))})
 				}
 			}
 		}
 	}
+}
+
+// counter is the integer value of a Counter or Shortfall family of o in window w.
+func (t *Totals) counter(f kpi.Family, o owner, w int) int64 {
+	v := t.get(o, w, t.lay.slot[f.ID])
+	if f.Kind == kpi.Shortfall {
+		return t.get(o, w, t.lay.slot[f.Base]) - v
+	}
+	return v
 }
 
 // gauge is the value of a Gauge family of shop at the as-of time.

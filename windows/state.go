@@ -582,9 +582,11 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 			}
 			p.add(aid, r, kpi.AgentResponses, 1)
 			p.add(aid, r, kpi.AgentResponseTimeSum, ms)
-			bms := p.businessMs(e.Shop, c.start, r)
-			p.add(shop, r, kpi.ResponseBusinessTimeSum, bms)
-			p.add(aid, r, kpi.AgentResponseBusinessTimeSum, bms)
+			// Business sums are kept as their shortfall from the calendar sums: nothing to
+			// add for a shop without business hours.
+			short := ms - p.businessMs(e.Shop, c.start, r)
+			p.add(shop, r, kpi.ResponseBusinessTimeSum, short)
+			p.add(aid, r, kpi.AgentResponseBusinessTimeSum, short)
 		}
 		// Every buyer message of the episode the reply closes is answered, also when the
 		// episode is past 48 hours and yields no sample.
@@ -607,10 +609,10 @@ func (p *Partition) applyReply(e *event.Event, shop ownerID) {
 		p.add(shop, co.t0, kpi.InquiriesReplied, 1)
 		p.add(aid, co.t0, kpi.AgentInquiriesReplied, 1)
 		// The reply that marks the cohort replied is its first response, at reply.ts.
-		fr, bfr := msBetween(co.t0, r), p.businessMs(e.Shop, co.t0, r)
+		fr := msBetween(co.t0, r)
 		p.add(shop, r, kpi.FirstResponses, 1)
 		p.add(shop, r, kpi.FirstResponseTimeSum, fr)
-		p.add(shop, r, kpi.FirstResponseBusinessTimeSum, bfr)
+		p.add(shop, r, kpi.FirstResponseBusinessTimeSum, fr-p.businessMs(e.Shop, co.t0, r))
 		p.add(aid, r, kpi.AgentFirstResponses, 1)
 		p.add(aid, r, kpi.AgentFirstResponseTimeSum, fr)
 		if co.nPaid > 0 {
@@ -650,7 +652,11 @@ func (p *Partition) KnowsShop(shop string) bool {
 // businessMs is the part of [from, to] inside shop's business hours in the directory in
 // force, in whole ms, floored like every sample. A shop without hours is always open.
 func (p *Partition) businessMs(shop string, from, to int64) int64 {
-	return p.cfg.Shops.Get().Shop(shop).BusinessNs(from, to) / int64(time.Millisecond)
+	s := p.cfg.Shops.Get().Shop(shop)
+	if s == nil || (s.Hours == nil && len(s.Closed) == 0) {
+		return msBetween(from, to)
+	}
+	return s.BusinessNs(from, to) / int64(time.Millisecond)
 }
 
 // guided books a replied cohort's paid amount, and the cohort itself the first time.

@@ -69,7 +69,7 @@ return 0
 // instance (or an earlier life of this one) moved the partition on. Reload and go on.
 var ErrFenced = errors.New("windows: partition state moved on (fenced)")
 
-const schemaVersion = "4"
+const schemaVersion = "5"
 
 // Store keeps partitions in Redis.
 type Store struct {

@@ -56,6 +56,10 @@ const (
 	Gauge
 	// PerWaitThreshold: a Gauge per waiting threshold, exported with the seconds label.
 	PerWaitThreshold
+	// Shortfall: a Counter kept as its shortfall from family Base (same level, windows and
+	// unit) and exported as Base minus it: for the business-time sums, which equal the
+	// calendar sums for a shop without business hours, so that nothing is added for it.
+	Shortfall
 )
 
 // ID names a KPI family. Adding a KPI is one ID and its row in the table below, plus the
@@ -114,6 +118,7 @@ type Family struct {
 	Windows []string
 	Unit    Unit
 	Kind    Kind
+	Base    ID // of a Shortfall
 }
 
 // Le says the family carries the le label, one series per response threshold.
@@ -205,12 +210,12 @@ func table() [NumIDs]Family {
 
 		FirstResponses:               {Name: "cskpi_first_responses", Help: "First-response samples (首次响应): the reply that marks an inquiry cohort replied, by reply ts.", Level: ShopWindow, Windows: all3},
 		FirstResponseTimeSum:         {Name: "cskpi_first_response_time_seconds_sum", Help: "Sum of first-response samples (reply ts - t0) in seconds.", Level: ShopWindow, Windows: all3, Unit: Millis},
-		ResponseBusinessTimeSum:      {Name: "cskpi_response_business_time_seconds_sum", Help: "Sum of response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis},
-		FirstResponseBusinessTimeSum: {Name: "cskpi_first_response_business_time_seconds_sum", Help: "Sum of first-response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis},
+		ResponseBusinessTimeSum:      {Name: "cskpi_response_business_time_seconds_sum", Help: "Sum of response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: ResponseTimeSum},
+		FirstResponseBusinessTimeSum: {Name: "cskpi_first_response_business_time_seconds_sum", Help: "Sum of first-response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: FirstResponseTimeSum},
 		WaitingOver:                  {Name: "cskpi_waiting_conversations_over", Help: "Open waiting episodes (started within 48 hours) that have waited more than the seconds label.", Level: ShopOnly, Kind: PerWaitThreshold},
 		AgentFirstResponses:          {Name: "cskpi_agent_first_responses", Help: "First-response samples of this agent, by reply ts.", Level: AgentWindow, Windows: all3},
 		AgentFirstResponseTimeSum:    {Name: "cskpi_agent_first_response_time_seconds_sum", Help: "Sum of this agent's first-response samples in seconds.", Level: AgentWindow, Windows: all3, Unit: Millis},
-		AgentResponseBusinessTimeSum: {Name: "cskpi_agent_response_business_time_seconds_sum", Help: "Sum of this agent's response samples in seconds of the shop's business hours.", Level: AgentWindow, Windows: all3, Unit: Millis},
+		AgentResponseBusinessTimeSum: {Name: "cskpi_agent_response_business_time_seconds_sum", Help: "Sum of this agent's response samples in seconds of the shop's business hours.", Level: AgentWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: AgentResponseTimeSum},
 		AgentBuyerMessagesAnswered:   {Name: "cskpi_agent_buyer_messages_answered", Help: "Buyer messages of the episodes this agent's replies closed (问答比 denominator), by reply ts.", Level: AgentWindow, Windows: day28},
 		AgentBuyersActive:            {Name: "cskpi_agent_buyers_active", Help: "Distinct buyers this agent sent a human reply to in the last 15 minutes (同时接待).", Level: AgentOnly, Kind: Gauge},
 	}

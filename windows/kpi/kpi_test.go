@@ -36,6 +36,12 @@ func TestTableFollowsNamingConventions(t *testing.T) {
 			if gauge != (len(f.Windows) == 0) || gauge != (f.Level == ShopOnly || f.Level == AgentOnly) {
 				t.Errorf("kind %d, level %d, windows %v: a gauge has no window and a level without one", f.Kind, f.Level, f.Windows)
 			}
+			if f.Kind == Shortfall {
+				b := f.Base.Family()
+				if b.Kind != Counter || b.Level != f.Level || b.Unit != f.Unit || strings.Join(b.Windows, ",") != strings.Join(f.Windows, ",") {
+					t.Errorf("shortfall of %s: base must be a counter of the same level, unit and windows", b.Name)
+				}
+			}
 			if f.Le() && f.Level != ShopWindow {
 				t.Errorf("a per-threshold family must be shop-level")
 			}
