@@ -57,7 +57,7 @@ const (
 	Future       Reason = "future"
 )
 
-// Reasons in the order SPEC §1 ranks them.
+// Reasons in the order CONTRACT §1 ranks them.
 var Reasons = []Reason{Oversize, Malformed, MissingField, InvalidValue, TooOld, Future}
 
 const (

@@ -9,7 +9,7 @@ import (
 
 // coPartition assigns partition numbers, not topic-partitions: the member that owns number
 // p owns partition p of every topic. A conversation's messages and orders share a partition
-// number (SPEC §1), and its state is kept under that number, so both must be read by one
+// number (CONTRACT §1), and its state is kept under that number, so both must be read by one
 // worker. kafka-go's range balancer happens to do this when partition counts match; this one
 // does it by construction.
 //
@@ -31,7 +31,7 @@ func (b coPartition) AssignGroups(members []kafka.GroupMember, partitions []kafk
 	if counts, ok := coPartitioned(partitions); !ok {
 		if b.log != nil {
 			b.log.Error("REFUSING TO ASSIGN PARTITIONS: the input topics are not co-partitioned "+
-				"(SPEC: both topics must have the same partition count, keyed by conversation with the "+
+				"(CONTRACT: both topics must have the same partition count, keyed by conversation with the "+
 				"murmur2 partitioner). Give them the same partition count and restart.",
 				"partitions_per_topic", counts)
 		}

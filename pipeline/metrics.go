@@ -7,7 +7,7 @@ import (
 	"github.com/cskpi/cskpi/windows"
 )
 
-// metrics are the health metrics of SPEC §3 that the pipeline owns.
+// metrics are the health metrics of CONTRACT §3 that the pipeline owns.
 type metrics struct {
 	events     *prometheus.CounterVec
 	rejected   *prometheus.CounterVec

@@ -24,7 +24,7 @@ type KPICollector struct {
 	fams  map[string]kpi.Family
 }
 
-// NewKPICollector describes every family of SPEC §3.
+// NewKPICollector describes every family of CONTRACT §3.
 func NewKPICollector(src Source) *KPICollector {
 	c := &KPICollector{src: src, descs: map[string]*prometheus.Desc{}, fams: map[string]kpi.Family{}}
 	for _, f := range kpi.Families() {

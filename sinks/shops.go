@@ -6,7 +6,7 @@ import (
 	"github.com/cskpi/cskpi/windows/shops"
 )
 
-// ShopCollector exports the shop directory in force (SPEC §6): cskpi_shop_info, whether
+// ShopCollector exports the shop directory in force (CONTRACT §6): cskpi_shop_info, whether
 // each shop is open at the as-of time, and its response target. Every instance exports the
 // whole directory: aggregate these with max, not sum.
 type ShopCollector struct {

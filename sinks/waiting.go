@@ -31,7 +31,7 @@ const (
 
 var shopParam = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// waitingHandler serves GET /api/v1/waiting?shop=S&min_wait=15s&limit=100 (SPEC §7):
+// waitingHandler serves GET /api/v1/waiting?shop=S&min_wait=15s&limit=100 (CONTRACT §7):
 // longest wait first, in Prometheus' API envelope so that the same tools read it.
 func waitingHandler(list WaitingFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -30,7 +30,7 @@ import (
 // offsets Redis holds. The series at the end must equal recompute's over the same log.
 //
 // It is the fast, many-seeded twin of the end-to-end differential and fault tests: the
-// same logs (with the disorder SPEC §1 allows, and a span that makes state expire by the
+// same logs (with the disorder CONTRACT §1 allows, and a span that makes state expire by the
 // too-old horizon mid-stream), without the broker and processes in between.
 func TestMirrorMatchesReference(t *testing.T) {
 	rds := testenv.StartRedis(t, testenv.RedisOptions{})

@@ -1,4 +1,4 @@
-// Package windows owns cskpi's state and the KPI rules of SPEC §2 that change it: the
+// Package windows owns cskpi's state and the KPI rules of CONTRACT §2 that change it: the
 // epoch-aligned buckets of the 15m, 24h and 28d windows, waiting episodes, inquiry cohorts
 // with their 48 h reply and payment joins, buyers served, remembered event ids, and the
 // stream times that decide when any of it can be dropped. Applying a batch to a partition's

@@ -36,7 +36,7 @@ func newLayout(thresholds int) layout {
 	l.agentLen++
 	for _, f := range kpi.Families() {
 		if f.Kind == kpi.PerThreshold {
-			l.slot[f.ID] = l.shopFixed // one family of thresholds: SPEC's responses_within
+			l.slot[f.ID] = l.shopFixed // one family of thresholds: the contract's responses_within
 		}
 	}
 	l.shopLen = l.shopFixed + thresholds

@@ -36,7 +36,7 @@ type conv struct {
 	queued      bool   // touched since the last expiry (Partition.touched)
 	open        bool
 	// last is the largest ts of the conversation's applied buyer and agent messages
-	// (minInt64 before any). SPEC §1 orders a conversation's messages, so no later message
+	// (minInt64 before any). CONTRACT §1 orders a conversation's messages, so no later message
 	// of it is earlier than last: state that only an earlier message could change may go.
 	last    int64
 	start   int64   // first unanswered buyer message of the open episode
@@ -82,14 +82,14 @@ type Config struct {
 	// Shops is the shop directory in force (nil: none): zones, business hours.
 	Shops *shops.Holder
 	// WaitThresholds are the waiting ages of cskpi_waiting_conversations_over in ms, whole
-	// seconds; nil means SPEC's default 15s, 3m, 1h.
+	// seconds; nil means the contract's default 15s, 3m, 1h.
 	WaitThresholds []int64
 	// MaxShops and MaxAgents cap the exported series (0: no cap); the least active shops
 	// and agents beyond them are folded into shop="_other" and agent="_other".
 	MaxShops, MaxAgents int
 }
 
-// waitThresholds are the configured waiting thresholds, or SPEC's default.
+// waitThresholds are the configured waiting thresholds, or the contract's default.
 func (c Config) waitThresholds() []int64 {
 	if c.WaitThresholds == nil {
 		return []int64{15_000, 180_000, 3_600_000}
@@ -142,7 +142,7 @@ type Partition struct {
 	// and a collision is as likely as two random 128-bit numbers being equal.
 	// The value is the id's anchor max(ts, S₀), S₀ being the topic-partition's stream time
 	// when it was accepted: the id is a duplicate while that stream time is at most
-	// anchor + 1 h (SPEC §1, decided in arrival order).
+	// anchor + 1 h (CONTRACT §1, decided in arrival order).
 	ids   [event.NumTopics]map[idKey]int64
 	seeds [event.NumTopics]maphash.Seed
 	// idMinutes groups the same ids by minute of anchor, for expiry and for Redis: there, each
@@ -703,7 +703,7 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 
 // Expire drops what can no longer change a result. a is the as-of time; clk carries the
 // stream time (see Clock), and neither goes back. See docs/SEMANTICS.md, "State
-// retention": the only bounds on what may still arrive are the too-old horizon of SPEC §1
+// retention": the only bounds on what may still arrive are the too-old horizon of CONTRACT §1
 // and the order of each conversation's messages, so state is kept until one of them
 // rules out every record that could change it, however late the other topic runs.
 func (p *Partition) Expire(a int64, clk Clock) {

@@ -88,7 +88,7 @@ func BenchmarkIDMemory(b *testing.B) {
 // within two minutes, a third of the answered ones paying within ten hours — applied
 // with expiry running as the service runs it, then the live heap (after a GC) and the
 // Redis memory of the conversations hash, each divided by the buyer-days of the 28-day
-// window. Exactness under SPEC §1's disorder keeps a replied cohort until a payment for it
+// window. Exactness under CONTRACT §1's disorder keeps a replied cohort until a payment for it
 // would be too old (28 days + 49 hours), and an unanswered episode until a reply would be.
 // go test -run=^$ -bench=StateMemory -benchtime=1x ./windows
 func BenchmarkStateMemory(b *testing.B) {

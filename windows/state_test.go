@@ -213,7 +213,7 @@ func TestDuplicatesAndTime(t *testing.T) {
 
 // TestExpiryDropsOnlyWhatCannotMatter: state goes only when the too-old horizon or the
 // conversation's own later messages rule out every record that could change it, however far
-// the partition's topics have moved on (SPEC §1 allows orders days late and conversations
+// the partition's topics have moved on (CONTRACT §1 allows orders days late and conversations
 // interleaved out of ts order).
 func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 	cfg := testConfig(t)

@@ -8,7 +8,7 @@ const (
 	minuteNs = int64(time.Minute)
 	hourNs   = int64(time.Hour)
 
-	// Bucket counts of SPEC §2.
+	// Bucket counts of CONTRACT §2.
 	buckets15m = 15
 	buckets24h = 1440
 	buckets28d = 672
@@ -18,7 +18,7 @@ const (
 	activeWindow = int64(15 * time.Minute)
 	horizon48    = 2 * day
 	// dupMemory is how long, in stream time, an accepted event id keeps making its copies
-	// duplicates (SPEC §1): until stream time passes max(ts, S₀) + dupMemory.
+	// duplicates (CONTRACT §1): until stream time passes max(ts, S₀) + dupMemory.
 	dupMemory = hourNs
 )
 

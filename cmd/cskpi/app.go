@@ -190,7 +190,7 @@ func splitList(s string) []string {
 }
 
 // parseThresholds accepts durations of whole seconds ("15s,3m"), as the le and seconds
-// labels are whole seconds (SPEC §3); flag names the flag in errors.
+// labels are whole seconds (CONTRACT §3); flag names the flag in errors.
 func parseThresholds(flag, s string) ([]int64, error) {
 	var out []int64
 	for _, p := range splitList(s) {

@@ -99,7 +99,7 @@ func TestLog(seed int64, records int) [][]byte {
 	return testlog.Lines(testlog.Config{Seed: seed, Records: records, Start: start, Shops: 3})
 }
 
-// DisorderLog is a seeded log over span with the disorder SPEC §1 allows: orders up to two
+// DisorderLog is a seeded log over span with the disorder CONTRACT §1 allows: orders up to two
 // days late, conversations interleaved out of ts order, adjacent copies of late events
 // (testlog.Config.Disorder). A span beyond 30 days makes the service drop state by
 // the too-old horizon while it reads the log.

@@ -31,7 +31,7 @@ func checkOutcomes(t *testing.T, f *difftest.Fixture, health map[string]float64)
 	}
 }
 
-// TestDisorderTrickled: a log with the disorder SPEC §1 allows — orders up to two days
+// TestDisorderTrickled: a log with the disorder CONTRACT §1 allows — orders up to two days
 // late, conversations interleaved out of ts order, adjacent re-published copies of late
 // events — spanning 33 days, trickled into the broker while one instance consumes it.
 // Its series and outcome counts equal recompute's.

@@ -295,7 +295,7 @@ func TestHostileInput(t *testing.T) {
 		byReason[[2]string{role, reason}]++
 	}
 	// An independent oracle: a record of at most 64 KiB that encoding/json does not take
-	// for JSON, or that is not UTF-8, is malformed (SPEC §1, docs/SEMANTICS.md).
+	// for JSON, or that is not UTF-8, is malformed (CONTRACT §1, docs/SEMANTICS.md).
 	var notJSON []string
 	for at, r := range src {
 		if len(r.Value) > event.MaxRecordBytes || (json.Valid(r.Value) && utf8.Valid(r.Value)) {
@@ -337,7 +337,7 @@ func TestHostileInput(t *testing.T) {
 // TestHostileRecordAtBrokerLimit: a record the broker accepted but whose dead-letter copy
 // (the same bytes plus four cskpi-* headers) is over the broker's message size limit.
 // It is oversize, so it must be counted, dead-lettered or at least skipped, and the
-// valid records after it in its partition applied: processing goes on (SPEC §1).
+// valid records after it in its partition applied: processing goes on (CONTRACT §1).
 func TestHostileRecordAtBrokerLimit(t *testing.T) {
 	// kfake, like Kafka, refuses a record batch over message.max.bytes (1048588); the
 	// largest value a producer gets through with this key is about 1048500 bytes, and the

@@ -74,7 +74,7 @@ func Reasons(outs []Outcome) map[event.Reason]int {
 }
 
 // CheckConversationOrder fails when an applied message goes back in ts within its
-// conversation (SPEC §1 orders a conversation's messages).
+// conversation (CONTRACT §1 orders a conversation's messages).
 func CheckConversationOrder(t testing.TB, outs []Outcome) {
 	t.Helper()
 	last := map[string]int64{}

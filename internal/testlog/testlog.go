@@ -30,7 +30,7 @@ type Config struct {
 	// at least Span + 2.5 days before Now. A span beyond 30 days makes a consumer drop
 	// state by the too-old horizon while the log is still being read.
 	Span time.Duration
-	// Disorder files the log out of ts order as far as SPEC §1 allows: half the orders of
+	// Disorder files the log out of ts order as far as CONTRACT §1 allows: half the orders of
 	// the random chats up to two days after their ts, half the random chats'
 	// conversations up to a day late as a whole (each keeping its own order, so
 	// conversations interleave out of ts order), and adjacent re-published copies of
@@ -88,7 +88,7 @@ type testLog struct {
 
 // Lines returns a seeded log that stresses correctness rather than looking like traffic:
 // two to four shops and a handful of buyers, so conversations interleave; every rejection
-// reason in several variants; duplicates, spam, and the boundary cases of SPEC §2 (local
+// reason in several variants; duplicates, spam, and the boundary cases of CONTRACT §2 (local
 // midnight, the 24 h reply and 48 h cohort horizons, abandoned episodes, payments filed before
 // the chat that led to them, refunds).
 //

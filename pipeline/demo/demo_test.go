@@ -18,7 +18,7 @@ import (
 )
 
 // TestDemoServesEveryFamily: within 10 s of start the demo exports every KPI family of
-// SPEC §3 and the health metrics, with the slow shop visibly slower.
+// CONTRACT §3 and the health metrics, with the slow shop visibly slower.
 func TestDemoServesEveryFamily(t *testing.T) {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/cskpi/cskpi/event/jsonl"
 )
 
-// Topics names the two input topics; empty names take SPEC §1's defaults.
+// Topics names the two input topics; empty names take CONTRACT §1's defaults.
 type Topics struct{ Messages, Orders string }
 
 // Options say where and how to publish.
@@ -71,7 +71,7 @@ func newPublisher(opt Options) (*publisher, error) {
 	}
 	p.w = &kafka.Writer{
 		Addr: kafka.TCP(opt.Brokers...),
-		// SPEC §1: murmur2 of "<shop_id>/<buyer_id>", so that with equal partition counts a
+		// CONTRACT §1: murmur2 of "<shop_id>/<buyer_id>", so that with equal partition counts a
 		// conversation's messages and orders share a partition number (and the Java clients'
 		// partitioning agrees). Consistent: a record without a key still lands predictably.
 		Balancer:     &kafka.Murmur2Balancer{Consistent: true},

@@ -27,7 +27,7 @@ type Options struct {
 
 	ListenAddress string
 	WebConfigFile string
-	// ShopsFile is the shop directory (SPEC §6); "" for none. It is re-read on Reload
+	// ShopsFile is the shop directory (CONTRACT §6); "" for none. It is re-read on Reload
 	// (SIGHUP) and when its content changes.
 	ShopsFile string
 	Reload    <-chan struct{}

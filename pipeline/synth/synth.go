@@ -414,7 +414,7 @@ func (g *Generator) conversation(t int64) {
 	b.busyUntil = end
 	if leftWaiting {
 		// A buyer left waiting does not come back. If they did, the first reply of their next
-		// chat would close the old episode with a sample of many minutes (SPEC §2), and those
+		// chat would close the old episode with a sample of many minutes (CONTRACT §2), and those
 		// few samples would dominate a small fast shop's 15-minute average, blurring the
 		// fast/slow contrast the demo's response-time alert must show.
 		b.busyUntil = math.MaxInt64

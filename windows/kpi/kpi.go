@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Window names of SPEC §2.
+// Window names of CONTRACT §2.
 const (
 	W15m = "15m"
 	W24h = "24h"
@@ -67,7 +67,7 @@ const (
 // state layout, the snapshot and the exposition are derived from the table.
 type ID uint8
 
-// The families of SPEC §3, in the order of the table.
+// The families of CONTRACT §3, in the order of the table.
 const (
 	BuyerMessages ID = iota
 	BuyerMessagesReplied
@@ -225,7 +225,7 @@ func table() [NumIDs]Family {
 	return t
 }
 
-// Families lists every KPI family of SPEC §3 in the order of the table.
+// Families lists every KPI family of CONTRACT §3 in the order of the table.
 func Families() []Family {
 	t := table()
 	return t[:]

@@ -1,7 +1,7 @@
 // Package reference owns the offline computation behind `cskpi recompute`: it reads an event
-// file, gives every record its outcome exactly as SPEC §1 and docs/SEMANTICS.md say, keeps
-// every applied event, and computes each KPI of SPEC §3 at one as-of time straight from the
-// definitions of SPEC §2.
+// file, gives every record its outcome exactly as CONTRACT §1 and docs/SEMANTICS.md say, keeps
+// every applied event, and computes each KPI of CONTRACT §3 at one as-of time straight from the
+// definitions of CONTRACT §2.
 //
 // It is the oracle the streaming path in windows/ is tested against, so it trades speed and
 // memory for being obviously right: plain maps and slices, no incremental state, no buckets

@@ -41,7 +41,7 @@ const (
 	msNs     = int64(time.Millisecond)
 
 	// dupMemory: an accepted id stays remembered until stream time passes max(ts, S₀) by
-	// this, S₀ being the stream time when it was accepted (SPEC §1).
+	// this, S₀ being the stream time when it was accepted (CONTRACT §1).
 	dupMemory = int64(time.Hour)
 	// abandonAfter: an episode older than this neither gets a sample nor keeps waiting.
 	abandonAfter = int64(48 * time.Hour)

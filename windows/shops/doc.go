@@ -1,4 +1,4 @@
-// Package shops owns the shop directory of SPEC §6 (--shops.file): its YAML format and
+// Package shops owns the shop directory of CONTRACT §6 (--shops.file): its YAML format and
 // validation, each shop's zone, business hours, closed dates and response target, and the
 // business-time arithmetic of response samples. The streaming path and the reference both
 // compute business time through it; its own tests check the arithmetic against a brute

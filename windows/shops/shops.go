@@ -16,10 +16,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// DefaultResponseTarget is a shop's response target when the directory gives none (SPEC §6).
+// DefaultResponseTarget is a shop's response target when the directory gives none (CONTRACT §6).
 const DefaultResponseTarget = 15 * time.Second
 
-// Shop is one shop of the directory (SPEC §6).
+// Shop is one shop of the directory (CONTRACT §6).
 type Shop struct {
 	ID, Name, Team string
 	// Location drives the shop's local dates and business hours.
@@ -215,7 +215,7 @@ func (s *Shop) BusinessNs(from, to int64) int64 {
 func (s *Shop) OpenAt(ts int64) bool { return s.BusinessNs(ts, ts+1) == 1 }
 
 // Holder holds the directory in force; a reload swaps it without a lock, and a sample takes
-// the directory in force when it is made (SPEC §6).
+// the directory in force when it is made (CONTRACT §6).
 type Holder struct{ p atomic.Pointer[Directory] }
 
 // Get is the directory in force (nil: none).

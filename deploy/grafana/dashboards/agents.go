@@ -14,7 +14,7 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// bandColors colour SPEC §4's load bands, idle to add staff.
+// bandColors colour CONTRACT §4's load bands, idle to add staff.
 func bandColors() []string { return []string{"blue", "green", "yellow", "orange", "red"} }
 
 // loadBands are the thresholds of a buyers-served field.
@@ -58,7 +58,7 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 	day := window(kpi.W24h)
 
 	b := newBoard("cskpi-agent-leaderboard", "cskpi / Agent leaderboard",
-		"Agents (客服子账号) of the selected shops over the last 24 hours: buyers served (日接待量) against SPEC §4's load bands, response time, conversion.", "kpi").
+		"Agents (客服子账号) of the selected shops over the last 24 hours: buyers served (日接待量) against CONTRACT §4's load bands, response time, conversion.", "kpi").
 		WithVariable(shopVariable())
 
 	columns := []struct {
@@ -111,7 +111,7 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 
 	b.WithPanel(bargauge.NewPanelBuilder().
 		Title("Buyers served in 24 h (日接待量) against the load bands").
-		Description("Load bands of SPEC §4: " + bandLegend(cfg) + ". " + rules.AgentOverloaded + " fires above " +
+		Description("Load bands of CONTRACT §4: " + bandLegend(cfg) + ". " + rules.AgentOverloaded + " fires above " +
 			fmt.Sprint(cfg.AgentBuyersServedMax) + ".").
 		Datasource(datasource()).
 		Height(10).

@@ -67,7 +67,7 @@ func exprs(d board) string {
 	return b.String()
 }
 
-// TestKPIsCharted: the shop overview charts every KPI of SPEC §4 and the waiting gauges;
+// TestKPIsCharted: the shop overview charts every KPI of CONTRACT §4 and the waiting gauges;
 // the leaderboard every agent KPI and the buyers served.
 func TestKPIsCharted(t *testing.T) {
 	bs := boards(t)
@@ -158,7 +158,7 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// TestLoadBandThresholds: the buyers-served bar gauge is coloured by SPEC §4's bands.
+// TestLoadBandThresholds: the buyers-served bar gauge is coloured by CONTRACT §4's bands.
 func TestLoadBandThresholds(t *testing.T) {
 	d := boards(t)["cskpi-agent-leaderboard"]
 	for _, p := range d.Panels {

@@ -42,7 +42,7 @@ func serviceHealth(cfg rules.Config) *dashboard.DashboardBuilder {
 		"none", query("max by (topic, partition) (cskpi_consumer_lag)", "{{topic}} p{{partition}}")))
 
 	b.WithRow(dashboard.NewRowBuilder("Latency"))
-	b.WithPanel(graph("Freshness", "From a batch's oldest record timestamp to the gauges showing it (SPEC §3: within a second).",
+	b.WithPanel(graph("Freshness", "From a batch's oldest record timestamp to the gauges showing it (CONTRACT §3: within a second).",
 		"s",
 		query(quantile(0.5, "cskpi_freshness_seconds"), "p50"),
 		query(quantile(0.99, "cskpi_freshness_seconds"), "p99")).

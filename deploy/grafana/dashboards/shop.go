@@ -13,7 +13,7 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// shopOverview shows every KPI of SPEC §4 for the selected shops: the state right now,
+// shopOverview shows every KPI of CONTRACT §4 for the selected shops: the state right now,
 // then each KPI over time in every window it has.
 func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 	ks := map[[2]kpi.ID]rules.KPI{}
@@ -28,7 +28,7 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 	leTarget := fmt.Sprint(int64(threshold))
 
 	b := newBoard("cskpi-shop-overview", "cskpi / Shop overview",
-		"Customer-service KPIs of SPEC §4 per shop, from the recording rules of deploy/prometheus.", "kpi").
+		"Customer-service KPIs of CONTRACT §4 per shop, from the recording rules of deploy/prometheus.", "kpi").
 		WithVariable(shopVariable())
 
 	b.WithRow(dashboard.NewRowBuilder("Right now"))
@@ -83,7 +83,7 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 				Thresholds(thresholds("green", step{waitWarn, "yellow"}, step{waitCrit, "red"})).
 				ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
 			b.WithPanel(graph("Buyers waiting longer than 3 minutes, not yet an hour", "Live breaches: "+
-				"cskpi_waiting_conversations_over{seconds=\"180\"} - …{seconds=\"3600\"} (SPEC §3).", "none",
+				"cskpi_waiting_conversations_over{seconds=\"180\"} - …{seconds=\"3600\"} (CONTRACT §3).", "none",
 				query(sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="180"`)+" - ignoring (seconds) "+
 					sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="3600"`), "{{shop}}")))
 		}

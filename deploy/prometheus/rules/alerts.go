@@ -33,14 +33,14 @@ const (
 	Critical = "critical"
 )
 
-// Band is one of SPEC §4's agent load bands (日接待量): From buyers served in 24 h up to
+// Band is one of CONTRACT §4's agent load bands (日接待量): From buyers served in 24 h up to
 // the next band's From.
 type Band struct {
 	From int
 	Name string
 }
 
-// LoadBands are SPEC §4's bands: <60 idle, 60–80 normal, 80–100 full, 100–120 strained,
+// LoadBands are CONTRACT §4's bands: <60 idle, 60–80 normal, 80–100 full, 100–120 strained,
 // >120 add staff. Counts are whole, so "above 120" starts at 121.
 func LoadBands(cfg Config) []Band {
 	return []Band{{0, "idle"}, {60, "normal"}, {80, "full"}, {100, "strained"}, {cfg.AgentBuyersServedMax + 1, "add staff"}}

@@ -16,7 +16,7 @@ type Config struct {
 	RunbookURL string
 
 	// ResponseTime: a shop's average response time over ResponseTimeWindow above
-	// ResponseTimeThreshold for ResponseTimeFor. SPEC §4: 15 s over the 15m window.
+	// ResponseTimeThreshold for ResponseTimeFor. CONTRACT §4: 15 s over the 15m window.
 	ResponseTimeThreshold time.Duration
 	ResponseTimeWindow    string
 	ResponseTimeFor       time.Duration
@@ -28,7 +28,7 @@ type Config struct {
 	WaitingCritical time.Duration
 	WaitingFor      time.Duration
 
-	// AgentBuyersServedMax: above it an agent is in SPEC §4's "add staff" band (日接待量 >120
+	// AgentBuyersServedMax: above it an agent is in CONTRACT §4's "add staff" band (日接待量 >120
 	// in 24 h). AgentFor rides out the scrape or two in which a partition that moved between
 	// instances is counted by both.
 	AgentBuyersServedMax int
@@ -43,7 +43,7 @@ type Config struct {
 	// NoEventsFor: not one record applied for this long while the lag stayed above 0.
 	NoEventsFor time.Duration
 
-	// Scorecard is the agent scorecard of SPEC §4 (客服绩效).
+	// Scorecard is the agent scorecard of CONTRACT §4 (客服绩效).
 	Scorecard Scorecard
 }
 

@@ -5,7 +5,7 @@
 //
 // Recording rules (level:metric:operations) aggregate every KPI family over the
 // instances that share the partitions (`sum without (instance, pod)`; the oldest wait is a
-// `max`) and turn SPEC §4's numerators and denominators into ratios. A ratio is absent,
+// `max`) and turn CONTRACT §4's numerators and denominators into ratios. A ratio is absent,
 // never 0, NaN or ±Inf, while its denominator is 0: "no buyer wrote" is not "0% replied",
 // and an absent ratio can neither trip nor clear an alert by accident. The window label
 // (15m, 24h, 28d) is kept, so one rule serves every window a family has.

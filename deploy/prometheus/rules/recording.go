@@ -18,11 +18,11 @@ const (
 )
 
 // overInstances is the aggregation every rule starts with: each instance exports the share
-// of the partitions it owns (SPEC §3), and these two labels are what tell them apart
+// of the partitions it owns (CONTRACT §3), and these two labels are what tell them apart
 // (instance under any scrape config, pod under the Prometheus Operator).
 const overInstances = "without (instance, pod)"
 
-// DefaultResponseTarget is a shop's response target when the directory gives none (SPEC §6).
+// DefaultResponseTarget is a shop's response target when the directory gives none (CONTRACT §6).
 const DefaultResponseTarget = 15 * time.Second
 
 // ResponseTimeMean is the average response time per shop and window, which the
@@ -46,7 +46,7 @@ const (
 	Number              // a plain quotient or count
 )
 
-// KPI is one quotient of SPEC §4, recorded per shop (or agent) and window.
+// KPI is one quotient of CONTRACT §4, recorded per shop (or agent) and window.
 type KPI struct {
 	Record   string // recording rule
 	Name     string // English name
@@ -67,7 +67,7 @@ func (k KPI) Windows() []string {
 	return out
 }
 
-// ShopKPIs lists SPEC §4's KPI catalogue in its order. The last entry of the catalogue,
+// ShopKPIs lists CONTRACT §4's KPI catalogue in its order. The last entry of the catalogue,
 // the agent load band (日接待量), is no quotient: it is Sum(kpi.AgentBuyersServed) against
 // LoadBands.
 func ShopKPIs() []KPI {
@@ -115,7 +115,7 @@ const (
 	AgentScore = "shop_agent:cskpi_agent_scorecard:ratio"
 )
 
-// scorecard records SPEC §4's agent scorecard over its window: conversion against
+// scorecard records CONTRACT §4's agent scorecard over its window: conversion against
 // cfg.Scorecard.Conversion, order value against .OrderValue, and the average response
 // time against the shop's target (cskpi_shop_response_target_seconds, 15 s without one),
 // each min(1, actual/target) — target/actual for a time — then weighted. A part an agent

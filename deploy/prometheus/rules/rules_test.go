@@ -18,7 +18,7 @@ const promtoolInstall = "apt-get install -y prometheus (Debian's package ships p
 
 // TestPromtool checks the committed rule files with promtool and runs its unit tests
 // (deploy/prometheus/tests): each alert fires when it should and stays silent when it
-// should not, and the recording rules compute SPEC §4. That the committed files are what
+// should not, and the recording rules compute CONTRACT §4. That the committed files are what
 // this package generates is deploy's TestGeneratedFilesUpToDate.
 func TestPromtool(t *testing.T) {
 	promtool := testenv.RequireTool(t, "promtool", promtoolInstall)
@@ -43,7 +43,7 @@ func TestPromtool(t *testing.T) {
 	}
 }
 
-// TestEveryFamilyAggregated: each KPI family of SPEC §3 has its over-instances rule, a sum,
+// TestEveryFamilyAggregated: each KPI family of CONTRACT §3 has its over-instances rule, a sum,
 // except the oldest wait, a max.
 func TestEveryFamilyAggregated(t *testing.T) {
 	records := map[string]string{}
@@ -108,7 +108,7 @@ func TestRecordingRuleNames(t *testing.T) {
 	}
 }
 
-// TestCatalogueComplete: every quotient of SPEC §4 is among the shop KPIs.
+// TestCatalogueComplete: every quotient of CONTRACT §4 is among the shop KPIs.
 func TestCatalogueComplete(t *testing.T) {
 	want := [][2]kpi.ID{
 		{kpi.ResponseTimeSum, kpi.Responses},
@@ -192,7 +192,7 @@ func TestAlertsAnnotatedAndInRunbook(t *testing.T) {
 	}
 }
 
-// TestThresholdsFromConfig: the shipped thresholds are SPEC §4's, and changing Config
+// TestThresholdsFromConfig: the shipped thresholds are CONTRACT §4's, and changing Config
 // changes the expression, the duration and the text together.
 func TestThresholdsFromConfig(t *testing.T) {
 	cfg := Default()
@@ -212,7 +212,7 @@ func TestThresholdsFromConfig(t *testing.T) {
 	if d.ResponseTimeThreshold != 15*time.Second || d.ResponseTimeWindow != kpi.W15m || d.ResponseTimeFor != 5*time.Minute ||
 		d.WaitingWarning != 15*time.Second || d.WaitingCritical != 3*time.Minute || d.AgentBuyersServedMax != 120 ||
 		d.LagGrowingFor != 10*time.Minute || d.NoEventsFor != 15*time.Minute {
-		t.Errorf("Default() strays from SPEC §4 and the runbook: %+v", d)
+		t.Errorf("Default() strays from CONTRACT §4 and the runbook: %+v", d)
 	}
 }
 
