@@ -139,15 +139,8 @@ func (s *Service) AsOf() int64 {
 	return s.opt.Now().UnixNano()
 }
 
-// Snapshot computes every KPI series of the owned partitions at the as-of time.
-func (s *Service) Snapshot() []kpi.Series {
-	var out []kpi.Series
-	s.Each(func(x kpi.Series) { out = append(out, x) })
-	return out
-}
-
-// Each is Snapshot one series at a time, for a scrape that turns each into a metric
-// without holding them all.
+// Each hands over every KPI series of the owned partitions at the as-of time, one at a
+// time, so that a scrape turns each into a metric without holding them all.
 func (s *Service) Each(emit func(kpi.Series)) {
 	if _, has := s.stream.Get(); s.opt.EventClock && !has {
 		return

@@ -653,7 +653,7 @@ func (p *Partition) KnowsShop(shop string) bool {
 // force, in whole ms, floored like every sample. A shop without hours is always open.
 func (p *Partition) businessMs(shop string, from, to int64) int64 {
 	s := p.cfg.Shops.Get().Shop(shop)
-	if s == nil || (s.Hours == nil && len(s.Closed) == 0) {
+	if s.AlwaysOpen() {
 		return msBetween(from, to)
 	}
 	return s.BusinessNs(from, to) / int64(time.Millisecond)
@@ -751,6 +751,7 @@ func (p *Partition) Expire(a int64, clk Clock) {
 		if keep(&rs, func(r reply) bool { return r.ts > a-activeWindow }) {
 			if len(rs) == 0 {
 				delete(p.recent, c)
+				p.expireOne(c, tooOld)
 				continue
 			}
 			p.recent[c] = rs
@@ -760,18 +761,19 @@ func (p *Partition) Expire(a int64, clk Clock) {
 	p.sweepOwners()
 }
 
-// expireOne expires c, and deletes it once nothing of it is left.
+// expireOne expires c, and deletes it once nothing of it is left (also when it emptied
+// earlier, by its recent replies ageing out).
 func (p *Partition) expireOne(c *conv, tooOld int64) {
-	if !p.expireConv(c, tooOld) {
-		return
-	}
+	changed := p.expireConv(c, tooOld)
 	if c.empty() && len(p.recent[c]) == 0 {
 		delete(p.convs, c.key)
 		c.gone = true
 		p.deletedC = append(p.deletedC, c.key)
 		return
 	}
-	p.markConv(c)
+	if changed {
+		p.markConv(c)
+	}
 }
 
 // expireConv drops the parts of c that no acceptable record could change, and reports

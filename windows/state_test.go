@@ -458,3 +458,21 @@ func TestCardinalityCapsFoldIntoOther(t *testing.T) {
 
 // streamAt is a clock whose stream time is ts.
 func streamAt(ts int64) Clock { return Clock{Stream: ts, HasTime: true} }
+
+// TestConversationGoesWithItsLastRecentReply: a conversation whose other state has expired
+// while a reply of it is still recent is deleted once that reply ages out, not kept empty.
+func TestConversationGoesWithItsLastRecentReply(t *testing.T) {
+	p := NewPartition(0, testConfig(t))
+	clk := Clock{Wall: at(10000 * time.Hour)}
+	r := msg("1", event.Agent, 0)
+	p.Admit(&r, &clk)
+	// The too-old horizon is past the buyers-served marker; the reply is still recent at A.
+	p.Expire(at(5*time.Minute), streamAt(at(27*time.Hour)+int64(event.MaxAge)))
+	if c := p.convs["s1/b1"]; c == nil || !c.empty() || len(p.recent[c]) != 1 {
+		t.Fatalf("want an otherwise empty conversation holding its recent reply: %+v", c)
+	}
+	p.Expire(at(16*time.Minute), streamAt(at(27*time.Hour)+int64(event.MaxAge)))
+	if _, ok := p.convs["s1/b1"]; ok || len(p.recent) != 0 || len(p.deletedC) != 1 {
+		t.Errorf("conversation kept after its last recent reply aged out: %d convs, %d recent, deleted %v", len(p.convs), len(p.recent), p.deletedC)
+	}
+}

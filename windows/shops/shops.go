@@ -178,7 +178,7 @@ func (s *Shop) BusinessNs(from, to int64) int64 {
 	if to <= from {
 		return 0
 	}
-	if s == nil || (s.Hours == nil && len(s.Closed) == 0) {
+	if s.AlwaysOpen() {
 		return to - from
 	}
 	const minute = int64(time.Minute)
@@ -210,6 +210,10 @@ func (s *Shop) BusinessNs(from, to int64) int64 {
 	}
 	return total
 }
+
+// AlwaysOpen says the shop has neither business hours nor closed dates (nil: a shop not
+// in the directory).
+func (s *Shop) AlwaysOpen() bool { return s == nil || (s.Hours == nil && len(s.Closed) == 0) }
 
 // OpenAt says whether the shop is open at ts.
 func (s *Shop) OpenAt(ts int64) bool { return s.BusinessNs(ts, ts+1) == 1 }

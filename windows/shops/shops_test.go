@@ -157,7 +157,7 @@ func TestBusinessTimeProperties(t *testing.T) {
 				if g := s.BusinessNs(from+off, to); g > to-from-off || g < 0 {
 					t.Fatalf("business %v of a %v interval", time.Duration(g), time.Duration(to-from-off))
 				}
-				if s.Hours == nil && len(s.Closed) == 0 && got != to-from {
+				if s.AlwaysOpen() && got != to-from {
 					t.Fatalf("an always-open shop: %v of %v", time.Duration(got), time.Duration(to-from))
 				}
 			}
