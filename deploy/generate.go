@@ -1,8 +1,12 @@
 package deploy
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cskpi/cskpi/deploy/grafana/dashboards"
 	"github.com/cskpi/cskpi/deploy/prometheus/rules"
@@ -14,7 +18,39 @@ const (
 	AlertingRulesFile  = "deploy/prometheus/alerts.yml"
 	PrometheusRuleFile = "deploy/k8s/prometheusrule.yaml"
 	DashboardsDir      = "deploy/grafana/provisioning/dashboards"
+	// ConfigFile holds the settings of `make generate` a deployment changes.
+	ConfigFile = "deploy/generate.yml"
 )
+
+// Settings are the fields of ConfigFile: the addresses the alerts link to, which only the
+// deployment knows.
+type Settings struct {
+	// RunbookURL is where docs/RUNBOOK.md of your copy of cskpi is served; each alert's
+	// runbook_url is its anchor there.
+	RunbookURL string `yaml:"runbook_url"`
+	// WaitingAPI is serve's GET /api/v1/waiting as whoever is paged reaches it.
+	WaitingAPI string `yaml:"waiting_api"`
+}
+
+// LoadConfig is rules.Default() with the settings of the file at path.
+func LoadConfig(path string) (rules.Config, error) {
+	cfg := rules.Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	var s Settings
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.RunbookURL == "" || s.WaitingAPI == "" {
+		return cfg, fmt.Errorf("%s: runbook_url and waiting_api are required", path)
+	}
+	cfg.RunbookURL, cfg.WaitingAPI = s.RunbookURL, s.WaitingAPI
+	return cfg, nil
+}
 
 // prometheusRule is the Prometheus Operator's resource carrying the same groups as the
 // rule files.
@@ -39,9 +75,8 @@ func RuleFiles(cfg rules.Config) (recording, alerting []byte, err error) {
 	return recording, alerting, nil
 }
 
-// Files renders every generated file of the shipped configuration, by path.
-func Files() (map[string][]byte, error) {
-	cfg := rules.Default()
+// Files renders every generated file for cfg, by path.
+func Files(cfg rules.Config) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	rec, alerts, err := RuleFiles(cfg)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -14,7 +15,11 @@ const root = ".."
 // TestGeneratedFilesUpToDate: the committed rule files, PrometheusRule and dashboards are
 // exactly what `make generate` writes now, and no stale dashboard lingers next to them.
 func TestGeneratedFilesUpToDate(t *testing.T) {
-	files, err := Files()
+	cfg, err := LoadConfig(filepath.Join(root, filepath.FromSlash(ConfigFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,5 +46,41 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 	}
 	if n := len(committed); n != 3 {
 		t.Errorf("%d dashboards committed, want 3 (shop overview, agent leaderboard, service health)", n)
+	}
+}
+
+// TestSettings: the addresses of deploy/generate.yml reach every alert, and a file with an
+// unknown or a missing field is refused.
+func TestSettings(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := LoadConfig(write("ok.yml", "runbook_url: https://git.example/ops/cskpi/RUNBOOK.md\nwaiting_api: https://kpi.example/api/v1/waiting\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := string(files[AlertingRulesFile])
+	if n, m := strings.Count(alerts, "runbook_url: https://git.example/ops/cskpi/RUNBOOK.md#"), strings.Count(alerts, "runbook_url:"); n == 0 || n != m {
+		t.Errorf("%d of %d runbook_url annotations use the configured address", n, m)
+	}
+	if !strings.Contains(alerts, "https://kpi.example/api/v1/waiting?shop={{ $labels.shop }}") {
+		t.Error("the KPI alerts do not link to the configured waiting API")
+	}
+	for name, body := range map[string]string{
+		"unknown.yml": "runbook_url: x\nwaiting_api: y\nrunbok_url: z\n",
+		"missing.yml": "runbook_url: x\n",
+	} {
+		if _, err := LoadConfig(write(name, body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -202,6 +202,11 @@ func TestAlertmanagerConfig(t *testing.T) {
 			Routes   []struct {
 				Receiver string   `yaml:"receiver"`
 				Matchers []string `yaml:"matchers"`
+				GroupBy  []string `yaml:"group_by"`
+				Routes   []struct {
+					Receiver string   `yaml:"receiver"`
+					Matchers []string `yaml:"matchers"`
+				} `yaml:"routes"`
 			} `yaml:"routes"`
 		} `yaml:"route"`
 		Receivers []struct {
@@ -219,9 +224,22 @@ func TestAlertmanagerConfig(t *testing.T) {
 	}
 	used := []string{am.Route.Receiver}
 	var matchers []string
+	byTeam := false
 	for _, r := range am.Route.Routes {
 		used = append(used, r.Receiver)
 		matchers = append(matchers, r.Matchers...)
+		for _, sub := range r.Routes {
+			used = append(used, sub.Receiver)
+			for _, m := range sub.Matchers {
+				byTeam = byTeam || strings.HasPrefix(m, "team=")
+			}
+		}
+		if slices.Contains(r.Matchers, `alertname=~"CskpiResponseTimeHigh|CskpiBuyerWaiting|CskpiAgentOverloaded"`) && !slices.Contains(r.GroupBy, "team") {
+			t.Errorf("the KPI alerts' route does not group by team: %v", r.GroupBy)
+		}
+	}
+	if !byTeam {
+		t.Error("no route matches on the team label of the KPI alerts (CONTRACT §4)")
 	}
 	for _, r := range used {
 		if !receivers[r] {

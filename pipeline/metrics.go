@@ -20,11 +20,12 @@ type metrics struct {
 	missing    *prometheus.GaugeVec
 	folded     *prometheus.GaugeVec
 	kafkaUp    prometheus.Gauge
+	rejoins    prometheus.Counter
 }
 
-// newMetrics registers the health metrics; owned counts the loaded partitions when a
-// scrape asks.
-func newMetrics(reg prometheus.Registerer, topics []string, owned func() float64) *metrics {
+// newMetrics registers the health metrics; owned counts the loaded partitions and
+// partitions the input topics' partition numbers when a scrape asks.
+func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions func() float64) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cskpi_events_total",
@@ -73,13 +74,21 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned func() float64
 			Name: "cskpi_kafka_up",
 			Help: "1 when the brokers answered the last offset query, else 0.",
 		}),
+		rejoins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cskpi_group_rejoins_total",
+			Help: "Times this instance left and rejoined the consumer group because a partition number stayed claimed by no live instance for a session timeout.",
+		}),
 	}
 	reg.MustRegister(m.events, m.rejected, m.lag, m.streamTime, m.redisUp, m.applyTime, m.freshness,
-		m.batchSize, m.missing, m.folded, m.kafkaUp,
+		m.batchSize, m.missing, m.folded, m.kafkaUp, m.rejoins,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cskpi_partitions_owned",
 			Help: "Partition numbers this instance owns and has loaded.",
-		}, owned))
+		}, owned),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cskpi_group_partitions",
+			Help: "Partition numbers of the input topics, the group's whole work (0 until the brokers answered): sum(cskpi_partitions_owned) over instances below it means some are consumed by no one.",
+		}, partitions))
 	m.folded.WithLabelValues("shop")
 	m.folded.WithLabelValues("agent")
 	// Every series exists from the start, so rate() and alerts see the first increase.

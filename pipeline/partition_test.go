@@ -36,6 +36,9 @@ func (f *fakeStore) StreamTime(context.Context) (int64, bool, error) {
 }
 func (f *fakeStore) Ping(context.Context) error        { return nil }
 func (f *fakeStore) LoadScripts(context.Context) error { return nil }
+func (f *fakeStore) Claim(context.Context, string, []int, int, time.Duration) ([]bool, error) {
+	return nil, nil
+}
 
 func (f *fakeStore) Commit(ctx context.Context, cs *windows.ChangeSet) error {
 	if f.hold {
@@ -76,7 +79,7 @@ func testWorker(t *testing.T, store Store) (*worker, *prometheus.Registry) {
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, []string{"m", "o"}, func() float64 { return 0 })
+	m := newMetrics(reg, []string{"m", "o"}, func() float64 { return 0 }, func() float64 { return 0 })
 	clock := &streamClock{gauge: m.streamTime}
 	e := &env{opt: opt, m: m, stream: clock, asOf: func() int64 { ts, _ := clock.Get(); return ts }}
 	w := newWorker(0, e)

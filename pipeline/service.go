@@ -19,6 +19,7 @@ import (
 // Store is what the pipeline needs from the Redis state.
 type Store interface {
 	Load(ctx context.Context, p *windows.Partition) error
+	Claim(ctx context.Context, member string, mine []int, all int, ttl time.Duration) ([]bool, error)
 	Commit(ctx context.Context, cs *windows.ChangeSet) error
 	StreamTime(ctx context.Context) (int64, bool, error)
 	Ping(ctx context.Context) error
@@ -46,8 +47,12 @@ type Options struct {
 	// state is gone; without it such a partition is not consumed (see docs/RELIABILITY.md).
 	RebuildMissing bool
 
-	BatchSize      int
-	SessionTimeout time.Duration
+	BatchSize int
+	// SessionTimeout, HeartbeatInterval and RebalanceTimeout tune the consumer group
+	// (docs/RELIABILITY.md, "Rejoining the group", says how they were chosen).
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
 
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -75,6 +80,8 @@ type Service struct {
 	// logged whatever it is (an outage from the start is an ERROR too).
 	redisChecked, kafkaChecked atomic.Bool
 	joined                     atomic.Bool
+
+	group groupState
 }
 
 // New checks the options and registers the health metrics.
@@ -92,7 +99,16 @@ func New(opt Options) (*Service, error) {
 		opt.BatchSize = 8192
 	}
 	if opt.SessionTimeout <= 0 {
-		opt.SessionTimeout = 10 * time.Second
+		opt.SessionTimeout = DefaultSessionTimeout
+	}
+	if opt.HeartbeatInterval <= 0 {
+		opt.HeartbeatInterval = min(DefaultHeartbeatInterval, opt.SessionTimeout/3)
+	}
+	if opt.RebalanceTimeout <= 0 {
+		opt.RebalanceTimeout = DefaultRebalanceTimeout
+	}
+	if opt.HeartbeatInterval >= opt.SessionTimeout {
+		return nil, fmt.Errorf("pipeline: the heartbeat interval (%v) must be shorter than the session timeout (%v)", opt.HeartbeatInterval, opt.SessionTimeout)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -110,7 +126,8 @@ func New(opt Options) (*Service, error) {
 		opt.Transport = &kafka.Transport{}
 	}
 	s := &Service{opt: opt, log: opt.Logger, workers: map[int]*worker{}}
-	s.m = newMetrics(opt.Registerer, []string{opt.Topics.Messages, opt.Topics.Orders}, s.ownedCount)
+	s.group.watch = claimWatch{session: opt.SessionTimeout, rebalance: opt.RebalanceTimeout}
+	s.m = newMetrics(opt.Registerer, []string{opt.Topics.Messages, opt.Topics.Orders}, s.ownedCount, s.group.partitionCount)
 	s.stream.gauge = s.m.streamTime
 	s.env = &env{opt: &s.opt, m: s.m, stream: &s.stream, asOf: s.AsOf}
 	return s, nil
@@ -188,55 +205,6 @@ func (s *Service) ownedCount() float64 {
 		}
 	}
 	return float64(n)
-}
-
-// Run consumes until ctx is done. It returns nil on a clean stop.
-func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := s.opt.Store.LoadScripts(ctx); err != nil {
-		s.log.Warn("redis not reachable yet, will retry", "err", err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.pollLoop(ctx) }()
-	defer wg.Wait()
-
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                s.opt.Group,
-		Brokers:           s.opt.Brokers,
-		Dialer:            s.opt.Dialer,
-		Topics:            []string{s.opt.Topics.Messages, s.opt.Topics.Orders},
-		GroupBalancers:    []kafka.GroupBalancer{coPartition{log: s.log}},
-		SessionTimeout:    s.opt.SessionTimeout,
-		RebalanceTimeout:  s.opt.SessionTimeout,
-		HeartbeatInterval: s.opt.SessionTimeout / 5,
-		JoinGroupBackoff:  time.Second,
-		StartOffset:       kafka.FirstOffset,
-		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { s.log.Warn("kafka: " + fmt.Sprintf(f, a...)) }),
-	})
-	if err != nil {
-		return fmt.Errorf("consumer group: %w", err)
-	}
-	defer cg.Close()
-	backoff := newBackoff()
-	for {
-		gen, err := cg.Next(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			s.joined.Store(false)
-			s.log.Warn("joining consumer group failed, retrying", "group", s.opt.Group, "err", err)
-			if !backoff.wait(ctx) {
-				return nil
-			}
-			continue
-		}
-		backoff.reset()
-		s.joined.Store(true)
-		s.startGeneration(gen)
-	}
 }
 
 func (s *Service) startGeneration(gen *kafka.Generation) {
@@ -347,7 +315,13 @@ func (s *Service) pollLoop(ctx context.Context) {
 			s.m.redisUp.Set(0)
 		}
 		if tick%4 == 0 {
+			if tick%20 == 0 || s.group.partitions.Load() == 0 {
+				_ = s.pollPartitions(pctx, client)
+			}
 			s.pollOffsets(pctx, client)
+			if up {
+				s.claim(pctx)
+			}
 		}
 		cancel()
 		tick++
@@ -371,8 +345,7 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 	}
 	if len(req.Topics) == 0 {
 		// Nothing owned yet: a metadata request still tells whether the brokers answer.
-		_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.opt.Topics.Messages}})
-		s.setKafkaUp(err)
+		s.setKafkaUp(s.pollPartitions(ctx, client))
 		return
 	}
 	resp, err := client.ListOffsets(ctx, req)

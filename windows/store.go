@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -103,6 +104,32 @@ func (s *Store) StreamTime(ctx context.Context) (int64, bool, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil, err
 }
+
+// Claim marks the partition numbers mine as held by member for ttl, and reports which of
+// the partition numbers 0..all-1 some live instance holds, in one round trip. A claim is
+// liveness, not ownership: Kafka's group decides who consumes a partition and Redis
+// fences a stale writer (Commit); claims only let an instance see a partition number that
+// no live member holds (pipeline's rejoin watchdog, docs/RELIABILITY.md).
+func (s *Store) Claim(ctx context.Context, member string, mine []int, all int, ttl time.Duration) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	for _, p := range mine {
+		pipe.Set(ctx, s.claimKey(p), member, ttl)
+	}
+	gets := make([]*redis.IntCmd, all)
+	for p := range all {
+		gets[p] = pipe.Exists(ctx, s.claimKey(p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]bool, all)
+	for p, c := range gets {
+		out[p] = c.Val() > 0
+	}
+	return out, nil
+}
+
+func (s *Store) claimKey(part int) string { return fmt.Sprintf("%s:{p%d}:claim", s.prefix, part) }
 
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }

@@ -40,6 +40,8 @@ type flags struct {
 	saslMech, saslUser, saslPass    string
 	saslPassFile                    string
 	sessionTimeout                  time.Duration
+	heartbeatInterval               time.Duration
+	rebalanceTimeout                time.Duration
 
 	redisAddr, redisUser, redisPass, redisPassFile, keyPrefix string
 	redisDB                                                   int
@@ -91,7 +93,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	app.Flag("kafka.topic.messages", "Topic of chat message events.").Default("cs.messages").StringVar(&f.topicMsgs)
 	app.Flag("kafka.topic.orders", "Topic of order events.").Default("cs.orders").StringVar(&f.topicOrders)
 	app.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter").StringVar(&f.topicDL)
-	app.Flag("kafka.session-timeout", "Consumer group session timeout.").Default("10s").DurationVar(&f.sessionTimeout)
+	app.Flag("kafka.session-timeout", "Consumer group session timeout: how long a crashed instance's partitions wait before moving (shorter moves them sooner but drops a member that stalls that long).").Default(pipeline.DefaultSessionTimeout.String()).DurationVar(&f.sessionTimeout)
+	app.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval: how soon an instance hears of a rebalance.").Default(pipeline.DefaultHeartbeatInterval.String()).DurationVar(&f.heartbeatInterval)
+	app.Flag("kafka.rebalance-timeout", "How long the coordinator waits for every member to rejoin in a rebalance; a dead member delays the rebalance by all of it.").Default(pipeline.DefaultRebalanceTimeout.String()).DurationVar(&f.rebalanceTimeout)
 	addTLS(app, "kafka", &f.kafkaTLS)
 	app.Flag("kafka.sasl.mechanism", "SASL mechanism: none, plain, scram-sha-256, scram-sha-512.").Default("none").EnumVar(&f.saslMech, "none", "plain", "scram-sha-256", "scram-sha-512")
 	app.Flag("kafka.sasl.username", "SASL user name.").StringVar(&f.saslUser)
@@ -315,16 +319,18 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan 
 	}
 	return serve.Run(ctx, serve.Options{
 		Pipeline: pipeline.Options{
-			Brokers:        splitList(f.brokers),
-			Group:          f.group,
-			Topics:         topics(f),
-			Dialer:         dialer,
-			Transport:      transport,
-			Windows:        wc,
-			EventClock:     f.clock == "event",
-			RebuildMissing: f.rebuildMissing,
-			BatchSize:      f.batchSize,
-			SessionTimeout: f.sessionTimeout,
+			Brokers:           splitList(f.brokers),
+			Group:             f.group,
+			Topics:            topics(f),
+			Dialer:            dialer,
+			Transport:         transport,
+			Windows:           wc,
+			EventClock:        f.clock == "event",
+			RebuildMissing:    f.rebuildMissing,
+			BatchSize:         f.batchSize,
+			SessionTimeout:    f.sessionTimeout,
+			HeartbeatInterval: f.heartbeatInterval,
+			RebalanceTimeout:  f.rebalanceTimeout,
 		},
 		Redis: &redis.UniversalOptions{
 			Addrs:     splitList(f.redisAddr),

@@ -480,11 +480,16 @@ func Progress(rdb *redis.Client) int64 { return ProgressOf(rdb, Partitions) }
 
 // ProgressOf is Progress for a log of the given partition count.
 func ProgressOf(rdb *redis.Client, partitions int) int64 {
+	return ProgressOfPrefix(rdb, "cskpi", partitions)
+}
+
+// ProgressOfPrefix is ProgressOf under another --redis.key-prefix.
+func ProgressOfPrefix(rdb *redis.Client, prefix string, partitions int) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var n int64
 	for p := range partitions {
-		vals, err := rdb.HMGet(ctx, fmt.Sprintf("cskpi:{p%d}:meta", p), "off:"+TopicM, "off:"+TopicO).Result()
+		vals, err := rdb.HMGet(ctx, fmt.Sprintf("%s:{p%d}:meta", prefix, p), "off:"+TopicM, "off:"+TopicO).Result()
 		if err != nil {
 			return -1
 		}

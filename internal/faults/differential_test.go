@@ -83,7 +83,7 @@ func TestDifferentialKilled(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve",
 			"--kafka.brokers="+strings.Join(f.Kafka.Brokers, ","), "--kafka.group=killed",
-			"--kafka.session-timeout=2s", "--redis.addr="+f.Redis.Addr, "--clock=event",
+			"--kafka.session-timeout=2s", "--kafka.rebalance-timeout=2s", "--redis.addr="+f.Redis.Addr, "--clock=event",
 			"--batch.size=20", "--web.listen-address=127.0.0.1:"+strconv.Itoa(port))
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {

@@ -51,6 +51,7 @@ func serveArgs(brokers []string, redisAddr, group string, extra ...string) []str
 		"--kafka.brokers=" + strings.Join(brokers, ","),
 		"--kafka.group=" + group,
 		"--kafka.session-timeout=1s",
+		"--kafka.rebalance-timeout=1s",
 		"--redis.addr=" + redisAddr,
 		"--clock=event",
 		"--batch.size=20",

@@ -43,8 +43,8 @@ func TestDemoServesEveryFamily(t *testing.T) {
 	want := []string{"cskpi_events_total", "cskpi_consumer_lag", "cskpi_stream_time_seconds", "cskpi_redis_up",
 		"cskpi_batch_apply_seconds", "cskpi_freshness_seconds",
 		// The demo's own shop directory: two shops on different hours and zones.
-		`cskpi_shop_info{name="杭州旗舰店",shop="shop-001",team="hangzhou"} 1`,
-		`cskpi_shop_response_target_seconds{shop="shop-002"} 60`, `cskpi_shop_open{shop="shop-002"}`,
+		`cskpi_shop_info{name="杭州旗舰店",shop="shop-002",team="hangzhou"} 1`,
+		`cskpi_shop_response_target_seconds{shop="shop-003"} 60`, `cskpi_shop_open{shop="shop-003"}`,
 		"cskpi_config_last_reload_successful 1"}
 	for _, f := range kpi.Families() {
 		want = append(want, f.Name+"{")

@@ -24,7 +24,11 @@ func run(root string) error {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		return fmt.Errorf("%s is not the repository root: %w", root, err)
 	}
-	files, err := deploy.Files()
+	cfg, err := deploy.LoadConfig(filepath.Join(root, filepath.FromSlash(deploy.ConfigFile)))
+	if err != nil {
+		return err
+	}
+	files, err := deploy.Files(cfg)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +19,10 @@ const (
 	RedisDown             = "CskpiRedisDown"
 	KafkaDown             = "CskpiKafkaDown"
 	EventsRejected        = "CskpiEventsRejected"
+	RejectReasonNew       = "CskpiRejectReasonNew"
 	NoEventsApplied       = "CskpiNoEventsApplied"
 	PartitionStateMissing = "CskpiPartitionStateMissing"
+	PartitionsUnowned     = "CskpiPartitionsUnowned"
 )
 
 // noEventsRange is the range over which NoEventsApplied looks for an applied record; the
@@ -29,9 +32,38 @@ const noEventsRange = 5 * time.Minute
 
 // Severities, the label Alertmanager routes on.
 const (
+	Info     = "info"
 	Warning  = "warning"
 	Critical = "critical"
 )
+
+// Shop directory series (CONTRACT §6), one per shop over all instances: each instance
+// exports the whole directory.
+const (
+	ShopOpen   = "shop:cskpi_shop_open:max"
+	ShopInfo   = "shop:cskpi_shop_info:max"
+	ShopTarget = "shop:cskpi_shop_response_target_seconds:max"
+)
+
+// forShop makes expr (series with a shop label) an alert about a shop as CONTRACT §4 wants
+// it: silent while the directory says the shop is closed (a shop not in the directory is
+// always open), and carrying the shop's team from the directory for routing (no team label
+// for a shop not in it).
+func forShop(expr string) string {
+	gated := fmt.Sprintf("(\n  %s\n)\nunless on (shop) (%s == 0)", indent(expr), ShopOpen)
+	return fmt.Sprintf("(\n  %s\n)\n* on (shop) group_left (team) %s\nor\n(\n  %s\n)\nunless on (shop) %s",
+		indent(gated), ShopInfo, indent(gated), ShopInfo)
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+
+// liveBreach counts a shop's buyers waiting longer than from but not yet `upTo` (given
+// up on): CONTRACT §3's live breach, instead of the oldest abandoned buyer of two days.
+func liveBreach(from, upTo time.Duration) string {
+	over := Sum(kpi.WaitingOver)
+	return fmt.Sprintf(`%s{seconds="%d"} - ignoring (seconds) %s{seconds="%d"} > 0`,
+		over, int64(from.Seconds()), over, int64(upTo.Seconds()))
+}
 
 // Band is one of CONTRACT §4's agent load bands (日接待量): From buyers served in 24 h up to
 // the next band's From.
@@ -51,20 +83,23 @@ func Alerts(cfg Config) []Group {
 	up := "up{" + cfg.Selector + "}"
 	kpis := Group{Name: "cskpi.kpi.alerts", Rules: []Rule{
 		alert(cfg, ResponseTimeHigh, Warning, cfg.ResponseTimeFor,
-			fmt.Sprintf(`%s{window=%q} > %s`, ResponseTimeMean, cfg.ResponseTimeWindow, seconds(cfg.ResponseTimeThreshold)),
+			forShop(fmt.Sprintf("%[1]s{window=%[2]q}\n> on (shop) group_left ()\n(%[3]s or on (shop) (0 * %[1]s{window=%[2]q} + %[4]s))",
+				ResponseTimeMean, cfg.ResponseTimeWindow, ShopTarget, seconds(cfg.ResponseTimeThreshold))),
 			"Shop {{ $labels.shop }} answers buyers in {{ $value | humanizeDuration }} on average.",
-			fmt.Sprintf("The average response time (响应时长) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above %s for %s.",
-				cfg.ResponseTimeWindow, Duration(cfg.ResponseTimeThreshold), Duration(cfg.ResponseTimeFor))),
-		alert(cfg, BuyerWaiting, Warning, cfg.WaitingFor,
-			Sum(kpi.WaitingOldest)+" > "+seconds(cfg.WaitingWarning),
-			"A buyer of shop {{ $labels.shop }} has waited {{ $value | humanizeDuration }} for a reply.",
-			"The oldest unanswered buyer of shop {{ $labels.shop }} has been waiting {{ $value | humanizeDuration }}, longer than "+Duration(cfg.WaitingWarning)+"."),
-		alert(cfg, BuyerWaiting, Critical, cfg.WaitingFor,
-			Sum(kpi.WaitingOldest)+" > "+seconds(cfg.WaitingCritical),
-			"A buyer of shop {{ $labels.shop }} has waited {{ $value | humanizeDuration }} for a reply.",
-			"The oldest unanswered buyer of shop {{ $labels.shop }} has been waiting {{ $value | humanizeDuration }}, longer than "+Duration(cfg.WaitingCritical)+"."),
+			fmt.Sprintf("The average response time (响应时长) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above its response target (the shop directory's response_target, %s without one) for %s. Whom to answer: %s?shop={{ $labels.shop }}",
+				cfg.ResponseTimeWindow, Duration(cfg.ResponseTimeThreshold), Duration(cfg.ResponseTimeFor), cfg.WaitingAPI)),
+		alert(cfg, BuyerWaiting, Warning, cfg.WaitingWarningFor,
+			forShop(liveBreach(cfg.WaitingWarning, cfg.WaitingGivenUp)),
+			"Buyers of shop {{ $labels.shop }} waiting over "+Duration(cfg.WaitingWarning)+" for a reply: {{ $value }}.",
+			fmt.Sprintf("Shop {{ $labels.shop }} has had buyers waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
+				Duration(cfg.WaitingWarning), Duration(cfg.WaitingGivenUp), Duration(cfg.WaitingWarningFor), cfg.WaitingAPI, Duration(cfg.WaitingWarning))),
+		alert(cfg, BuyerWaiting, Critical, cfg.WaitingCriticalFor,
+			forShop(liveBreach(cfg.WaitingCritical, cfg.WaitingGivenUp)),
+			"Buyers of shop {{ $labels.shop }} waiting over "+Duration(cfg.WaitingCritical)+" for a reply: {{ $value }}.",
+			fmt.Sprintf("Shop {{ $labels.shop }} has had buyers waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
+				Duration(cfg.WaitingCritical), Duration(cfg.WaitingGivenUp), Duration(cfg.WaitingCriticalFor), cfg.WaitingAPI, Duration(cfg.WaitingCritical))),
 		alert(cfg, AgentOverloaded, Warning, cfg.AgentFor,
-			fmt.Sprintf(`%s{window="24h"} > %d`, Sum(kpi.AgentBuyersServed), cfg.AgentBuyersServedMax),
+			forShop(fmt.Sprintf(`%s{window="24h"} > %d`, Sum(kpi.AgentBuyersServed), cfg.AgentBuyersServedMax)),
 			"Agent {{ $labels.agent }} of shop {{ $labels.shop }} served {{ $value }} buyers in 24 h: add staff.",
 			fmt.Sprintf("Agent {{ $labels.agent }} of shop {{ $labels.shop }} served {{ $value }} buyers (日接待量) in the last 24 h, above %d: the \"add staff\" load band.",
 				cfg.AgentBuyersServedMax)),
@@ -86,11 +121,18 @@ func Alerts(cfg Config) []Group {
 			"cskpi_kafka_up == 0",
 			"cskpi at {{ $labels.instance }} cannot reach Kafka.",
 			"cskpi at {{ $labels.instance }} has had no answer from the Kafka brokers for "+Duration(cfg.KafkaDownFor)+": it consumes nothing, and its lag is unknown."),
-		alert(cfg, EventsRejected, Warning, 0,
-			fmt.Sprintf("sum %s (increase(cskpi_events_rejected_total[%s])) > 0", overInstances, Duration(cfg.RejectedWindow)),
-			"cskpi rejected {{ $value | humanize }} records of {{ $labels.topic }} ({{ $labels.reason }}).",
-			fmt.Sprintf("cskpi rejected about {{ $value | humanize }} records of topic {{ $labels.topic }} in the last %s, reason {{ $labels.reason }}. They count in no KPI; each was copied to the dead-letter topic with header cskpi-reject-reason.",
-				Duration(cfg.RejectedWindow))),
+		alert(cfg, EventsRejected, Warning, cfg.RejectedFor,
+			fmt.Sprintf("sum without (instance, pod, reason) (rate(cskpi_events_rejected_total{%[1]s}[%[2]s]))\n/\nsum without (instance, pod, outcome) (rate(cskpi_events_total{%[1]s}[%[2]s]))\n> %[3]s",
+				cfg.Selector, Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare, 'f', -1, 64)),
+			"cskpi rejects {{ $value | humanizePercentage }} of the records of {{ $labels.topic }}.",
+			fmt.Sprintf("cskpi has rejected {{ $value | humanizePercentage }} of the records of topic {{ $labels.topic }} over the last %s, above %s for %s. They count in no KPI; each was copied to the dead-letter topic with header cskpi-reject-reason; job:cskpi_events_rejected:rate5m says which reasons.",
+				Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare*100, 'f', -1, 64)+"%", Duration(cfg.RejectedFor))),
+		alert(cfg, RejectReasonNew, Info, 0,
+			fmt.Sprintf("sum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[3]s])) > 0\nunless\nsum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[4]s] offset %[3]s)) > 0",
+				overInstances, cfg.Selector, Duration(cfg.RejectReasonWindow), Duration(cfg.RejectReasonHistory)),
+			"cskpi rejects records of {{ $labels.topic }} for a new reason: {{ $labels.reason }}.",
+			fmt.Sprintf("cskpi rejected about {{ $value | humanize }} records of topic {{ $labels.topic }} in the last %s for reason {{ $labels.reason }}, which it had not rejected any for in the %s before: a producer changed? Each was copied to the dead-letter topic with header cskpi-reject-reason.",
+				Duration(cfg.RejectReasonWindow), Duration(cfg.RejectReasonHistory))),
 		alert(cfg, NoEventsApplied, Critical, max(cfg.NoEventsFor-noEventsRange, 0),
 			fmt.Sprintf("%s > 0\nand\nsum without (instance, pod, outcome) (increase(cskpi_events_total{outcome=\"applied\"}[%s])) == 0",
 				LagSum, Duration(noEventsRange)),
@@ -101,6 +143,10 @@ func Alerts(cfg Config) []Group {
 			"cskpi_partition_state_missing == 1",
 			"cskpi at {{ $labels.instance }} refuses partition {{ $labels.partition }}: its Redis state is gone.",
 			"cskpi at {{ $labels.instance }} found no Redis state for partition {{ $labels.partition }} although Kafka has committed offsets for it, and refuses to consume it: restore Redis or restart with --state.rebuild-missing."),
+		alert(cfg, PartitionsUnowned, Critical, cfg.PartitionsUnownedFor,
+			fmt.Sprintf("sum %[1]s (cskpi_partitions_owned{%[2]s})\n<\nmax %[1]s (cskpi_group_partitions{%[2]s})", overInstances, cfg.Selector),
+			"cskpi instances own only {{ $value }} of the input topics' partition numbers between them.",
+			"The cskpi instances own {{ $value }} partition numbers between them, fewer than the input topics have, for "+Duration(cfg.PartitionsUnownedFor)+": the KPIs of the shops on the others are frozen and their lag is exported by no one. Usually a dead member the group has not dropped yet, or a partition refused for missing state."),
 	}}
 	return []Group{kpis, service}
 }

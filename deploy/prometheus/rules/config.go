@@ -21,12 +21,16 @@ type Config struct {
 	ResponseTimeWindow    string
 	ResponseTimeFor       time.Duration
 
-	// Waiting: the oldest unanswered buyer of a shop has waited longer than WaitingWarning
-	// (the 15-second response target) or WaitingCritical (the platforms' 3-minute rate).
-	// The metric is already a duration, so WaitingFor is 0: a `for` would only add to it.
-	WaitingWarning  time.Duration
-	WaitingCritical time.Duration
-	WaitingFor      time.Duration
+	// Waiting: a shop has had buyers waiting longer than WaitingWarning (the 15-second
+	// target) for WaitingWarningFor, or longer than WaitingCritical (the platforms'
+	// 3-minute rate) for WaitingCriticalFor, not counting those waiting beyond
+	// WaitingGivenUp (given up on: CONTRACT §3's live breach). All three must be values of
+	// serve's --waiting.thresholds.
+	WaitingWarning, WaitingCritical, WaitingGivenUp time.Duration
+	WaitingWarningFor, WaitingCriticalFor           time.Duration
+	// WaitingAPI is the address of serve's GET /api/v1/waiting as whoever is paged can
+	// reach it; the KPI alerts link to it for the shop (CONTRACT §7).
+	WaitingAPI string
 
 	// AgentBuyersServedMax: above it an agent is in CONTRACT §4's "add staff" band (日接待量 >120
 	// in 24 h). AgentFor rides out the scrape or two in which a partition that moved between
@@ -38,10 +42,18 @@ type Config struct {
 	LagGrowingFor time.Duration // consumer lag above 0 and rising
 	RedisDownFor  time.Duration // cskpi_redis_up == 0
 	KafkaDownFor  time.Duration // cskpi_kafka_up == 0
-	// RejectedWindow is the range over which any rejected record raises an alert.
-	RejectedWindow time.Duration
+	// Rejected: the share of a topic's records rejected over RejectedWindow above
+	// RejectedShare for RejectedFor. RejectReasonNew: a reason with rejections in the
+	// last RejectReasonWindow and none in the RejectReasonHistory before.
+	RejectedShare                           float64
+	RejectedWindow, RejectedFor             time.Duration
+	RejectReasonWindow, RejectReasonHistory time.Duration
 	// NoEventsFor: not one record applied for this long while the lag stayed above 0.
 	NoEventsFor time.Duration
+	// PartitionsUnownedFor: fewer partition numbers owned over all instances than the
+	// input topics have, for this long. A rebalance leaves some unowned for seconds; a
+	// crashed member's stay so for its session timeout.
+	PartitionsUnownedFor time.Duration
 
 	// Scorecard is the agent scorecard of CONTRACT §4 (客服绩效).
 	Scorecard Scorecard
@@ -73,15 +85,23 @@ func Default() Config {
 		ResponseTimeFor:       5 * time.Minute,
 		WaitingWarning:        15 * time.Second,
 		WaitingCritical:       3 * time.Minute,
-		WaitingFor:            0,
+		WaitingGivenUp:        time.Hour,
+		WaitingWarningFor:     5 * time.Minute,
+		WaitingCriticalFor:    2 * time.Minute,
+		WaitingAPI:            "http://cskpi:9470/api/v1/waiting",
 		AgentBuyersServedMax:  120,
 		AgentFor:              5 * time.Minute,
 		TargetDownFor:         5 * time.Minute,
 		LagGrowingFor:         10 * time.Minute,
 		RedisDownFor:          time.Minute,
 		KafkaDownFor:          time.Minute,
-		RejectedWindow:        5 * time.Minute,
+		RejectedShare:         0.01,
+		RejectedWindow:        10 * time.Minute,
+		RejectedFor:           15 * time.Minute,
+		RejectReasonWindow:    10 * time.Minute,
+		RejectReasonHistory:   24 * time.Hour,
 		NoEventsFor:           15 * time.Minute,
+		PartitionsUnownedFor:  time.Minute,
 		Scorecard: Scorecard{Window: "28d", WeightConversion: 30, WeightOrderValue: 10, WeightResponseTime: 10,
 			Conversion: 0.5, OrderValue: 200},
 	}

@@ -188,6 +188,12 @@ func Recording(cfg Config) []Group {
 		agent.Rules = append(agent.Rules, Rule{Record: k.Record, Expr: quotient(k)})
 	}
 	agent.Rules = append(agent.Rules, scorecard(cfg)...)
+	// The directory, which every instance exports whole: one series per shop.
+	for _, r := range []struct{ record, metric string }{
+		{ShopOpen, "cskpi_shop_open"}, {ShopInfo, "cskpi_shop_info"}, {ShopTarget, "cskpi_shop_response_target_seconds"},
+	} {
+		shop.Rules = append(shop.Rules, Rule{Record: r.record, Expr: "max " + overInstances + " (" + r.metric + ")"})
+	}
 	health := Group{Name: "cskpi.health.rules", Rules: []Rule{
 		{Record: EventsRate, Expr: "sum " + overInstances + " (rate(cskpi_events_total[5m]))"},
 		{Record: RejectedRate, Expr: "sum " + overInstances + " (rate(cskpi_events_rejected_total[5m]))"},

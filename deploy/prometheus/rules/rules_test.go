@@ -153,15 +153,17 @@ func TestAlertsAnnotatedAndInRunbook(t *testing.T) {
 	// the value says something, the value.
 	annotated := map[string][]string{
 		ResponseTimeHigh:      {"{{ $labels.shop }}", "{{ $value | humanizeDuration }}"},
-		BuyerWaiting:          {"{{ $labels.shop }}", "{{ $value | humanizeDuration }}"},
+		BuyerWaiting:          {"{{ $labels.shop }}", "{{ $value }}"},
 		AgentOverloaded:       {"{{ $labels.agent }}", "{{ $labels.shop }}", "{{ $value }}"},
 		TargetDown:            {"{{ $labels.instance }}"},
 		ConsumerLagGrowing:    {"{{ $labels.topic }}", "{{ $value }}"},
 		RedisDown:             {"{{ $labels.instance }}"},
 		KafkaDown:             {"{{ $labels.instance }}"},
-		EventsRejected:        {"{{ $labels.topic }}", "{{ $labels.reason }}", "{{ $value | humanize }}"},
+		EventsRejected:        {"{{ $labels.topic }}", "{{ $value | humanizePercentage }}"},
+		RejectReasonNew:       {"{{ $labels.topic }}", "{{ $labels.reason }}"},
 		NoEventsApplied:       {"{{ $labels.topic }}", "{{ $value }}"},
 		PartitionStateMissing: {"{{ $labels.instance }}", "{{ $labels.partition }}"},
+		PartitionsUnowned:     {"{{ $value }}"},
 	}
 	cfg := Default()
 	for _, g := range Alerts(cfg) {
@@ -170,7 +172,7 @@ func TestAlertsAnnotatedAndInRunbook(t *testing.T) {
 				t.Errorf("alert %s is not in this test's table", r.Alert)
 			}
 			t.Run(r.Alert+"/"+r.Labels["severity"], func(t *testing.T) {
-				if s := r.Labels["severity"]; s != Warning && s != Critical {
+				if s := r.Labels["severity"]; s != Info && s != Warning && s != Critical {
 					t.Errorf("severity %q", s)
 				}
 				for _, a := range []string{"summary", "description"} {
@@ -203,7 +205,7 @@ func TestThresholdsFromConfig(t *testing.T) {
 			if r.Alert != ResponseTimeHigh {
 				continue
 			}
-			if !strings.HasSuffix(r.Expr, "> 20") || r.For != "1m30s" || !strings.Contains(r.Annotations["description"], "above 20s for 1m30s") {
+			if !strings.Contains(r.Expr, "+ 20))") || r.For != "1m30s" || !strings.Contains(r.Annotations["description"], "20s without one) for 1m30s") {
 				t.Errorf("rule with 20s for 90s: expr %q for %q description %q", r.Expr, r.For, r.Annotations["description"])
 			}
 		}
