@@ -175,10 +175,12 @@ func startDemo(t *testing.T) (addr string, brokers []string) {
 	go func() {
 		done <- demo.Run(ctx, demo.Options{
 			ListenAddress: "127.0.0.1:0",
-			Windows:       windows.Config{Location: loc, Thresholds: []int64{15000, 180000}},
-			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-			OnListen:      func(a net.Addr) { addrs <- a },
-			OnBrokers:     func(b []string) { kafka <- b },
+			// Busier than the demo's default, so that every panel has data within seconds.
+			Rate:      100,
+			Windows:   windows.Config{Location: loc, Thresholds: []int64{15000, 180000}},
+			Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+			OnListen:  func(a net.Addr) { addrs <- a },
+			OnBrokers: func(b []string) { kafka <- b },
 		})
 	}()
 	t.Cleanup(func() {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type flags struct {
 	saslPassFile                    string
 	sessionTimeout                  time.Duration
 	heartbeatInterval               time.Duration
+	demoKafka                       string
 	rebalanceTimeout                time.Duration
 
 	redisAddr, redisUser, redisPass, redisPassFile, keyPrefix string
@@ -125,7 +127,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxAgents)
 	serveCmd.Flag("batch.size", "Largest partition batch, in records.").Default("8192").IntVar(&f.batchSize)
 	demoCmd.Flag("shops", "Synthetic shops.").Default("6").IntVar(&f.shops)
-	demoCmd.Flag("rate", "Synthetic records per second.").Default("100").Float64Var(&f.rate)
+	demoCmd.Flag("rate", "Synthetic records per second.").Default(strconv.Itoa(demo.DefaultRate)).Float64Var(&f.rate)
+	demoCmd.Flag("kafka.listen-address", "Address of the demo's in-process Kafka broker, for cskpi produce, cskpi loadgen or kcat to publish into (the default falls back to a free port when taken).").Default(demo.DefaultKafkaAddress).StringVar(&f.demoKafka)
 
 	produceCmd := app.Command("produce", "Publish a JSON-lines event file (docs/EVENTS.md) to the topics.")
 	produceCmd.Flag("file", "Event file.").Required().StringVar(&f.file)
@@ -358,6 +361,7 @@ func runDemo(ctx context.Context, f *flags, logger *slog.Logger, stdout io.Write
 		WebConfigFile: f.webConfig,
 		Shops:         f.shops,
 		Rate:          f.rate,
+		KafkaAddress:  f.demoKafka,
 		Windows:       wc,
 		Out:           stdout,
 		Logger:        logger,

@@ -63,7 +63,7 @@ func TestCrashLoopRejoin(t *testing.T) {
 		}
 		killed := time.Since(began)
 		start := time.Now()
-		p := difftest.StartServe(t, bin, difftest.ServeOptions{Name: group + "#survivor", LogPath: logPath, Args: args})
+		p := difftest.StartServe(t, bin, difftest.ServeOptions{Name: group + "#survivor", Args: args})
 		// Polled here rather than with testenv.WaitFor so that a stalled run is counted
 		// and the next run still measured.
 		var owned, lag float64
@@ -87,6 +87,12 @@ func TestCrashLoopRejoin(t *testing.T) {
 		default:
 			t.Logf("run %d: 3 SIGKILLs within %v, then the survivor owned all %d partitions with lag 0 after %v",
 				run+1, killed.Round(time.Millisecond), partitions, d.Round(time.Millisecond))
+		}
+		// How the group got there, for the record (go test -v).
+		for _, l := range strings.Split(p.Log(), "\n") {
+			if strings.Contains(l, "generation") || strings.Contains(l, "rejoin") || strings.Contains(l, "kafka:") || strings.Contains(l, "joining") {
+				t.Logf("  survivor: %s", l)
+			}
 		}
 		p.Stop()
 	}

@@ -33,6 +33,10 @@ import (
 type Options struct {
 	ListenAddress string
 	WebConfigFile string
+	// KafkaAddress is where the in-process broker listens, so that `cskpi produce`,
+	// `cskpi loadgen` or kcat can publish into the demo. DefaultKafkaAddress falls back to
+	// a free port when taken; any other address must be free; "" is a free port.
+	KafkaAddress string
 	Shops         int
 	Rate          float64 // synthetic records per second
 	Windows       windows.Config
@@ -52,6 +56,19 @@ type Options struct {
 	OnBrokers func(addrs []string)
 }
 
+// DefaultKafkaAddress is the demo broker's address unless told otherwise: Kafka's own
+// port, so that every tool's default finds it.
+const DefaultKafkaAddress = "127.0.0.1:9092"
+
+// DefaultRate is the demo's traffic, in records per second: six shops of 3 to 8 agents
+// each, whose agents then serve a buyer or two a minute — a busy afternoon, not a load test.
+const DefaultRate = 5
+
+// demoUnanswered is the share of the demo's conversations nobody answers: each stays a
+// waiting buyer for 48 h, so the synthetic default (8 %) would make "waiting" only rise
+// while someone watches.
+const demoUnanswered = 0.02
+
 const (
 	topicMessages   = "cs.messages"
 	topicOrders     = "cs.orders"
@@ -70,7 +87,7 @@ func Run(ctx context.Context, opt Options) error {
 		opt.Shops = 6
 	}
 	if opt.Rate <= 0 {
-		opt.Rate = 100
+		opt.Rate = DefaultRate
 	}
 	if opt.Every <= 0 {
 		opt.Every = 5 * time.Second
@@ -81,9 +98,15 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
-		kfake.SeedTopics(partitions, topicMessages, topicOrders, topicDeadletter))
+	ln, err := kafkaListener(opt.KafkaAddress, opt.Logger)
 	if err != nil {
+		return err
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(partitions, topicMessages, topicOrders, topicDeadletter),
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }))
+	if err != nil {
+		ln.Close()
 		return fmt.Errorf("in-process kafka: %w", err)
 	}
 	defer cluster.Close()
@@ -113,7 +136,8 @@ func Run(ctx context.Context, opt Options) error {
 
 	popt := produce.Options{Brokers: brokers, Topics: produce.Topics{Messages: topicMessages, Orders: topicOrders}}
 	now := time.Now()
-	gen := synth.New(synth.Config{Seed: now.UnixNano(), Shops: opt.Shops, SlowShops: 1, Start: now.Add(-opt.Backfill), Rate: opt.Rate})
+	gen := synth.New(synth.Config{Seed: now.UnixNano(), Shops: opt.Shops, SlowShops: 1, Start: now.Add(-opt.Backfill),
+		Rate: opt.Rate, Unanswered: demoUnanswered})
 	var history [][]byte
 	for gen.Now().Before(now) {
 		history = append(history, gen.Next())
@@ -158,6 +182,17 @@ func Run(ctx context.Context, opt Options) error {
 		return nil
 	})
 	if opt.Out != nil {
+		fmt.Fprintf(opt.Out, `cskpi demo: %[1]d synthetic shops, %[2]g records/s. shop-001 is set up to reply slowly
+(its average response time stays far above the 15 s target); the others mostly answer
+within 2-10 s. shop-002 and shop-003 have business hours and targets in the demo's shop
+directory (the log names the file).
+Kafka broker: %[3]s, topics %[4]s and %[5]s. Publish into the demo with
+  cskpi produce --kafka.brokers=%[3]s --file=events.jsonl
+  cskpi loadgen --kafka.brokers=%[3]s --rate=50 --duration=1m
+  kcat -b %[3]s -t %[4]s -P -K '|'   (lines "shop-001/buyer|{...event json...}")
+The table below is printed every %[6]v.
+
+`, opt.Shops, opt.Rate, brokers[0], topicMessages, topicOrders, opt.Every)
 		g.Go(func() error {
 			t := time.NewTicker(opt.Every)
 			defer t.Stop()
@@ -172,6 +207,23 @@ func Run(ctx context.Context, opt Options) error {
 		})
 	}
 	return g.Wait()
+}
+
+// kafkaListener listens at addr; the default address falls back to a free port when taken,
+// with a warning, so that a second demo or a real broker on 9092 does not stop the demo.
+func kafkaListener(addr string, log *slog.Logger) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && addr == DefaultKafkaAddress {
+		log.Warn("demo: the default kafka address is taken; listening on a free port instead", "address", addr, "err", err)
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("in-process kafka: listening on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // row is one shop's line of the table.
@@ -196,7 +248,7 @@ func printTable(w io.Writer, g prometheus.Gatherer) {
 			if rows[shop] == nil {
 				rows[shop] = row{}
 			}
-			rows[shop][mf.GetName()+"/"+l["window"]] = m.GetGauge().GetValue()
+			rows[shop][mf.GetName()+"/"+l["window"]+l["seconds"]] = m.GetGauge().GetValue()
 		}
 	}
 	shops := make([]string, 0, len(rows))
@@ -205,13 +257,17 @@ func printTable(w io.Writer, g prometheus.Gatherer) {
 	}
 	sort.Strings(shops)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\t avg response 15m\t waiting\t oldest wait\t 24h reply rate\t consult conv 24h\t payment rate 24h\t\n", time.Now().Format("15:04:05"))
+	fmt.Fprintf(tw, "%s\t avg response 15m\t first response 15m\t waiting\t >15s\t >3m\t 24h reply rate\t consult conv 24h\t payment rate 24h\t\n", time.Now().Format("15:04:05"))
 	for _, s := range shops {
 		r := rows[s]
-		fmt.Fprintf(tw, "%s\t %s\t %.0f\t %s\t %s\t %s\t %s\t\n", s,
+		// Live breaches (CONTRACT §3): waiting longer than 15 s or 3 min, not yet an hour.
+		given := r["cskpi_waiting_conversations_over/3600"]
+		fmt.Fprintf(tw, "%s\t %s\t %s\t %.0f\t %.0f\t %.0f\t %s\t %s\t %s\t\n", s,
 			ratio(r["cskpi_response_time_seconds_sum/15m"], r["cskpi_responses/15m"], "%.1fs", 1),
+			ratio(r["cskpi_first_response_time_seconds_sum/15m"], r["cskpi_first_responses/15m"], "%.1fs", 1),
 			r["cskpi_waiting_conversations/"],
-			fmt.Sprintf("%.0fs", r["cskpi_waiting_oldest_seconds/"]),
+			r["cskpi_waiting_conversations_over/15"]-given,
+			r["cskpi_waiting_conversations_over/180"]-given,
 			ratio(r["cskpi_buyer_messages_replied_24h/24h"], r["cskpi_buyer_messages/24h"], "%.1f%%", 100),
 			ratio(r["cskpi_inquiries_guided/24h"], r["cskpi_inquiries_replied/24h"], "%.1f%%", 100),
 			ratio(r["cskpi_orders_paid/24h"], r["cskpi_orders_created/24h"], "%.1f%%", 100))

@@ -17,6 +17,10 @@ type Config struct {
 	SlowShops int       // the first SlowShops shops reply slowly (median ~40 s); the rest mostly in 2-10 s
 	Start     time.Time // ts of the first event; default 2025-03-01T00:00:00+08:00
 	Rate      float64   // events per second of event time; default 50
+	// Unanswered is the share of conversations no human ever answers (the buyer gives
+	// up); default 0.08. Each stays a waiting buyer for 48 h, so a demo watched for minutes
+	// wants fewer.
+	Unanswered float64
 }
 
 // The traffic model. Probabilities are per conversation unless said otherwise; times are the
@@ -184,6 +188,9 @@ func New(cfg Config) *Generator {
 	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = defaultRate
+	}
+	if cfg.Unanswered <= 0 {
+		cfg.Unanswered = unansweredP
 	}
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -368,7 +375,7 @@ func (g *Generator) conversation(t int64) {
 	if s.autoReply {
 		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID})
 	}
-	answered := g.rng.Float64() >= unansweredP
+	answered := g.rng.Float64() >= g.cfg.Unanswered
 	leftWaiting := !answered
 	if !answered {
 		g.st.Unanswered++

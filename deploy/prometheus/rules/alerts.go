@@ -128,8 +128,10 @@ func Alerts(cfg Config) []Group {
 			fmt.Sprintf("cskpi has rejected {{ $value | humanizePercentage }} of the records of topic {{ $labels.topic }} over the last %s, above %s for %s. They count in no KPI; each was copied to the dead-letter topic with header cskpi-reject-reason; job:cskpi_events_rejected:rate5m says which reasons.",
 				Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare*100, 'f', -1, 64)+"%", Duration(cfg.RejectedFor))),
 		alert(cfg, RejectReasonNew, Info, 0,
-			fmt.Sprintf("sum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[3]s])) > 0\nunless\nsum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[4]s] offset %[3]s)) > 0",
-				overInstances, cfg.Selector, Duration(cfg.RejectReasonWindow), Duration(cfg.RejectReasonHistory)),
+			// The last clause asks that the topic was consumed two windows ago already: the
+			// reasons of a deployment's first window are its baseline, not news.
+			fmt.Sprintf("sum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[3]s])) > 0\nunless\nsum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[4]s] offset %[3]s)) > 0\nand ignoring (reason)\ncount without (instance, pod, outcome) (cskpi_events_total{%[2]s} offset %[5]s)",
+				overInstances, cfg.Selector, Duration(cfg.RejectReasonWindow), Duration(cfg.RejectReasonHistory), Duration(2*cfg.RejectReasonWindow)),
 			"cskpi rejects records of {{ $labels.topic }} for a new reason: {{ $labels.reason }}.",
 			fmt.Sprintf("cskpi rejected about {{ $value | humanize }} records of topic {{ $labels.topic }} in the last %s for reason {{ $labels.reason }}, which it had not rejected any for in the %s before: a producer changed? Each was copied to the dead-letter topic with header cskpi-reject-reason.",
 				Duration(cfg.RejectReasonWindow), Duration(cfg.RejectReasonHistory))),
