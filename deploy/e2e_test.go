@@ -234,7 +234,8 @@ func publishRefunds(t *testing.T, brokers []string) {
 // variable is a Grafana query variable label_values(metric, label).
 type variable struct{ metric, label string }
 
-// dashboardQueries reads every committed dashboard and returns its panels' PromQL, with
+// dashboardQueries reads every committed dashboard, checks it against the dashboard schema,
+// and returns its panels' PromQL, with
 // the template variables replaced the way Grafana would (all shops, a rate interval),
 // keyed to "dashboard / panel" for messages; and its query variables.
 func dashboardQueries(t *testing.T) (map[string]string, map[string]variable) {
@@ -251,6 +252,9 @@ func dashboardQueries(t *testing.T) (map[string]string, map[string]variable) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if err := dashboards.Validate(data); err != nil {
+			t.Errorf("%s does not pass the dashboard schema: %v", f, err)
 		}
 		var d struct {
 			Title      string  `json:"title"`

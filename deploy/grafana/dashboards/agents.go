@@ -84,6 +84,8 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 		Datasource(datasource()).
 		Height(12).
 		Span(fullW).
+		// The SDK's default footer has a null reducer, which its own schema rejects.
+		Footer(common.NewTableFooterOptionsBuilder().Reducer([]string{})).
 		SortBy([]cog.Builder[common.TableSortByFieldState]{
 			common.NewTableSortByFieldStateBuilder().DisplayName(columns[0].name).Desc(true),
 		})

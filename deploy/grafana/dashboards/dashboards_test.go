@@ -2,6 +2,8 @@ package dashboards
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -181,4 +183,66 @@ func TestLoadBandThresholds(t *testing.T) {
 		return
 	}
 	t.Fatal("no bar gauge of buyers served")
+}
+
+// TestSchema: every generated dashboard, and every committed one, passes the dashboard
+// schema of the Grafana Foundation SDK in go.mod (Validate); and the check does catch
+// what it should.
+func TestSchema(t *testing.T) {
+	all, err := All(rules.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range all {
+		t.Run("generated/"+b.File, func(t *testing.T) {
+			data, err := JSON(b.Dashboard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(data); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	committed, err := filepath.Glob(filepath.Join("..", "provisioning", "dashboards", "*.json"))
+	if err != nil || len(committed) == 0 {
+		t.Fatalf("no committed dashboards: %v", err)
+	}
+	for _, f := range committed {
+		t.Run("committed/"+filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(data); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	good, err := JSON(all[0].Dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"unknown dashboard field", `"uid":`, `"bogus": 1, "uid":`},
+		{"unknown panel field", `"fieldConfig":`, `"bogus": 1, "fieldConfig":`},
+		{"wrong type", `"editable": true`, `"editable": "yes"`},
+		{"unknown option of a panel type", `"reduceOptions":`, `"bogus": 1, "reduceOptions":`},
+		{"unknown query field", `"refId":`, `"bogus": 1, "refId":`},
+		{"unknown field config key", `"defaults": {`, `"defaults": {"bogus": 1, `},
+		{"required field null", `"placement": "bottom"`, `"placement": null`},
+	} {
+		t.Run("rejects/"+tc.name, func(t *testing.T) {
+			bad := strings.Replace(string(good), tc.old, tc.new, 1)
+			if bad == string(good) {
+				t.Fatalf("%q not in the dashboard", tc.old)
+			}
+			if err := Validate([]byte(bad)); err == nil {
+				t.Error("passes")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
 }
