@@ -23,6 +23,7 @@ import (
 	"github.com/cskpi/cskpi/pipeline/demo"
 	"github.com/cskpi/cskpi/pipeline/produce"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 const (
@@ -47,7 +48,8 @@ const (
 
 // TestEndToEnd runs the operations kit against the real thing: Prometheus scrapes `cskpi
 // demo` every second and evaluates the rules (a copy with a short `for` on the
-// response-time alert). Every query of every dashboard panel must return data, and the
+// response-time alert). Every query of every dashboard panel must return data in every
+// window of the window selector, none may show one of the demo's bots, and the
 // response-time alert must fire for the demo's slow shop and never be pending or firing
 // for a fast one.
 func TestEndToEnd(t *testing.T) {
@@ -106,6 +108,11 @@ scrape_configs:
 				t.Fatalf("%s: %v", pending[expr], err)
 			}
 			if slices.ContainsFunc(got, func(s testenv.Sample) bool { return !math.IsNaN(s.Value) && !math.IsInf(s.Value, 0) }) {
+				for _, s := range got {
+					if isBot(s.Metric["agent"]) {
+						t.Errorf("%s shows the bot %s of %s: %s", pending[expr], s.Metric["agent"], s.Metric["shop"], expr)
+					}
+				}
 				delete(pending, expr)
 			}
 		}
@@ -113,19 +120,39 @@ scrape_configs:
 	})
 	t.Logf("%d dashboard queries returned data after %v", len(queries), time.Since(began).Round(time.Millisecond))
 
-	// The shop selector: Grafana's label_values(metric, label) over the same Prometheus.
+	// The bots are there to be left out: the demo's shops have auto-reply accounts.
+	bots, err := p.Query(ctx, fmt.Sprintf(`%s{agent=~%q}`, rules.Sum(kpi.AgentMessages), strings.Join(demoBots, "|")))
+	if err != nil || len(bots) == 0 {
+		t.Errorf("no bot among the demo's agents (%v): the check that dashboards leave them out checks nothing", err)
+	}
+
+	// The selectors, queried the way Grafana does over the same Prometheus:
+	// label_values(metric, label), or query_result(expr) with a regex over each result.
 	for name, v := range variables {
-		got, err := p.Query(ctx, v.metric)
+		got, err := p.Query(ctx, v.query)
 		if err != nil {
 			t.Fatalf("variable %s: %v", name, err)
 		}
 		values := map[string]bool{}
+		shops := map[string]bool{}
 		for _, s := range got {
-			values[s.Metric[v.label]] = true
+			shops[s.Metric["shop"]] = true
+			if v.regex == nil {
+				values[s.Metric[v.label]] = true
+				continue
+			}
+			if m := v.regex.FindStringSubmatch(seriesText(s.Metric)); m != nil {
+				values[m[1]] = true
+			}
 		}
 		for i := 1; i <= demoShops; i++ {
-			if shop := fmt.Sprintf("shop-%03d", i); !values[shop] {
-				t.Errorf("variable %s does not offer %s: %v", name, shop, values)
+			if shop := fmt.Sprintf("shop-%03d", i); !values[shop] && !(v.regex != nil && shops[shop]) {
+				t.Errorf("variable %s offers nothing of %s: %v", name, shop, values)
+			}
+		}
+		for value := range values {
+			if isBot(value) {
+				t.Errorf("variable %s offers the bot %s", name, value)
 			}
 		}
 	}
@@ -233,12 +260,36 @@ func publishRefunds(t *testing.T, brokers []string) {
 	}
 }
 
-// variable is a Grafana query variable label_values(metric, label).
-type variable struct{ metric, label string }
+// demoBots are the agent ids of pipeline/synth's auto-reply accounts, which send only auto
+// messages.
+var demoBots = []string{"alime", "auto-reply"}
 
-// dashboardQueries reads every committed dashboard and returns its panels' PromQL, with
-// the template variables replaced the way Grafana would (all shops, a rate interval),
-// keyed to "dashboard / panel" for messages; and its query variables.
+func isBot(agent string) bool { return slices.Contains(demoBots, agent) }
+
+// variable is a Grafana query variable: label_values(metric, label), whose query is the
+// metric, or query_result(expr) with a regex whose first group is the value.
+type variable struct {
+	query, label string
+	regex        *regexp.Regexp
+}
+
+// seriesText is a result the way Grafana shows query_result's to a variable's regex.
+func seriesText(m map[string]string) string {
+	var kv []string
+	for k, v := range m {
+		if k != "__name__" {
+			kv = append(kv, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	slices.Sort(kv)
+	return m["__name__"] + "{" + strings.Join(kv, ", ") + "}"
+}
+
+// dashboardQueries reads every committed dashboard, checks it against the dashboard schema,
+// and returns its panels' PromQL with the template variables replaced the way Grafana
+// would: a multi-value variable by its "All" value, the window by each of its options in
+// turn, the rate interval by e2eRateInterval; keyed to "dashboard / panel" for messages.
+// It also returns the query variables, their own variables replaced the same way.
 func dashboardQueries(t *testing.T) (map[string]string, map[string]variable) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(DashboardsDir), "*.json"))
@@ -246,7 +297,7 @@ func dashboardQueries(t *testing.T) (map[string]string, map[string]variable) {
 		t.Fatalf("no dashboards in %s: %v", DashboardsDir, err)
 	}
 	labelValues := regexp.MustCompile(`^label_values\((.+),\s*(\w+)\)$`)
-	substitute := strings.NewReplacer(dashboards.ShopVar, ".+", dashboards.RateIntervalVar, e2eRateInterval)
+	queryResult := regexp.MustCompile(`^query_result\((.+)\)$`)
 	queries := map[string]string{}
 	variables := map[string]variable{}
 	for _, f := range files {
@@ -254,29 +305,81 @@ func dashboardQueries(t *testing.T) (map[string]string, map[string]variable) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := dashboards.Validate(data); err != nil {
+			t.Errorf("%s does not pass the dashboard schema: %v", f, err)
+		}
 		var d struct {
 			Title      string  `json:"title"`
 			Panels     []panel `json:"panels"`
 			Templating struct {
 				List []struct {
-					Name  string `json:"name"`
-					Type  string `json:"type"`
-					Query any    `json:"query"`
+					Name       string `json:"name"`
+					Type       string `json:"type"`
+					Query      any    `json:"query"`
+					Regex      string `json:"regex"`
+					IncludeAll bool   `json:"includeAll"`
+					AllValue   string `json:"allValue"`
+					Options    []struct {
+						Value string `json:"value"`
+					} `json:"options"`
 				} `json:"list"`
 			} `json:"templating"`
 		}
 		if err := json.Unmarshal(data, &d); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		// Every query's variants: one substitution of each variable, several for a
+		// variable with several options.
+		substitutions := [][]string{{dashboards.RateIntervalVar, e2eRateInterval}}
+		var choices []struct {
+			name   string
+			values []string
+		}
+		for _, v := range d.Templating.List {
+			switch {
+			case v.Type == "query" && v.IncludeAll:
+				substitutions = append(substitutions, []string{"$" + v.Name, v.AllValue})
+			case v.Type == "custom":
+				c := struct {
+					name   string
+					values []string
+				}{name: "$" + v.Name}
+				for _, o := range v.Options {
+					c.values = append(c.values, o.Value)
+				}
+				choices = append(choices, c)
+			}
+		}
+		variants := func(expr string) []string {
+			out := []string{expr}
+			for _, pair := range substitutions {
+				out[0] = strings.ReplaceAll(out[0], pair[0], pair[1])
+			}
+			for _, c := range choices {
+				var next []string
+				for _, e := range out {
+					if !strings.Contains(e, c.name) {
+						next = append(next, e)
+						continue
+					}
+					for _, v := range c.values {
+						next = append(next, strings.ReplaceAll(e, c.name, v))
+					}
+				}
+				out = next
+			}
+			return out
+		}
 		n := 0
 		for _, p := range flatten(d.Panels) {
 			for _, tg := range p.Targets {
-				expr := substitute.Replace(tg.Expr)
-				if expr == "" || strings.Contains(expr, "$") {
-					t.Fatalf("%s / %s: query %q: empty or with an unknown variable", d.Title, p.Title, tg.Expr)
+				for _, expr := range variants(tg.Expr) {
+					if expr == "" || strings.Contains(expr, "$") {
+						t.Fatalf("%s / %s: query %q: empty or with an unknown variable", d.Title, p.Title, tg.Expr)
+					}
+					queries[expr] = d.Title + " / " + p.Title
+					n++
 				}
-				queries[expr] = d.Title + " / " + p.Title
-				n++
 			}
 		}
 		if n == 0 {
@@ -287,11 +390,17 @@ func dashboardQueries(t *testing.T) (map[string]string, map[string]variable) {
 				continue
 			}
 			q, _ := v.Query.(string)
-			m := labelValues.FindStringSubmatch(q)
-			if m == nil {
-				t.Fatalf("%s: variable %s: query %v is not label_values(metric, label)", d.Title, v.Name, v.Query)
+			name := d.Title + " $" + v.Name
+			if m := labelValues.FindStringSubmatch(q); m != nil {
+				variables[name] = variable{query: variants(m[1])[0], label: m[2]}
+				continue
 			}
-			variables[d.Title+" $"+v.Name] = variable{metric: m[1], label: m[2]}
+			m := queryResult.FindStringSubmatch(q)
+			re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(v.Regex, "/"), "/"))
+			if m == nil || v.Regex == "" || err != nil {
+				t.Fatalf("%s: query %v is neither label_values(metric, label) nor query_result(expr) with a regex (%q: %v)", name, v.Query, v.Regex, err)
+			}
+			variables[name] = variable{query: variants(m[1])[0], regex: re}
 		}
 	}
 	return queries, variables

@@ -8,7 +8,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
-	"github.com/grafana/grafana-foundation-sdk/go/table"
 
 	"github.com/cskpi/cskpi/deploy/prometheus/rules"
 	"github.com/cskpi/cskpi/windows/kpi"
@@ -33,6 +32,24 @@ func loadBandsBuilder(cfg rules.Config) *dashboard.ThresholdsConfigBuilder {
 	return dashboard.NewThresholdsConfigBuilder().Mode(t.Mode).Steps(t.Steps)
 }
 
+// bandMappings name the load band of a buyers-served value.
+func bandMappings(cfg rules.Config) []dashboard.ValueMapping {
+	bands := rules.LoadBands(cfg)
+	colors := bandColors()
+	var out []dashboard.ValueMapping
+	for i, band := range bands {
+		opts := dashboard.DashboardRangeMapOptions{
+			From:   cog.ToPtr(float64(band.From)),
+			Result: dashboard.ValueMappingResult{Text: cog.ToPtr(band.Name), Color: cog.ToPtr(colors[i]), Index: cog.ToPtr(int32(i))},
+		}
+		if i+1 < len(bands) {
+			opts.To = cog.ToPtr(float64(bands[i+1].From - 1)) // counts are whole
+		}
+		out = append(out, dashboard.ValueMapping{RangeMap: &dashboard.RangeMap{Type: dashboard.MappingTypeRangeToText, Options: opts}})
+	}
+	return out
+}
+
 func bandLegend(cfg rules.Config) string {
 	s := ""
 	bands := rules.LoadBands(cfg)
@@ -49,70 +66,74 @@ func bandLegend(cfg rules.Config) string {
 	return s
 }
 
-// agentLeaderboard ranks the agents of the selected shops: buyers served against the load
-// bands, response time and conversion.
+// agentLeaderboard ranks the human agents of the selected shops: load against the bands,
+// response and first-response time, 问答比, conversion and the scorecard.
 func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
-	ak := rules.AgentKPIs()
-	rt, conv, value := ak[0], ak[1], ak[2]
-	served := rules.Sum(kpi.AgentBuyersServed)
-	day := window(kpi.W24h)
-
-	b := newBoard("cskpi-agent-leaderboard", "cskpi / Agent leaderboard",
-		"Agents (客服子账号) of the selected shops over the last 24 hours: buyers served (日接待量) against CONTRACT §4's load bands, response time, conversion.", "kpi").
-		WithVariable(shopVariable())
-
-	columns := []struct {
-		expr, name, unit string
-	}{
-		{sel(served, shopMatcher, day), "Buyers served", "none"},
-		{sel(rt.Record, shopMatcher, day), "Avg response time", "s"},
-		{sel(conv.Record, shopMatcher, day), "Consult conversion", "percentunit"},
-		{sel(value.Record, shopMatcher, day), "Inquiry order value", "currencyCNY"},
-		{sel(rules.Sum(kpi.AgentMessages), shopMatcher, day), "Replies sent", "none"},
-		{sel(rules.Sum(kpi.AgentGuidedGMV), shopMatcher, day), "Guided GMV", "currencyCNY"},
-		{sel(rules.AgentFirstResponseMean, shopMatcher, day), "First response time", "s"},
-		{sel("shop_agent:cskpi_agent_response_business_time_seconds:mean", shopMatcher, day), "Business-hours response time", "s"},
-		{sel(rules.AgentQARatio, shopMatcher, day), "Q&A ratio (问答比)", "none"},
-		{sel(rules.Sum(kpi.AgentBuyersActive), shopMatcher), "Active buyers now (同时接待)", "none"},
-		{sel(rules.AgentScore, shopMatcher, window(cfg.Scorecard.Window)), "Scorecard (" + cfg.Scorecard.Window + ")", "percentunit"},
+	ak := map[string]rules.KPI{}
+	for _, k := range rules.AgentKPIs() {
+		ak[k.Record] = k
 	}
-	var qs []*prometheus.DataqueryBuilder
-	rename := map[string]string{}
-	tbl := table.NewPanelBuilder().
-		Title("Agents, last 24 h").
-		Description("One row per agent; buyers served is coloured by load band: " + bandLegend(cfg) + ".").
-		Datasource(datasource()).
-		Height(12).
-		Span(fullW).
-		SortBy([]cog.Builder[common.TableSortByFieldState]{
-			common.NewTableSortByFieldStateBuilder().DisplayName(columns[0].name).Desc(true),
-		})
-	for i, c := range columns {
-		// Instant table queries come back as one frame per query with the value in
-		// "Value #<ref>"; merge joins them on the labels, organize names the columns.
-		qs = append(qs, query(c.expr, "").Format(prometheus.PromQueryFormatTable).Instant())
-		rename[fmt.Sprintf("Value #%c", 'A'+i)] = c.name
-		props := []dashboard.DynamicConfigValue{{Id: "unit", Value: c.unit}}
-		if i == 0 {
-			props = append(props,
-				dashboard.DynamicConfigValue{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background", "mode": "basic"}},
-				dashboard.DynamicConfigValue{Id: "thresholds", Value: loadBands(cfg)})
-		}
-		tbl.OverrideByName(c.name, props)
-	}
-	tbl.Targets(targets(qs)).
-		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
-		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
-			"excludeByName": map[string]bool{"Time": true, "window": true, "job": true, "__name__": true},
-			"indexByName":   map[string]int{"shop": 0, "agent": 1},
-			"renameByName":  rename,
-		}})
-	b.WithPanel(tbl)
+	rt, frt := ak[rules.AgentResponseTimeMean], ak[rules.AgentFirstResponseMean]
+	brt := ak["shop_agent:cskpi_agent_response_business_time_seconds:mean"]
+	qa, conv, value := ak[rules.AgentQARatio], ak[rules.AgentConversion], ak[rules.AgentOrderValue]
+	m := []string{shopMatcher, agentMatcher}
+	keys := []string{"shop", "agent"}
+	people := humans(m...)
+	human := func(expr string) string { return "(" + expr + ") and on (shop, agent) (" + people + ")" }
+	served := sel(rules.Sum(kpi.AgentBuyersServed), shopMatcher, agentMatcher, window(kpi.W24h))
+	active := sel(rules.Sum(kpi.AgentBuyersActive), m...)
+	score := sel(rules.AgentScore, shopMatcher, agentMatcher, window(cfg.Scorecard.Window))
+	target := cfg.ResponseTimeThreshold.Seconds()
+	rtSteps := steps("green", step{target, "red"})
+	servedName := "Buyers served, " + kpi.W24h
+	scoreName := "Scorecard, " + cfg.Scorecard.Window
+	bots := " Bots, agents that sent only auto messages in 28 days, are left out."
 
+	b := newBoard(cfg, "cskpi-agent-leaderboard", "cskpi / Agent leaderboard",
+		"Human agents (客服子账号) of the selected shops: buyers served (日接待量) against CONTRACT §4's load bands, "+
+			"response and first-response time, 问答比, conversion and the scorecard (客服绩效).", "kpi").
+		WithVariable(shopVariable()).
+		WithVariable(agentVariable()).
+		WithVariable(windowVariable(cfg.ResponseTimeWindow))
+
+	b.WithRow(dashboard.NewRowBuilder("Right now"))
+	b.WithPanel(single("Agents in the add-staff band, "+kpi.W24h, fmt.Sprintf("Selected agents above %d buyers served in 24 h; %s fires for each.",
+		cfg.AgentBuyersServedMax, rules.AgentOverloaded),
+		"none", query(fmt.Sprintf("count(%s) or vector(0)", human(fmt.Sprintf("%s > %d", served, cfg.AgentBuyersServedMax))), "agents")).
+		Thresholds(thresholds("green", step{1, "red"})))
+	b.WithPanel(single("Agents replying now", "Selected human agents with a human reply in the last 15 minutes (同时接待 above 0).",
+		"none", query("count("+human(active+" > 0")+") or vector(0)", "agents")))
+	b.WithPanel(single("Buyers in conversation (同时接待)", "Distinct buyers the selected agents sent a human reply to in the last 15 minutes, summed.",
+		"none", query("sum("+active+")", "buyers")))
+	b.WithPanel(single("Average response time, "+WindowVar, "响应时长 over every response sample of the selected agents in the window.",
+		"s", query(ratioOfSums(rules.Sum(kpi.AgentResponseTimeSum), rules.Sum(kpi.AgentResponses), shopMatcher, agentMatcher, windowMatcher), "mean")).
+		Thresholds(thresholds("green", step{target, "red"})))
+
+	rtExpr := inWindow(rt.Record, rt.Windows(), m...)
+	frtExpr := inWindow(frt.Record, frt.Windows(), m...)
+	worst := human(union(topk(human(served)), topk(rtExpr), topk(frtExpr), bottomk(score)))
+	b.WithPanel(tablePanel("Worst agents now: load, response time "+WindowVar+", first response, 问答比, scorecard",
+		fmt.Sprintf("The %[1]d agents serving the most buyers in 24 h, the %[1]d slowest to respond, the %[1]d slowest to respond first "+
+			"and the %[1]d with the lowest scorecard among the selected ones: at most %[2]d rows however many agents there are.%[3]s "+
+			"Load bands of CONTRACT §4: %[4]s. Response time coloured from %[5]s.",
+			worstN, 4*worstN, bots, bandLegend(cfg), rules.Duration(cfg.ResponseTimeThreshold)),
+		keys, []column{
+			{"Load band, " + kpi.W24h, "none", ranked(keys, served, worst),
+				append(colored(loadBands(cfg)), dashboard.DynamicConfigValue{Id: "mappings", Value: bandMappings(cfg)})},
+			{servedName, "none", ranked(keys, served, worst), colored(loadBands(cfg))},
+			{"Active buyers now", "none", ranked(keys, active, worst), nil},
+			{"Avg response time", "s", ranked(keys, rtExpr, worst), colored(rtSteps)},
+			{"First response time", "s", ranked(keys, frtExpr, worst), nil},
+			{"Q&A ratio (问答比)", "none", ranked(keys, inWindow(qa.Record, qa.Windows(), m...), worst), nil},
+			{scoreName, "percentunit", ranked(keys, score, worst), share()},
+		}, "Avg response time", tableH))
+	withAlerts(b, cfg, forAgents, "Firing and pending alerts of the selected agents; the runbook links say what to do.", "shop", "agent")
+
+	b.WithRow(dashboard.NewRowBuilder("Load"))
 	b.WithPanel(bargauge.NewPanelBuilder().
-		Title("Buyers served in 24 h (日接待量) against the load bands").
+		Title(fmt.Sprintf("Most loaded agents: buyers served (日接待量), %s, top %d", kpi.W24h, 2*worstN)).
 		Description("Load bands of CONTRACT §4: " + bandLegend(cfg) + ". " + rules.AgentOverloaded + " fires above " +
-			fmt.Sprint(cfg.AgentBuyersServedMax) + ".").
+			fmt.Sprint(cfg.AgentBuyersServedMax) + "." + bots).
 		Datasource(datasource()).
 		Height(10).
 		Span(fullW).
@@ -125,21 +146,62 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 		Thresholds(loadBandsBuilder(cfg)).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 		Targets(targets([]*prometheus.DataqueryBuilder{
-			query("sort_desc("+sel(served, shopMatcher, day)+")", "{{shop}} {{agent}}").Instant(),
+			query(fmt.Sprintf("sort_desc(topk(%d, %s))", 2*worstN, human(served)), "{{shop}} {{agent}}").Instant(),
 		})))
-
-	b.WithPanel(graph("Average response time by agent, "+cfg.ResponseTimeWindow,
-		"响应时长 of each agent's response samples over the "+cfg.ResponseTimeWindow+" window.", "s",
-		query(sel(rt.Record, shopMatcher, window(cfg.ResponseTimeWindow)), "{{shop}} {{agent}}")).
-		Thresholds(thresholds("green", step{cfg.ResponseTimeThreshold.Seconds(), "red"})).
-		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
-	b.WithPanel(graph("Buyers served by agent, 24h", "日接待量 with the load bands as dashed lines.", "none",
-		query(sel(served, shopMatcher, day), "{{shop}} {{agent}}")).
+	b.WithPanel(graph("Buyers served by agent, "+kpi.W24h, "日接待量 with the load bands as dashed lines."+bots, "none",
+		query(human(served), "{{shop}} {{agent}}")).
 		Thresholds(loadBandsBuilder(cfg)).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
-	b.WithPanel(graph("Consult conversion by agent, 24h", "咨询转化率: guided / replied inquiry cohorts whose agent this is.",
-		"percentunit", query(sel(conv.Record, shopMatcher, day), "{{shop}} {{agent}}")).Min(0).Max(1))
-	b.WithPanel(graph("Inquiry order value by agent, 24h", "询单客单价: guided GMV per guided cohort of the agent.",
-		"currencyCNY", query(sel(value.Record, shopMatcher, day), "{{shop}} {{agent}}")))
+	b.WithPanel(graph("Active buyers by agent (同时接待)", "Distinct buyers each agent sent a human reply to in the last 15 minutes."+bots, "none",
+		query(human(active), "{{shop}} {{agent}}")))
+
+	b.WithRow(dashboard.NewRowBuilder("Response, " + WindowVar))
+	b.WithPanel(kpiGraph(rt, m...).
+		Thresholds(thresholds("green", step{target, "red"})).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
+	b.WithPanel(kpiGraph(frt, m...))
+	b.WithPanel(kpiGraph(brt, m...))
+	b.WithPanel(volumeGraph("Responses and first responses", "Response and first-response samples of each agent."+bots, "none",
+		keys, []kpi.ID{kpi.AgentResponses, kpi.AgentFirstResponses}, human, m...))
+
+	b.WithRow(dashboard.NewRowBuilder("Replies and conversion, " + windowTitle(qa.Windows())))
+	b.WithPanel(kpiGraph(qa, m...))
+	b.WithPanel(volumeGraph("Replies sent and buyer messages answered", "问答比's numerator and denominator per agent."+bots, "none",
+		keys, []kpi.ID{kpi.AgentMessages, kpi.AgentBuyerMessagesAnswered}, human, m...))
+	b.WithPanel(kpiGraph(conv, m...).
+		Thresholds(thresholds("red", step{cfg.Scorecard.Conversion, "green"})).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
+	b.WithPanel(kpiGraph(value, m...).
+		Thresholds(thresholds("red", step{cfg.Scorecard.OrderValue, "green"})).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
+
+	b.WithRow(dashboard.NewRowBuilder("Scorecard and all agents"))
+	b.WithPanel(graph("Scorecard (客服绩效) by agent, "+cfg.Scorecard.Window,
+		fmt.Sprintf("CONTRACT §4's scorecard: conversion against %s, order value against %s yuan and response time against the shop's target, "+
+			"each min(1, actual/target), weighted %s/%s/%s, on 0..1 of the weight measured.",
+			trimFloat(cfg.Scorecard.Conversion), trimFloat(cfg.Scorecard.OrderValue),
+			trimFloat(cfg.Scorecard.WeightConversion), trimFloat(cfg.Scorecard.WeightOrderValue), trimFloat(cfg.Scorecard.WeightResponseTime)),
+		"percentunit", query(score, "{{shop}} {{agent}}")).Min(0).Max(1).Span(fullW))
+
+	everyone := people
+	b.WithPanel(tablePanel("All agents, "+WindowVar,
+		"One row per selected human agent."+bots+" Buyers served is coloured by load band ("+bandLegend(cfg)+
+			"), response times from the response target, conversion and order value against the scorecard's targets.",
+		keys, []column{
+			{servedName, "none", ranked(keys, served, everyone), colored(loadBands(cfg))},
+			{"Active buyers now", "none", ranked(keys, active, everyone), nil},
+			{"Avg response time", "s", ranked(keys, rtExpr, everyone), colored(rtSteps)},
+			{"First response time", "s", ranked(keys, frtExpr, everyone), nil},
+			{"Business-hours response time", "s", ranked(keys, inWindow(brt.Record, brt.Windows(), m...), everyone), colored(rtSteps)},
+			{"Q&A ratio (问答比)", "none", ranked(keys, inWindow(qa.Record, qa.Windows(), m...), everyone), nil},
+			{"Replies sent", "none", ranked(keys, inWindow(rules.Sum(kpi.AgentMessages), kpi.AgentMessages.Family().Windows, m...), everyone), nil},
+			{"Buyer messages answered", "none", ranked(keys, inWindow(rules.Sum(kpi.AgentBuyerMessagesAnswered), kpi.AgentBuyerMessagesAnswered.Family().Windows, m...), everyone), nil},
+			{"Consult conversion", "percentunit", ranked(keys, inWindow(conv.Record, conv.Windows(), m...), everyone),
+				colored(steps("red", step{cfg.Scorecard.Conversion, "green"}))},
+			{"Inquiry order value", "currencyCNY", ranked(keys, inWindow(value.Record, value.Windows(), m...), everyone),
+				colored(steps("red", step{cfg.Scorecard.OrderValue, "green"}))},
+			{"Guided GMV", "currencyCNY", ranked(keys, inWindow(rules.Sum(kpi.AgentGuidedGMV), kpi.AgentGuidedGMV.Family().Windows, m...), everyone), nil},
+			{scoreName, "percentunit", ranked(keys, score, everyone), share()},
+		}, servedName, 12))
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,10 +30,17 @@ type Board struct {
 // against a real Prometheus, the way Grafana would.
 const (
 	ShopVar         = "$shop"
+	AgentVar        = "$agent"
+	WindowVar       = "$window"
 	RateIntervalVar = "$__rate_interval"
 	datasourceVar   = "datasource"
 	shopMatcher     = `shop=~"` + ShopVar + `"`
+	agentMatcher    = `agent=~"` + AgentVar + `"`
+	windowMatcher   = `window="` + WindowVar + `"`
 )
+
+// Windows is what the window variable offers: CONTRACT §2's windows, shortest first.
+func Windows() []string { return []string{kpi.W15m, kpi.W24h, kpi.W28d} }
 
 // Panel sizes on Grafana's 24-column grid.
 const (
@@ -41,6 +49,9 @@ const (
 	halfW        = 12
 	thirdW       = 8
 	fullW        = 24
+	alertsH      = 8
+	alertsW      = 16 // the alert list; the runbook links take the rest of the line
+	tableH       = 11
 )
 
 // All builds every dashboard for the rules of cfg.
@@ -91,7 +102,7 @@ func JSON(d dashboard.Dashboard) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func newBoard(uid, title, description string, tags ...string) *dashboard.DashboardBuilder {
+func newBoard(cfg rules.Config, uid, title, description string, tags ...string) *dashboard.DashboardBuilder {
 	return dashboard.NewDashboardBuilder(title).
 		Uid(uid).
 		Description(description).
@@ -107,6 +118,12 @@ func newBoard(uid, title, description string, tags ...string) *dashboard.Dashboa
 			AsDropdown(true).
 			IncludeVars(true).
 			KeepTime(true)).
+		Link(dashboard.NewDashboardLinkBuilder("Runbook").
+			Type(dashboard.DashboardLinkTypeLink).
+			Icon("doc").
+			Tooltip("docs/RUNBOOK.md: each alert, what to check, what to do").
+			Url(runbookURL(cfg)).
+			TargetBlank(true)).
 		WithVariable(dashboard.NewDatasourceVariableBuilder(datasourceVar).
 			Label("Data source").
 			Type("prometheus"))
@@ -119,6 +136,55 @@ func shopVariable() *dashboard.QueryVariableBuilder {
 		Label("Shop").
 		Query(dashboard.StringOrMap{String: cog.ToPtr(q)}).
 		Definition(q).
+		Datasource(datasource()).
+		Multi(true).
+		IncludeAll(true).
+		AllValue(".+").
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortNaturalAsc)
+}
+
+// windowVariable picks the window every windowed panel shows, so that no panel mixes
+// windows; def is the one selected at first.
+func windowVariable(def string) *dashboard.CustomVariableBuilder {
+	var opts []dashboard.VariableOption
+	for _, w := range Windows() {
+		opts = append(opts, dashboard.VariableOption{
+			Selected: cog.ToPtr(w == def),
+			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr(w)},
+			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr(w)},
+		})
+	}
+	return dashboard.NewCustomVariableBuilder("window").
+		Label("Window").
+		Description("The window of every windowed panel (CONTRACT §2). A KPI without the picked window shows its shortest " +
+			"one (24h for the 24h/28d KPIs when 15m is picked); the refunds, buyers served and the scorecard keep their only window.").
+		Values(dashboard.StringOrMap{String: cog.ToPtr(strings.Join(Windows(), ","))}).
+		Current(dashboard.VariableOption{
+			Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr(def)},
+			Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(def)},
+		}).
+		Options(opts)
+}
+
+// humans is the agents among the selected ones that are people: each sent a human reply in
+// the last 28 days. An agent is exported while it sent any message within 28 days (CONTRACT
+// §3), so an exported agent without one sent only auto messages (sender auto): a bot, such
+// as a shop's auto-reply account, whose zeros would crowd every ranking.
+func humans(matchers ...string) string {
+	return sel(rules.Sum(kpi.AgentMessages), append(slices.Clone(matchers), window(kpi.W28d))...) + " > 0"
+}
+
+// agentVariable lists the human agents of the selected shops. label_values cannot filter by
+// value, so the variable runs humans and takes the agent label from each result.
+func agentVariable() *dashboard.QueryVariableBuilder {
+	q := "query_result(" + humans(shopMatcher) + ")"
+	return dashboard.NewQueryVariableBuilder("agent").
+		Label("Agent").
+		Description("Human agents (客服子账号) of the selected shops; bots, accounts that sent only auto messages, are left out.").
+		Query(dashboard.StringOrMap{String: cog.ToPtr(q)}).
+		Definition(q).
+		Regex(`/agent="([^"]+)"/`).
 		Datasource(datasource()).
 		Multi(true).
 		IncludeAll(true).
@@ -216,5 +282,34 @@ func sel(record string, matchers ...string) string {
 }
 
 func window(w string) string { return `window="` + w + `"` }
+
+// inWindow selects record in the window the window variable picks; windows are those the
+// record has, shortest first. A record without the picked window shows its shortest one
+// instead: the families of CONTRACT §3 have every window from some length on (15m, 24h,
+// 28d; 24h, 28d; 28d; or 24h alone), so the picked window is missing only when it is
+// shorter than all of them, and then "or ignoring (window)" gives every series the fallback.
+// When the picked window exists the fallback adds nothing: a ratio present in a shorter
+// window is present in the longer one, which holds all its samples.
+func inWindow(record string, windows []string, matchers ...string) string {
+	with := func(w string) string { return sel(record, append(slices.Clone(matchers), w)...) }
+	switch {
+	case len(windows) == 1:
+		return with(window(windows[0]))
+	case windows[0] == Windows()[0]:
+		return with(windowMatcher)
+	}
+	return "(" + with(windowMatcher) + " or ignoring (window) " + with(window(windows[0])) + ")"
+}
+
+// windowTitle says in a title which window inWindow shows.
+func windowTitle(windows []string) string {
+	switch {
+	case len(windows) == 1:
+		return windows[0]
+	case windows[0] == Windows()[0]:
+		return WindowVar
+	}
+	return WindowVar + " (at least " + windows[0] + ")"
+}
 
 func trimFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

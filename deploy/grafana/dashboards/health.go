@@ -10,7 +10,7 @@ import (
 // fresh are the gauges.
 func serviceHealth(cfg rules.Config) *dashboard.DashboardBuilder {
 	up := "up{" + cfg.Selector + "}"
-	b := newBoard("cskpi-service-health", "cskpi / Service health",
+	b := newBoard(cfg, "cskpi-service-health", "cskpi / Service health",
 		"cskpi's own health: targets, Redis and Kafka, consumer lag, throughput, rejected records, freshness.", "health")
 
 	b.WithRow(dashboard.NewRowBuilder("Status"))
@@ -29,6 +29,8 @@ func serviceHealth(cfg rules.Config) *dashboard.DashboardBuilder {
 		// 0, not "no data", while it owns partitions and none is missing.
 		query("sum(cskpi_partition_state_missing) or (sum(cskpi_partitions_owned) * 0)", "missing")).
 		Thresholds(thresholds("green", step{1, "red"})))
+	withAlerts(b, cfg, forService, "Firing and pending alerts of deploy/prometheus, the shops' and agents' too: "+
+		"while a service alert fires, the KPI alerts may be silent for the wrong reason.")
 
 	b.WithRow(dashboard.NewRowBuilder("Throughput and lag"))
 	b.WithPanel(graph("Records by outcome", "Records consumed per second: applied, duplicate, excluded (spam), rejected.",

@@ -3,6 +3,7 @@ package dashboards
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -13,79 +14,112 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// shopOverview shows every KPI of CONTRACT §4 for the selected shops: the state right now,
-// then each KPI over time in every window it has.
+// breachCeiling is the upper waiting threshold of CONTRACT §3's live breach, over{180} -
+// over{3600}: buyers waiting past the critical wait but not yet an hour.
+const breachCeiling = time.Hour
+
+// waitedOver selects cskpi_waiting_conversations_over at a waiting threshold; d must be one
+// of cskpi's --waiting.thresholds (15s, 3m, 1h by default).
+func waitedOver(d time.Duration) string {
+	return sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="`+trimFloat(d.Seconds())+`"`)
+}
+
+// liveBreaches counts, per shop, the buyers waiting longer than cfg.WaitingCritical but not
+// longer than breachCeiling: CONTRACT §3's live breach. Unlike the oldest wait, it says how
+// many buyers, and one buyer left waiting for a day does not hold it up.
+func liveBreaches(cfg rules.Config) string {
+	return waitedOver(cfg.WaitingCritical) + " - ignoring (seconds) " + waitedOver(breachCeiling)
+}
+
+// shopOverview shows every KPI of CONTRACT §4 for the selected shops in the selected window:
+// the state right now and the worst shops, then each KPI over time.
 func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 	ks := map[[2]kpi.ID]rules.KPI{}
 	for _, k := range rules.ShopKPIs() {
 		ks[[2]kpi.ID{k.Num, k.Den}] = k
 	}
 	k := func(num, den kpi.ID) rules.KPI { return ks[[2]kpi.ID{num, den}] }
-	rt := k(kpi.ResponseTimeSum, kpi.Responses)
-	within := k(kpi.ResponsesWithin, kpi.Responses)
-	threshold := cfg.ResponseTimeThreshold.Seconds()
-	waitWarn, waitCrit := cfg.WaitingWarning.Seconds(), cfg.WaitingCritical.Seconds()
-	leTarget := fmt.Sprint(int64(threshold))
+	rt, frt := k(kpi.ResponseTimeSum, kpi.Responses), k(kpi.FirstResponseTimeSum, kpi.FirstResponses)
+	replyRate := k(kpi.InquiriesReplied, kpi.Inquiries)
+	target := cfg.ResponseTimeThreshold.Seconds()
+	breaches := liveBreaches(cfg)
+	breachDesc := fmt.Sprintf("buyers waiting longer than %s but not %s (CONTRACT §3's live breach: %s)",
+		rules.Duration(cfg.WaitingCritical), rules.Duration(breachCeiling), breaches)
 
-	b := newBoard("cskpi-shop-overview", "cskpi / Shop overview",
-		"Customer-service KPIs of CONTRACT §4 per shop, from the recording rules of deploy/prometheus.", "kpi").
-		WithVariable(shopVariable())
+	b := newBoard(cfg, "cskpi-shop-overview", "cskpi / Shop overview",
+		"Customer-service KPIs of CONTRACT §4 for the selected shops in the selected window, from the recording rules of deploy/prometheus.", "kpi").
+		WithVariable(shopVariable()).
+		WithVariable(windowVariable(cfg.ResponseTimeWindow))
 
 	b.WithRow(dashboard.NewRowBuilder("Right now"))
-	b.WithPanel(single("Average response time, "+cfg.ResponseTimeWindow,
-		fmt.Sprintf("响应时长 over the %s window; the %s alert fires above %s for %s.",
-			cfg.ResponseTimeWindow, rules.ResponseTimeHigh, rules.Duration(cfg.ResponseTimeThreshold), rules.Duration(cfg.ResponseTimeFor)),
-		"s", query(sel(rt.Record, shopMatcher, window(cfg.ResponseTimeWindow)), "{{shop}}")).
-		Thresholds(thresholds("green", step{threshold, "red"})))
-	b.WithPanel(single("Buyers waiting", "Open waiting episodes: buyers whose last message no human has answered yet.",
-		"none", query(sel(rules.Sum(kpi.WaitingConversations), shopMatcher), "{{shop}}")))
-	b.WithPanel(single("Oldest wait", "How long the buyer waiting longest has waited; "+rules.BuyerWaiting+" warns above "+
-		rules.Duration(cfg.WaitingWarning)+" and is critical above "+rules.Duration(cfg.WaitingCritical)+".",
-		"s", query(sel(rules.Sum(kpi.WaitingOldest), shopMatcher), "{{shop}}")).
-		Thresholds(thresholds("green", step{waitWarn, "yellow"}, step{waitCrit, "red"})))
-	b.WithPanel(single("Answered within "+leTarget+" s, "+cfg.ResponseTimeWindow,
-		"Share of response samples at most "+leTarget+" seconds (15秒响应率).",
-		"percentunit", query(sel(within.Record, shopMatcher, `le="`+leTarget+`"`, window(cfg.ResponseTimeWindow)), "{{shop}}")).
-		Decimals(1))
+	b.WithPanel(single("Live waiting breaches", "Over the selected shops, "+breachDesc+".",
+		"none", query("sum("+breaches+")", "breaches")).
+		Thresholds(thresholds("green", step{1, "red"})))
+	b.WithPanel(single("Shops with a live breach", "Selected shops with at least one buyer waiting longer than "+
+		rules.Duration(cfg.WaitingCritical)+" (not "+rules.Duration(breachCeiling)+").",
+		"none", query("count(("+breaches+") > 0) or vector(0)", "shops")).
+		Thresholds(thresholds("green", step{1, "red"})))
+	b.WithPanel(single("Buyers waiting", "Open waiting episodes over the selected shops: buyers whose last message no human has answered yet.",
+		"none", query("sum("+sel(rules.Sum(kpi.WaitingConversations), shopMatcher)+")", "waiting")))
+	b.WithPanel(single("Average response time, "+WindowVar,
+		fmt.Sprintf("响应时长 over every response sample of the selected shops in the window; %s fires for a shop above %s over %s for %s.",
+			rules.ResponseTimeHigh, rules.Duration(cfg.ResponseTimeThreshold), cfg.ResponseTimeWindow, rules.Duration(cfg.ResponseTimeFor)),
+		"s", query(ratioOfSums(rules.Sum(kpi.ResponseTimeSum), rules.Sum(kpi.Responses), shopMatcher, windowMatcher), "mean")).
+		Thresholds(thresholds("green", step{target, "red"})))
+
+	rtExpr := inWindow(rt.Record, rt.Windows(), shopMatcher)
+	replyExpr := inWindow(replyRate.Record, replyRate.Windows(), shopMatcher)
+	worst := union(topk("("+breaches+") > 0"), topk(rtExpr), bottomk(replyExpr))
+	shop := []string{"shop"}
+	b.WithPanel(tablePanel("Worst shops now: live breaches, response time "+WindowVar+", reply rate "+windowTitle(replyRate.Windows()),
+		fmt.Sprintf("The %[1]d shops with the most live breaches, the %[1]d slowest to respond and the %[1]d with the lowest reply rate "+
+			"(回复率) among the selected ones: at most %[2]d rows however many shops there are. Live breaches are %[3]s. "+
+			"Coloured against the targets: a live breach, a buyer waiting past %[4]s, an average response time from %[5]s.",
+			worstN, 3*worstN, breachDesc, rules.Duration(cfg.WaitingWarning), rules.Duration(cfg.ResponseTimeThreshold)),
+		shop, []column{
+			{"Live breaches", "none", ranked(shop, breaches, worst), colored(steps("green", step{1, "red"}))},
+			{"Waiting > " + rules.Duration(cfg.WaitingWarning), "none", ranked(shop, waitedOver(cfg.WaitingWarning), worst),
+				colored(steps("green", step{1, "yellow"}))},
+			{"Avg response time", "s", ranked(shop, rtExpr, worst), colored(steps("green", step{target, "red"}))},
+			{"First response time", "s", ranked(shop, inWindow(frt.Record, frt.Windows(), shopMatcher), worst), nil},
+			{"Reply rate (回复率)", "percentunit", ranked(shop, replyExpr, worst), nil},
+		}, "Live breaches", tableH))
+	withAlerts(b, cfg, forShops, "Firing and pending alerts of the selected shops; the runbook links say what to do.", "shop")
+
+	b.WithRow(dashboard.NewRowBuilder("Waiting"))
+	b.WithPanel(graph("Buyers waiting", "Open waiting episodes.", "none",
+		query(sel(rules.Sum(kpi.WaitingConversations), shopMatcher), "{{shop}}")))
+	b.WithPanel(graph("Live waiting breaches", "Per shop, "+breachDesc+".", "none",
+		query(breaches, "{{shop}}")).
+		Thresholds(thresholds("green", step{1, "red"})).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
 
 	rows := []struct {
 		title string
 		span  uint32
 		kpis  []rules.KPI
 	}{
-		{"Response", halfW, []rules.KPI{rt, within,
-			k(kpi.BuyerMessagesReplied, kpi.BuyerMessages), k(kpi.HumanMessages, kpi.BuyerMessages),
-			k(kpi.FirstResponseTimeSum, kpi.FirstResponses), k(kpi.ResponseBusinessTimeSum, kpi.Responses),
-			k(kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses)}},
-		{"Conversion", halfW, []rules.KPI{k(kpi.InquiriesReplied, kpi.Inquiries), k(kpi.InquiriesGuided, kpi.InquiriesReplied),
-			k(kpi.InquiriesGuided, kpi.Inquiries), k(kpi.GuidedGMV, kpi.InquiriesGuided), k(kpi.OrdersPaid, kpi.OrdersCreated)}},
-		{"Refunds", thirdW, []rules.KPI{k(kpi.RefundsDisputed, kpi.OrdersPaid), k(kpi.RefundsByMerchant, kpi.RefundsCompleted),
+		{"Response, " + WindowVar, halfW, []rules.KPI{rt, k(kpi.ResponsesWithin, kpi.Responses), frt,
+			k(kpi.ResponseBusinessTimeSum, kpi.Responses), k(kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses)}},
+		{"Replies and conversion, " + windowTitle(replyRate.Windows()), halfW, []rules.KPI{
+			k(kpi.BuyerMessagesReplied, kpi.BuyerMessages), replyRate, k(kpi.InquiriesGuided, kpi.InquiriesReplied),
+			k(kpi.InquiriesGuided, kpi.Inquiries), k(kpi.GuidedGMV, kpi.InquiriesGuided), k(kpi.OrdersPaid, kpi.OrdersCreated),
+			k(kpi.HumanMessages, kpi.BuyerMessages)}},
+		{"Refunds, " + kpi.W28d, thirdW, []rules.KPI{k(kpi.RefundsDisputed, kpi.OrdersPaid), k(kpi.RefundsByMerchant, kpi.RefundsCompleted),
 			k(kpi.RefundDurationSum, kpi.RefundsCompleted)}},
 	}
 	for _, r := range rows {
 		b.WithRow(dashboard.NewRowBuilder(r.title))
 		for i, kp := range r.kpis {
-			p := kpiGraph(kp).Span(r.span)
+			p := kpiGraph(kp, shopMatcher).Span(r.span)
 			if kp.Record == rt.Record {
-				p.Thresholds(thresholds("green", step{threshold, "red"})).
+				p.Thresholds(thresholds("green", step{target, "red"})).
 					ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed))
 			}
 			if r.span == halfW && len(r.kpis)%2 == 1 && i == len(r.kpis)-1 {
 				p.Span(fullW) // an odd last panel takes the whole line
 			}
 			b.WithPanel(p)
-		}
-		if r.title == "Response" {
-			b.WithPanel(graph("Buyers waiting", "Open waiting episodes.", "none",
-				query(sel(rules.Sum(kpi.WaitingConversations), shopMatcher), "{{shop}}")))
-			b.WithPanel(graph("Oldest wait", "How long the buyer waiting longest has waited.", "s",
-				query(sel(rules.Sum(kpi.WaitingOldest), shopMatcher), "{{shop}}")).
-				Thresholds(thresholds("green", step{waitWarn, "yellow"}, step{waitCrit, "red"})).
-				ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
-			b.WithPanel(graph("Buyers waiting longer than 3 minutes, not yet an hour", "Live breaches: "+
-				"cskpi_waiting_conversations_over{seconds=\"180\"} - …{seconds=\"3600\"} (CONTRACT §3).", "none",
-				query(sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="180"`)+" - ignoring (seconds) "+
-					sel(rules.Sum(kpi.WaitingOver), shopMatcher, `seconds="3600"`), "{{shop}}")))
 		}
 	}
 
@@ -94,37 +128,58 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 		title, unit string
 		families    []kpi.ID
 	}{
-		{"Messages, 24h", "none", []kpi.ID{kpi.BuyerMessages, kpi.HumanMessages, kpi.AutoMessages}},
-		{"Inquiries (询单), 24h", "none", []kpi.ID{kpi.Inquiries, kpi.InquiriesReplied, kpi.InquiriesGuided}},
-		{"Orders, 24h", "none", []kpi.ID{kpi.OrdersCreated, kpi.OrdersPaid}},
-		{"GMV, 24h", "currencyCNY", []kpi.ID{kpi.PaidGMV, kpi.GuidedGMV}},
+		{"Buyer messages, responses, first responses", "none", []kpi.ID{kpi.BuyerMessages, kpi.Responses, kpi.FirstResponses}},
+		{"Replies", "none", []kpi.ID{kpi.HumanMessages, kpi.AutoMessages, kpi.BuyerMessagesReplied}},
+		{"Inquiries (询单)", "none", []kpi.ID{kpi.Inquiries, kpi.InquiriesReplied, kpi.InquiriesGuided}},
+		{"Orders", "none", []kpi.ID{kpi.OrdersCreated, kpi.OrdersPaid}},
+		{"GMV", "currencyCNY", []kpi.ID{kpi.PaidGMV, kpi.GuidedGMV}},
 	}
-	for _, v := range volume {
-		var qs []*prometheus.DataqueryBuilder
-		for _, f := range v.families {
-			qs = append(qs, query(sel(rules.Sum(f), shopMatcher, window(kpi.W24h)),
-				"{{shop}} "+strings.TrimPrefix(f.Name(), "cskpi_")))
+	for i, v := range volume {
+		p := volumeGraph(v.title, "The counts and sums the KPIs above divide, per shop.", v.unit, []string{"shop"}, v.families, nil, shopMatcher)
+		if len(volume)%2 == 1 && i == len(volume)-1 {
+			p.Span(fullW)
 		}
-		b.WithPanel(graph(v.title, "Trailing 24-hour counts the KPIs above divide.", v.unit, qs...))
+		b.WithPanel(p)
 	}
 	return b
 }
 
-// kpiGraph charts one KPI of the selected shops in every window it has.
-func kpiGraph(k rules.KPI) *timeseries.PanelBuilder {
-	legend := "{{shop}} {{window}}"
-	if k.Num == kpi.ResponsesWithin {
-		legend = "{{shop}} ≤{{le}}s {{window}}"
+// ratioOfSums is the quotient of two sum rules over every selected series, absent while the
+// denominator is 0 (the way the KPI rules are).
+func ratioOfSums(num, den string, matchers ...string) string {
+	return "sum(" + sel(num, matchers...) + ") / (sum(" + sel(den, matchers...) + ") > 0)"
+}
+
+// kpiGraph charts one KPI of the selected shops (or agents) in the selected window.
+func kpiGraph(k rules.KPI, matchers ...string) *timeseries.PanelBuilder {
+	legend := "{{shop}}"
+	if strings.HasPrefix(k.Record, rules.AgentLevel+":") {
+		legend = "{{shop}} {{agent}}"
 	}
-	title := k.Name + " " + k.Local
-	if w := k.Windows(); len(w) == 1 {
-		title += ", " + w[0]
+	if k.Num == kpi.ResponsesWithin {
+		legend += " ≤{{le}}s"
 	}
 	desc := fmt.Sprintf("%s / %s (recording rule %s), windows %s; absent while the denominator is 0.",
 		k.Num, k.Den, k.Record, strings.Join(k.Windows(), ", "))
-	p := graph(title, desc, unit(k.Kind), query(sel(k.Record, shopMatcher), legend))
+	p := graph(k.Name+" "+k.Local+", "+windowTitle(k.Windows()), desc, unit(k.Kind), query(inWindow(k.Record, k.Windows(), matchers...), legend))
 	if k.Kind == rules.Ratio {
 		p.Min(0).Max(1)
 	}
 	return p
+}
+
+// volumeGraph charts the sum rules of families, which have the same windows, per keys;
+// filter, if any, wraps each query.
+func volumeGraph(title, description, unit string, keys []string, families []kpi.ID, filter func(string) string, matchers ...string) *timeseries.PanelBuilder {
+	var qs []*prometheus.DataqueryBuilder
+	ws := families[0].Family().Windows
+	for _, f := range families {
+		expr := inWindow(rules.Sum(f), f.Family().Windows, matchers...)
+		if filter != nil {
+			expr = filter(expr)
+		}
+		qs = append(qs, query(expr,
+			"{{"+strings.Join(keys, "}} {{")+"}} "+strings.TrimPrefix(f.Name(), "cskpi_")))
+	}
+	return graph(title+", "+windowTitle(ws), description, unit, qs...)
 }
