@@ -44,13 +44,16 @@ type groupState struct {
 }
 
 // claimWatch decides when partition numbers have gone unclaimed long enough that the
-// group must hold a dead member: each unclaimed for a whole session timeout, in a
-// generation that has itself lasted one, and no rejoin for a session + rebalance timeout
-// (so that one rejoin's own rebalance has ended before the next is judged).
+// group must hold a member that is gone: a live member claims what it is given within
+// claimEvery, and a dead one's claims lapse after claimTTL, so a partition unclaimed for
+// grace (claimTTL + claimEvery) in a generation at least that old is held by no live
+// instance. At most one rejoin per session + rebalance timeout, so that one rejoin's own
+// rebalance has ended before the next is judged, and a member whose Redis is merely slow
+// costs at most one rebalance per that period.
 type claimWatch struct {
-	session, rebalance time.Duration
-	unclaimedSince     map[int]time.Time
-	lastRejoin         time.Time
+	grace, every   time.Duration
+	unclaimedSince map[int]time.Time
+	lastRejoin     time.Time
 }
 
 // observe takes which partition numbers are claimed now and returns the ones to rejoin
@@ -68,12 +71,12 @@ func (w *claimWatch) observe(now time.Time, claimed []bool, genStart time.Time) 
 		since, seen := w.unclaimedSince[p]
 		if !seen {
 			w.unclaimedSince[p] = now
-		} else if now.Sub(since) >= w.session {
+		} else if now.Sub(since) >= w.grace {
 			stuck = append(stuck, p)
 		}
 	}
-	if len(stuck) == 0 || genStart.IsZero() || now.Sub(genStart) < w.session ||
-		(!w.lastRejoin.IsZero() && now.Sub(w.lastRejoin) < w.session+w.rebalance) {
+	if len(stuck) == 0 || genStart.IsZero() || now.Sub(genStart) < w.grace ||
+		(!w.lastRejoin.IsZero() && now.Sub(w.lastRejoin) < w.every) {
 		return nil
 	}
 	w.lastRejoin = now
@@ -162,19 +165,25 @@ func (s *Service) runGroup(ctx context.Context) error {
 		backoff.reset()
 		s.joined.Store(true)
 		s.group.member.Store(gen.MemberID)
-		s.group.genStart.Store(s.opt.Now().UnixNano())
+		start := s.opt.Now().UnixNano()
+		s.group.genStart.Store(start)
 		s.startGeneration(gen)
+		// Between generations claims lapse by design: the watchdog judges only within one.
+		gen.Start(func(ctx context.Context) {
+			<-ctx.Done()
+			s.group.genStart.CompareAndSwap(start, 0)
+		})
 	}
 }
 
 // claim renews this instance's partition claims in Redis and watches for partition
 // numbers that no live instance claims. The coordinator drops a dead member after its
-// session timeout and hands its partitions on; when, in a generation that has lasted a
-// whole session timeout, a partition number has still been claimed by no one for that
-// long, the group holds a member that is gone without the coordinator knowing (a broker
-// that lost the member's session timer: kfake does for a member killed while its
-// JoinGroup waited). Only a new rebalance drops such a member, so this instance leaves
-// and rejoins the group, at most once per session + rebalance timeout, and counts it.
+// session timeout; a broker may also keep one that died while its JoinGroup waited, with
+// no session timer (kfake does), and only a new rebalance drops it. Either way its
+// partitions are unconsumed and their lag exported by no one. When claimWatch says a
+// partition is held by no live instance, this instance leaves and rejoins the group: the
+// rebalance that follows drops every member that does not rejoin within the rebalance
+// timeout. Counted in cskpi_group_rejoins_total and logged.
 func (s *Service) claim(ctx context.Context) {
 	n := int(s.group.partitions.Load())
 	member, _ := s.group.member.Load().(string)
@@ -200,8 +209,8 @@ func (s *Service) claim(ctx context.Context) {
 		return
 	}
 	s.m.rejoins.Inc()
-	s.log.Warn("partitions claimed by no live instance for a session timeout: leaving and rejoining the group so that the coordinator drops the dead member holding them",
-		"partitions", stuck, "session_timeout", s.opt.SessionTimeout)
+	s.log.Warn("partitions claimed by no live instance: leaving and rejoining the group so that the coordinator drops the dead member holding them",
+		"partitions", stuck, "unclaimed_for", g.watch.grace)
 	g.mu.Lock()
 	cg := g.cg
 	g.mu.Unlock()

@@ -22,19 +22,19 @@ func TestClaimWatch(t *testing.T) {
 		steps    []step
 	}{
 		{"all claimed: never", at(0), []step{{0, all, nil}, {30, all, nil}, {60, all, nil}}},
-		{"unclaimed for a session timeout in a settled generation", at(0), []step{
-			{1, p2, nil}, {10, p2, nil}, {11, p2, []int{2}}}},
+		{"unclaimed for the grace in a settled generation", at(0), []step{
+			{1, p2, nil}, {4, p2, nil}, {5, p2, []int{2}}}},
 		{"claimed again in between: the clock starts over", at(0), []step{
-			{1, p2, nil}, {8, all, nil}, {9, p2, nil}, {18, p2, nil}, {19, p2, []int{2}}}},
-		{"a young generation waits for its own session timeout", at(20), []step{
-			{1, p2, nil}, {25, p2, nil}, {29, p2, nil}, {30, p2, []int{2}}}},
+			{1, p2, nil}, {4, all, nil}, {5, p2, nil}, {8, p2, nil}, {9, p2, []int{2}}}},
+		{"a young generation waits for its own grace", at(20), []step{
+			{1, p2, nil}, {21, p2, nil}, {23, p2, nil}, {24, p2, []int{2}}}},
 		{"between generations: never", time.Time{}, []step{{1, p2, nil}, {30, p2, nil}}},
 		{"at most once per session + rebalance timeout", at(0), []step{
-			{1, p2, nil}, {11, p2, []int{2}}, {12, p2, nil}, {22, p2, nil}, {25, p2, nil}, {26, p2, []int{2}}}},
+			{1, p2, nil}, {5, p2, []int{2}}, {6, p2, nil}, {10, p2, nil}, {19, p2, nil}, {20, p2, []int{2}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := claimWatch{session: 10 * time.Second, rebalance: 5 * time.Second}
+			w := claimWatch{grace: 4 * time.Second, every: 15 * time.Second}
 			for _, s := range tc.steps {
 				if got := w.observe(at(s.sec), s.claimed, tc.genStart); !slices.Equal(got, s.want) {
 					t.Fatalf("at %ds: rejoin for %v, want %v", s.sec, got, s.want)

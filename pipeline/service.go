@@ -126,7 +126,7 @@ func New(opt Options) (*Service, error) {
 		opt.Transport = &kafka.Transport{}
 	}
 	s := &Service{opt: opt, log: opt.Logger, workers: map[int]*worker{}}
-	s.group.watch = claimWatch{session: opt.SessionTimeout, rebalance: opt.RebalanceTimeout}
+	s.group.watch = claimWatch{grace: claimTTL + claimEvery, every: opt.SessionTimeout + opt.RebalanceTimeout}
 	s.m = newMetrics(opt.Registerer, []string{opt.Topics.Messages, opt.Topics.Orders}, s.ownedCount, s.group.partitionCount)
 	s.stream.gauge = s.m.streamTime
 	s.env = &env{opt: &s.opt, m: s.m, stream: &s.stream, asOf: s.AsOf}
