@@ -66,8 +66,8 @@ const DefaultRate = 5
 
 // demoUnanswered is the share of the demo's conversations nobody answers: each stays a
 // waiting buyer for 48 h, so the synthetic default (8 %) would make "waiting" only rise
-// while someone watches.
-const demoUnanswered = 0.02
+// while someone watches, and page for buyers nobody will answer (CskpiBuyerWaiting).
+const demoUnanswered = 0.005
 
 const (
 	topicMessages   = "cs.messages"

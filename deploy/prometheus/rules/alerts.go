@@ -122,11 +122,13 @@ func Alerts(cfg Config) []Group {
 			"cskpi at {{ $labels.instance }} cannot reach Kafka.",
 			"cskpi at {{ $labels.instance }} has had no answer from the Kafka brokers for "+Duration(cfg.KafkaDownFor)+": it consumes nothing, and its lag is unknown."),
 		alert(cfg, EventsRejected, Warning, cfg.RejectedFor,
-			fmt.Sprintf("sum without (instance, pod, reason) (rate(cskpi_events_rejected_total{%[1]s}[%[2]s]))\n/\nsum without (instance, pod, outcome) (rate(cskpi_events_total{%[1]s}[%[2]s]))\n> %[3]s",
-				cfg.Selector, Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare, 'f', -1, 64)),
+			// The count floor keeps a topic of a few records (a quiet orders topic) from
+			// paging on one bad record.
+			fmt.Sprintf("sum without (instance, pod, reason) (rate(cskpi_events_rejected_total{%[1]s}[%[2]s]))\n/\nsum without (instance, pod, outcome) (rate(cskpi_events_total{%[1]s}[%[2]s]))\n> %[3]s\nand\nsum without (instance, pod, reason) (increase(cskpi_events_rejected_total{%[1]s}[%[2]s])) >= %[4]d",
+				cfg.Selector, Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare, 'f', -1, 64), cfg.RejectedMin),
 			"cskpi rejects {{ $value | humanizePercentage }} of the records of {{ $labels.topic }}.",
-			fmt.Sprintf("cskpi has rejected {{ $value | humanizePercentage }} of the records of topic {{ $labels.topic }} over the last %s, above %s for %s. They count in no KPI; each was copied to the dead-letter topic with header cskpi-reject-reason; job:cskpi_events_rejected:rate5m says which reasons.",
-				Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare*100, 'f', -1, 64)+"%", Duration(cfg.RejectedFor))),
+			fmt.Sprintf("cskpi has rejected {{ $value | humanizePercentage }} of the records of topic {{ $labels.topic }} over the last %s, above %s (and at least %d records) for %s. They count in no KPI; each was copied to the dead-letter topic with header cskpi-reject-reason; job:cskpi_events_rejected:rate5m says which reasons.",
+				Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare*100, 'f', -1, 64)+"%", cfg.RejectedMin, Duration(cfg.RejectedFor))),
 		alert(cfg, RejectReasonNew, Info, 0,
 			// The last clause asks that the topic was consumed two windows ago already: the
 			// reasons of a deployment's first window are its baseline, not news.

@@ -43,9 +43,10 @@ type Config struct {
 	RedisDownFor  time.Duration // cskpi_redis_up == 0
 	KafkaDownFor  time.Duration // cskpi_kafka_up == 0
 	// Rejected: the share of a topic's records rejected over RejectedWindow above
-	// RejectedShare for RejectedFor. RejectReasonNew: a reason with rejections in the
+	// RejectedShare, and at least RejectedMin records, for RejectedFor. RejectReasonNew: a reason with rejections in the
 	// last RejectReasonWindow and none in the RejectReasonHistory before.
 	RejectedShare                           float64
+	RejectedMin                             int
 	RejectedWindow, RejectedFor             time.Duration
 	RejectReasonWindow, RejectReasonHistory time.Duration
 	// NoEventsFor: not one record applied for this long while the lag stayed above 0.
@@ -96,6 +97,7 @@ func Default() Config {
 		RedisDownFor:          time.Minute,
 		KafkaDownFor:          time.Minute,
 		RejectedShare:         0.01,
+		RejectedMin:           10,
 		RejectedWindow:        10 * time.Minute,
 		RejectedFor:           15 * time.Minute,
 		RejectReasonWindow:    10 * time.Minute,
