@@ -331,7 +331,7 @@ const shopsTemplate = `<!DOCTYPE html>
 body { font-family: -apple-system, BlinkMacSystemFont, Segoe UI, Roboto, Helvetica Neue, Arial, Noto Sans, Liberation Sans, sans-serif; margin: 0; }
 header { background-color: #e6522c; color: #fff; padding: 1rem; }
 header h1 { margin: 0; font-size: 1.5rem; }
-header a { color: #fff; }
+header a { color: #fff; text-decoration: none; }
 main { padding: 1rem; }
 .meta, .notes, .more { color: #555; font-size: .9rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
@@ -339,7 +339,7 @@ th, td { padding: .3rem .7rem; border-bottom: 1px solid #ddd; white-space: nowra
 th { text-align: left; background: #f4f4f4; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fafafa; }
-.bad { color: #b00020; font-weight: bold; }
+.bad, .bad a { color: #b00020; font-weight: bold; }
 .tag { color: #555; font-size: .8rem; border: 1px solid #bbb; border-radius: 3px; padding: 0 .3rem; margin-left: .4rem; }
 .sub { color: #777; font-size: .8rem; margin-left: .3rem; }
 </style>
