@@ -46,9 +46,12 @@ type ServerOptions struct {
 	Version string
 	// Waiting backs GET /api/v1/waiting; nil leaves it unserved.
 	Waiting WaitingFunc
+	// Shops backs the HTML table at /shops; nil leaves it unserved.
+	Shops *ShopsPage
 }
 
-// Serve serves /metrics, /-/healthy, /-/ready and a landing page at / until ctx is done,
+// Serve serves /metrics, /-/healthy, /-/ready, the optional /api/v1/waiting and /shops,
+// and a landing page at / linking them, until ctx is done,
 // then shuts down gracefully. It returns nil after a shutdown triggered by ctx, or the
 // error that stopped the server early (bad web config, address in use, ...). In every
 // case the listener is closed when Serve returns.
@@ -118,6 +121,19 @@ func Serve(ctx context.Context, opt ServerOptions) error {
 }
 
 func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
+	links := []web.LandingLinks{
+		{Address: "/metrics", Text: "Metrics", Description: "the KPI gauges of CONTRACT §3, computed at each scrape"},
+		{Address: "/-/healthy", Text: "Health", Description: "200 while the process runs"},
+		{Address: "/-/ready", Text: "Readiness", Description: "200 once Redis and Kafka answer and the group is joined, 503 otherwise"},
+	}
+	if opt.Waiting != nil {
+		links = append(links, web.LandingLinks{Address: "/api/v1/waiting", Text: "Buyers waiting now (JSON)",
+			Description: "open waiting episodes, longest first; ?shop=, ?min_wait=, ?limit="})
+	}
+	if opt.Shops != nil {
+		links = append(links, web.LandingLinks{Address: "/shops", Text: "Shops",
+			Description: "a live table per shop: response time, buyers waiting, reply rate, worst first"})
+	}
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "cskpi",
 		Description: "Customer-service KPIs computed from Kafka chat and order events",
@@ -125,12 +141,7 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 		// /debug/pprof is served, as Prometheus does, so that a slow instance can be
 		// profiled where it runs; it sits behind the same TLS and basic auth.
 		Profiling: "true",
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-			{Address: "/api/v1/waiting", Text: "Buyers waiting now (JSON)"},
-		},
+		Links:     links,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sinks: landing page: %w", err)
@@ -160,6 +171,13 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 	})
 	if opt.Waiting != nil {
 		mux.HandleFunc("/api/v1/waiting", waitingHandler(opt.Waiting))
+	}
+	if opt.Shops != nil {
+		shopsPage, err := shopsHandler(*opt.Shops, opt.Waiting != nil, logger)
+		if err != nil {
+			return nil, err
+		}
+		mux.HandleFunc("/shops", shopsPage)
 	}
 	// The landing handler answers 404 for every path but "/" itself.
 	mux.Handle("/", landing)

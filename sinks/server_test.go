@@ -11,11 +11,14 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/net/html"
 )
 
 // startServer runs Serve in the background on 127.0.0.1:0 and returns the bound
@@ -92,8 +96,14 @@ func get(t *testing.T, c *http.Client, url string, header http.Header, user, pas
 	return resp.StatusCode, resp.Header, string(body)
 }
 
+// testShopsPage is a /shops with one shop.
+func testShopsPage() *ShopsPage {
+	return &ShopsPage{KPIs: fixtures(fixture{shop: "s1", respSum: 3, resp: 1, over: over(1, 0, 0)}),
+		AsOf: func() int64 { return testAsOf }}
+}
+
 func TestServePlainHTTP(t *testing.T) {
-	addr := startServer(t, ServerOptions{Gatherer: testRegistry(t), Version: "test-1"})
+	addr := startServer(t, ServerOptions{Gatherer: testRegistry(t), Version: "test-1", Shops: testShopsPage()})
 	tests := []struct {
 		name      string
 		path      string
@@ -107,6 +117,8 @@ func TestServePlainHTTP(t *testing.T) {
 		{"healthy", "/-/healthy", "", 200, "healthy", "text/plain"},
 		{"ready without Ready func", "/-/ready", "", 200, "ready", "text/plain"},
 		{"landing page", "/", "", 200, "test-1", "text/html"},
+		{"shops page", "/shops", "", 200, "<td>s1</td>", "text/html"},
+		{"no waiting API without a WaitingFunc", "/api/v1/waiting", "", 404, "", ""},
 		{"unknown path", "/nope", "", 404, "", ""},
 	}
 	for _, tc := range tests {
@@ -124,6 +136,53 @@ func TestServePlainHTTP(t *testing.T) {
 			}
 			if ct := hdr.Get("Content-Type"); !strings.HasPrefix(ct, tc.wantCType) {
 				t.Errorf("Content-Type %q, want prefix %q", ct, tc.wantCType)
+			}
+		})
+	}
+}
+
+func TestServeLandingPageLinks(t *testing.T) {
+	waiting := func(string, time.Duration) ([]Episode, time.Time, bool) { return nil, time.Time{}, true }
+	tests := []struct {
+		name string
+		opt  ServerOptions
+		want []string
+	}{
+		{"everything served", ServerOptions{Waiting: waiting, Shops: testShopsPage()},
+			[]string{"/metrics", "/-/healthy", "/-/ready", "/api/v1/waiting", "/shops"}},
+		// No link to a page that would answer 404.
+		{"no waiting API, no shops page", ServerOptions{},
+			[]string{"/metrics", "/-/healthy", "/-/ready"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opt.Gatherer = testRegistry(t)
+			h, err := newHandler(tc.opt, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			doc, err := html.Parse(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range all(doc, "a", "") {
+				// The profiling links come last; the ones of interest are in main's list.
+				if h := attr(a, "href"); !strings.Contains(h, "pprof") {
+					got = append(got, h)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("links %q, want %q", got, tc.want)
+			}
+			for _, path := range tc.want {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				if rec.Code != http.StatusOK {
+					t.Errorf("GET %s: %d", path, rec.Code)
+				}
 			}
 		})
 	}
@@ -217,7 +276,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 func TestServeTLSAndBasicAuth(t *testing.T) {
 	cfgFile, pool := writeTLSWebConfig(t, "prom", "hunter2")
-	addr := startServer(t, ServerOptions{Gatherer: testRegistry(t), WebConfigFile: cfgFile})
+	addr := startServer(t, ServerOptions{Gatherer: testRegistry(t), WebConfigFile: cfgFile, Shops: testShopsPage()})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	t.Cleanup(client.CloseIdleConnections)
 
@@ -235,6 +294,9 @@ func TestServeTLSAndBasicAuth(t *testing.T) {
 		{"authenticated metrics", "/metrics", "prom", "hunter2", http.StatusOK, "cskpi_test_gauge 42"},
 		{"health is protected too", "/-/healthy", "", "", http.StatusUnauthorized, ""},
 		{"authenticated health", "/-/healthy", "prom", "hunter2", http.StatusOK, "healthy"},
+		{"shops page is protected too", "/shops", "", "", http.StatusUnauthorized, ""},
+		{"shops page, wrong password", "/shops", "prom", "nope", http.StatusUnauthorized, ""},
+		{"authenticated shops page", "/shops", "prom", "hunter2", http.StatusOK, "<td>s1</td>"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,6 +92,7 @@ func Run(ctx context.Context, opt Options) error {
 			Logger:        opt.Logger,
 			OnListen:      opt.OnListen,
 			Waiting:       waiting(svc, po.Windows.Shops),
+			Shops:         &sinks.ShopsPage{KPIs: svc, Directory: po.Windows.Shops, AsOf: svc.AsOf},
 		})
 		if err != nil {
 			return fmt.Errorf("http server: %w", err)

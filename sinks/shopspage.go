@@ -1,0 +1,385 @@
+package sinks
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/shops"
+)
+
+// ShopsPage backs the HTML table at /shops: per shop, what a newcomer (or a team lead
+// without Grafana) wants at a glance.
+type ShopsPage struct {
+	// KPIs is the KPI collector's Source: the page reads the very series a scrape would,
+	// in one pass, and keeps no state of its own.
+	KPIs Source
+	// Directory supplies names, teams, response targets and business hours; nil (or no
+	// directory loaded) shows shop ids and the default 15 s target.
+	Directory *shops.Holder
+	// AsOf is the as-of time A (Unix ns) shown on the page and used for "closed now".
+	AsOf func() int64
+}
+
+const (
+	// shopsRefresh is the page's meta refresh in seconds: about a scrape interval, since
+	// each load costs what a scrape costs.
+	shopsRefresh = 30
+	// defaultShopsLimit keeps the page readable at thousands of shops: the worst come first,
+	// and the rest are counted, not shown.
+	defaultShopsLimit = 50
+	maxShopsLimit     = 1000
+	// maxLiveColumns bounds the waiting columns however many --waiting.thresholds there are:
+	// the smallest thresholds are the ones a buyer feels.
+	maxLiveColumns = 2
+	noData         = "—"
+)
+
+// shopsView is what the template renders.
+type shopsView struct {
+	AsOf       string
+	Refresh    int
+	Directory  bool // show name and team columns
+	WaitingAPI bool // link breach counts to /api/v1/waiting
+	Live       []liveColumn
+	GivenUp    string // the largest waiting threshold, e.g. "1 h"; "" with a single threshold
+	Rows       []shopRow
+	Total      int
+	Hidden     int
+	// Worst is the number of buyers waiting past the most severe live threshold, all shops.
+	Worst          int64
+	WorstLabel     string // "3 min"; "" without waiting columns
+	WorstSeconds   string // its seconds label, "180"
+	GivenUpSeconds string // "3600"
+	NoData         string
+	MaxLimit       int
+	FoldedFlag     string
+}
+
+type liveColumn struct {
+	Label   string // "3 min"
+	MinWait string // "180s", for /api/v1/waiting
+	Seconds string // the seconds label, "180"
+}
+
+type shopRow struct {
+	Shop, Name, Team string
+	ClosedNow        bool
+	Folded           bool
+	Linkable         bool // the id is one /api/v1/waiting accepts
+	AvgResponse      string
+	OverTarget       bool
+	Target           string
+	Responses        int64
+	Waiting          []int64 // per live column
+	ReplyRate        string
+	Replied          int64
+	Inquiries        int64
+
+	ratio, reply float64 // for sorting; NaN when there is no data
+}
+
+// shopStats are one shop's series of interest, as Each hands them over.
+type shopStats struct {
+	respSum, resp      float64 // 15m
+	over               map[int64]float64
+	inquiries, replied float64 // 24h
+}
+
+// shopsHandler serves GET /shops?limit=50. The template is parsed once, here.
+func shopsHandler(p ShopsPage, waitingAPI bool, logger *slog.Logger) (http.HandlerFunc, error) {
+	if p.KPIs == nil || p.AsOf == nil {
+		return nil, fmt.Errorf("sinks: ShopsPage needs KPIs and AsOf")
+	}
+	tmpl, err := template.New("shops").Parse(shopsTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: shops page template: %w", err)
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeText(w, http.StatusMethodNotAllowed, "only GET is allowed")
+			return
+		}
+		limit := defaultShopsLimit
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxShopsLimit {
+				writeText(w, http.StatusBadRequest, fmt.Sprintf("limit %q: a whole number from 1 to %d", v, maxShopsLimit))
+				return
+			}
+			limit = n
+		}
+		view := buildShopsView(p, waitingAPI, limit)
+		// Rendered whole before the first byte, so that a failure is a 500 and not half a
+		// page under a 200.
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, view); err != nil {
+			logger.Error("rendering /shops", "err", err)
+			writeText(w, http.StatusInternalServerError, "rendering the page failed")
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		// Live figures: a cached copy would show stale breaches as current.
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b.Bytes())
+	}, nil
+}
+
+func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
+	a := p.AsOf()
+	stats, thresholds := collectShops(p.KPIs)
+	slices.Sort(thresholds)
+
+	v := shopsView{Refresh: shopsRefresh, WaitingAPI: waitingAPI, MaxLimit: maxShopsLimit,
+		FoldedFlag: "--metrics.max-shops", AsOf: noData, NoData: noData}
+	if a > 0 {
+		v.AsOf = time.Unix(0, a).UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	// The largest threshold stands for "gave up": a buyer waiting that long is most likely
+	// gone, and counting them would keep a shop on top long after anyone can be helped.
+	live, givenUp := thresholds, int64(-1)
+	if len(thresholds) >= 2 {
+		live, givenUp = thresholds[:len(thresholds)-1], thresholds[len(thresholds)-1]
+		v.GivenUp, v.GivenUpSeconds = secondsLabel(givenUp), strconv.FormatInt(givenUp, 10)
+	}
+	live = live[:min(len(live), maxLiveColumns)]
+	for _, s := range live {
+		v.Live = append(v.Live, liveColumn{Label: secondsLabel(s), MinWait: strconv.FormatInt(s, 10) + "s",
+			Seconds: strconv.FormatInt(s, 10)})
+	}
+	if n := len(v.Live); n > 0 {
+		v.WorstLabel, v.WorstSeconds = v.Live[n-1].Label, v.Live[n-1].Seconds
+	}
+
+	dir := p.Directory.Get()
+	v.Directory = dir != nil
+	rows := make([]shopRow, 0, len(stats))
+	for id, st := range stats {
+		folded := id == windows.Other
+		row := shopRow{Shop: id, Folded: folded, Linkable: !folded && shopParam.MatchString(id),
+			Responses: int64(math.Round(st.resp)), Inquiries: int64(math.Round(st.inquiries)),
+			Replied: int64(math.Round(st.replied)), AvgResponse: noData, ReplyRate: noData,
+			ratio: math.NaN(), reply: math.NaN()}
+		target := shops.DefaultResponseTarget
+		if s := dir.Shop(id); s != nil {
+			row.Name, row.Team, row.ClosedNow = s.Name, s.Team, !s.OpenAt(a)
+			target = s.ResponseTarget
+		}
+		row.Target = formatSeconds(target.Seconds())
+		if target%time.Second == 0 {
+			row.Target = secondsLabel(int64(target / time.Second))
+		}
+		if row.Responses > 0 {
+			avg := st.respSum / st.resp
+			row.AvgResponse = formatSeconds(avg)
+			row.ratio = avg / target.Seconds()
+			row.OverTarget = avg > target.Seconds()
+		}
+		if row.Inquiries > 0 {
+			// Floored to a tenth of a percent: 429 of 430 reads 99.7 %, never 100.0 %.
+			tenths := row.Replied * 1000 / row.Inquiries
+			row.ReplyRate = fmt.Sprintf("%d.%d %%", tenths/10, tenths%10)
+			row.reply = float64(row.Replied) / float64(row.Inquiries)
+		}
+		for _, s := range live {
+			n := st.over[s]
+			if givenUp >= 0 {
+				n -= st.over[givenUp]
+			}
+			row.Waiting = append(row.Waiting, max(0, int64(math.Round(n))))
+		}
+		if len(row.Waiting) > 0 {
+			v.Worst += row.Waiting[len(row.Waiting)-1]
+		}
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, worseFirst)
+	v.Total = len(rows)
+	v.Hidden = max(0, len(rows)-limit)
+	v.Rows = rows[:min(limit, len(rows))]
+	return v
+}
+
+// collectShops reads the shop-level series the page shows in one pass over src, and the
+// waiting thresholds configured (the seconds labels seen).
+func collectShops(src Source) (map[string]*shopStats, []int64) {
+	var (
+		respSum   = kpi.ResponseTimeSum.Name()
+		resp      = kpi.Responses.Name()
+		over      = kpi.WaitingOver.Name()
+		inquiries = kpi.Inquiries.Name()
+		replied   = kpi.InquiriesReplied.Name()
+	)
+	stats := map[string]*shopStats{}
+	var thresholds []int64
+	get := func(shop string) *shopStats {
+		st := stats[shop]
+		if st == nil {
+			st = &shopStats{over: map[int64]float64{}}
+			stats[shop] = st
+		}
+		return st
+	}
+	src.Each(func(s kpi.Series) {
+		switch {
+		case s.Name == respSum && s.Window == kpi.W15m:
+			get(s.Shop).respSum = s.Value
+		case s.Name == resp && s.Window == kpi.W15m:
+			get(s.Shop).resp = s.Value
+		case s.Name == inquiries && s.Window == kpi.W24h:
+			get(s.Shop).inquiries = s.Value
+		case s.Name == replied && s.Window == kpi.W24h:
+			get(s.Shop).replied = s.Value
+		case s.Name == over:
+			secs, err := strconv.ParseInt(s.Seconds, 10, 64)
+			if err != nil {
+				return
+			}
+			get(s.Shop).over[secs] = s.Value
+		}
+	})
+	// Every shop carries every threshold; the union is cheap and assumes nothing.
+	seen := map[int64]bool{}
+	for _, st := range stats {
+		for secs := range st.over {
+			if !seen[secs] {
+				seen[secs] = true
+				thresholds = append(thresholds, secs)
+			}
+		}
+	}
+	return stats, thresholds
+}
+
+// worseFirst orders rows by the buyers waiting past the most severe live threshold, then
+// the next, then the response time relative to the shop's target, then the reply rate
+// (lowest first); rows without data come after rows with it, and ties go by shop id.
+func worseFirst(a, b shopRow) int {
+	for i := len(a.Waiting) - 1; i >= 0; i-- {
+		if c := cmp.Compare(b.Waiting[i], a.Waiting[i]); c != 0 {
+			return c
+		}
+	}
+	if c := compareNaNLast(a.ratio, b.ratio, true); c != 0 {
+		return c
+	}
+	if c := compareNaNLast(a.reply, b.reply, false); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Shop, b.Shop)
+}
+
+func compareNaNLast(x, y float64, desc bool) int {
+	switch xn, yn := math.IsNaN(x), math.IsNaN(y); {
+	case xn && yn:
+		return 0
+	case xn:
+		return 1
+	case yn:
+		return -1
+	}
+	if desc {
+		return cmp.Compare(y, x)
+	}
+	return cmp.Compare(x, y)
+}
+
+// formatSeconds renders a duration for people: "4.2 s", "3 min 05 s", "1 h 02 min".
+func formatSeconds(s float64) string {
+	if tenths := math.Round(s * 10); tenths < 600 {
+		return strconv.FormatFloat(tenths/10, 'f', 1, 64) + " s"
+	}
+	whole := int64(math.Round(s))
+	if whole < 3600 {
+		return fmt.Sprintf("%d min %02d s", whole/60, whole%60)
+	}
+	return fmt.Sprintf("%d h %02d min", whole/3600, whole%3600/60)
+}
+
+// secondsLabel renders a waiting threshold as its flag would: "15 s", "3 min", "1 h".
+func secondsLabel(s int64) string {
+	switch {
+	case s >= 3600 && s%3600 == 0:
+		return strconv.FormatInt(s/3600, 10) + " h"
+	case s >= 60 && s%60 == 0:
+		return strconv.FormatInt(s/60, 10) + " min"
+	}
+	return strconv.FormatInt(s, 10) + " s"
+}
+
+// shopsTemplate is html/template: shop ids, names and teams come from input data and are
+// escaped by context (text, attribute, URL query).
+const shopsTemplate = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{{.Refresh}}">
+<title>cskpi · shops</title>
+<style>
+body { font-family: -apple-system, BlinkMacSystemFont, Segoe UI, Roboto, Helvetica Neue, Arial, Noto Sans, Liberation Sans, sans-serif; margin: 0; }
+header { background-color: #e6522c; color: #fff; padding: 1rem; }
+header h1 { margin: 0; font-size: 1.5rem; }
+header a { color: #fff; text-decoration: none; }
+main { padding: 1rem; }
+.meta, .notes, .more { color: #555; font-size: .9rem; }
+table { border-collapse: collapse; margin: .5rem 0; }
+th, td { padding: .3rem .7rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
+th { text-align: left; background: #f4f4f4; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:nth-child(even) { background: #fafafa; }
+.bad, .bad a { color: #b00020; font-weight: bold; }
+.tag { color: #555; font-size: .8rem; border: 1px solid #bbb; border-radius: 3px; padding: 0 .3rem; margin-left: .4rem; }
+.sub { color: #777; font-size: .8rem; margin-left: .3rem; }
+</style>
+</head>
+<body>
+<header><h1><a href="./">cskpi</a> · shops</h1></header>
+<main>
+<p class="meta">As of {{.AsOf}}, this instance's partitions only. The page reloads every {{.Refresh}} s; each load computes the figures afresh, as a scrape of /metrics would.</p>
+{{- if not .Rows}}
+<p class="empty">No shops yet: no shop has had an event within the last 28 days in the partitions this instance owns (with --clock=event, none until the first event).</p>
+{{- else}}
+<p class="summary">{{.Total}} shop{{if ne .Total 1}}s{{end}}{{with .WorstLabel}}, {{$.Worst}} buyer{{if ne $.Worst 1}}s{{end}} waiting over {{.}} now{{end}}. Worst first.</p>
+<table>
+<thead><tr><th>Shop</th>{{if .Directory}}<th>Name</th><th>Team</th>{{end}}<th class="num">Avg response 15m</th><th class="num">Responses 15m</th>{{range .Live}}<th class="num">Waiting &gt; {{.Label}}</th>{{end}}<th class="num">Reply rate 24h</th></tr></thead>
+<tbody>
+{{- range .Rows}}
+<tr><td>{{.Shop}}{{if .Folded}} <span class="tag">shops beyond {{$.FoldedFlag}}</span>{{end}}</td>
+{{- if $.Directory}}<td>{{.Name}}{{if .ClosedNow}} <span class="tag">closed now</span>{{end}}</td><td>{{.Team}}</td>{{end}}
+{{- if .OverTarget}}<td class="num bad" title="above the shop's {{.Target}} target">{{.AvgResponse}}</td>{{else}}<td class="num" title="target {{.Target}}">{{.AvgResponse}}</td>{{end}}
+<td class="num">{{.Responses}}</td>
+{{- $row := .}}{{range $i, $n := .Waiting}}{{$col := index $.Live $i}}
+{{- if and $n $.WaitingAPI $row.Linkable}}<td class="num bad"><a href="api/v1/waiting?shop={{$row.Shop}}&amp;min_wait={{$col.MinWait}}">{{$n}}</a></td>{{else if $n}}<td class="num bad">{{$n}}</td>{{else}}<td class="num">0</td>{{end}}
+{{- end}}
+<td class="num">{{.ReplyRate}}{{if .Inquiries}} <span class="sub">{{.Replied}}/{{.Inquiries}}</span>{{end}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+{{- if .Hidden}}
+<p class="more">{{.Hidden}} more shop{{if ne .Hidden 1}}s{{end}}, less urgent, not shown: <a href="shops?limit={{.MaxLimit}}">show up to {{.MaxLimit}}</a>, or see <a href="metrics">/metrics</a> for all.</p>
+{{- end}}
+<div class="notes">
+<p><b>Avg response 15m</b>: cskpi_response_time_seconds_sum / cskpi_responses over the last 15 minutes (CONTRACT §4 响应时长); {{.NoData}} when the shop had no response; in red above the shop's response target (hover for it).</p>
+{{- if .Live}}
+<p><b>Waiting</b>: buyers waiting now for longer than {{range $i, $c := .Live}}{{if $i}} / {{end}}{{$c.Label}}{{end}} (the smallest of --waiting.thresholds){{if .GivenUp}}, less those waiting over {{.GivenUp}} (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="{{.WorstSeconds}}"} - cskpi_waiting_conversations_over{seconds="{{.GivenUpSeconds}}"}{{else}}; with a single threshold, buyers who have given up are counted too{{end}}.{{if .WaitingAPI}} A count links to /api/v1/waiting, which names the buyers.{{end}}</p>
+{{- end}}
+<p><b>Reply rate 24h</b>: cskpi_inquiries_replied / cskpi_inquiries over the last 24 hours (CONTRACT §4 回复率), replied/inquiries after it; {{.NoData}} without inquiries.</p>
+<p>Sorted worst first: most buyers waiting past the largest column, then the next, then response time relative to the target, then the lowest reply rate.</p>
+</div>
+{{- end}}
+</main>
+</body>
+</html>
+`

@@ -1,0 +1,451 @@
+package sinks
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
+	"github.com/cskpi/cskpi/windows/shops"
+)
+
+// testAsOf is Monday 2026-11-30 10:00:00 UTC, in Unix ns.
+const testAsOf = 1_796_032_800_000_000_000
+
+// fixture is one shop's figures, turned into the series the service would emit.
+type fixture struct {
+	shop               string
+	respSum, resp      float64            // 15m
+	over               map[string]float64 // seconds label -> episodes
+	inquiries, replied float64            // 24h
+}
+
+func (f fixture) series() []kpi.Series {
+	l := func(w string) kpi.Labels { return kpi.Labels{Shop: f.shop, Window: w} }
+	out := []kpi.Series{
+		{Name: kpi.Responses.Name(), Labels: l(kpi.W15m), Value: f.resp},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: l(kpi.W15m), Value: f.respSum},
+		// Other windows and families, which the page must not mistake for its own.
+		{Name: kpi.Responses.Name(), Labels: l(kpi.W24h), Value: 1000},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: l(kpi.W24h), Value: 99999},
+		{Name: kpi.FirstResponseTimeSum.Name(), Labels: l(kpi.W15m), Value: 77777},
+		{Name: kpi.Inquiries.Name(), Labels: l(kpi.W24h), Value: f.inquiries},
+		{Name: kpi.InquiriesReplied.Name(), Labels: l(kpi.W24h), Value: f.replied},
+		{Name: kpi.Inquiries.Name(), Labels: l(kpi.W28d), Value: 5000},
+		{Name: kpi.InquiriesReplied.Name(), Labels: l(kpi.W28d), Value: 1},
+		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: f.shop}, Value: 123},
+		{Name: kpi.AgentResponses.Name(), Labels: kpi.Labels{Shop: f.shop, Agent: f.shop + ":a", Window: kpi.W15m}, Value: 5},
+	}
+	for secs, n := range f.over {
+		out = append(out, kpi.Series{Name: kpi.WaitingOver.Name(), Labels: kpi.Labels{Shop: f.shop, Seconds: secs}, Value: n})
+	}
+	return out
+}
+
+func fixtures(fs ...fixture) staticSource {
+	var out staticSource
+	for _, f := range fs {
+		out = append(out, f.series()...)
+	}
+	return out
+}
+
+// over is the default --waiting.thresholds 15s, 3m, 1h.
+func over(s15, s180, s3600 float64) map[string]float64 {
+	return map[string]float64{"15": s15, "180": s180, "3600": s3600}
+}
+
+func directory(t *testing.T, yaml string) *shops.Holder {
+	t.Helper()
+	d, err := shops.ParseDirectory([]byte(yaml), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &shops.Holder{}
+	h.Set(d)
+	return h
+}
+
+// page is a rendered /shops, parsed.
+type page struct {
+	code int
+	body string
+	doc  *html.Node
+}
+
+func getShops(t *testing.T, p ShopsPage, waitingAPI bool, method, query string) page {
+	t.Helper()
+	h, err := shopsHandler(p, waitingAPI, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest(method, "/shops"+query, nil))
+	pg := page{code: rec.Code, body: rec.Body.String()}
+	if rec.Code == http.StatusOK {
+		if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		pg.doc, err = html.Parse(strings.NewReader(pg.body))
+		if err != nil {
+			t.Fatalf("parsing the page: %v", err)
+		}
+	}
+	return pg
+}
+
+// all lists the elements under n with tag name tag (and class class, if not "").
+func all(n *html.Node, tag, class string) []*html.Node {
+	var out []*html.Node
+	for d := range n.Descendants() {
+		if d.Type == html.ElementNode && d.Data == tag && (class == "" || slices.Contains(strings.Fields(attr(d, "class")), class)) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// cells are the texts of the table's header and body cells, row by row.
+func (p page) cells(section string) [][]string {
+	var out [][]string
+	for _, sec := range all(p.doc, section, "") {
+		for _, tr := range all(sec, "tr", "") {
+			var row []string
+			for c := range tr.ChildNodes() {
+				if c.Type == html.ElementNode && (c.Data == "td" || c.Data == "th") {
+					row = append(row, text(c))
+				}
+			}
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+func (p page) one(t *testing.T, tag, class string) string {
+	t.Helper()
+	ns := all(p.doc, tag, class)
+	if len(ns) != 1 {
+		t.Fatalf("%d <%s class=%q>, want 1", len(ns), tag, class)
+	}
+	return text(ns[0])
+}
+
+func (p page) hrefs() []string {
+	var out []string
+	for _, a := range all(p.doc, "a", "") {
+		out = append(out, attr(a, "href"))
+	}
+	return out
+}
+
+const testDirectory = `
+shops:
+  s-slow: {name: 杭州旗舰店, team: hangzhou, response_target: 20s}
+  s-fast:
+    name: 'Fast & "Friendly" <b>'
+    team: europe
+    response_target: 5s
+  s-gone:
+    name: Closed on Mondays
+    team: europe
+    business_hours: {tue: ["08:00-18:00"]}
+`
+
+func TestShopsPage(t *testing.T) {
+	few := fixtures(
+		fixture{shop: "s-fast", respSum: 42, resp: 10, over: over(0, 0, 0), inquiries: 430, replied: 429},
+		fixture{shop: "s-slow", respSum: 250, resp: 2, over: over(3, 1, 0)},
+		fixture{shop: "s-gone", over: over(5, 5, 5), inquiries: 3, replied: 1},
+		fixture{shop: "s-waiting", respSum: 3, resp: 1, over: over(2, 2, 1), inquiries: 8, replied: 8},
+	)
+	var many staticSource
+	for i := range 60 {
+		// Shop 59 is the worst: the most buyers waiting.
+		many = append(many, fixture{shop: fmt.Sprintf("shop-%03d", i), respSum: 1, resp: 1,
+			over: over(float64(i), float64(i/10), 0), inquiries: 1, replied: 1}.series()...)
+	}
+	tests := []struct {
+		name   string
+		page   ShopsPage
+		waitOK bool // /api/v1/waiting served
+		method string
+		query  string
+		golden string
+		check  func(t *testing.T, p page)
+	}{
+		{name: "empty service", page: ShopsPage{KPIs: staticSource(nil)}, check: func(t *testing.T, p page) {
+			if got := p.one(t, "p", "empty"); !strings.HasPrefix(got, "No shops yet:") {
+				t.Errorf("empty line %q", got)
+			}
+			if n := len(all(p.doc, "table", "")); n != 0 {
+				t.Errorf("%d tables on an empty page", n)
+			}
+			var refresh []string
+			for _, m := range all(p.doc, "meta", "") {
+				if attr(m, "http-equiv") == "refresh" {
+					refresh = append(refresh, attr(m, "content"))
+				}
+			}
+			if !slices.Equal(refresh, []string{"30"}) {
+				t.Errorf("meta refresh %q, want [30]", refresh)
+			}
+		}},
+		{name: "a few shops", page: ShopsPage{KPIs: few, Directory: directory(t, testDirectory)}, waitOK: true,
+			golden: "shops.html", check: func(t *testing.T, p page) {
+				want := [][]string{
+					{"Shop", "Name", "Team", "Avg response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 3 min", "Reply rate 24h"},
+					// Worst first: buyers waiting over 3 min, then over 15 s; those over 1 h
+					// have given up and count in neither.
+					{"s-slow", "杭州旗舰店", "hangzhou", "2 min 05 s", "2", "3", "1", "—"},
+					{"s-waiting", "", "", "3.0 s", "1", "1", "1", "100.0 % 8/8"},
+					// Then the response time against the target: 4.2 s of 5 s before none.
+					{"s-fast", `Fast & "Friendly" <b>`, "europe", "4.2 s", "10", "0", "0", "99.7 % 429/430"},
+					{"s-gone", "Closed on Mondays closed now", "europe", "—", "0", "0", "0", "33.3 % 1/3"},
+				}
+				if got := p.cells("thead"); !slices.Equal(got[0], want[0]) {
+					t.Errorf("header\n got %q\nwant %q", got[0], want[0])
+				}
+				got := p.cells("tbody")
+				if len(got) != len(want)-1 {
+					t.Fatalf("%d rows, want %d: %q", len(got), len(want)-1, got)
+				}
+				for i, row := range want[1:] {
+					if !slices.Equal(got[i], row) {
+						t.Errorf("row %d\n got %q\nwant %q", i, got[i], row)
+					}
+				}
+				if got := p.one(t, "p", "summary"); got != "4 shops, 2 buyers waiting over 3 min now. Worst first." {
+					t.Errorf("summary %q", got)
+				}
+				if got := p.one(t, "p", "meta"); !strings.HasPrefix(got, "As of 2026-11-30 10:00:00 UTC, this instance's partitions only.") {
+					t.Errorf("meta %q", got)
+				}
+				hrefs := p.hrefs()
+				for _, h := range []string{"./", "api/v1/waiting?shop=s-slow&min_wait=15s", "api/v1/waiting?shop=s-slow&min_wait=180s", "api/v1/waiting?shop=s-waiting&min_wait=180s"} {
+					if !slices.Contains(hrefs, h) {
+						t.Errorf("no link %q in %q", h, hrefs)
+					}
+				}
+				// Over target in red: s-slow's 125 s against 20 s; s-fast's 4.2 s is within 5 s.
+				bad := all(p.doc, "td", "bad")
+				if len(bad) == 0 || text(bad[0]) != "2 min 05 s" || attr(bad[0], "title") != "above the shop's 20 s target" {
+					t.Errorf("first red cell %q", text(bad[0]))
+				}
+				if strings.Contains(p.body, "more shop") {
+					t.Error("a 'more shops' note under the cap")
+				}
+				notes := p.one(t, "div", "notes")
+				if want := `less those waiting over 1 h (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="180"} - cskpi_waiting_conversations_over{seconds="3600"}`; !strings.Contains(notes, want) {
+					t.Errorf("notes %q lack %q", notes, want)
+				}
+			}},
+		{name: "no directory, no waiting API", page: ShopsPage{KPIs: few}, check: func(t *testing.T, p page) {
+			if got := p.cells("thead")[0]; slices.Contains(got, "Name") {
+				t.Errorf("header %q has a Name column without a directory", got)
+			}
+			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s-slow", "2 min 05 s", "2", "3", "1", "—"}) {
+				t.Errorf("first row %q", got)
+			}
+			for _, h := range p.hrefs() {
+				if strings.HasPrefix(h, "api/") {
+					t.Errorf("link %q to an unserved API", h)
+				}
+			}
+		}},
+		{name: "escaping", waitOK: true, page: ShopsPage{KPIs: fixtures(
+			fixture{shop: `<script>alert("x")</script>`, over: over(9, 9, 0)},
+			fixture{shop: `a"b&c`, over: over(1, 0, 0)},
+		), Directory: directory(t, "shops: {}\n")}, check: func(t *testing.T, p page) {
+			if strings.Contains(p.body, "<script>alert") {
+				t.Error("the shop id reached the page unescaped")
+			}
+			if n := len(all(p.doc, "script", "")); n != 0 {
+				t.Errorf("%d script elements", n)
+			}
+			rows := p.cells("tbody")
+			if rows[0][0] != `<script>alert("x")</script>` || rows[1][0] != `a"b&c` {
+				t.Errorf("shop cells %q, %q: ids not shown as they are", rows[0][0], rows[1][0])
+			}
+			// Ids that /api/v1/waiting would refuse get no link.
+			for _, h := range p.hrefs() {
+				if strings.HasPrefix(h, "api/") {
+					t.Errorf("link %q for an id the API refuses", h)
+				}
+			}
+		}},
+		{name: "row cap", page: ShopsPage{KPIs: many}, check: func(t *testing.T, p page) {
+			rows := p.cells("tbody")
+			if len(rows) != defaultShopsLimit || rows[0][0] != "shop-059" || rows[49][0] != "shop-010" {
+				t.Errorf("%d rows from %q to %q, want 50 from shop-059 to shop-010", len(rows), rows[0][0], rows[len(rows)-1][0])
+			}
+			if got := p.one(t, "p", "more"); !strings.HasPrefix(got, "10 more shops, less urgent, not shown") {
+				t.Errorf("note %q", got)
+			}
+			if !slices.Contains(p.hrefs(), "shops?limit=1000") {
+				t.Errorf("no link to the longer list in %q", p.hrefs())
+			}
+		}},
+		{name: "limit", page: ShopsPage{KPIs: many}, query: "?limit=1", check: func(t *testing.T, p page) {
+			if rows := p.cells("tbody"); len(rows) != 1 || rows[0][0] != "shop-059" {
+				t.Errorf("rows %q", rows)
+			}
+			if got := p.one(t, "p", "more"); !strings.HasPrefix(got, "59 more shops") {
+				t.Errorf("note %q", got)
+			}
+		}},
+		{name: "one more shop", page: ShopsPage{KPIs: many}, query: "?limit=59", check: func(t *testing.T, p page) {
+			if got := p.one(t, "p", "more"); !strings.HasPrefix(got, "1 more shop, ") {
+				t.Errorf("note %q", got)
+			}
+		}},
+		{name: "a single waiting threshold", page: ShopsPage{KPIs: fixtures(
+			fixture{shop: "s1", over: map[string]float64{"60": 4}},
+		)}, check: func(t *testing.T, p page) {
+			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s1", "—", "0", "4", "—"}) {
+				t.Errorf("row %q", got)
+			}
+			if got := p.one(t, "div", "notes"); !strings.Contains(got, "longer than 1 min (the smallest of --waiting.thresholds); with a single threshold, buyers who have given up are counted too") {
+				t.Errorf("notes %q", got)
+			}
+		}},
+		{name: "four waiting thresholds", page: ShopsPage{KPIs: fixtures(
+			fixture{shop: "s1", over: map[string]float64{"15": 7, "60": 6, "600": 5, "7200": 1}},
+		)}, check: func(t *testing.T, p page) {
+			if got := p.cells("thead")[0]; !slices.Equal(got, []string{"Shop", "Avg response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 1 min", "Reply rate 24h"}) {
+				t.Errorf("header %q", got)
+			}
+			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s1", "—", "0", "6", "5", "—"}) {
+				t.Errorf("row %q", got)
+			}
+		}},
+		{name: "folded shops", waitOK: true, page: ShopsPage{KPIs: fixtures(
+			fixture{shop: windows.Other, over: over(2, 1, 0)},
+		)}, check: func(t *testing.T, p page) {
+			if got := p.cells("tbody")[0][0]; got != "_other shops beyond --metrics.max-shops" {
+				t.Errorf("shop cell %q", got)
+			}
+			for _, h := range p.hrefs() {
+				if strings.HasPrefix(h, "api/") {
+					t.Errorf("link %q for the folded shops", h)
+				}
+			}
+		}},
+		{name: "bad limit", page: ShopsPage{KPIs: many}, query: "?limit=0", check: func(t *testing.T, p page) {
+			if p.code != http.StatusBadRequest || !strings.Contains(p.body, "a whole number from 1 to 1000") {
+				t.Errorf("got %d %q", p.code, p.body)
+			}
+		}},
+		{name: "POST", page: ShopsPage{KPIs: many}, method: http.MethodPost, check: func(t *testing.T, p page) {
+			if p.code != http.StatusMethodNotAllowed {
+				t.Errorf("got %d %q", p.code, p.body)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.page.AsOf = func() int64 { return testAsOf }
+			p := getShops(t, tc.page, tc.waitOK, cmp.Or(tc.method, http.MethodGet), tc.query)
+			if p.doc == nil && p.code == http.StatusOK {
+				t.Fatal("no page")
+			}
+			tc.check(t, p)
+			if tc.golden == "" {
+				return
+			}
+			golden := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(golden, []byte(p.body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.body != string(want) {
+				t.Errorf("page differs from %s (go test -run TestShopsPage ./sinks -update rewrites it):\n%s", golden, p.body)
+			}
+		})
+	}
+}
+
+func TestShopsPageNeedsItsInputs(t *testing.T) {
+	for name, p := range map[string]ShopsPage{
+		"no KPIs": {AsOf: func() int64 { return 0 }},
+		"no AsOf": {KPIs: staticSource(nil)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := shopsHandler(p, false, slog.New(slog.DiscardHandler)); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func TestFormatSeconds(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{0, "0.0 s"},
+		{4.2, "4.2 s"},
+		{4.25, "4.3 s"},
+		{59.94, "59.9 s"},
+		{59.96, "1 min 00 s"},
+		{125, "2 min 05 s"},
+		{3599.6, "1 h 00 min"},
+		{3725, "1 h 02 min"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := formatSeconds(tc.in); got != tc.want {
+				t.Errorf("formatSeconds(%v) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecondsLabel(t *testing.T) {
+	tests := []struct {
+		in   int64
+		want string
+	}{{15, "15 s"}, {90, "90 s"}, {180, "3 min"}, {5400, "90 min"}, {3600, "1 h"}, {86400, "24 h"}}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := secondsLabel(tc.in); got != tc.want {
+				t.Errorf("secondsLabel(%d) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
