@@ -64,10 +64,12 @@ const DefaultKafkaAddress = "127.0.0.1:9092"
 // each, whose agents then serve a buyer or two a minute — a busy afternoon, not a load test.
 const DefaultRate = 5
 
-// demoUnanswered is the share of the demo's conversations nobody answers: each stays a
-// waiting buyer for 48 h, so the synthetic default (8 %) would make "waiting" only rise
-// while someone watches, and page for buyers nobody will answer (CskpiBuyerWaiting).
-const demoUnanswered = 0.005
+// demoLeftWaiting is the chance that nobody answers a demo conversation, or its agent
+// does not come back for a later round: each such buyer stays waiting for 48 h, and in the
+// live breach (CONTRACT §3) for an hour, so the synthetic defaults (8 % and 4 %) would make
+// "waiting" only rise while someone watches and keep CskpiBuyerWaiting firing for every
+// shop. At 0.2 % a shop leaves a buyer waiting about once an hour: "a few abandoned".
+const demoLeftWaiting = 0.002
 
 const (
 	topicMessages   = "cs.messages"
@@ -137,7 +139,7 @@ func Run(ctx context.Context, opt Options) error {
 	popt := produce.Options{Brokers: brokers, Topics: produce.Topics{Messages: topicMessages, Orders: topicOrders}}
 	now := time.Now()
 	gen := synth.New(synth.Config{Seed: now.UnixNano(), Shops: opt.Shops, SlowShops: 1, Start: now.Add(-opt.Backfill),
-		Rate: opt.Rate, Unanswered: demoUnanswered})
+		Rate: opt.Rate, Unanswered: demoLeftWaiting, Gone: demoLeftWaiting})
 	var history [][]byte
 	for gen.Now().Before(now) {
 		history = append(history, gen.Next())

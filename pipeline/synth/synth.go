@@ -21,6 +21,9 @@ type Config struct {
 	// up); default 0.08. Each stays a waiting buyer for 48 h, so a demo watched for minutes
 	// wants fewer.
 	Unanswered float64
+	// Gone is the chance that the agent does not come back for a later round of a
+	// conversation (the buyer's follow-up stays unanswered); default 0.04.
+	Gone float64
 }
 
 // The traffic model. Probabilities are per conversation unless said otherwise; times are the
@@ -191,6 +194,9 @@ func New(cfg Config) *Generator {
 	}
 	if cfg.Unanswered <= 0 {
 		cfg.Unanswered = unansweredP
+	}
+	if cfg.Gone <= 0 {
+		cfg.Gone = goneP
 	}
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -412,7 +418,7 @@ func (g *Generator) conversation(t int64) {
 			episode = end + g.lognormal(20, 0.9)
 			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3))
 			typed = end
-			if g.rng.Float64() < goneP {
+			if g.rng.Float64() < g.cfg.Gone {
 				leftWaiting = true
 				break
 			}
