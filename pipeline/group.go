@@ -90,7 +90,7 @@ func (g *groupState) partitionCount() float64 { return float64(g.partitions.Load
 func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := s.opt.Store.LoadScripts(ctx); err != nil {
+	if err := s.opt.Store.LoadScripts(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("redis not reachable yet, will retry", "err", err)
 	}
 	var wg sync.WaitGroup

@@ -96,7 +96,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	app.Flag("kafka.topic.orders", "Topic of order events.").Default("cs.orders").StringVar(&f.topicOrders)
 	app.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter").StringVar(&f.topicDL)
 	app.Flag("kafka.session-timeout", "Consumer group session timeout: how long a crashed instance's partitions wait before moving (shorter moves them sooner but drops a member that stalls that long).").Default(pipeline.DefaultSessionTimeout.String()).DurationVar(&f.sessionTimeout)
-	app.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval: how soon an instance hears of a rebalance.").Default(pipeline.DefaultHeartbeatInterval.String()).DurationVar(&f.heartbeatInterval)
+	app.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval: how soon an instance hears of a rebalance (0: "+pipeline.DefaultHeartbeatInterval.String()+", or a third of the session timeout when that is shorter).").Default("0s").DurationVar(&f.heartbeatInterval)
 	app.Flag("kafka.rebalance-timeout", "How long the coordinator waits for every member to rejoin in a rebalance; a dead member delays the rebalance by all of it.").Default(pipeline.DefaultRebalanceTimeout.String()).DurationVar(&f.rebalanceTimeout)
 	addTLS(app, "kafka", &f.kafkaTLS)
 	app.Flag("kafka.sasl.mechanism", "SASL mechanism: none, plain, scram-sha-256, scram-sha-512.").Default("none").EnumVar(&f.saslMech, "none", "plain", "scram-sha-256", "scram-sha-512")

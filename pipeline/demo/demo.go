@@ -37,14 +37,14 @@ type Options struct {
 	// `cskpi loadgen` or kcat can publish into the demo. DefaultKafkaAddress falls back to
 	// a free port when taken; any other address must be free; "" is a free port.
 	KafkaAddress string
-	Shops         int
-	Rate          float64 // synthetic records per second
-	Windows       windows.Config
-	Out           io.Writer     // the KPI table; nil for none
-	Every         time.Duration // table period
-	Backfill      time.Duration // history published before going live
-	Logger        *slog.Logger
-	OnListen      func(net.Addr)
+	Shops        int
+	Rate         float64 // synthetic records per second
+	Windows      windows.Config
+	Out          io.Writer     // the KPI table; nil for none
+	Every        time.Duration // table period
+	Backfill     time.Duration // history published before going live
+	Logger       *slog.Logger
+	OnListen     func(net.Addr)
 	// ShopsFile is the shop directory; "" writes the demo's own (shops.yml) to a temporary
 	// file, named in the log, that can be edited while the demo runs. Reload carries SIGHUP.
 	ShopsFile string
