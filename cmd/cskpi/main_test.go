@@ -46,6 +46,65 @@ func TestRecomputeGolden(t *testing.T) {
 	}
 }
 
+// golden compares got with testdata/name, or rewrites the file under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test -update to accept):\n%s", path, got)
+	}
+}
+
+// TestHelp pins each command's --help, so that a flag a command does not read cannot creep
+// back into its help.
+func TestHelp(t *testing.T) {
+	t.Setenv("COLUMNS", "80") // kingpin wraps help to the terminal's width
+	for _, tc := range []struct {
+		cmd    string
+		absent []string // flags that command must not offer
+	}{
+		{"", []string{"--kafka.", "--redis.", "--web."}},
+		{"serve", nil},
+		{"demo", []string{"--kafka.brokers", "--kafka.group", "--kafka.topic", "--kafka.tls", "--kafka.sasl", "--redis.", "--clock"}}, // its own broker's --kafka.listen-address only
+		{"produce", []string{"--redis.", "--web.", "--kafka.group", "--kafka.topic.deadletter", "--timezone"}},
+		{"loadgen", []string{"--redis.", "--web.", "--kafka.group", "--kafka.topic.deadletter", "--timezone"}},
+		{"recompute", []string{"--redis.", "--web.", "--kafka.brokers", "--kafka.tls", "--kafka.sasl", "--kafka.group", "--clock"}},
+	} {
+		name := tc.cmd
+		if name == "" {
+			name = "cskpi"
+		}
+		t.Run(name, func(t *testing.T) {
+			args := []string{"--help"}
+			if tc.cmd != "" {
+				args = []string{tc.cmd, "--help"}
+			}
+			var out, errb bytes.Buffer
+			if code := Main(context.Background(), args, &out, &errb, nil); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(errb.String(), a) {
+					t.Errorf("%s --help offers %s, which it does not use", name, a)
+				}
+			}
+			golden(t, filepath.Join("help", name+".txt"), errb.String())
+		})
+	}
+}
+
 func TestFlagsAndEnvironment(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -59,6 +118,14 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"bad threshold", []string{"recompute", "--file", "testdata/events.jsonl", "--response.thresholds", "1500ms"}, nil, 1, "whole number of seconds"},
 		{"env fallback", []string{"recompute", "--file", "testdata/events.jsonl"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 1, "--timezone"},
 		{"flag beats env", []string{"recompute", "--file", "testdata/events.jsonl", "--timezone", "UTC"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 0, ""},
+		{"bad enum names its flag", []string{"serve", "--clock=bogus"}, nil, 2, `cskpi: --clock: must be one of wall,event, got "bogus"`},
+		{"bad enum from env names its variable", []string{"serve"}, map[string]string{"CSKPI_LOG_FORMAT": "xml"}, 2, `--log.format (from CSKPI_LOG_FORMAT): must be one of logfmt,json, got "xml"`},
+		{"bad number names its flag", []string{"loadgen", "--rate=fast"}, nil, 2, `--rate: not a number: "fast"`},
+		{"bad duration names its flag", []string{"loadgen", "--duration=soon"}, nil, 2, `--duration: invalid duration "soon"`},
+		{"bad bool names its flag", []string{"serve"}, map[string]string{"CSKPI_KAFKA_TLS": "maybe"}, 2, `--kafka.tls (from CSKPI_KAFKA_TLS): not true or false: "maybe"`},
+		{"a flag another command reads", []string{"demo", "--redis.addr=localhost:6379"}, nil, 2, "unknown long flag '--redis.addr'"},
+		{"a bare bool flag is true", []string{"serve", "--kafka.tls", "--kafka.tls.ca-file=testdata/absent.pem"}, nil, 1, "kafka tls: open testdata/absent.pem"},
+		{"help once", []string{"--help"}, nil, 0, "Commands:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
@@ -68,6 +135,9 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			code := Main(context.Background(), tc.args, &out, &errb, nil)
 			if code != tc.code || !strings.Contains(errb.String(), tc.err) {
 				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errb.String(), tc.err)
+			}
+			if n := strings.Count(errb.String(), "usage: "); n > 1 {
+				t.Errorf("usage printed %d times", n)
 			}
 		})
 	}
