@@ -196,6 +196,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 		return code
 	}
 	logger := newLogger(stderr, f.logLevel, f.logFormat)
+	redis.SetLogger(redisLogger{logger})
 	switch cmd {
 	case serveCmd.FullCommand():
 		err = runServe(ctx, &f, logger, reload)
