@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,38 @@ func TestFlagsAndEnvironment(t *testing.T) {
 				t.Errorf("usage printed %d times", n)
 			}
 		})
+	}
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestBusyPortFailsFirst: with the listen address taken, serve must stop on that alone,
+// before it dials Redis or Kafka, rather than log their warnings first (the last of them a
+// "context canceled" that the listen failure caused).
+func TestBusyPortFailsFirst(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"serve", "--web.listen-address=" + busy.Addr().String(),
+		"--redis.addr=" + closedAddr(t), "--kafka.brokers=" + closedAddr(t)}, &out, &errb, nil)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "address already in use") || !strings.Contains(lines[0], busy.Addr().String()) {
+		t.Errorf("want the listen error alone, got:\n%s", errb.String())
 	}
 }

@@ -4,24 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // TestRedisLogsGoThroughSlog runs Main, then has go-redis fail to dial: its complaint must
 // come out of Main's logger, in logfmt at debug, not as a log.Printf line.
