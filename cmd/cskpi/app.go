@@ -205,7 +205,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	case produceCmd.FullCommand():
 		err = runProduce(ctx, &f, stderr)
 	case loadgenCmd.FullCommand():
-		err = runLoadgen(ctx, &f, logger)
+		err = runLoadgen(ctx, &f, logger, stderr)
 	case recomputeCmd.FullCommand():
 		err = runRecompute(&f, stdout)
 	}
@@ -453,8 +453,15 @@ func runProduce(ctx context.Context, f *flags, stderr io.Writer) error {
 	return err
 }
 
-func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger) error {
-	opt, err := produceOptions(f, nil)
+func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger, stderr io.Writer) error {
+	// On a terminal, produce's spinner shows the records sent and the rate achieved while
+	// loadgen runs. Elsewhere (compose, CI) the two log lines below are the record, and
+	// produce's plain summary line would only repeat the second outside the log format.
+	var progress io.Writer
+	if produce.IsTerminal(stderr) {
+		progress = stderr
+	}
+	opt, err := produceOptions(f, progress)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -174,5 +176,25 @@ func TestBusyPortFailsFirst(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "address already in use") || !strings.Contains(lines[0], busy.Addr().String()) {
 		t.Errorf("want the listen error alone, got:\n%s", errb.String())
+	}
+}
+
+// TestLoadgenOffTerminal: away from a terminal (compose, CI) loadgen keeps to its two log
+// lines; the spinner and its plain summary line are for terminals
+// (pipeline/produce's TestLoadgenProgressOnTerminal).
+func TestLoadgenOffTerminal(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"loadgen", "--kafka.brokers=" + strings.Join(c.ListenAddrs(), ","),
+		"--rate=100", "--duration=500ms"}, &out, &errb, nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `msg="loadgen stopped" records=`) || strings.Contains(errb.String(), "produced ") {
+		t.Errorf("stderr:\n%s", errb.String())
 	}
 }

@@ -251,11 +251,17 @@ type progress struct {
 	bytes bool
 }
 
+// IsTerminal says whether w is a terminal, where Options.Progress draws a bar; a caller
+// that wants only the bar, not the summary line elsewhere, passes Progress on a terminal only.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // newProgress shows a bar on a terminal (max < 0: a spinner) and nothing else until finish.
 func newProgress(w io.Writer, max int64, bytes bool) *progress {
 	p := &progress{w: w, start: time.Now(), bytes: bytes}
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !IsTerminal(w) {
 		return p
 	}
 	opts := []progressbar.Option{
@@ -271,6 +277,9 @@ func newProgress(w io.Writer, max int64, bytes bool) *progress {
 		opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true))
 	} else {
 		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"))
+	}
+	if max < 0 { // "1462" rather than "1462/-" for a count without an end
+		opts = append(opts, progressbar.OptionShowTotalBytes(false))
 	}
 	p.bar = progressbar.NewOptions64(max, opts...)
 	return p
