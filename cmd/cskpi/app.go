@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/pipeline/demo"
 	"github.com/cskpi/cskpi/pipeline/produce"
@@ -167,9 +168,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	demoCmd.Flag("rate", "Synthetic records per second.").Default(strconv.Itoa(demo.DefaultRate)).Float64Var(&f.rate)
 	demoCmd.Flag("kafka.listen-address", "Address of the demo's in-process Kafka broker, for cskpi produce, cskpi loadgen or kcat to publish into (the default falls back to a free port when taken).").Default(demo.DefaultKafkaAddress).StringVar(&f.demoKafka)
 
-	produceCmd := app.Command("produce", "Publish a JSON-lines event file (docs/EVENTS.md) to the topics.")
+	produceCmd := app.Command("produce", "Publish an event file (docs/EVENTS.md: JSON lines, or kcat -J output) to the topics.")
 	kafkaFlags(produceCmd, &f, false)
-	produceCmd.Flag("file", "Event file.").Required().StringVar(&f.file)
+	produceCmd.Flag("file", "Event file: JSON lines, or kcat -J output.").Required().StringVar(&f.file)
 
 	loadgenCmd := app.Command("loadgen", "Publish live synthetic traffic.")
 	kafkaFlags(loadgenCmd, &f, false)
@@ -180,11 +181,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	loadgenCmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0s").DurationVar(&f.duration)
 
 	recomputeCmd := app.Command("recompute", "Compute the metrics offline from an event file (the reference).")
-	recomputeCmd.Flag("file", "Event file ('-' for standard input).").Required().StringVar(&f.file)
+	recomputeCmd.Flag("file", "Event file: JSON lines, or kcat -J output ('-' for standard input).").Required().StringVar(&f.file)
 	recomputeCmd.Flag("at", "As-of time, RFC 3339 (default: the final stream time).").StringVar(&f.at)
 	recomputeCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
 	windowsFlags(recomputeCmd, &f)
-	topicFlags(recomputeCmd, &f, ": the topic label of the event counters")
+	topicFlags(recomputeCmd, &f, ": the topic label of the event counters, and the topic kcat envelopes name")
 
 	nameFlags(app, serveCmd, demoCmd, produceCmd, loadgenCmd, recomputeCmd)
 	cmd, code, err := parse(app, args)
@@ -483,7 +484,7 @@ func runRecompute(f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opt := reference.Options{Location: wc.Location}
+	opt := reference.Options{Location: wc.Location, Format: jsonl.Format{Messages: f.topicMsgs, Orders: f.topicOrders}}
 	for _, ms := range wc.Thresholds {
 		opt.Thresholds = append(opt.Thresholds, time.Duration(ms)*time.Millisecond)
 	}
@@ -519,7 +520,7 @@ func runRecompute(f *flags, stdout io.Writer) error {
 	}
 	res, err := reference.Compute(in, opt)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", f.file, err)
 	}
 	return sinks.WriteText(stdout, res.Series, sinks.EventCounters(res.Events, res.Rejected,
 		map[string]string{"messages": f.topicMsgs, "orders": f.topicOrders}))

@@ -22,19 +22,7 @@ func TestRecomputeGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	golden := filepath.Join("testdata", "recompute.prom")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("recompute output differs from %s (run go test -update to accept):\n%s", golden, out.String())
-	}
+	golden(t, "recompute.prom", out.String())
 	for _, line := range []string{
 		`cskpi_responses{shop="shop-001",window="15m"} 2`,
 		`cskpi_response_time_seconds_sum{shop="shop-001",window="15m"} 27.25`,
@@ -46,6 +34,40 @@ func TestRecomputeGolden(t *testing.T) {
 		if !strings.Contains(out.String(), line+"\n") {
 			t.Errorf("missing %s", line)
 		}
+	}
+}
+
+// TestRecomputeKcat: `kcat -C -J` output of the topics is the same log as the event file
+// that was published to them (events.kcat.jsonl is events.jsonl as kcat shows it).
+func TestRecomputeKcat(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"default topics", nil, 0, ""},
+		{"other topic names", []string{"--kafka.topic.messages=shop.chat"}, 1, `events.kcat.jsonl: line 1: kcat envelope of topic \"cs.messages\", which is neither the messages topic \"shop.chat\"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"recompute", "--file", filepath.Join("testdata", "events.kcat.jsonl"), "--now", "2026-11-21T00:00:00Z"}, tc.args...)
+			code := Main(context.Background(), args, &out, &errb, nil)
+			if code != tc.code || !strings.Contains(errb.String(), tc.err) {
+				t.Fatalf("exit %d (want %d): %s", code, tc.code, errb.String())
+			}
+			if code != 0 {
+				return
+			}
+			// Not golden(): -update must not let this file rewrite the other's result.
+			want, err := os.ReadFile(filepath.Join("testdata", "recompute.prom"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("recompute of the kcat dump differs from testdata/recompute.prom:\n%s", out.String())
+			}
+		})
 	}
 }
 

@@ -22,6 +22,8 @@ type Options struct {
 	WaitThresholds []time.Duration
 	Now            time.Time // wall clock used for the "future" check; zero means time.Now()
 	At             time.Time // as-of time A; zero means the final stream time
+	// Format names the topics that kcat envelopes in the file carry; zero: the defaults.
+	Format jsonl.Format
 }
 
 // Result is everything the service would export after consuming the same records.
@@ -64,7 +66,7 @@ func Compute(r io.Reader, opt Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := jsonl.Read(r, func(rec jsonl.Record) error { c.consume(rec); return nil }); err != nil {
+	if err := opt.Format.Read(r, func(rec jsonl.Record) error { c.consume(rec); return nil }); err != nil {
 		return Result{}, err
 	}
 	return c.result(opt), nil
