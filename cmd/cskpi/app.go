@@ -61,6 +61,7 @@ type flags struct {
 	batchSize           int
 
 	file        string
+	files       []string
 	at, now     string
 	rate        float64
 	shops, slow int
@@ -187,7 +188,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	windowsFlags(recomputeCmd, &f)
 	topicFlags(recomputeCmd, &f, ": the topic label of the event counters, and the topic kcat envelopes name")
 
-	nameFlags(app, serveCmd, demoCmd, produceCmd, loadgenCmd, recomputeCmd)
+	checkCmd := app.Command("check", "Check event files offline: count each outcome and reject reason, and show the first offending lines. Exit status 1 when a record would be rejected, 2 when a line is not a record.")
+	checkCmd.Arg("file", "Event files: JSON lines, or kcat -J output ('-' for standard input).").Required().StringsVar(&f.files)
+	checkCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
+	topicFlags(checkCmd, &f, ": the topic kcat envelopes name")
+
+	nameFlags(app, serveCmd, demoCmd, produceCmd, loadgenCmd, recomputeCmd, checkCmd)
 	cmd, code, err := parse(app, args)
 	if err != nil {
 		fmt.Fprintln(stderr, "cskpi:", err)
@@ -209,13 +215,29 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 		err = runLoadgen(ctx, &f, logger, stderr)
 	case recomputeCmd.FullCommand():
 		err = runRecompute(&f, stdout)
+	case checkCmd.FullCommand():
+		err = runCheck(&f, stdout)
 	}
-	if err != nil {
-		logger.Error("cskpi failed", "command", cmd, "err", err)
-		return 1
+	var status checkStatus
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status): // the report said why
+		return int(status)
 	}
-	return 0
+	logger.Error("cskpi failed", "command", cmd, "err", err)
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
+	return 1
 }
+
+// usageError is a failure of what a command was asked to do rather than of doing it, such as
+// a file that cannot be read: exit status 2, as for a bad flag.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 // terminated carries kingpin's "terminate" (after --help) out of its parser.
 type terminated int
@@ -509,19 +531,24 @@ func runRecompute(f *flags, stdout io.Writer) error {
 		}
 		*tv.dst = t
 	}
-	in := io.Reader(os.Stdin)
-	if f.file != "-" {
-		fh, err := os.Open(f.file)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		in = fh
+	in, err := openInput(f.file)
+	if err != nil {
+		return err
 	}
+	defer in.Close()
 	res, err := reference.Compute(in, opt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.file, err)
 	}
 	return sinks.WriteText(stdout, res.Series, sinks.EventCounters(res.Events, res.Rejected,
 		map[string]string{"messages": f.topicMsgs, "orders": f.topicOrders}))
+}
+
+// openInput opens an event file; "-" is standard input. So is "": kingpin hands a lone "-"
+// over as the empty string (its lexer drops the value of a "-" token), and no file is named "".
+func openInput(name string) (io.ReadCloser, error) {
+	if name == "-" || name == "" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(name)
 }

@@ -106,6 +106,7 @@ func TestHelp(t *testing.T) {
 		{"produce", []string{"--redis.", "--web.", "--kafka.group", "--kafka.topic.deadletter", "--timezone"}},
 		{"loadgen", []string{"--redis.", "--web.", "--kafka.group", "--kafka.topic.deadletter", "--timezone"}},
 		{"recompute", []string{"--redis.", "--web.", "--kafka.brokers", "--kafka.tls", "--kafka.sasl", "--kafka.group", "--clock"}},
+		{"check", []string{"--redis.", "--web.", "--kafka.brokers", "--kafka.tls", "--kafka.sasl", "--kafka.group", "--clock", "--timezone", "--shops.file"}},
 	} {
 		name := tc.cmd
 		if name == "" {
