@@ -26,6 +26,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=30s ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMatchesOracle$$' -fuzztime=30s ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzParseTime$$' -fuzztime=30s ./event
+	$(GO) test -run='^$$' -fuzz='^FuzzKcatEnvelope$$' -fuzztime=30s ./event/jsonl
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=30s ./event/jsonl
 
 # The end-to-end benchmark: prints a table and rewrites the figures of docs/PERFORMANCE.md.
 # CSKPI_PROFILE=/tmp/serve.prof also saves a CPU profile of serve during the main run.

@@ -48,6 +48,29 @@ type ServerOptions struct {
 	Waiting WaitingFunc
 	// Shops backs the HTML table at /shops; nil leaves it unserved.
 	Shops *ShopsPage
+	// Listener, when set, is one Listen returned for ListenAddress and WebConfigFile, and
+	// Serve serves it instead of binding the address itself.
+	Listener net.Listener
+}
+
+// Listen checks the web config and binds the address: what fails when the command line is
+// wrong (a typo in the config, a busy port). A caller that listens before starting anything
+// else reports that failure alone, and then hands the listener to Serve.
+func Listen(address, webConfigFile string) (net.Listener, error) {
+	// Validate before binding: a typo in the web config should fail start-up, not leave
+	// a port open that answers nothing.
+	if webConfigFile != "" {
+		if err := web.Validate(webConfigFile); err != nil {
+			return nil, fmt.Errorf("sinks: web config %s: %w", webConfigFile, err)
+		}
+	}
+	// Our own listener rather than web.ListenAndServe, which never reveals the address
+	// it bound; tests and the demo need ":0".
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: %w", err)
+	}
+	return ln, nil
 }
 
 // Serve serves /metrics, /-/healthy, /-/ready, the optional /api/v1/waiting and /shops,
@@ -63,26 +86,19 @@ func Serve(ctx context.Context, opt ServerOptions) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// Validate before binding: a typo in the web config should fail start-up, not leave
-	// a port open that answers nothing.
-	if opt.WebConfigFile != "" {
-		if err := web.Validate(opt.WebConfigFile); err != nil {
-			return fmt.Errorf("sinks: web config %s: %w", opt.WebConfigFile, err)
+	ln := opt.Listener
+	if ln == nil {
+		var err error
+		if ln, err = Listen(opt.ListenAddress, opt.WebConfigFile); err != nil {
+			return err
 		}
 	}
+	// server.Serve closes it too, but not when web.Serve fails before reaching it.
+	defer ln.Close()
 	handler, err := newHandler(opt, logger)
 	if err != nil {
 		return err
 	}
-
-	// Our own listener rather than web.ListenAndServe, which never reveals the address
-	// it bound; tests and the demo need ":0".
-	ln, err := net.Listen("tcp", opt.ListenAddress)
-	if err != nil {
-		return fmt.Errorf("sinks: listen %s: %w", opt.ListenAddress, err)
-	}
-	// server.Serve closes it too, but not when web.Serve fails before reaching it.
-	defer ln.Close()
 	if opt.OnListen != nil {
 		opt.OnListen(ln.Addr())
 	}

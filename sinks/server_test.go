@@ -386,3 +386,18 @@ func TestServeStartupErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeGivenListener: Serve serves the listener Listen bound beforehand, not a second one.
+func TestServeGivenListener(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, ServerOptions{Gatherer: testRegistry(t), Listener: ln})
+	if addr != ln.Addr().String() {
+		t.Fatalf("served %s, want the given listener's %s", addr, ln.Addr())
+	}
+	if code, _, body := get(t, http.DefaultClient, "http://"+addr+"/metrics", nil, "", ""); code != http.StatusOK || !strings.Contains(body, "cskpi_test_gauge 42") {
+		t.Errorf("/metrics: %d %q", code, body)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/pipeline/demo"
 	"github.com/cskpi/cskpi/pipeline/produce"
@@ -31,7 +32,8 @@ import (
 )
 
 // flags are the parsed command line; kingpin fills in CSKPI_* environment fallbacks
-// (--kafka.brokers <=> CSKPI_KAFKA_BROKERS).
+// (--kafka.brokers <=> CSKPI_KAFKA_BROKERS). Each command declares only the flags it reads,
+// so the fields a command does not declare keep their zero value.
 type flags struct {
 	logLevel, logFormat string
 
@@ -59,6 +61,7 @@ type flags struct {
 	batchSize           int
 
 	file        string
+	files       []string
 	at, now     string
 	rate        float64
 	shops, slow int
@@ -72,68 +75,106 @@ type tlsFlags struct {
 	insecureSkipVerify bool
 }
 
-func addTLS(app *kingpin.Application, prefix string, t *tlsFlags) {
-	app.Flag(prefix+".tls", "Use TLS for "+prefix+".").BoolVar(&t.enabled)
-	app.Flag(prefix+".tls.ca-file", "CA certificate file for "+prefix+" TLS.").StringVar(&t.ca)
-	app.Flag(prefix+".tls.cert-file", "Client certificate file for "+prefix+" TLS.").StringVar(&t.cert)
-	app.Flag(prefix+".tls.key-file", "Client key file for "+prefix+" TLS.").StringVar(&t.key)
-	app.Flag(prefix+".tls.insecure-skip-verify", "Do not verify the "+prefix+" server certificate.").BoolVar(&t.insecureSkipVerify)
+// The flag groups below are each declared on the commands that use them, so that a
+// command's --help lists exactly what it reads.
+
+// kafkaFlags: the brokers and how to reach them, and the two input topics; consumer adds
+// what only the consuming service reads.
+func kafkaFlags(c *kingpin.CmdClause, f *flags, consumer bool) {
+	c.Flag("kafka.brokers", "Kafka bootstrap brokers, comma separated.").Default("localhost:9092").StringVar(&f.brokers)
+	if consumer {
+		c.Flag("kafka.group", "Kafka consumer group.").Default("cskpi").StringVar(&f.group)
+	}
+	topicFlags(c, f, "")
+	if consumer {
+		c.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter").StringVar(&f.topicDL)
+		c.Flag("kafka.session-timeout", "Consumer group session timeout: how long a crashed instance's partitions wait before moving (shorter moves them sooner but drops a member that stalls that long).").Default(pipeline.DefaultSessionTimeout.String()).DurationVar(&f.sessionTimeout)
+		c.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval: how soon an instance hears of a rebalance (0: "+pipeline.DefaultHeartbeatInterval.String()+", or a third of the session timeout when that is shorter).").Default("0s").DurationVar(&f.heartbeatInterval)
+		c.Flag("kafka.rebalance-timeout", "How long the coordinator waits for every member to rejoin in a rebalance; a dead member delays the rebalance by all of it.").Default(pipeline.DefaultRebalanceTimeout.String()).DurationVar(&f.rebalanceTimeout)
+	}
+	tlsFlagsOf(c, "kafka", &f.kafkaTLS)
+	enumVar(c.Flag("kafka.sasl.mechanism", "SASL mechanism: none, plain, scram-sha-256, scram-sha-512.").Default("none"),
+		&f.saslMech, "none", "plain", "scram-sha-256", "scram-sha-512")
+	c.Flag("kafka.sasl.username", "SASL user name.").StringVar(&f.saslUser)
+	c.Flag("kafka.sasl.password", "SASL password (prefer the file or CSKPI_KAFKA_SASL_PASSWORD).").StringVar(&f.saslPass)
+	c.Flag("kafka.sasl.password-file", "File holding the SASL password.").StringVar(&f.saslPassFile)
 }
 
-// Main parses args and runs a subcommand; it returns the exit code.
-// Main runs one subcommand; reload carries SIGHUP (re-read --shops.file), nil for none.
+// topicFlags: the names of the two input topics; why says what an offline command uses
+// them for ("" for the commands that talk to Kafka).
+func topicFlags(c *kingpin.CmdClause, f *flags, why string) {
+	c.Flag("kafka.topic.messages", "Topic of chat message events"+why+".").Default("cs.messages").StringVar(&f.topicMsgs)
+	c.Flag("kafka.topic.orders", "Topic of order events"+why+".").Default("cs.orders").StringVar(&f.topicOrders)
+}
+
+func redisFlags(c *kingpin.CmdClause, f *flags) {
+	c.Flag("redis.addr", "Redis address host:port; several, comma separated, mean Redis Cluster.").Default("localhost:6379").StringVar(&f.redisAddr)
+	c.Flag("redis.username", "Redis ACL user name.").StringVar(&f.redisUser)
+	c.Flag("redis.password", "Redis password (prefer the file or CSKPI_REDIS_PASSWORD).").StringVar(&f.redisPass)
+	c.Flag("redis.password-file", "File holding the Redis password.").StringVar(&f.redisPassFile)
+	c.Flag("redis.db", "Redis database number.").Default("0").IntVar(&f.redisDB)
+	c.Flag("redis.key-prefix", "Prefix of every Redis key cskpi writes.").Default("cskpi").StringVar(&f.keyPrefix)
+	tlsFlagsOf(c, "redis", &f.redisTLS)
+}
+
+func tlsFlagsOf(c *kingpin.CmdClause, prefix string, t *tlsFlags) {
+	c.Flag(prefix+".tls", "Use TLS for "+prefix+".").BoolVar(&t.enabled)
+	c.Flag(prefix+".tls.ca-file", "CA certificate file for "+prefix+" TLS.").StringVar(&t.ca)
+	c.Flag(prefix+".tls.cert-file", "Client certificate file for "+prefix+" TLS.").StringVar(&t.cert)
+	c.Flag(prefix+".tls.key-file", "Client key file for "+prefix+" TLS.").StringVar(&t.key)
+	c.Flag(prefix+".tls.insecure-skip-verify", "Do not verify the "+prefix+" server certificate.").BoolVar(&t.insecureSkipVerify)
+}
+
+func webFlags(c *kingpin.CmdClause, f *flags) {
+	c.Flag("web.listen-address", "Address of /metrics, /-/healthy, /-/ready.").Default(":9470").StringVar(&f.listen)
+	c.Flag("web.config.file", "exporter-toolkit web config (TLS, basic auth).").Default("").StringVar(&f.webConfig)
+}
+
+// windowsFlags: what the KPIs are computed with, the same for serve, demo and recompute.
+func windowsFlags(c *kingpin.CmdClause, f *flags) {
+	c.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served).").Default("Asia/Shanghai").StringVar(&f.timezone)
+	c.Flag("response.thresholds", "Response-time thresholds, comma separated whole seconds as durations.").Default("15s,3m").StringVar(&f.thresholds)
+	c.Flag("waiting.thresholds", "Waiting ages of cskpi_waiting_conversations_over, comma separated whole seconds as durations.").Default("15s,3m,1h").StringVar(&f.waitThresholds)
+	c.Flag("shops.file", "Shop directory (YAML): names, teams, time zones, business hours, closed dates, response targets; re-read on SIGHUP and when it changes. See docs/SHOPS.md.").StringVar(&f.shopsFile)
+}
+
+// Main parses args and runs one subcommand; it returns the exit code: 0, 1 when the
+// command failed, 2 for a usage error. reload carries SIGHUP (re-read --shops.file), nil
+// for none.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) int {
 	var f flags
 	app := kingpin.New("cskpi", "Real-time customer-service KPIs from chat and order events.").DefaultEnvars()
-	helped := false // kingpin "terminates" after --help; here that is a normal return
-	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(func(int) { helped = true })
-	app.HelpFlag.Short('h')
-	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
-	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
-	app.Flag("kafka.brokers", "Kafka bootstrap brokers, comma separated.").Default("localhost:9092").StringVar(&f.brokers)
-	app.Flag("kafka.group", "Kafka consumer group.").Default("cskpi").StringVar(&f.group)
-	app.Flag("kafka.topic.messages", "Topic of chat message events.").Default("cs.messages").StringVar(&f.topicMsgs)
-	app.Flag("kafka.topic.orders", "Topic of order events.").Default("cs.orders").StringVar(&f.topicOrders)
-	app.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter").StringVar(&f.topicDL)
-	app.Flag("kafka.session-timeout", "Consumer group session timeout: how long a crashed instance's partitions wait before moving (shorter moves them sooner but drops a member that stalls that long).").Default(pipeline.DefaultSessionTimeout.String()).DurationVar(&f.sessionTimeout)
-	app.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval: how soon an instance hears of a rebalance (0: "+pipeline.DefaultHeartbeatInterval.String()+", or a third of the session timeout when that is shorter).").Default("0s").DurationVar(&f.heartbeatInterval)
-	app.Flag("kafka.rebalance-timeout", "How long the coordinator waits for every member to rejoin in a rebalance; a dead member delays the rebalance by all of it.").Default(pipeline.DefaultRebalanceTimeout.String()).DurationVar(&f.rebalanceTimeout)
-	addTLS(app, "kafka", &f.kafkaTLS)
-	app.Flag("kafka.sasl.mechanism", "SASL mechanism: none, plain, scram-sha-256, scram-sha-512.").Default("none").EnumVar(&f.saslMech, "none", "plain", "scram-sha-256", "scram-sha-512")
-	app.Flag("kafka.sasl.username", "SASL user name.").StringVar(&f.saslUser)
-	app.Flag("kafka.sasl.password", "SASL password (prefer the file or CSKPI_KAFKA_SASL_PASSWORD).").StringVar(&f.saslPass)
-	app.Flag("kafka.sasl.password-file", "File holding the SASL password.").StringVar(&f.saslPassFile)
-	app.Flag("redis.addr", "Redis address host:port; several, comma separated, mean Redis Cluster.").Default("localhost:6379").StringVar(&f.redisAddr)
-	app.Flag("redis.username", "Redis ACL user name.").StringVar(&f.redisUser)
-	app.Flag("redis.password", "Redis password (prefer the file or CSKPI_REDIS_PASSWORD).").StringVar(&f.redisPass)
-	app.Flag("redis.password-file", "File holding the Redis password.").StringVar(&f.redisPassFile)
-	app.Flag("redis.db", "Redis database number.").Default("0").IntVar(&f.redisDB)
-	app.Flag("redis.key-prefix", "Prefix of every Redis key cskpi writes.").Default("cskpi").StringVar(&f.keyPrefix)
-	addTLS(app, "redis", &f.redisTLS)
-	app.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served).").Default("Asia/Shanghai").StringVar(&f.timezone)
-	app.Flag("response.thresholds", "Response-time thresholds, comma separated whole seconds as durations.").Default("15s,3m").StringVar(&f.thresholds)
-	app.Flag("shops.file", "Shop directory (YAML): names, teams, time zones, business hours, closed dates, response targets; re-read on SIGHUP and when it changes. See docs/SHOPS.md.").StringVar(&f.shopsFile)
-	app.Flag("waiting.thresholds", "Waiting ages of cskpi_waiting_conversations_over, comma separated whole seconds as durations.").Default("15s,3m,1h").StringVar(&f.waitThresholds)
+	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(func(code int) { panic(terminated(code)) })
+	// CSKPI_HELP=1 in an environment would turn every start into a help page.
+	app.HelpFlag.Short('h').NoEnvar()
+	// Every command logs, if only its failure.
+	enumVar(app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info"), &f.logLevel, "debug", "info", "warn", "error")
+	enumVar(app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt"), &f.logFormat, "logfmt", "json")
 
 	serveCmd := app.Command("serve", "Consume the topics and serve the KPI gauges.")
-	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
-	for _, c := range []*kingpin.CmdClause{serveCmd, demoCmd} {
-		c.Flag("web.listen-address", "Address of /metrics, /-/healthy, /-/ready.").Default(":9470").StringVar(&f.listen)
-		c.Flag("web.config.file", "exporter-toolkit web config (TLS, basic auth).").Default("").StringVar(&f.webConfig)
-	}
-	serveCmd.Flag("clock", "As-of time of the windows: wall (live) or event (stream time, for replays).").Default("wall").EnumVar(&f.clock, "wall", "event")
+	kafkaFlags(serveCmd, &f, true)
+	redisFlags(serveCmd, &f)
+	webFlags(serveCmd, &f)
+	enumVar(serveCmd.Flag("clock", "As-of time of the windows: wall (live) or event (stream time, for replays).").Default("wall"), &f.clock, "wall", "event")
+	windowsFlags(serveCmd, &f)
 	serveCmd.Flag("state.rebuild-missing", "Replay partitions whose Redis state is missing from the earliest retained offset.").BoolVar(&f.rebuildMissing)
 	serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxShops)
 	serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxAgents)
 	serveCmd.Flag("batch.size", "Largest partition batch, in records.").Default("8192").IntVar(&f.batchSize)
+
+	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
+	webFlags(demoCmd, &f)
+	windowsFlags(demoCmd, &f)
 	demoCmd.Flag("shops", "Synthetic shops.").Default("6").IntVar(&f.shops)
 	demoCmd.Flag("rate", "Synthetic records per second.").Default(strconv.Itoa(demo.DefaultRate)).Float64Var(&f.rate)
 	demoCmd.Flag("kafka.listen-address", "Address of the demo's in-process Kafka broker, for cskpi produce, cskpi loadgen or kcat to publish into (the default falls back to a free port when taken).").Default(demo.DefaultKafkaAddress).StringVar(&f.demoKafka)
 
-	produceCmd := app.Command("produce", "Publish a JSON-lines event file (docs/EVENTS.md) to the topics.")
-	produceCmd.Flag("file", "Event file.").Required().StringVar(&f.file)
+	produceCmd := app.Command("produce", "Publish an event file (docs/EVENTS.md: JSON lines, or kcat -J output) to the topics.")
+	kafkaFlags(produceCmd, &f, false)
+	produceCmd.Flag("file", "Event file: JSON lines, or kcat -J output.").Required().StringVar(&f.file)
 
 	loadgenCmd := app.Command("loadgen", "Publish live synthetic traffic.")
+	kafkaFlags(loadgenCmd, &f, false)
 	loadgenCmd.Flag("rate", "Records per second.").Default("100").Float64Var(&f.rate)
 	loadgenCmd.Flag("shops", "Synthetic shops.").Default("10").IntVar(&f.shops)
 	loadgenCmd.Flag("slow-shops", "How many of them reply slowly.").Default("1").IntVar(&f.slow)
@@ -141,22 +182,28 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	loadgenCmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0s").DurationVar(&f.duration)
 
 	recomputeCmd := app.Command("recompute", "Compute the metrics offline from an event file (the reference).")
-	recomputeCmd.Flag("file", "Event file ('-' for standard input).").Required().StringVar(&f.file)
+	recomputeCmd.Flag("file", "Event file: JSON lines, or kcat -J output ('-' for standard input).").Required().StringVar(&f.file)
 	recomputeCmd.Flag("at", "As-of time, RFC 3339 (default: the final stream time).").StringVar(&f.at)
 	recomputeCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
+	windowsFlags(recomputeCmd, &f)
+	topicFlags(recomputeCmd, &f, ": the topic label of the event counters, and the topic kcat envelopes name")
 
-	cmd, err := app.Parse(args)
-	if helped {
-		return 0
-	}
+	checkCmd := app.Command("check", "Check event files offline: count each outcome and reject reason, and show the first offending lines. Exit status 1 when a record would be rejected, 2 when a line is not a record.")
+	checkCmd.Arg("file", "Event files: JSON lines, or kcat -J output ('-' for standard input).").Required().StringsVar(&f.files)
+	checkCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
+	topicFlags(checkCmd, &f, ": the topic kcat envelopes name")
+
+	nameFlags(app, serveCmd, demoCmd, produceCmd, loadgenCmd, recomputeCmd, checkCmd)
+	cmd, code, err := parse(app, args)
 	if err != nil {
 		fmt.Fprintln(stderr, "cskpi:", err)
 		return 2
 	}
 	if cmd == "" { // --help
-		return 0
+		return code
 	}
 	logger := newLogger(stderr, f.logLevel, f.logFormat)
+	redis.SetLogger(redisLogger{logger})
 	switch cmd {
 	case serveCmd.FullCommand():
 		err = runServe(ctx, &f, logger, reload)
@@ -165,15 +212,52 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	case produceCmd.FullCommand():
 		err = runProduce(ctx, &f, stderr)
 	case loadgenCmd.FullCommand():
-		err = runLoadgen(ctx, &f, logger)
+		err = runLoadgen(ctx, &f, logger, stderr)
 	case recomputeCmd.FullCommand():
 		err = runRecompute(&f, stdout)
+	case checkCmd.FullCommand():
+		err = runCheck(&f, stdout)
 	}
-	if err != nil {
-		logger.Error("cskpi failed", "command", cmd, "err", err)
-		return 1
+	var status checkStatus
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status): // the report said why
+		return int(status)
 	}
-	return 0
+	logger.Error("cskpi failed", "command", cmd, "err", err)
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a failure of what a command was asked to do rather than of doing it, such as
+// a file that cannot be read: exit status 2, as for a bad flag.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// terminated carries kingpin's "terminate" (after --help) out of its parser.
+type terminated int
+
+// parse runs kingpin's parser. Kingpin ends --help by calling its terminate function,
+// os.Exit by default, and would otherwise go on parsing and print the usage a second time;
+// Main must return rather than exit (tests call it), so terminate panics with terminated
+// and parse turns that back into a return with an empty command.
+func parse(app *kingpin.Application, args []string) (cmd string, code int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			cmd, code, err = "", int(t), nil
+		}
+	}()
+	cmd, err = app.Parse(args)
+	return cmd, 0, err
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -392,8 +476,15 @@ func runProduce(ctx context.Context, f *flags, stderr io.Writer) error {
 	return err
 }
 
-func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger) error {
-	opt, err := produceOptions(f, nil)
+func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger, stderr io.Writer) error {
+	// On a terminal, produce's spinner shows the records sent and the rate achieved while
+	// loadgen runs. Elsewhere (compose, CI) the two log lines below are the record, and
+	// produce's plain summary line would only repeat the second outside the log format.
+	var progress io.Writer
+	if produce.IsTerminal(stderr) {
+		progress = stderr
+	}
+	opt, err := produceOptions(f, progress)
 	if err != nil {
 		return err
 	}
@@ -415,7 +506,7 @@ func runRecompute(f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opt := reference.Options{Location: wc.Location}
+	opt := reference.Options{Location: wc.Location, Format: jsonl.Format{Messages: f.topicMsgs, Orders: f.topicOrders}}
 	for _, ms := range wc.Thresholds {
 		opt.Thresholds = append(opt.Thresholds, time.Duration(ms)*time.Millisecond)
 	}
@@ -440,19 +531,24 @@ func runRecompute(f *flags, stdout io.Writer) error {
 		}
 		*tv.dst = t
 	}
-	in := io.Reader(os.Stdin)
-	if f.file != "-" {
-		fh, err := os.Open(f.file)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		in = fh
-	}
-	res, err := reference.Compute(in, opt)
+	in, err := openInput(f.file)
 	if err != nil {
 		return err
 	}
+	defer in.Close()
+	res, err := reference.Compute(in, opt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.file, err)
+	}
 	return sinks.WriteText(stdout, res.Series, sinks.EventCounters(res.Events, res.Rejected,
 		map[string]string{"messages": f.topicMsgs, "orders": f.topicOrders}))
+}
+
+// openInput opens an event file; "-" is standard input. So is "": kingpin hands a lone "-"
+// over as the empty string (its lexer drops the value of a "-" token), and no file is named "".
+func openInput(name string) (io.ReadCloser, error) {
+	if name == "-" || name == "" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(name)
 }

@@ -1,5 +1,3 @@
-// Command cskpi turns live-chat and order events into customer-service KPIs.
-// See README.md; subcommands: serve, demo, produce, loadgen, recompute.
 package main
 
 import (

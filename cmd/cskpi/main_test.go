@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -19,19 +22,7 @@ func TestRecomputeGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	golden := filepath.Join("testdata", "recompute.prom")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("recompute output differs from %s (run go test -update to accept):\n%s", golden, out.String())
-	}
+	golden(t, "recompute.prom", out.String())
 	for _, line := range []string{
 		`cskpi_responses{shop="shop-001",window="15m"} 2`,
 		`cskpi_response_time_seconds_sum{shop="shop-001",window="15m"} 27.25`,
@@ -43,6 +34,100 @@ func TestRecomputeGolden(t *testing.T) {
 		if !strings.Contains(out.String(), line+"\n") {
 			t.Errorf("missing %s", line)
 		}
+	}
+}
+
+// TestRecomputeKcat: `kcat -C -J` output of the topics is the same log as the event file
+// that was published to them (events.kcat.jsonl is events.jsonl as kcat shows it).
+func TestRecomputeKcat(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"default topics", nil, 0, ""},
+		{"other topic names", []string{"--kafka.topic.messages=shop.chat"}, 1, `events.kcat.jsonl: line 1: kcat envelope of topic \"cs.messages\", which is neither the messages topic \"shop.chat\"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"recompute", "--file", filepath.Join("testdata", "events.kcat.jsonl"), "--now", "2026-11-21T00:00:00Z"}, tc.args...)
+			code := Main(context.Background(), args, &out, &errb, nil)
+			if code != tc.code || !strings.Contains(errb.String(), tc.err) {
+				t.Fatalf("exit %d (want %d): %s", code, tc.code, errb.String())
+			}
+			if code != 0 {
+				return
+			}
+			// Not golden(): -update must not let this file rewrite the other's result.
+			want, err := os.ReadFile(filepath.Join("testdata", "recompute.prom"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("recompute of the kcat dump differs from testdata/recompute.prom:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// golden compares got with testdata/name, or rewrites the file under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test -update to accept):\n%s", path, got)
+	}
+}
+
+// TestHelp pins each command's --help, so that a flag a command does not read cannot creep
+// back into its help.
+func TestHelp(t *testing.T) {
+	t.Setenv("COLUMNS", "80") // kingpin wraps help to the terminal's width
+	for _, tc := range []struct {
+		cmd    string
+		absent []string // flags that command must not offer
+	}{
+		{"", []string{"--kafka.", "--redis.", "--web."}},
+		{"serve", nil},
+		{"demo", []string{"--kafka.brokers", "--kafka.group", "--kafka.topic", "--kafka.tls", "--kafka.sasl", "--redis.", "--clock"}}, // its own broker's --kafka.listen-address only
+		{"produce", []string{"--redis.", "--web.", "--kafka.group", "--kafka.topic.deadletter", "--timezone"}},
+		{"loadgen", []string{"--redis.", "--web.", "--kafka.group", "--kafka.topic.deadletter", "--timezone"}},
+		{"recompute", []string{"--redis.", "--web.", "--kafka.brokers", "--kafka.tls", "--kafka.sasl", "--kafka.group", "--clock"}},
+		{"check", []string{"--redis.", "--web.", "--kafka.brokers", "--kafka.tls", "--kafka.sasl", "--kafka.group", "--clock", "--timezone", "--shops.file"}},
+	} {
+		name := tc.cmd
+		if name == "" {
+			name = "cskpi"
+		}
+		t.Run(name, func(t *testing.T) {
+			args := []string{"--help"}
+			if tc.cmd != "" {
+				args = []string{tc.cmd, "--help"}
+			}
+			var out, errb bytes.Buffer
+			if code := Main(context.Background(), args, &out, &errb, nil); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(errb.String(), a) {
+					t.Errorf("%s --help offers %s, which it does not use", name, a)
+				}
+			}
+			golden(t, filepath.Join("help", name+".txt"), errb.String())
+		})
 	}
 }
 
@@ -59,6 +144,14 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"bad threshold", []string{"recompute", "--file", "testdata/events.jsonl", "--response.thresholds", "1500ms"}, nil, 1, "whole number of seconds"},
 		{"env fallback", []string{"recompute", "--file", "testdata/events.jsonl"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 1, "--timezone"},
 		{"flag beats env", []string{"recompute", "--file", "testdata/events.jsonl", "--timezone", "UTC"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 0, ""},
+		{"bad enum names its flag", []string{"serve", "--clock=bogus"}, nil, 2, `cskpi: --clock: must be one of wall,event, got "bogus"`},
+		{"bad enum from env names its variable", []string{"serve"}, map[string]string{"CSKPI_LOG_FORMAT": "xml"}, 2, `--log.format (from CSKPI_LOG_FORMAT): must be one of logfmt,json, got "xml"`},
+		{"bad number names its flag", []string{"loadgen", "--rate=fast"}, nil, 2, `--rate: not a number: "fast"`},
+		{"bad duration names its flag", []string{"loadgen", "--duration=soon"}, nil, 2, `--duration: invalid duration "soon"`},
+		{"bad bool names its flag", []string{"serve"}, map[string]string{"CSKPI_KAFKA_TLS": "maybe"}, 2, `--kafka.tls (from CSKPI_KAFKA_TLS): not true or false: "maybe"`},
+		{"a flag another command reads", []string{"demo", "--redis.addr=localhost:6379"}, nil, 2, "unknown long flag '--redis.addr'"},
+		{"a bare bool flag is true", []string{"serve", "--kafka.tls", "--kafka.tls.ca-file=testdata/absent.pem"}, nil, 1, "kafka tls: open testdata/absent.pem"},
+		{"help once", []string{"--help"}, nil, 0, "Commands:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
@@ -69,6 +162,62 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			if code != tc.code || !strings.Contains(errb.String(), tc.err) {
 				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errb.String(), tc.err)
 			}
+			if n := strings.Count(errb.String(), "usage: "); n > 1 {
+				t.Errorf("usage printed %d times", n)
+			}
 		})
+	}
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestBusyPortFailsFirst: with the listen address taken, serve must stop on that alone,
+// before it dials Redis or Kafka, rather than log their warnings first (the last of them a
+// "context canceled" that the listen failure caused).
+func TestBusyPortFailsFirst(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"serve", "--web.listen-address=" + busy.Addr().String(),
+		"--redis.addr=" + closedAddr(t), "--kafka.brokers=" + closedAddr(t)}, &out, &errb, nil)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "address already in use") || !strings.Contains(lines[0], busy.Addr().String()) {
+		t.Errorf("want the listen error alone, got:\n%s", errb.String())
+	}
+}
+
+// TestLoadgenOffTerminal: away from a terminal (compose, CI) loadgen keeps to its two log
+// lines; the spinner and its plain summary line are for terminals
+// (pipeline/produce's TestLoadgenProgressOnTerminal).
+func TestLoadgenOffTerminal(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"loadgen", "--kafka.brokers=" + strings.Join(c.ListenAddrs(), ","),
+		"--rate=100", "--duration=500ms"}, &out, &errb, nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `msg="loadgen stopped" records=`) || strings.Contains(errb.String(), "produced ") {
+		t.Errorf("stderr:\n%s", errb.String())
 	}
 }

@@ -29,8 +29,8 @@ type Options struct {
 }
 
 const (
-	DefaultMessagesTopic = "cs.messages"
-	DefaultOrdersTopic   = "cs.orders"
+	DefaultMessagesTopic = jsonl.DefaultMessagesTopic
+	DefaultOrdersTopic   = jsonl.DefaultOrdersTopic
 	DefaultBatchSize     = 1000
 
 	// batchTimeout bounds how long a partly filled batch waits. Writes here are synchronous
@@ -83,6 +83,12 @@ func newPublisher(opt Options) (*publisher, error) {
 		p.w.Transport = opt.Transport
 	}
 	return p, nil
+}
+
+// format reads event files naming the topics this publisher publishes to: a kcat envelope
+// of the messages topic is republished to the messages topic.
+func (p *publisher) format() jsonl.Format {
+	return jsonl.Format{Messages: p.topics[event.Messages], Orders: p.topics[event.Orders]}
 }
 
 func (p *publisher) message(r jsonl.Record) kafka.Message {
@@ -161,7 +167,7 @@ func (p *publisher) pipeline(ctx context.Context, prog *progress, read func(ctx 
 	return readErr
 }
 
-// File publishes a jsonl event file (jsonl.Parse routes and keys each line) in file order,
+// File publishes an event file (jsonl.Format.Parse routes and keys each line) in file order,
 // and returns the number of records acknowledged by all in-sync replicas.
 func File(ctx context.Context, path string, opt Options) (int64, error) {
 	f, err := os.Open(path)
@@ -181,7 +187,7 @@ func File(ctx context.Context, path string, opt Options) (int64, error) {
 	prog := newProgress(opt.Progress, size, true)
 	cr := &countingReader{r: f}
 	err = p.pipeline(ctx, prog, func(ctx context.Context, emit func(jsonl.Record, int64) error) error {
-		return jsonl.Read(cr, func(r jsonl.Record) error {
+		return p.format().Read(cr, func(r jsonl.Record) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -215,7 +221,7 @@ func Lines(ctx context.Context, lines [][]byte, opt Options) (int64, error) {
 			if len(l) == 0 {
 				continue
 			}
-			r, err := jsonl.Parse(l)
+			r, err := p.format().Parse(l)
 			if err != nil {
 				return fmt.Errorf("line %d: %w", i+1, err)
 			}
@@ -251,11 +257,17 @@ type progress struct {
 	bytes bool
 }
 
+// IsTerminal says whether w is a terminal, where Options.Progress draws a bar; a caller
+// that wants only the bar, not the summary line elsewhere, passes Progress on a terminal only.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // newProgress shows a bar on a terminal (max < 0: a spinner) and nothing else until finish.
 func newProgress(w io.Writer, max int64, bytes bool) *progress {
 	p := &progress{w: w, start: time.Now(), bytes: bytes}
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !IsTerminal(w) {
 		return p
 	}
 	opts := []progressbar.Option{
@@ -271,6 +283,9 @@ func newProgress(w io.Writer, max int64, bytes bool) *progress {
 		opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true))
 	} else {
 		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("records"))
+	}
+	if max < 0 { // "1462" rather than "1462/-" for a count without an end
+		opts = append(opts, progressbar.OptionShowTotalBytes(false))
 	}
 	p.bar = progressbar.NewOptions64(max, opts...)
 	return p

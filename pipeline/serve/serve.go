@@ -47,6 +47,14 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.KeyPrefix == "" {
 		opt.KeyPrefix = "cskpi"
 	}
+	// Bind first: a busy port or a bad web config is a wrong command line, reported alone.
+	// Started alongside the consumer, the failure would come after its Redis and Kafka
+	// warnings, the last of them a misleading "context canceled" caused by the failure.
+	ln, err := sinks.Listen(opt.ListenAddress, opt.WebConfigFile)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	reg := opt.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -93,6 +101,7 @@ func Run(ctx context.Context, opt Options) error {
 			OnListen:      opt.OnListen,
 			Waiting:       waiting(svc, po.Windows.Shops),
 			Shops:         &sinks.ShopsPage{KPIs: svc, Directory: po.Windows.Shops, AsOf: svc.AsOf},
+			Listener:      ln,
 		})
 		if err != nil {
 			return fmt.Errorf("http server: %w", err)

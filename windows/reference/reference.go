@@ -22,6 +22,8 @@ type Options struct {
 	WaitThresholds []time.Duration
 	Now            time.Time // wall clock used for the "future" check; zero means time.Now()
 	At             time.Time // as-of time A; zero means the final stream time
+	// Format names the topics that kcat envelopes in the file carry; zero: the defaults.
+	Format jsonl.Format
 }
 
 // Result is everything the service would export after consuming the same records.
@@ -64,7 +66,7 @@ func Compute(r io.Reader, opt Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := jsonl.Read(r, func(rec jsonl.Record) error { c.consume(rec); return nil }); err != nil {
+	if err := opt.Format.Read(r, func(rec jsonl.Record) error { c.consume(rec); return nil }); err != nil {
 		return Result{}, err
 	}
 	return c.result(opt), nil
@@ -80,6 +82,34 @@ func ComputeRecords(recs []jsonl.Record, opt Options) (Result, error) {
 		c.consume(rec)
 	}
 	return c.result(opt), nil
+}
+
+// The outcomes of CONTRACT §1, as cskpi_events_total{outcome} names them.
+const (
+	Applied   = "applied"
+	Duplicate = "duplicate"
+	Excluded  = "excluded"
+	Rejected  = "rejected"
+)
+
+// Judge gives records their outcomes one by one, in consumption order, exactly as Compute
+// does, and keeps nothing else: `cskpi check` reports them without computing the metrics.
+type Judge struct{ c *consumer }
+
+// NewJudge makes a Judge; of opt, only Now matters (the future check).
+func NewJudge(opt Options) (*Judge, error) {
+	c, err := newConsumer(opt)
+	if err != nil {
+		return nil, err
+	}
+	c.discard = true
+	return &Judge{c}, nil
+}
+
+// Judge gives rec its outcome (Applied, Duplicate, Excluded or Rejected) and, when rejected,
+// the reason; ev is the decoded event unless rejected.
+func (j *Judge) Judge(rec jsonl.Record) (outcome string, reason event.Reason, ev event.Event) {
+	return j.c.consume(rec)
 }
 
 // idKey identifies an event for duplicate detection: ids are unique per topic only.
@@ -99,6 +129,7 @@ type consumer struct {
 	haveStream bool
 	seen       map[idKey]int64 // accepted id -> max(ts, stream time when accepted)
 	applied    []event.Event   // in consumption order
+	discard    bool            // keep no applied event: a Judge's
 
 	events   map[[2]string]int64
 	rejected map[[2]string]int64
@@ -136,21 +167,21 @@ func newConsumer(opt Options) (*consumer, error) {
 	}, nil
 }
 
-func (c *consumer) consume(rec jsonl.Record) {
+func (c *consumer) consume(rec jsonl.Record) (outcome string, reason event.Reason, ev event.Event) {
 	role := rec.Topic.String()
-	ev, reason := event.Decode(rec.Topic, rec.Value)
+	ev, reason = event.Decode(rec.Topic, rec.Value)
 	if reason == event.OK {
 		reason = ev.CheckTime(c.stream, c.haveStream, c.now)
 	}
 	if reason != event.OK {
-		c.events[[2]string{role, "rejected"}]++
+		c.events[[2]string{role, Rejected}]++
 		c.rejected[[2]string{role, string(reason)}]++
-		return
+		return Rejected, reason, event.Event{}
 	}
 	k := idKey{rec.Topic, ev.ID}
 	if anchor, ok := c.seen[k]; ok && !(c.haveStream && c.stream > anchor+dupMemory) {
-		c.events[[2]string{role, "duplicate"}]++
-		return
+		c.events[[2]string{role, Duplicate}]++
+		return Duplicate, event.OK, ev
 	}
 	anchor := ev.TS
 	if c.haveStream {
@@ -158,15 +189,18 @@ func (c *consumer) consume(rec jsonl.Record) {
 	}
 	c.seen[k] = anchor
 	if ev.Spam {
-		c.events[[2]string{role, "excluded"}]++
-		return
+		c.events[[2]string{role, Excluded}]++
+		return Excluded, event.OK, ev
 	}
-	c.events[[2]string{role, "applied"}]++
+	c.events[[2]string{role, Applied}]++
 	if !c.haveStream || ev.TS > c.stream {
 		c.stream = ev.TS
 	}
 	c.haveStream = true
-	c.applied = append(c.applied, ev)
+	if !c.discard {
+		c.applied = append(c.applied, ev)
+	}
+	return Applied, event.OK, ev
 }
 
 func (c *consumer) result(opt Options) Result {

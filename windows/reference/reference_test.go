@@ -785,7 +785,38 @@ func TestCompute(t *testing.T) {
 			if res.At != wantAt {
 				t.Errorf("at = %d, want %d", res.At, wantAt)
 			}
+			judgeMatches(t, tc.lines, opt, res)
 		})
+	}
+}
+
+// judgeMatches: a Judge gives the records of lines, one by one, the outcomes Compute counted.
+func judgeMatches(t *testing.T, lines []string, opt Options, res Result) {
+	t.Helper()
+	j, err := NewJudge(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, rejected := map[[2]string]int64{}, map[[2]string]int64{}
+	for _, l := range lines {
+		rec, err := jsonl.Parse([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcome, reason, _ := j.Judge(rec)
+		events[[2]string{rec.Topic.String(), outcome}]++
+		if (outcome == Rejected) != (reason != event.OK) {
+			t.Errorf("outcome %s with reason %q", outcome, reason)
+		}
+		if outcome == Rejected {
+			rejected[[2]string{rec.Topic.String(), string(reason)}]++
+		}
+	}
+	if !equalCounts(events, res.Events) || !equalCounts(rejected, res.Rejected) {
+		t.Errorf("Judge counted %v %v, Compute %v %v", events, rejected, res.Events, res.Rejected)
+	}
+	if len(j.c.applied) != 0 {
+		t.Errorf("a Judge kept %d events", len(j.c.applied))
 	}
 }
 
