@@ -267,7 +267,7 @@ func (d *Decoder) scan(b []byte, w *wire) bool {
 				if !esc {
 					f = field(b[ks : i-1])
 				} else {
-					d.key = appendUnescaped(d.key[:0], b[ks:i-1])
+					d.key, _ = AppendUnescaped(d.key[:0], b[ks:i-1]) // scanString checked the escapes
 					f = field(d.key)
 				}
 			}
@@ -310,7 +310,7 @@ func (d *Decoder) scan(b []byte, w *wire) bool {
 					}
 					if vesc {
 						s.kind, s.off = kEscaped, int32(len(buf))
-						buf = appendUnescaped(buf, b[start:i-1])
+						buf, _ = AppendUnescaped(buf, b[start:i-1]) // scanString checked the escapes
 						s.end = int32(len(buf))
 					} else {
 						s.kind, s.off, s.end = kString, int32(start), int32(i-1)
@@ -512,10 +512,11 @@ func hex4(b []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// appendUnescaped appends the unescaped contents of a string scanString accepted (without its
-// quotes). A \u escape of a surrogate that does not start a valid pair reads as U+FFFD, as in
-// encoding/json.
-func appendUnescaped(dst, s []byte) []byte {
+// AppendUnescaped appends the unescaped contents of a JSON string (without its quotes) to
+// dst and reports whether every escape in it is valid. A \u escape of a surrogate that does
+// not start a valid pair reads as U+FFFD, as in encoding/json; other bytes, valid UTF-8 or
+// not, are kept as they are.
+func AppendUnescaped(dst, s []byte) ([]byte, bool) {
 	for i := 0; i < len(s); {
 		j := i
 		for j < len(s) && s[j] != '\\' {
@@ -524,6 +525,9 @@ func appendUnescaped(dst, s []byte) []byte {
 		dst = append(dst, s[i:j]...)
 		if j == len(s) {
 			break
+		}
+		if j+1 == len(s) {
+			return dst, false
 		}
 		c := s[j+1]
 		i = j + 2
@@ -539,7 +543,10 @@ func appendUnescaped(dst, s []byte) []byte {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			r, _ := hex4(s, i)
+			r, ok := hex4(s, i)
+			if !ok {
+				return dst, false
+			}
 			i += 4
 			if utf16.IsSurrogate(r) {
 				r2, ok := rune(0), false
@@ -554,11 +561,13 @@ func appendUnescaped(dst, s []byte) []byte {
 				}
 			}
 			dst = utf8.AppendRune(dst, r)
-		default: // '"', '\\', '/'
+		case '"', '\\', '/':
 			dst = append(dst, c)
+		default:
+			return dst, false
 		}
 	}
-	return dst
+	return dst, true
 }
 
 // skipValue validates the value at i, which has nesting enclosing containers, and returns the

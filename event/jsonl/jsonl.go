@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/cskpi/cskpi/event"
 )
@@ -239,77 +237,5 @@ func unquote(q []byte) (b []byte, ok bool) {
 	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
 		return nil, false
 	}
-	q = q[1 : len(q)-1]
-	b = make([]byte, 0, len(q))
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		if c != '\\' {
-			b = append(b, c)
-			continue
-		}
-		i++
-		if i == len(q) {
-			return nil, false
-		}
-		switch c = q[i]; c {
-		case '"', '\\', '/':
-			b = append(b, c)
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r, ok := hex4(q[i+1:])
-			if !ok {
-				return nil, false
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				// A pair is one character; a lone half is none, and becomes U+FFFD as
-				// encoding/json makes it.
-				r2, ok := rune(0), false
-				if i+2 < len(q) && q[i+1] == '\\' && q[i+2] == 'u' {
-					r2, ok = hex4(q[i+3:])
-				}
-				if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			b = utf8.AppendRune(b, r)
-		default:
-			return nil, false
-		}
-	}
-	return b, true
-}
-
-// hex4 reads the four hex digits of a \u escape.
-func hex4(s []byte) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
+	return event.AppendUnescaped(make([]byte, 0, len(q)-2), q[1:len(q)-1])
 }
