@@ -301,7 +301,9 @@ func (s *Service) pollLoop(ctx context.Context) {
 			return
 		}
 		up := err == nil
-		if up != s.redisUp.Load() || !s.redisChecked.Swap(true) {
+		// Swap first: after an || it would not run on the first change, and the next
+		// check would log the same state again.
+		if first := !s.redisChecked.Swap(true); up != s.redisUp.Load() || first {
 			if up {
 				s.log.Info("redis reachable")
 			} else {
@@ -364,7 +366,7 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 
 func (s *Service) setKafkaUp(err error) {
 	up := err == nil
-	if up != s.kafkaUp.Load() || !s.kafkaChecked.Swap(true) {
+	if first := !s.kafkaChecked.Swap(true); up != s.kafkaUp.Load() || first {
 		if up {
 			s.log.Info("kafka brokers reachable")
 		} else {
