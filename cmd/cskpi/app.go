@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type flags struct {
 	sessionTimeout                  time.Duration
 	heartbeatInterval               time.Duration
 	demoKafka                       string
+	gogc                            int
 	rebalanceTimeout                time.Duration
 
 	redisAddr, redisUser, redisPass, redisPassFile, keyPrefix string
@@ -125,6 +127,26 @@ func tlsFlagsOf(c *kingpin.CmdClause, prefix string, t *tlsFlags) {
 	c.Flag(prefix+".tls.insecure-skip-verify", "Do not verify the "+prefix+" server certificate.").BoolVar(&t.insecureSkipVerify)
 }
 
+// gcFlag: serve and demo hold a large, long-lived heap; see setGCPercent.
+func gcFlag(c *kingpin.CmdClause, f *flags) {
+	c.Flag("runtime.gogc", "Go GC target percentage (GOGC) unless the GOGC environment variable is set: lower trades CPU for memory (docs/PERFORMANCE.md).").Default(strconv.Itoa(defaultGOGC)).IntVar(&f.gogc)
+}
+
+// defaultGOGC is below Go's 100 for the reason Prometheus lowered its own to 75 (v2.53):
+// a service whose heap is mostly long-lived state pays little CPU for a GC target much
+// closer to that state. Measured for cskpi in docs/PERFORMANCE.md.
+const defaultGOGC = 75
+
+// setGCPercent applies --runtime.gogc, unless GOGC is set: an operator's GOGC wins, as it
+// does for any Go program.
+func setGCPercent(f *flags, logger *slog.Logger) {
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		logger.Debug("GOGC set in the environment; --runtime.gogc ignored", "GOGC", v)
+		return
+	}
+	debug.SetGCPercent(f.gogc)
+}
+
 func webFlags(c *kingpin.CmdClause, f *flags) {
 	c.Flag("web.listen-address", "Address of /metrics, /-/healthy, /-/ready.").Default(":9470").StringVar(&f.listen)
 	c.Flag("web.config.file", "exporter-toolkit web config (TLS, basic auth).").Default("").StringVar(&f.webConfig)
@@ -161,6 +183,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxShops)
 	serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxAgents)
 	serveCmd.Flag("batch.size", "Largest partition batch, in records.").Default("8192").IntVar(&f.batchSize)
+	gcFlag(serveCmd, &f)
 
 	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
 	webFlags(demoCmd, &f)
@@ -168,6 +191,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	demoCmd.Flag("shops", "Synthetic shops.").Default("6").IntVar(&f.shops)
 	demoCmd.Flag("rate", "Synthetic records per second.").Default(strconv.Itoa(demo.DefaultRate)).Float64Var(&f.rate)
 	demoCmd.Flag("kafka.listen-address", "Address of the demo's in-process Kafka broker, for cskpi produce, cskpi loadgen or kcat to publish into (the default falls back to a free port when taken).").Default(demo.DefaultKafkaAddress).StringVar(&f.demoKafka)
+	gcFlag(demoCmd, &f)
 
 	produceCmd := app.Command("produce", "Publish an event file (docs/EVENTS.md: JSON lines, or kcat -J output) to the topics.")
 	kafkaFlags(produceCmd, &f, false)
@@ -206,8 +230,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	redis.SetLogger(redisLogger{logger})
 	switch cmd {
 	case serveCmd.FullCommand():
+		setGCPercent(&f, logger)
 		err = runServe(ctx, &f, logger, reload)
 	case demoCmd.FullCommand():
+		setGCPercent(&f, logger)
 		err = runDemo(ctx, &f, logger, stdout, reload)
 	case produceCmd.FullCommand():
 		err = runProduce(ctx, &f, stderr)
