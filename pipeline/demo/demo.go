@@ -26,6 +26,7 @@ import (
 	"github.com/cskpi/cskpi/pipeline/produce"
 	"github.com/cskpi/cskpi/pipeline/serve"
 	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/sinks"
 	"github.com/cskpi/cskpi/windows"
 )
 
@@ -100,6 +101,13 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	// The web address first: a busy port is a wrong command line, reported before a broker
+	// starts and history is published for nothing.
+	web, err := sinks.Listen(opt.ListenAddress, opt.WebConfigFile)
+	if err != nil {
+		return err
+	}
+	defer web.Close()
 	ln, err := kafkaListener(opt.KafkaAddress, opt.Logger)
 	if err != nil {
 		return err
@@ -169,6 +177,7 @@ func Run(ctx context.Context, opt Options) error {
 			Redis:         &redis.UniversalOptions{Addrs: []string{mr.Addr()}},
 			ListenAddress: opt.ListenAddress,
 			WebConfigFile: opt.WebConfigFile,
+			Listener:      web,
 			ShopsFile:     opt.ShopsFile,
 			Reload:        opt.Reload,
 			OnListen:      opt.OnListen,

@@ -91,3 +91,25 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestBusyWebPort: a taken web address ends the demo at once with an error naming it,
+// before a broker starts or history is published.
+func TestBusyWebPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var brokers []string
+	err = Run(context.Background(), Options{
+		ListenAddress: taken.Addr().String(),
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnBrokers:     func(b []string) { brokers = b },
+	})
+	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("Run on a taken address: %v, want an error naming %s", err, taken.Addr())
+	}
+	if brokers != nil {
+		t.Errorf("a broker was started (%v) before the busy port was found", brokers)
+	}
+}

@@ -33,6 +33,9 @@ type Options struct {
 	Reload    <-chan struct{}
 	// OnListen reports the bound HTTP address (useful with ":0").
 	OnListen func(net.Addr)
+	// Listener, when set, is the HTTP listener, bound by the caller (the demo binds before
+	// starting its broker); ListenAddress then only names it in the log. Run closes it.
+	Listener net.Listener
 
 	Logger *slog.Logger
 	// Registry receives every metric; nil makes one with the Go and process collectors.
@@ -50,9 +53,12 @@ func Run(ctx context.Context, opt Options) error {
 	// Bind first: a busy port or a bad web config is a wrong command line, reported alone.
 	// Started alongside the consumer, the failure would come after its Redis and Kafka
 	// warnings, the last of them a misleading "context canceled" caused by the failure.
-	ln, err := sinks.Listen(opt.ListenAddress, opt.WebConfigFile)
-	if err != nil {
-		return err
+	ln := opt.Listener
+	if ln == nil {
+		var err error
+		if ln, err = sinks.Listen(opt.ListenAddress, opt.WebConfigFile); err != nil {
+			return err
+		}
 	}
 	defer ln.Close()
 	reg := opt.Registry
