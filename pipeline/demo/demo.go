@@ -72,6 +72,11 @@ const DefaultRate = 5
 // shop. At 0.2 % a shop leaves a buyer waiting about once an hour: "a few abandoned".
 const demoLeftWaiting = 0.002
 
+// demoBuyersPerAgentMinute staffs each demo shop for its traffic: an agent takes a new
+// buyer every two minutes or so, about seven at a time over 15 minutes (同时接待) and some
+// 30 an hour — a busy shift, within the load bands' reach over a day.
+const demoBuyersPerAgentMinute = 0.5
+
 const (
 	topicMessages   = "cs.messages"
 	topicOrders     = "cs.orders"
@@ -147,7 +152,7 @@ func Run(ctx context.Context, opt Options) error {
 	popt := produce.Options{Brokers: brokers, Topics: produce.Topics{Messages: topicMessages, Orders: topicOrders}}
 	now := time.Now()
 	gen := synth.New(synth.Config{Seed: now.UnixNano(), Shops: opt.Shops, SlowShops: 1, Start: now.Add(-opt.Backfill),
-		Rate: opt.Rate, Unanswered: demoLeftWaiting, Gone: demoLeftWaiting})
+		Rate: opt.Rate, Unanswered: demoLeftWaiting, Gone: demoLeftWaiting, NewBuyersPerAgentMinute: demoBuyersPerAgentMinute})
 	var history [][]byte
 	for gen.Now().Before(now) {
 		history = append(history, gen.Next())

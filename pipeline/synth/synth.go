@@ -24,6 +24,11 @@ type Config struct {
 	// Gone is the chance that the agent does not come back for a later round of a
 	// conversation (the buyer's follow-up stays unanswered); default 0.04.
 	Gone float64
+	// NewBuyersPerAgentMinute, when above 0, staffs each shop for its share of the traffic:
+	// as many agents as it takes for each to start this many conversations a minute (at
+	// least minAgents). 0 keeps 3 to 8 agents per shop whatever its size, so that at a
+	// replay's rates agents serve hundreds of buyers an hour.
+	NewBuyersPerAgentMinute float64
 }
 
 // The traffic model. Probabilities are per conversation unless said otherwise; times are the
@@ -229,19 +234,41 @@ func New(cfg Config) *Generator {
 			s.autoID = "alime" // Alibaba's shop bot
 		}
 		n := minAgents + g.rng.IntN(maxAgents-minAgents+1)
-		for a := 0; a < n; a++ {
-			if i%2 == 0 {
-				s.agents = append(s.agents, "agent-"+pad3(a + 1)[1:])
-			} else {
-				// Sub-account style: "<main account>:<name>".
-				s.agents = append(s.agents, s.id+":"+names[(i+a)%len(names)])
-			}
-		}
+		s.agents = agentIDs(i, s.id, n, names)
 		g.shops = append(g.shops, s)
 		total += math.Exp(0.7 * g.rng.NormFloat64()) // shop sizes differ
 		g.cumW = append(g.cumW, total)
 	}
+	if cfg.NewBuyersPerAgentMinute > 0 {
+		// After the draws, so that the same Seed draws the same traffic either way.
+		convsPerMinute := cfg.Rate * 60 / priorLines
+		prev := 0.0
+		for i, s := range g.shops {
+			share := (g.cumW[i] - prev) / total
+			prev = g.cumW[i]
+			n := max(minAgents, int(math.Ceil(convsPerMinute*share/cfg.NewBuyersPerAgentMinute)))
+			s.agents = agentIDs(i, s.id, n, names)
+		}
+	}
 	return g
+}
+
+// agentIDs names shop i's n agents: "agent-01"… for even shops, sub-accounts
+// "<shop>:<name>" for odd ones (a number appended once the names run out).
+func agentIDs(i int, shopID string, n int, names []string) []string {
+	out := make([]string, 0, n)
+	for a := range n {
+		if i%2 == 0 {
+			out = append(out, "agent-"+pad3(a + 1)[1:])
+			continue
+		}
+		name := names[(i+a)%len(names)]
+		if a >= len(names) {
+			name += strconv.Itoa(a / len(names))
+		}
+		out = append(out, shopID+":"+name)
+	}
+	return out
 }
 
 // Config is the configuration in effect, defaults filled in.
