@@ -145,7 +145,6 @@ func (s *Service) runGroup(ctx context.Context) error {
 	s.group.cg = cg
 	s.group.mu.Unlock()
 	defer cg.Close()
-	defer s.group.genStart.Store(0)
 	backoff := newBackoff()
 	for {
 		gen, err := cg.Next(ctx)
@@ -155,7 +154,6 @@ func (s *Service) runGroup(ctx context.Context) error {
 		}
 		if err != nil {
 			s.joined.Store(false)
-			s.group.genStart.Store(0)
 			s.log.Warn("joining consumer group failed, retrying", "group", s.opt.Group, "err", err)
 			if !backoff.wait(ctx) {
 				return nil
@@ -169,6 +167,8 @@ func (s *Service) runGroup(ctx context.Context) error {
 		s.group.genStart.Store(start)
 		s.startGeneration(gen)
 		// Between generations claims lapse by design: the watchdog judges only within one.
+		// kafka-go ends every routine of a generation before the next, and before Close
+		// returns, so this is the one place genStart goes back to 0.
 		gen.Start(func(ctx context.Context) {
 			<-ctx.Done()
 			s.group.genStart.CompareAndSwap(start, 0)

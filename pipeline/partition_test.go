@@ -34,7 +34,6 @@ func (f *fakeStore) Load(context.Context, *windows.Partition) error { return nil
 func (f *fakeStore) StreamTime(context.Context) (int64, bool, error) {
 	return 0, false, nil
 }
-func (f *fakeStore) Ping(context.Context) error        { return nil }
 func (f *fakeStore) LoadScripts(context.Context) error { return nil }
 func (f *fakeStore) Claim(context.Context, string, []int, int, time.Duration) ([]bool, error) {
 	return nil, nil

@@ -22,7 +22,6 @@ type Store interface {
 	Claim(ctx context.Context, member string, mine []int, all int, ttl time.Duration) ([]bool, error)
 	Commit(ctx context.Context, cs *windows.ChangeSet) error
 	StreamTime(ctx context.Context) (int64, bool, error)
-	Ping(ctx context.Context) error
 	LoadScripts(ctx context.Context) error
 }
 
@@ -288,13 +287,10 @@ func (s *Service) pollLoop(ctx context.Context) {
 	tick := 0
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := s.opt.Store.Ping(pctx)
-		if err == nil {
-			var ts int64
-			var ok bool
-			if ts, ok, err = s.opt.Store.StreamTime(pctx); err == nil && ok {
-				s.stream.Raise(ts)
-			}
+		// Reading the stream time is the Redis health check too: one round trip, not two.
+		ts, ok, err := s.opt.Store.StreamTime(pctx)
+		if err == nil && ok {
+			s.stream.Raise(ts)
 		}
 		if ctx.Err() != nil {
 			cancel()
@@ -317,10 +313,12 @@ func (s *Service) pollLoop(ctx context.Context) {
 			s.m.redisUp.Set(0)
 		}
 		if tick%4 == 0 {
-			if tick%20 == 0 || s.group.partitions.Load() == 0 {
+			if !s.pollOffsets(pctx, client) {
+				// Nothing owned: the metadata request tells whether the brokers answer.
+				s.setKafkaUp(s.pollPartitions(pctx, client))
+			} else if tick%20 == 0 || s.group.partitions.Load() == 0 {
 				_ = s.pollPartitions(pctx, client)
 			}
-			s.pollOffsets(pctx, client)
 			if up {
 				s.claim(pctx)
 			}
@@ -335,8 +333,9 @@ func (s *Service) pollLoop(ctx context.Context) {
 	}
 }
 
-// pollOffsets asks the brokers for the owned partitions' high watermarks, for the lag.
-func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
+// pollOffsets asks the brokers for the owned partitions' high watermarks, for the lag, and
+// reports whether it owned any to ask for.
+func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) bool {
 	workers := map[int]*worker{}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, w := range s.workerList() {
@@ -346,14 +345,12 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 		}
 	}
 	if len(req.Topics) == 0 {
-		// Nothing owned yet: a metadata request still tells whether the brokers answer.
-		s.setKafkaUp(s.pollPartitions(ctx, client))
-		return
+		return false
 	}
 	resp, err := client.ListOffsets(ctx, req)
 	s.setKafkaUp(err)
 	if err != nil {
-		return
+		return true
 	}
 	for topic, ps := range resp.Topics {
 		for _, po := range ps {
@@ -362,6 +359,7 @@ func (s *Service) pollOffsets(ctx context.Context, client *kafka.Client) {
 			}
 		}
 	}
+	return true
 }
 
 func (s *Service) setKafkaUp(err error) {

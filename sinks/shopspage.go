@@ -110,14 +110,10 @@ func shopsHandler(p ShopsPage, waitingAPI bool, logger *slog.Logger) (http.Handl
 			writeText(w, http.StatusMethodNotAllowed, "only GET is allowed")
 			return
 		}
-		limit := defaultShopsLimit
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxShopsLimit {
-				writeText(w, http.StatusBadRequest, fmt.Sprintf("limit %q: a whole number from 1 to %d", v, maxShopsLimit))
-				return
-			}
-			limit = n
+		limit, err := parseLimit(r.URL.Query().Get("limit"), defaultShopsLimit, maxShopsLimit)
+		if err != nil {
+			writeText(w, http.StatusBadRequest, err.Error())
+			return
 		}
 		view := buildShopsView(p, waitingAPI, limit)
 		// Rendered whole before the first byte, so that a failure is a 500 and not half a

@@ -55,14 +55,10 @@ func waitingHandler(list WaitingFunc) http.HandlerFunc {
 			}
 			minWait = d
 		}
-		limit := defaultWaitingLimit
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxWaitingLimit {
-				apiError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("limit %q: a whole number from 1 to %d", v, maxWaitingLimit))
-				return
-			}
-			limit = n
+		limit, err := parseLimit(q.Get("limit"), defaultWaitingLimit, maxWaitingLimit)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "bad_data", err.Error())
+			return
 		}
 		eps, asOf, known := list(shop, minWait)
 		if shop != "" && !known {
@@ -97,4 +93,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// parseLimit reads a limit parameter: def when empty, else a whole number from 1 to most.
+func parseLimit(v string, def, most int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, fmt.Errorf("limit %q: a whole number from 1 to %d", v, most)
+	}
+	return n, nil
 }

@@ -85,8 +85,11 @@ func NewStore(rdb redis.UniversalClient, prefix string) *Store {
 	return &Store{rdb: rdb, prefix: prefix, apply: redis.NewScript(applyScript), max: redis.NewScript(maxScript)}
 }
 
+// partKey is the prefix of partition part's keys: one hash tag, one Redis Cluster slot.
+func (s *Store) partKey(part int) string { return fmt.Sprintf("%s:{p%d}:", s.prefix, part) }
+
 func (s *Store) keys(part int) []string {
-	base := fmt.Sprintf("%s:{p%d}:", s.prefix, part)
+	base := s.partKey(part)
 	return []string{base + "meta", base + "b", base + "c", base + "i"}
 }
 
@@ -129,10 +132,7 @@ func (s *Store) Claim(ctx context.Context, member string, mine []int, all int, t
 	return out, nil
 }
 
-func (s *Store) claimKey(part int) string { return fmt.Sprintf("%s:{p%d}:claim", s.prefix, part) }
-
-// Ping reports whether Redis answers.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+func (s *Store) claimKey(part int) string { return s.partKey(part) + "claim" }
 
 // Load replaces p's mirror with what Redis holds for its partition.
 func (s *Store) Load(ctx context.Context, p *Partition) error {
