@@ -127,7 +127,7 @@ func scorecard(cfg Config) []Rule {
 	part := func(name, expr string) string {
 		return `label_replace(clamp_max(` + expr + `, 1), "part", "` + name + `", "", "")`
 	}
-	target := `max by (shop) (cskpi_shop_response_target_seconds{` + cfg.SelectorMatcher() + `})`
+	target := ShopTarget
 	rt := AgentResponseTimeMean + w
 	parts := part("conversion", AgentConversion+w+" / "+num(sc.Conversion)) +
 		"\nor " + part("order_value", AgentOrderValue+w+" / "+num(sc.OrderValue)) +
