@@ -14,10 +14,6 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// breachCeiling is the upper waiting threshold of CONTRACT §3's live breach, over{180} -
-// over{3600}: buyers waiting past the critical wait but not yet an hour.
-const breachCeiling = time.Hour
-
 // waitedOver selects cskpi_waiting_conversations_over at a waiting threshold; d must be one
 // of cskpi's --waiting.thresholds (15s, 3m, 1h by default).
 func waitedOver(d time.Duration) string {
@@ -25,10 +21,10 @@ func waitedOver(d time.Duration) string {
 }
 
 // liveBreaches counts, per shop, the buyers waiting longer than cfg.WaitingCritical but not
-// longer than breachCeiling: CONTRACT §3's live breach. Unlike the oldest wait, it says how
+// longer than cfg.WaitingGivenUp: CONTRACT §3's live breach, as the waiting alert counts it. Unlike the oldest wait, it says how
 // many buyers, and one buyer left waiting for a day does not hold it up.
 func liveBreaches(cfg rules.Config) string {
-	return waitedOver(cfg.WaitingCritical) + " - ignoring (seconds) " + waitedOver(breachCeiling)
+	return waitedOver(cfg.WaitingCritical) + " - ignoring (seconds) " + waitedOver(cfg.WaitingGivenUp)
 }
 
 // shopOverview shows every KPI of CONTRACT §4 for the selected shops in the selected window:
@@ -44,7 +40,7 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 	target := cfg.ResponseTimeThreshold.Seconds()
 	breaches := liveBreaches(cfg)
 	breachDesc := fmt.Sprintf("buyers waiting longer than %s but not %s (CONTRACT §3's live breach: %s)",
-		rules.Duration(cfg.WaitingCritical), rules.Duration(breachCeiling), breaches)
+		rules.Duration(cfg.WaitingCritical), rules.Duration(cfg.WaitingGivenUp), breaches)
 
 	b := newBoard(cfg, "cskpi-shop-overview", "cskpi / Shop overview",
 		"Customer-service KPIs of CONTRACT §4 for the selected shops in the selected window, from the recording rules of deploy/prometheus.", "kpi").
@@ -56,7 +52,7 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 		"none", query("sum("+breaches+")", "breaches")).
 		Thresholds(thresholds("green", step{1, "red"})))
 	b.WithPanel(single("Shops with a live breach", "Selected shops with at least one buyer waiting longer than "+
-		rules.Duration(cfg.WaitingCritical)+" (not "+rules.Duration(breachCeiling)+").",
+		rules.Duration(cfg.WaitingCritical)+" (not "+rules.Duration(cfg.WaitingGivenUp)+").",
 		"none", query("count(("+breaches+") > 0) or vector(0)", "shops")).
 		Thresholds(thresholds("green", step{1, "red"})))
 	b.WithPanel(single("Buyers waiting", "Open waiting episodes over the selected shops: buyers whose last message no human has answered yet.",
