@@ -1,13 +1,14 @@
 package windows
 
 import (
-	"fmt"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 // Field is one Redis hash field and its value.
@@ -61,7 +62,15 @@ func (p *Partition) Changes(next map[string]int64) *ChangeSet {
 	}
 	cs.DeletedIDs = append(cs.DeletedIDs, p.deletedI...)
 	meta := func(name string, v int64) { cs.Meta = append(cs.Meta, Field{name, strconv.AppendInt(nil, v, 10)}) }
-	cs.Meta = append(cs.Meta, Field{"v", []byte(schemaVersion)}, Field{"thr", []byte(joinInts(p.cfg.Thresholds))})
+	cs.Meta = append(cs.Meta, Field{"v", []byte(strconv.Itoa(layoutVersion))})
+	if p.layoutDirty {
+		// The layout's description goes with the first batch in it: the buckets it
+		// rewrote and what says how to read them are one commit.
+		cs.Meta = append(cs.Meta, Field{"shop", []byte(joinSlots(p.lay.shop))}, Field{"agent", []byte(joinSlots(p.lay.agent))})
+		for _, id := range slices.Sorted(maps.Keys(p.since)) {
+			meta(sinceField+id.Name(), p.since[id])
+		}
+	}
 	for t := range event.NumTopics {
 		meta("wm:"+t.Letter(), p.wm[t])
 	}
@@ -86,6 +95,7 @@ func (p *Partition) Committed(cs *ChangeSet) {
 		p.Offsets[t] = o
 	}
 	p.Seq = cs.Seq + 1
+	p.layoutDirty = false
 	for k := range p.dirtyB {
 		if b := p.blocks[k]; b != nil {
 			b.dirty = false
@@ -102,25 +112,34 @@ type Stored struct {
 	Buckets, Convs, IDs []Field
 }
 
-// Restore replaces the mirror with what Redis holds. Buckets stay in their encoding until a
-// batch or a window needs them; when the response thresholds changed, they are decoded
-// into the new layout and rewritten by the next commit.
+// Restore replaces the mirror with what Redis holds, in any layout an earlier build of main
+// wrote (stored.go). Buckets stay in their encoding until a batch or a window needs them;
+// when the stored layout differs from this build's (an upgrade, a change of the response
+// thresholds), they are decoded into this build's layout and rewritten by the next commit,
+// with the layout's description. What it cannot read is refused with a *StateError, and the
+// mirror must not be used.
 func (p *Partition) Restore(s *Stored) error {
 	p.reset()
-	var storedThr []int64
+	if len(s.Meta) == 0 {
+		if len(s.Buckets)+len(s.Convs)+len(s.IDs) > 0 {
+			return damaged(p.ID, "buckets, conversations or ids without the partition's meta")
+		}
+		return nil // nothing stored: a new partition
+	}
+	sm, err := readLayout(p.ID, s.Meta)
+	if err != nil {
+		return err
+	}
 	for f, v := range s.Meta {
-		n, err := strconv.ParseInt(v, 10, 64)
 		switch {
-		case f == "v":
-			if v != schemaVersion {
-				return fmt.Errorf("partition %d: state schema version %s, this build reads %s: %w", p.ID, v, schemaVersion, errCorrupt)
-			}
-			continue
-		case f == "thr":
-			storedThr = parseInts(v)
-			continue
-		case err != nil:
-			return fmt.Errorf("partition %d: %s: %w", p.ID, f, errCorrupt)
+		case f == "v" || f == "thr" || f == "shop" || f == "agent" || strings.HasPrefix(f, sinceField):
+			continue // the layout's, read above
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return damaged(p.ID, "meta field %s = %q", f, v)
+		}
+		switch {
 		case strings.HasPrefix(f, "off:"):
 			p.Offsets[f[4:]] = n
 		case f == "wm:"+event.Messages.Letter():
@@ -137,30 +156,47 @@ func (p *Partition) Restore(s *Stored) error {
 			p.st = n
 		}
 	}
-	remap := thresholdMap(storedThr, p.cfg.Thresholds)
-	keepAsIs := identity(remap, storedThr)
+	lp, err := plan(p.ID, sm.layout, p.lay)
+	if err != nil {
+		return err
+	}
+	p.since = sm.since
+	p.layoutDirty = sm.layout.version != layoutVersion || !lp.identity()
+	for _, id := range lp.lacking {
+		if _, ok := p.since[id]; !ok {
+			// The family starts empty: it counts what is applied from here on.
+			p.since[id] = p.newest()
+			p.layoutDirty = true
+		}
+	}
+	keepAsIs := lp.identity()
 	var rewrite []blockKey
 	for _, f := range s.Buckets {
 		key, err := parseBlockField(f.Name)
 		if err != nil {
-			return fmt.Errorf("partition %d buckets: %w", p.ID, err)
+			return damaged(p.ID, "bucket field %q", f.Name)
 		}
 		b := &bucket{enc: f.Value}
 		if !keepAsIs {
 			b = &bucket{dec: vecs{}, dirty: true}
 		}
+		lengthErr := false
 		var walkErr error
 		p.scratch, walkErr = walkBlock(f.Value, p.scratch, func(shop, agent []byte, v []int64) {
-			if keepAsIs {
-				return // checked only; decoded when a batch or a window needs it
+			vp := lp.shop
+			if len(agent) > 0 {
+				vp = lp.agent
 			}
-			if len(agent) == 0 {
-				v = remapVector(v, remap, p.lay)
+			if len(v) != vp.stored {
+				lengthErr = true
+				return
 			}
-			b.dec[p.owners.idBytes(shop, agent)] = slices.Clone(v)
+			if !keepAsIs {
+				b.dec[p.owners.idBytes(shop, agent)] = vp.apply(v)
+			}
 		})
-		if walkErr != nil {
-			return fmt.Errorf("partition %d buckets: %w", p.ID, walkErr)
+		if walkErr != nil || lengthErr {
+			return damaged(p.ID, "bucket %s does not decode", f.Name)
 		}
 		p.blocks[key] = b
 		if !keepAsIs {
@@ -170,8 +206,11 @@ func (p *Partition) Restore(s *Stored) error {
 	}
 	for _, f := range s.Convs {
 		c, replies, err := decodeConv(f.Value)
+		if errors.Is(err, errNewerCodec) {
+			return newer(p.ID, "conversation %q is encoded by a newer build", f.Name)
+		}
 		if err != nil {
-			return fmt.Errorf("partition %d conversations: %w", p.ID, err)
+			return damaged(p.ID, "conversation %q does not decode", f.Name)
 		}
 		c.key = f.Name
 		p.convs[f.Name] = c
@@ -185,7 +224,7 @@ func (p *Partition) Restore(s *Stored) error {
 	for _, f := range s.IDs {
 		t, minute, err := parseIDField(f.Name)
 		if err != nil {
-			return fmt.Errorf("partition %d ids: %w", p.ID, err)
+			return damaged(p.ID, "id field %q", f.Name)
 		}
 		im := p.idMinutes[t][minute]
 		if im == nil {
@@ -200,7 +239,7 @@ func (p *Partition) Restore(s *Stored) error {
 				p.ids[t][k] = anchor
 			}
 		}); err != nil {
-			return fmt.Errorf("partition %d ids: %w", p.ID, err)
+			return damaged(p.ID, "id field %q does not decode", f.Name)
 		}
 	}
 	p.clearDirty()
@@ -208,4 +247,12 @@ func (p *Partition) Restore(s *Stored) error {
 		p.dirtyB[k] = struct{}{}
 	}
 	return nil
+}
+
+// Since calls fn with each family that counts only from a time on, because the state it was
+// loaded from lacked it (an upgrade), and that time: the partition's stream time then.
+func (p *Partition) Since(fn func(f kpi.ID, since int64)) {
+	for id, ts := range p.since {
+		fn(id, ts)
+	}
 }

@@ -12,11 +12,17 @@ import (
 // The Redis values are compact binary so that a batch's script call stays small; field
 // names stay readable for an operator with redis-cli.
 
-// codecVersion 2 added the conversation's last message time, 3 its recent replies, 4 its
+// codecVersion is the conversation encoding this build writes. Each value starts with its
+// version and every earlier one still decodes (docs/UPGRADING.md): 1 (layouts 1 and 2's
+// first builds), 2 added the conversation's last message time, 3 its recent replies, 4 its
 // last replying agent.
 const codecVersion = 4
 
-var errCorrupt = errors.New("windows: corrupt state value")
+var (
+	errCorrupt = errors.New("windows: corrupt state value")
+	// errNewerCodec is a conversation encoded by a newer build.
+	errNewerCodec = errors.New("windows: conversation encoded by a newer build")
+)
 
 type writer struct{ b []byte }
 
@@ -135,11 +141,17 @@ func encodeConv(c *conv, replies []reply) []byte {
 
 func decodeConv(b []byte) (*conv, []reply, error) {
 	r := reader{b: b}
-	if r.uvarint() != codecVersion {
+	version := r.uvarint()
+	switch {
+	case r.err != nil || version == 0:
 		return nil, nil, errCorrupt
+	case version > codecVersion:
+		return nil, nil, errNewerCodec
 	}
-	c := &conv{}
-	c.last = r.varint()
+	c := &conv{last: minInt64}
+	if version >= 2 {
+		c.last = r.varint()
+	}
 	c.open = r.bool()
 	if c.open {
 		c.start = r.varint()
@@ -173,19 +185,44 @@ func decodeConv(b []byte) (*conv, []reply, error) {
 		s.ts = r.varint()
 		c.served = append(c.served, s)
 	}
-	n = r.count()
 	var replies []reply
-	for i := 0; i < n && r.err == nil; i++ {
-		var rp reply
-		rp.agent = r.str()
-		rp.ts = r.varint()
-		replies = append(replies, rp)
+	if version >= 3 {
+		n = r.count()
+		for i := 0; i < n && r.err == nil; i++ {
+			var rp reply
+			rp.agent = r.str()
+			rp.ts = r.varint()
+			replies = append(replies, rp)
+		}
 	}
-	c.lastAgent = r.str()
+	if version >= 4 {
+		c.lastAgent = r.str()
+	}
 	if r.err != nil || len(r.b) != 0 || (c.open && len(c.msgs) == 0) {
 		return nil, nil, errCorrupt
 	}
+	if version < 2 {
+		c.last = lastMessage(c)
+	}
 	return c, replies, nil
+}
+
+// lastMessage is what a conversation of codec 1, which did not keep its last message time,
+// shows of it: the latest buyer message, cohort start and first reply it holds. The true
+// time may be later; an earlier one only keeps state longer (expireConv), never drops what
+// a later message could change.
+func lastMessage(c *conv) int64 {
+	last := int64(minInt64)
+	for _, m := range c.msgs {
+		last = max(last, m)
+	}
+	for _, co := range c.cohorts {
+		last = max(last, co.t0)
+	}
+	for _, s := range c.served {
+		last = max(last, s.ts)
+	}
+	return last
 }
 
 // appendID adds one (anchor, id) entry to a minute's id blob.
@@ -282,7 +319,8 @@ func idBatchField(t event.Topic, minute, seq int64) string {
 	return idField(t, minute) + "|" + strconv.FormatInt(seq, 10)
 }
 
-// parseIDField reads an idBatchField.
+// parseIDField reads an idBatchField, or a field of a minute written whole (no batch number),
+// which layout 1 still read.
 func parseIDField(f string) (event.Topic, int64, error) {
 	role, rest, _ := strings.Cut(f, "|")
 	t := event.Messages
@@ -294,11 +332,10 @@ func parseIDField(f string) (event.Topic, int64, error) {
 		return 0, 0, errCorrupt
 	}
 	m, seq, ok := strings.Cut(rest, "|")
-	if !ok {
-		return 0, 0, errCorrupt
-	}
-	if _, err := strconv.ParseInt(seq, 10, 64); err != nil {
-		return 0, 0, errCorrupt
+	if ok {
+		if _, err := strconv.ParseInt(seq, 10, 64); err != nil {
+			return 0, 0, errCorrupt
+		}
 	}
 	minute, err := strconv.ParseInt(m, 10, 64)
 	if err != nil {

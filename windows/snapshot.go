@@ -32,7 +32,7 @@ type Totals struct {
 
 // NewTotals starts an accumulation at as-of time a.
 func NewTotals(cfg Config, a int64) *Totals {
-	t := &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(len(cfg.Thresholds)),
+	t := &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(cfg.Thresholds),
 		sums: map[owner]*totals{}, waiting: map[string]*waiting{}, active: map[owner]int64{}}
 	for _, ms := range cfg.waitThresholds() {
 		t.waits = append(t.waits, ms*int64(time.Millisecond))

@@ -153,6 +153,12 @@ type Partition struct {
 	// horizons below which buckets are gone; updates there are dropped.
 	minMinute, minHour int64
 
+	// since holds, for a family the loaded state lacked, the stream time from which it
+	// counts (an upgrade added it). layoutDirty says the stored layout's description
+	// (slot names, since) must go with the next commit: a new partition, or an upgrade.
+	since       map[kpi.ID]int64
+	layoutDirty bool
+
 	// what the current batch changed, for the store.
 	dirtyB    map[blockKey]struct{}
 	arena     []byte  // the changed buckets' encodings of the change set being committed
@@ -194,7 +200,7 @@ type cached struct {
 
 // NewPartition makes an empty mirror.
 func NewPartition(id int, cfg Config) *Partition {
-	p := &Partition{ID: id, cfg: cfg, lay: newLayout(len(cfg.Thresholds)), Offsets: map[string]int64{},
+	p := &Partition{ID: id, cfg: cfg, lay: newLayout(cfg.Thresholds), Offsets: map[string]int64{},
 		seeds: [event.NumTopics]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	p.reset()
 	return p
@@ -219,6 +225,8 @@ func (p *Partition) reset() {
 		p.idMinutes[t] = map[int64]*idMinute{}
 	}
 	p.minMinute, p.minHour = minInt64, minInt64
+	p.since = map[kpi.ID]int64{}
+	p.layoutDirty = true
 	p.clearDirty()
 	p.idsCutoff = [2]int64{minInt64, minInt64}
 }

@@ -70,8 +70,6 @@ return 0
 // instance (or an earlier life of this one) moved the partition on. Reload and go on.
 var ErrFenced = errors.New("windows: partition state moved on (fenced)")
 
-const schemaVersion = "5"
-
 // Store keeps partitions in Redis.
 type Store struct {
 	rdb    redis.UniversalClient
@@ -157,19 +155,6 @@ func (s *Store) Read(ctx context.Context, part int) (*Stored, error) {
 		}
 	}
 	return st, nil
-}
-
-// identity reports whether remap keeps a shop vector as it is stored.
-func identity(remap []int, stored []int64) bool {
-	if len(remap) != len(stored) {
-		return false
-	}
-	for i, j := range remap {
-		if j != i {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Store) scan(ctx context.Context, key string, fn func(f, v string)) error {
@@ -263,46 +248,11 @@ func isNoScript(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
-func joinInts(v []int64) string {
-	s := make([]string, len(v))
-	for i, x := range v {
-		s[i] = strconv.FormatInt(x, 10)
-	}
-	return strings.Join(s, ",")
-}
-
 func parseInts(s string) []int64 {
 	var out []int64
 	for _, f := range strings.Split(s, ",") {
 		if x, err := strconv.ParseInt(f, 10, 64); err == nil {
 			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// thresholdMap maps each configured threshold to its slot in stored vectors (-1: new), so a
-// change of --response.thresholds keeps the thresholds both configurations share.
-func thresholdMap(stored, now []int64) []int {
-	m := make([]int, len(now))
-	for i, t := range now {
-		m[i] = -1
-		for j, s := range stored {
-			if s == t {
-				m[i] = j
-			}
-		}
-	}
-	return m
-}
-
-// remapVector moves a stored shop vector to the configured thresholds' layout.
-func remapVector(v []int64, remap []int, l layout) []int64 {
-	out := make([]int64, l.shopLen)
-	copy(out, v[:min(len(v), l.shopFixed)])
-	for i, j := range remap {
-		if j >= 0 && l.shopFixed+j < len(v) {
-			out[l.shopFixed+i] = v[l.shopFixed+j]
 		}
 	}
 	return out

@@ -117,19 +117,33 @@ func localDate(ts int64, loc *time.Location) int32 {
 	return dayNumber(time.Unix(0, ts).In(loc).Date())
 }
 
-// TestLayoutKeepsStoredPositions: the bucket vectors in Redis are positional, derived from
-// the KPI table's order. A change here changes the stored format: bump schemaVersion.
-func TestLayoutKeepsStoredPositions(t *testing.T) {
-	l := newLayout(2)
-	if l.shopActivity != 21 || l.shopFixed != 22 || l.shopLen != 24 || l.agentActivity != 11 || l.agentLen != 12 {
-		t.Errorf("layout %+v: shop activity 21, fixed 22, len 24; agent activity 11, len 12", l)
+// TestLayoutNamesEveryPosition: stored vectors are read by the names of their positions
+// (stored.go), so every position has one name that this build knows.
+func TestLayoutNamesEveryPosition(t *testing.T) {
+	l := newLayout([]int64{15_000, 180_000})
+	if len(l.shop) != l.shopLen || len(l.agent) != l.agentLen {
+		t.Fatalf("%d shop names for %d positions, %d agent names for %d", len(l.shop), l.shopLen, len(l.agent), l.agentLen)
 	}
-	for id, want := range map[kpi.ID]int{kpi.BuyerMessages: 0, kpi.ResponseTimeSum: 5, kpi.Inquiries: 6,
-		kpi.RefundDurationSum: 16, kpi.FirstResponses: 17, kpi.FirstResponseBusinessTimeSum: 20,
-		kpi.ResponsesWithin: 22, kpi.AgentResponses: 0, kpi.AgentGuidedGMV: 6, kpi.AgentBuyerMessagesAnswered: 10,
-		kpi.WaitingConversations: -1, kpi.AgentBuyersActive: -1} {
-		if l.slot[id] != want {
-			t.Errorf("slot of %s = %d, want %d", id, l.slot[id], want)
+	for _, names := range [][]string{l.shop, l.agent} {
+		seen := map[string]bool{}
+		for _, n := range names {
+			if seen[n] {
+				t.Errorf("slot %q twice", n)
+			}
+			seen[n] = true
+			if err := knownSlot(0, n); err != nil {
+				t.Errorf("slot %q: %v", n, err)
+			}
 		}
+	}
+	for id, want := range map[kpi.ID]string{kpi.BuyerMessages: "cskpi_buyer_messages",
+		kpi.ResponsesWithin: "cskpi_responses_within{le_ms=15000}",
+		kpi.ResponseBusinessTimeSum: "cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}"} {
+		if got := l.shop[l.slot[id]]; got != want {
+			t.Errorf("slot of %s is named %q, want %q", id, got, want)
+		}
+	}
+	if l.shop[l.shopActivity] != activitySlot || l.agent[l.agentActivity] != activitySlot {
+		t.Errorf("activity slots named %q, %q", l.shop[l.shopActivity], l.agent[l.agentActivity])
 	}
 }

@@ -1,0 +1,330 @@
+package windows
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// Stored state is a public interface (docs/CONTRACT.md §8): once a build of main has written
+// it, every later build reads it. This file says what each stored layout holds and maps it
+// onto this build's layout; docs/UPGRADING.md has the history in words.
+//
+// Layout 6, written by this build, describes itself: the partition's meta names every
+// position of the stored shop and agent vectors (slot names, layout.go), so that a family,
+// a threshold or a new order of the KPI table is not a format change. Layouts 1 to 5 did
+// not; their slot names are written out below, as those builds placed them.
+//
+// What a build cannot read it refuses (StateError) and never writes: a layout number above
+// its own, a slot, meta field or conversation encoding it does not know (all written by a
+// newer build), or a value it cannot decode.
+const layoutVersion = 6
+
+// The reasons of a StateError, the reason label of cskpi_partition_state_refused.
+const (
+	RefusedNewer   = "newer"   // written by a newer build
+	RefusedDamaged = "damaged" // does not decode
+)
+
+// StateError is stored state of a partition that this build cannot read. The partition
+// must be held unconsumed: writing to it would destroy what a newer build counted, or build
+// on numbers that are not there.
+type StateError struct {
+	Partition int
+	Reason    string // RefusedNewer or RefusedDamaged
+	Detail    string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("partition %d: stored state refused (%s): %s", e.Partition, e.Reason, e.Detail)
+}
+
+func newer(part int, format string, a ...any) error {
+	return &StateError{Partition: part, Reason: RefusedNewer, Detail: fmt.Sprintf(format, a...)}
+}
+
+func damaged(part int, format string, a ...any) error {
+	return &StateError{Partition: part, Reason: RefusedDamaged, Detail: fmt.Sprintf(format, a...)}
+}
+
+// storedLayout is what the vectors of a partition's stored buckets hold, position by
+// position, and what else its layout lacks.
+type storedLayout struct {
+	version     int
+	shop, agent []string
+	// implied are slots a layout does not hold whose value is nevertheless known: 0 in
+	// every stored vector (layouts 1 and 2 had no business hours, so every shop was always
+	// open and the business-time sums had no shortfall).
+	implied map[string]bool
+	// recentReplies says the stored conversations carry their replies of the last 15
+	// minutes (conversation codec 3, layout 3 on), which cskpi_agent_buyers_active needs.
+	recentReplies bool
+}
+
+// Layouts 1 and 2 (8e899c7 … 603bba3): the families of the first KPI table.
+var (
+	shopSlots1 = []string{
+		"cskpi_buyer_messages", "cskpi_buyer_messages_replied_24h", "cskpi_human_messages",
+		"cskpi_auto_messages", "cskpi_responses", "cskpi_response_time_seconds_sum",
+		"cskpi_inquiries", "cskpi_inquiries_replied", "cskpi_inquiries_guided",
+		"cskpi_guided_gmv_yuan", "cskpi_orders_created", "cskpi_orders_paid",
+		"cskpi_paid_gmv_yuan", "cskpi_refunds_disputed", "cskpi_refunds_completed",
+		"cskpi_refunds_completed_by_merchant", "cskpi_refund_duration_seconds_sum",
+	}
+	agentSlots1 = []string{
+		"cskpi_agent_responses", "cskpi_agent_response_time_seconds_sum", "cskpi_agent_messages",
+		"cskpi_agent_buyers_served", "cskpi_agent_inquiries_replied",
+		"cskpi_agent_inquiries_guided", "cskpi_agent_guided_gmv_yuan",
+	}
+	// Layouts 3 and 4 (3c32a34 … f2db490) appended the first responses and the business-time
+	// sums, kept as themselves.
+	shopSlots3 = append(append([]string(nil), shopSlots1...),
+		"cskpi_first_responses", "cskpi_first_response_time_seconds_sum",
+		"cskpi_response_business_time_seconds_sum", "cskpi_first_response_business_time_seconds_sum")
+	agentSlots3 = append(append([]string(nil), agentSlots1...),
+		"cskpi_agent_first_responses", "cskpi_agent_first_response_time_seconds_sum",
+		"cskpi_agent_response_business_time_seconds_sum", "cskpi_agent_buyer_messages_answered")
+	// Layout 5 (d741b6e … 92ef038) keeps the business-time sums as their shortfall.
+	shopSlots5 = append(append([]string(nil), shopSlots1...),
+		"cskpi_first_responses", "cskpi_first_response_time_seconds_sum",
+		"cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}",
+		"cskpi_first_response_business_time_seconds_sum{shortfall_of=cskpi_first_response_time_seconds_sum}")
+	agentSlots5 = append(append([]string(nil), agentSlots1...),
+		"cskpi_agent_first_responses", "cskpi_agent_first_response_time_seconds_sum",
+		"cskpi_agent_response_business_time_seconds_sum{shortfall_of=cskpi_agent_response_time_seconds_sum}",
+		"cskpi_agent_buyer_messages_answered")
+)
+
+// legacyLayout is the stored layout of layouts 1 to 5, whose vectors were positional: the
+// families of that build's KPI table, the activity, then one counter per threshold of
+// the meta field thr.
+func legacyLayout(version int, thr []int64) storedLayout {
+	l := storedLayout{version: version, recentReplies: version >= 3}
+	switch {
+	case version <= 2:
+		l.shop, l.agent = clone(shopSlots1), clone(agentSlots1)
+		l.implied = map[string]bool{}
+		for _, f := range kpi.Families() {
+			if f.Kind == kpi.Shortfall {
+				l.implied[counterSlot(f)] = true
+			}
+		}
+	case version <= 4:
+		l.shop, l.agent = clone(shopSlots3), clone(agentSlots3)
+	default:
+		l.shop, l.agent = clone(shopSlots5), clone(agentSlots5)
+	}
+	l.shop = append(l.shop, activitySlot)
+	l.agent = append(l.agent, activitySlot)
+	for _, ms := range thr {
+		l.shop = append(l.shop, thresholdSlot("cskpi_responses_within", ms))
+	}
+	return l
+}
+
+func clone(s []string) []string { return append([]string(nil), s...) }
+
+// slotOp makes one position of this build's vector from a stored vector.
+type slotOp struct {
+	from int // stored position copied; -1: none
+	// less, when >= 0, is subtracted from from: a business-time sum kept as itself (layouts
+	// 3 and 4) becomes its shortfall, base minus it.
+	less int
+}
+
+// vectorPlan maps stored vectors of one level onto this build's.
+type vectorPlan struct {
+	ops      []slotOp
+	identity bool // the stored positions are this build's: nothing to move
+	stored   int  // the stored vectors' length
+}
+
+func (vp vectorPlan) apply(v []int64) []int64 {
+	out := make([]int64, len(vp.ops))
+	for i, op := range vp.ops {
+		if op.from < 0 {
+			continue
+		}
+		out[i] = v[op.from]
+		if op.less >= 0 {
+			out[i] -= v[op.less]
+		}
+	}
+	return out
+}
+
+// layoutPlan is how stored state maps onto this build's layout.
+type layoutPlan struct {
+	shop, agent vectorPlan
+	// lacking are the families the stored state does not hold: they start empty, and count
+	// from the upgrade on.
+	lacking []kpi.ID
+}
+
+func (lp layoutPlan) identity() bool { return lp.shop.identity && lp.agent.identity }
+
+// plan maps stored onto cur, or refuses it: a slot of a family this build does not know
+// was written by a newer build.
+func plan(part int, stored storedLayout, cur layout) (layoutPlan, error) {
+	var lp layoutPlan
+	lacking := map[kpi.ID]bool{}
+	var err error
+	if lp.shop, err = planVector(part, "shop", stored.shop, cur.shop, stored.implied, lacking); err != nil {
+		return lp, err
+	}
+	if lp.agent, err = planVector(part, "agent", stored.agent, cur.agent, stored.implied, lacking); err != nil {
+		return lp, err
+	}
+	// A shortfall counts what its base counts: without the base, it is partial too.
+	for _, f := range kpi.Families() {
+		if f.Kind == kpi.Shortfall && lacking[f.Base] {
+			lacking[f.ID] = true
+		}
+	}
+	if !stored.recentReplies {
+		lacking[kpi.AgentBuyersActive] = true
+	}
+	for _, f := range kpi.Families() {
+		if lacking[f.ID] {
+			lp.lacking = append(lp.lacking, f.ID)
+		}
+	}
+	return lp, nil
+}
+
+func planVector(part int, level string, stored, cur []string, implied map[string]bool, lacking map[kpi.ID]bool) (vectorPlan, error) {
+	at := make(map[string]int, len(stored))
+	for i, n := range stored {
+		if _, dup := at[n]; dup {
+			return vectorPlan{}, damaged(part, "%s slot %q stored twice", level, n)
+		}
+		if err := knownSlot(part, n); err != nil {
+			return vectorPlan{}, err
+		}
+		at[n] = i
+	}
+	if _, ok := at[activitySlot]; !ok {
+		return vectorPlan{}, damaged(part, "%s slots without %s", level, activitySlot)
+	}
+	byName := familiesByName()
+	vp := vectorPlan{ops: make([]slotOp, len(cur)), identity: len(stored) == len(cur), stored: len(stored)}
+	for i, n := range cur {
+		op := slotOp{from: -1, less: -1}
+		if j, ok := at[n]; ok {
+			op.from = j
+		} else if !implied[n] {
+			fam, key, value, _ := parseSlot(n)
+			f := byName[fam]
+			base, hasBase := at[value]
+			plain, hasPlain := at[fam]
+			if key == qualShort && hasBase && hasPlain {
+				op.from, op.less = base, plain
+			} else {
+				lacking[f.ID] = true
+			}
+		}
+		if op.from != i || op.less >= 0 {
+			vp.identity = false
+		}
+		vp.ops[i] = op
+	}
+	return vp, nil
+}
+
+// knownSlot refuses a slot name that no build up to this one wrote.
+func knownSlot(part int, n string) error {
+	if n == activitySlot {
+		return nil
+	}
+	fam, key, value, ok := parseSlot(n)
+	if !ok {
+		return damaged(part, "slot name %q", n)
+	}
+	f, known := familiesByName()[fam]
+	switch {
+	case !known:
+		return newer(part, "stored state holds family %s, which this build does not know", fam)
+	case key == "" && (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall):
+		return nil
+	case key == qualLe && f.Kind == kpi.PerThreshold:
+		if _, err := strconv.ParseInt(value, 10, 64); err != nil {
+			return damaged(part, "slot name %q", n)
+		}
+		return nil
+	case key == qualShort && f.Kind == kpi.Shortfall && value == f.Base.Name():
+		return nil
+	}
+	return newer(part, "stored state holds %s, which this build does not know", n)
+}
+
+func familiesByName() map[string]kpi.Family {
+	out := map[string]kpi.Family{}
+	for _, f := range kpi.Families() {
+		out[f.Name] = f
+	}
+	return out
+}
+
+// sinceField is the meta field holding the stream time from which a family counts, for a
+// family the state lacked when a build that knows it first loaded it.
+const sinceField = "since:"
+
+// storedMeta is the partition's meta hash, read.
+type storedMeta struct {
+	layout storedLayout
+	since  map[kpi.ID]int64
+}
+
+// readLayout reads the layout of a partition's meta hash (empty: nothing stored).
+func readLayout(part int, meta map[string]string) (storedMeta, error) {
+	out := storedMeta{since: map[kpi.ID]int64{}}
+	v, ok := meta["v"]
+	if !ok {
+		return out, damaged(part, "meta has no layout version (field v)")
+	}
+	version, err := strconv.Atoi(v)
+	switch {
+	case err != nil || version < 1:
+		return out, damaged(part, "layout version %q", v)
+	case version > layoutVersion:
+		return out, newer(part, "stored layout %d, this build reads layouts 1 to %d", version, layoutVersion)
+	case version < 6:
+		out.layout = legacyLayout(version, parseInts(meta["thr"]))
+		return out, nil
+	}
+	out.layout = storedLayout{version: version, shop: splitSlots(meta["shop"]), agent: splitSlots(meta["agent"]), recentReplies: true}
+	if len(out.layout.shop) == 0 || len(out.layout.agent) == 0 {
+		return out, damaged(part, "layout %d without its slot names (fields shop, agent)", version)
+	}
+	byName := familiesByName()
+	for f, val := range meta {
+		name, ok := strings.CutPrefix(f, sinceField)
+		if !ok {
+			if !knownMeta(f) {
+				return out, newer(part, "meta field %q, which this build does not know", f)
+			}
+			continue
+		}
+		fam, known := byName[name]
+		if !known {
+			return out, newer(part, "stored state dates family %s, which this build does not know", name)
+		}
+		ts, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return out, damaged(part, "meta field %s = %q", f, val)
+		}
+		out.since[fam.ID] = ts
+	}
+	return out, nil
+}
+
+// knownMeta says whether a layout 6 meta field is one this build writes or reads.
+func knownMeta(f string) bool {
+	switch f {
+	case "v", "shop", "agent", "thr", "seq", "hm", "hh", "st", "wm:m", "wm:o":
+		return true
+	}
+	return strings.HasPrefix(f, "off:")
+}
