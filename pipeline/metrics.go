@@ -5,6 +5,7 @@ import (
 
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 // metrics are the health metrics of CONTRACT §3 that the pipeline owns.
@@ -18,6 +19,8 @@ type metrics struct {
 	freshness  prometheus.Histogram
 	batchSize  prometheus.Histogram
 	missing    *prometheus.GaugeVec
+	refused    *prometheus.GaugeVec
+	stalled    *prometheus.GaugeVec
 	folded     *prometheus.GaugeVec
 	kafkaUp    prometheus.Gauge
 	rejoins    prometheus.Counter
@@ -66,6 +69,14 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions fu
 			Name: "cskpi_partition_state_missing",
 			Help: "1 for a partition whose Redis state is gone although Kafka has committed offsets; see docs/RELIABILITY.md.",
 		}, []string{"partition"}),
+		refused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cskpi_partition_state_refused",
+			Help: "1 for a partition whose stored state this build cannot read (reason newer: written by a newer build; damaged: does not decode); it is held unconsumed and never written. See docs/UPGRADING.md.",
+		}, []string{"partition", "reason"}),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cskpi_partition_stalled",
+			Help: "1 for a partition whose consumer has failed at one stage (load, fetch, deadletter, commit) for a minute without committing a batch; see the log's PARTITION STALLED line.",
+		}, []string{"partition", "stage"}),
 		folded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cskpi_series_folded",
 			Help: "Shops or agents beyond --metrics.max-shops / --metrics.max-agents, folded into \"_other\".",
@@ -80,7 +91,7 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions fu
 		}),
 	}
 	reg.MustRegister(m.events, m.rejected, m.lag, m.streamTime, m.redisUp, m.applyTime, m.freshness,
-		m.batchSize, m.missing, m.folded, m.kafkaUp, m.rejoins,
+		m.batchSize, m.missing, m.refused, m.stalled, m.folded, m.kafkaUp, m.rejoins,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cskpi_partitions_owned",
 			Help: "Partition numbers this instance owns and has loaded.",
@@ -101,4 +112,40 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions fu
 		}
 	}
 	return m
+}
+
+// sinceCollector exports, per KPI family, from when the owned partitions' state counts it:
+// the latest stream time at which an upgrade added it to one of them, 0 when every owned
+// partition has counted it from its beginning. Built at scrape time from the workers, so a
+// partition that moves away takes its value along.
+type sinceCollector struct {
+	desc    *prometheus.Desc
+	workers func() []*worker
+}
+
+func newSinceCollector(workers func() []*worker) *sinceCollector {
+	return &sinceCollector{
+		desc: prometheus.NewDesc("cskpi_state_family_since_timestamp_seconds",
+			"Unix time from which the state of the owned partitions counts this KPI family: the stream time at which an upgrade "+
+				"added the family to a partition's stored state (the latest over partitions), 0 when counted from the state's beginning. "+
+				"A window reaching back before it is partial.",
+			[]string{"family"}, nil),
+		workers: workers,
+	}
+}
+
+func (c *sinceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sinceCollector) Collect(ch chan<- prometheus.Metric) {
+	since := map[kpi.ID]int64{}
+	loaded := false
+	for _, w := range c.workers() {
+		loaded = w.since(func(id kpi.ID, ts int64) { since[id] = max(since[id], ts) }) || loaded
+	}
+	if !loaded {
+		return
+	}
+	for _, f := range kpi.Families() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(since[f.ID])/1e9, f.Name)
+	}
 }

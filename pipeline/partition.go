@@ -10,10 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 // deadLetters is where a worker copies rejected records (a kafka.Writer in production).
@@ -43,8 +46,13 @@ type worker struct {
 
 	loaded  atomic.Bool // p is set: the partition counts as owned
 	missing atomic.Bool // its Redis state is gone (see docs/RELIABILITY.md)
+	refused atomic.Bool // its Redis state cannot be read by this build (docs/UPGRADING.md)
 	topics  []*topicState
 	expiry  expiry
+
+	// Used only by the worker's own goroutine (run, and what it calls).
+	refusal string // the refusal last logged: cause and detail
+	fails   streak
 }
 
 // topicState is a worker's view of one of its topic-partitions, read without its lock.
@@ -85,6 +93,18 @@ func (w *worker) addTo(tot *windows.Totals) {
 	if w.p != nil {
 		tot.Add(w.p)
 	}
+}
+
+// since hands over the partition's since times of families (windows.Partition.Since), and
+// reports whether the partition is exported.
+func (w *worker) since(fn func(kpi.ID, int64)) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.p == nil {
+		return false
+	}
+	w.p.Since(fn)
+	return true
 }
 
 // waiting appends the partition's open episodes of shop to out, and reports whether the
@@ -156,12 +176,17 @@ func (w *worker) stop() {
 	for _, t := range w.topics {
 		w.env.m.lag.DeleteLabelValues(t.name, strconv.Itoa(w.part))
 	}
-	w.env.m.missing.DeleteLabelValues(strconv.Itoa(w.part))
+	label := strconv.Itoa(w.part)
+	w.env.m.missing.DeleteLabelValues(label)
 	w.missing.Store(false)
+	w.env.m.refused.DeletePartialMatch(prometheus.Labels{"partition": label})
+	w.refused.Store(false)
+	w.env.m.stalled.DeletePartialMatch(prometheus.Labels{"partition": label})
 }
 
 // run owns the partition for one generation, restarting its consumer from the state in
-// Redis after any failure.
+// Redis after any failure. A failure that persists ends in front of an operator: an ERROR
+// and cskpi_partition_stalled (failures), or the refusal of the state (load).
 func (w *worker) run(ctx context.Context, committed map[string]int64) {
 	defer w.stop()
 	log := w.env.opt.Logger
@@ -175,11 +200,106 @@ func (w *worker) run(ctx context.Context, committed map[string]int64) {
 			log.Warn("partition state moved on under us; reloading", "partition", w.part, "err", err)
 			continue
 		}
-		log.Warn("partition consumer failed; reloading state from redis", "partition", w.part, "err", err)
+		w.failed(err)
 		if !backoff.wait(ctx) {
 			return
 		}
 	}
+}
+
+// stallAfter is how long a partition's consumer may keep failing at one stage before it
+// counts as stalled: longer than a Redis failover or a broker restart takes.
+const stallAfter = time.Minute
+
+// streak is a run of consumer failures with no committed batch in between.
+type streak struct {
+	first, last  time.Time
+	stalledStage string // the stage reported and exported as stalled, if any
+}
+
+// failed logs a consumer failure: the first of a streak as a warning, a streak that has
+// lasted stallAfter as one ERROR per stage with cskpi_partition_stalled set, and the rest at
+// debug level, so that a failure that repeats every few seconds for hours logs two lines,
+// not thousands. A gap of stallAfter between failures ends a streak: the consumer ran.
+func (w *worker) failed(err error) {
+	log := w.env.opt.Logger
+	stage := stageOf(err)
+	now := time.Now()
+	f := &w.fails
+	switch {
+	case f.first.IsZero() || now.Sub(f.last) > stallAfter:
+		w.recovered()
+		f.first = now
+		log.Warn("partition consumer failed; retrying from the state in redis", "partition", w.part, "stage", stage, "err", err)
+	case now.Sub(f.first) >= stallAfter && f.stalledStage != stage:
+		label := strconv.Itoa(w.part)
+		if f.stalledStage != "" {
+			w.env.m.stalled.DeleteLabelValues(label, f.stalledStage)
+		}
+		f.stalledStage = stage
+		w.env.m.stalled.WithLabelValues(label, stage).Set(1)
+		log.Error("PARTITION STALLED: its consumer has failed for "+now.Sub(f.first).Round(time.Second).String()+
+			" without committing a batch and retries every few seconds; its KPIs stop moving and its lag grows. "+stageAdvice(stage),
+			"partition", w.part, "stage", stage, "err", err)
+	default:
+		log.Debug("partition consumer failed again", "partition", w.part, "stage", stage, "err", err)
+	}
+	f.last = now
+}
+
+// recovered ends a streak of failures: a batch committed.
+func (w *worker) recovered() {
+	f := &w.fails
+	if f.stalledStage != "" {
+		w.env.m.stalled.DeleteLabelValues(strconv.Itoa(w.part), f.stalledStage)
+		w.env.opt.Logger.Info("partition consuming again", "partition", w.part, "stage", f.stalledStage,
+			"stalled_for", time.Since(f.first).Round(time.Second))
+	}
+	*f = streak{}
+}
+
+// The stages of a partition's consumer, the stage label of cskpi_partition_stalled.
+const (
+	stageLoad       = "load"       // reading the state from Redis
+	stageFetch      = "fetch"      // reading the topics
+	stageDeadletter = "deadletter" // copying rejected records to the dead-letter topic
+	stageCommit     = "commit"     // writing a batch to Redis
+)
+
+// stageError names the stage a consumer failure happened at.
+type stageError struct {
+	stage string
+	err   error
+}
+
+func (e *stageError) Error() string { return e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+func atStage(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{stage, err}
+}
+
+func stageOf(err error) string {
+	var se *stageError
+	if errors.As(err, &se) {
+		return se.stage
+	}
+	return "consume"
+}
+
+func stageAdvice(stage string) string {
+	switch stage {
+	case stageLoad, stageCommit:
+		return "Check that Redis is reachable, not out of memory (maxmemory, OOM errors) and not read-only (a replica); docs/RUNBOOK.md, CskpiPartitionStalled."
+	case stageDeadletter:
+		return "Check that the dead-letter topic exists and this service may write to it, and that the broker accepts its records (message.max.bytes); docs/RUNBOOK.md, CskpiPartitionStalled."
+	case stageFetch:
+		return "Check that the brokers lead the partition and this service may read it; docs/RUNBOOK.md, CskpiPartitionStalled."
+	}
+	return "docs/RUNBOOK.md, CskpiPartitionStalled."
 }
 
 // record is a fetched record with its decode result.
@@ -226,7 +346,7 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 		})
 		if err := r.SetOffset(start); err != nil {
 			r.Close()
-			return err
+			return atStage(stageFetch, err)
 		}
 		wg.Add(1)
 		go func() {
@@ -237,7 +357,7 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 				m, err := r.FetchMessage(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
-						errCh <- fmt.Errorf("fetch %s/%d: %w", t.name, w.part, err)
+						errCh <- atStage(stageFetch, fmt.Errorf("fetch %s/%d: %w", t.name, w.part, err))
 					}
 					return
 				}
@@ -292,22 +412,37 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 	}
 }
 
-// load reads the partition's state from Redis. A partition with committed Kafka offsets but
-// no state is refused until the state is restored (or rebuilt with --state.rebuild-missing):
-// load then returns nil, nil once ctx ends.
+// load reads the partition's state from Redis. Two kinds of state are held unconsumed, and
+// nothing is written to them, until an operator acts (load returns nil, nil once ctx
+// ends): state this build cannot read (refuse), and a partition with committed Kafka
+// offsets but no state, until the state is restored (or rebuilt with
+// --state.rebuild-missing).
 func (w *worker) load(ctx context.Context, committed map[string]int64) (*windows.Partition, error) {
 	opt := w.env.opt
 	p := windows.NewPartition(w.part, opt.Windows)
-	if err := opt.Store.Load(ctx, p); err != nil {
-		return nil, fmt.Errorf("loading state: %w", err)
-	}
 	label := strconv.Itoa(w.part)
-	for p.Seq == 0 {
+	for {
+		err := opt.Store.Load(ctx, p)
+		var se *windows.StateError
+		if errors.As(err, &se) {
+			w.refuse(se)
+			if !sleepCtx(ctx, refusedRecheck) {
+				return nil, nil
+			}
+			continue
+		}
+		if err != nil {
+			return nil, atStage(stageLoad, fmt.Errorf("loading state: %w", err))
+		}
+		w.readable()
+		if p.Seq > 0 {
+			break
+		}
 		// Kafka's committed offsets are copied from Redis, so offsets without state mean
 		// the state was lost. The generation's offsets may predate the loss: ask now.
 		now, err := committedOffsets(ctx, opt, w.part, committed)
 		if err != nil {
-			return nil, fmt.Errorf("fetching committed offsets: %w", err)
+			return nil, atStage(stageLoad, fmt.Errorf("fetching committed offsets: %w", err))
 		}
 		topic, off, lost := stateLost(now)
 		if !lost {
@@ -325,19 +460,65 @@ func (w *worker) load(ctx context.Context, committed map[string]int64) (*windows
 				"(exact only if Kafka still retains 28 days + 48 hours of both topics).",
 				"partition", w.part, "topic", topic, "committed_offset", off)
 		}
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, 5*time.Second) { // re-check: the operator may restore Redis
 			return nil, nil
-		case <-time.After(5 * time.Second): // re-check: the operator may restore Redis
-		}
-		if err := opt.Store.Load(ctx, p); err != nil {
-			return nil, fmt.Errorf("loading state: %w", err)
 		}
 	}
 	if w.missing.Swap(false) {
 		w.env.m.missing.WithLabelValues(label).Set(0)
 	}
 	return p, nil
+}
+
+// refusedRecheck is how often a refused partition's state is read again: an operator may
+// restore it, or a rolling update's newer build has it by then anyway.
+const refusedRecheck = 30 * time.Second
+
+// refuse holds a partition whose stored state this build cannot read: not ready,
+// cskpi_partition_state_refused{partition,reason} 1, and one ERROR per cause saying what to
+// do (not one per re-check).
+func (w *worker) refuse(se *windows.StateError) {
+	label := strconv.Itoa(w.part)
+	w.refused.Store(true)
+	cause := se.Reason + ": " + se.Detail
+	if cause == w.refusal {
+		return
+	}
+	w.env.m.refused.DeletePartialMatch(prometheus.Labels{"partition": label})
+	w.env.m.refused.WithLabelValues(label, se.Reason).Set(1)
+	w.refusal = cause
+	advice := "The state does not decode. Restore Redis from its backup (docs/RELIABILITY.md), or rebuild the " +
+		"partition from Kafka into a fresh key prefix and consumer group (docs/UPGRADING.md, \"Rebuilding from Kafka\")."
+	if se.Reason == windows.RefusedNewer {
+		advice = "A newer cskpi build wrote it: run that build or a later one. During a rolling update this clears " +
+			"when the partition moves to an instance of the new build; after a downgrade, go back to the newer " +
+			"build (docs/UPGRADING.md)."
+	}
+	w.env.opt.Logger.Error("STORED STATE REFUSED: partition holds state this build cannot read; it is not consumed "+
+		"and nothing is written to it, so nothing is lost. "+advice,
+		"partition", w.part, "reason", se.Reason, "detail", se.Detail, "build", version.Version, "revision", version.GetRevision())
+}
+
+// readable ends a refusal: the state reads now.
+func (w *worker) readable() {
+	if !w.refused.Swap(false) {
+		return
+	}
+	w.env.m.refused.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(w.part)})
+	w.env.opt.Logger.Info("stored state readable again; consuming the partition", "partition", w.part)
+	w.refusal = ""
+}
+
+// sleepCtx waits d, or less if ctx ends, and reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // committedOffsets asks the group coordinator for the partition's committed offsets.
@@ -431,7 +612,7 @@ func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) err
 	if len(dead) > 0 && dlq != nil {
 		if err := dlq.WriteMessages(ctx, dead...); err != nil {
 			w.export(nil)
-			return fmt.Errorf("dead-letter topic: %w", err)
+			return atStage(stageDeadletter, fmt.Errorf("dead-letter topic: %w", err))
 		}
 	}
 	tDLQ := time.Now()
@@ -464,7 +645,13 @@ func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) err
 func (w *worker) commit(ctx context.Context, p *windows.Partition, cs *windows.ChangeSet) error {
 	if err := w.env.opt.Store.Commit(ctx, cs); err != nil {
 		w.export(nil)
-		return err
+		if errors.Is(err, windows.ErrFenced) {
+			return err
+		}
+		return atStage(stageCommit, err)
+	}
+	if !w.fails.first.IsZero() {
+		w.recovered()
 	}
 	w.mu.Lock()
 	p.Committed(cs)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -221,5 +223,194 @@ func TestWorkerFailedCommitUnexports(t *testing.T) {
 				t.Error("an unexported partition applied a batch")
 			}
 		})
+	}
+}
+
+// logRecords is a slog handler that keeps what is logged.
+type logRecords struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r)
+	return nil
+}
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
+
+// count is the number of records at level whose message contains sub.
+func (l *logRecords) count(level slog.Level, sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.recs {
+		if r.Level == level && strings.Contains(r.Message, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// refusingStore refuses the partition's state while refusal is set, and then loads a
+// partition that has state (Seq 3).
+type refusingStore struct {
+	fakeStore
+	mu      sync.Mutex
+	refusal error
+	loads   int
+}
+
+func (s *refusingStore) Load(_ context.Context, p *windows.Partition) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads++
+	if s.refusal != nil {
+		return s.refusal
+	}
+	p.Seq = 3
+	return nil
+}
+
+func (s *refusingStore) set(err error) {
+	s.mu.Lock()
+	s.refusal = err
+	s.mu.Unlock()
+}
+
+// TestWorkerHoldsRefusedState: state the build cannot read holds the partition (not
+// exported, refused, the gauge set) with one ERROR however often it is re-read, and the
+// partition is consumed once the state reads.
+func TestWorkerHoldsRefusedState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &refusingStore{refusal: &windows.StateError{Partition: 0, Reason: windows.RefusedNewer, Detail: "stored layout 7"}}
+		w, reg := testWorker(t, store)
+		logs := &logRecords{}
+		w.env.opt.Logger = slog.New(logs)
+		w.export(nil)
+		done := make(chan *windows.Partition)
+		go func() {
+			p, err := w.load(t.Context(), nil)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- p
+		}()
+		time.Sleep(5 * refusedRecheck) // virtual time: five re-reads
+		synctest.Wait()
+		if !w.refused.Load() || w.loaded.Load() {
+			t.Errorf("refused %v loaded %v, want a held partition", w.refused.Load(), w.loaded.Load())
+		}
+		if n := logs.count(slog.LevelError, "STORED STATE REFUSED"); n != 1 || store.loads < 5 {
+			t.Errorf("%d ERROR lines over %d reads, want 1", n, store.loads)
+		}
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP cskpi_partition_state_refused 1 for a partition whose stored state this build cannot read (reason newer: written by a newer build; damaged: does not decode); it is held unconsumed and never written. See docs/UPGRADING.md.
+# TYPE cskpi_partition_state_refused gauge
+cskpi_partition_state_refused{partition="0",reason="newer"} 1
+`), "cskpi_partition_state_refused"); err != nil {
+			t.Error(err)
+		}
+		// Another cause is another line; the same again is not.
+		store.set(&windows.StateError{Partition: 0, Reason: windows.RefusedDamaged, Detail: "bucket m|1 does not decode"})
+		time.Sleep(3 * refusedRecheck)
+		synctest.Wait()
+		if n := logs.count(slog.LevelError, "STORED STATE REFUSED"); n != 2 {
+			t.Errorf("%d ERROR lines after a second cause, want 2", n)
+		}
+		if got := testutil.ToFloat64(w.env.m.refused.WithLabelValues("0", "damaged")); got != 1 {
+			t.Errorf("refused{reason=damaged} = %v", got)
+		}
+		store.set(nil)
+		time.Sleep(refusedRecheck)
+		p := <-done
+		if p == nil || p.Seq != 3 || w.refused.Load() {
+			t.Fatalf("after the state reads: partition %v, refused %v", p, w.refused.Load())
+		}
+		if n := testutil.CollectAndCount(w.env.m.refused); n != 0 {
+			t.Errorf("%d refused series left, want none", n)
+		}
+		if n := logs.count(slog.LevelInfo, "readable again"); n != 1 {
+			t.Errorf("%d 'readable again' lines, want 1", n)
+		}
+	})
+}
+
+// TestWorkerReportsAStallOnce: a failure that repeats for minutes is one WARN when it starts,
+// one ERROR and the stalled gauge once it has lasted stallAfter, and one INFO when a batch
+// commits again.
+func TestWorkerReportsAStallOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, _ := testWorker(t, &fakeStore{})
+		logs := &logRecords{}
+		w.env.opt.Logger = slog.New(logs)
+		oom := atStage(stageCommit, errors.New("OOM command not allowed when used memory > 'maxmemory'"))
+		for range 60 { // five minutes, every 5 s
+			w.failed(oom)
+			time.Sleep(5 * time.Second)
+		}
+		if w, e := logs.count(slog.LevelWarn, "failed"), logs.count(slog.LevelError, "PARTITION STALLED"); w != 1 || e != 1 {
+			t.Errorf("%d WARN and %d ERROR lines over 60 failures, want 1 and 1", w, e)
+		}
+		if got := testutil.ToFloat64(w.env.m.stalled.WithLabelValues("0", "commit")); got != 1 {
+			t.Errorf("stalled{stage=commit} = %v, want 1", got)
+		}
+		// Failing at another stage is another cause.
+		w.failed(atStage(stageDeadletter, errors.New("message too large")))
+		if n := testutil.CollectAndCount(w.env.m.stalled); n != 1 || logs.count(slog.LevelError, "PARTITION STALLED") != 2 {
+			t.Errorf("%d stalled series and %d ERRORs after a new stage, want 1 and 2", n, logs.count(slog.LevelError, "PARTITION STALLED"))
+		}
+		w.recovered()
+		if n := testutil.CollectAndCount(w.env.m.stalled); n != 0 || logs.count(slog.LevelInfo, "consuming again") != 1 {
+			t.Errorf("after recovery: %d stalled series, %d INFO lines; want 0 and 1", n, logs.count(slog.LevelInfo, "consuming again"))
+		}
+		// A failure long after the last is a new streak: a WARN, no stall yet.
+		time.Sleep(2 * stallAfter)
+		w.failed(oom)
+		if logs.count(slog.LevelWarn, "failed") != 2 || testutil.CollectAndCount(w.env.m.stalled) != 0 {
+			t.Errorf("a new streak: %d WARNs, %d stalled series", logs.count(slog.LevelWarn, "failed"), testutil.CollectAndCount(w.env.m.stalled))
+		}
+	})
+}
+
+// TestSinceExported: the families an upgrade added to a partition's state are exported
+// with the stream time they count from, the others with 0.
+func TestSinceExported(t *testing.T) {
+	w, _ := testWorker(t, &fakeStore{})
+	p := windows.NewPartition(0, w.env.opt.Windows)
+	upgraded := testBase.Add(time.Hour)
+	// Layout 2 stored no first responses; its state is at stream time testBase+1h.
+	if err := p.Restore(&windows.Stored{Meta: map[string]string{"v": "2", "thr": "15000,180000", "seq": "4",
+		"wm:m": fmt.Sprint(upgraded.UnixNano())}}); err != nil {
+		t.Fatal(err)
+	}
+	w.export(p)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newSinceCollector(func() []*worker { return []*worker{w} }))
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	if len(got) != len(kpi.Families()) {
+		t.Errorf("%d families exported, want %d", len(got), len(kpi.Families()))
+	}
+	for name, want := range map[string]float64{
+		kpi.FirstResponses.Name():               float64(upgraded.Unix()),
+		kpi.AgentBuyerMessagesAnswered.Name():   float64(upgraded.Unix()),
+		kpi.BuyerMessages.Name():                0,
+		kpi.AgentResponseBusinessTimeSum.Name(): 0, // no business hours before layout 3: exact
+	} {
+		if got[name] != want {
+			t.Errorf("%s since %v, want %v", name, got[name], want)
+		}
 	}
 }

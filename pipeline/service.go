@@ -127,19 +127,20 @@ func New(opt Options) (*Service, error) {
 	s := &Service{opt: opt, log: opt.Logger, workers: map[int]*worker{}}
 	s.group.watch = claimWatch{grace: claimTTL + claimEvery, every: opt.SessionTimeout + opt.RebalanceTimeout}
 	s.m = newMetrics(opt.Registerer, []string{opt.Topics.Messages, opt.Topics.Orders}, s.ownedCount, s.group.partitionCount)
+	opt.Registerer.MustRegister(newSinceCollector(s.workerList))
 	s.stream.gauge = s.m.streamTime
 	s.env = &env{opt: &s.opt, m: s.m, stream: &s.stream, asOf: s.AsOf}
 	return s, nil
 }
 
 // Ready is true when Redis and the brokers answer, the group is joined, and no owned
-// partition is stuck on missing state.
+// partition is held on missing or refused state.
 func (s *Service) Ready() bool {
 	if !s.redisUp.Load() || !s.kafkaUp.Load() || !s.joined.Load() {
 		return false
 	}
 	for _, w := range s.workerList() {
-		if w.missing.Load() {
+		if w.missing.Load() || w.refused.Load() {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -38,7 +39,8 @@ type Options struct {
 	Listener net.Listener
 
 	Logger *slog.Logger
-	// Registry receives every metric; nil makes one with the Go and process collectors.
+	// Registry receives every metric; nil makes one with the Go, process and build-info
+	// (cskpi_build_info) collectors.
 	Registry *prometheus.Registry
 }
 
@@ -64,7 +66,8 @@ func Run(ctx context.Context, opt Options) error {
 	reg := opt.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			versioncollector.NewCollector("cskpi"))
 	}
 	rdb := redis.NewUniversalClient(opt.Redis)
 	defer rdb.Close()
