@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
@@ -169,6 +170,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(func(code int) { panic(terminated(code)) })
 	// CSKPI_HELP=1 in an environment would turn every start into a help page.
 	app.HelpFlag.Short('h').NoEnvar()
+	// --version says what runs, in Prometheus' words (version.Print). Not kingpin's
+	// app.Version: that prints to the usage writer, stderr, and the version is the output
+	// asked for. No CSKPI_VERSION either: a deployment may well set that variable.
+	var showVersion bool
+	app.Flag("version", "Show the version, revision and build.").NoEnvar().
+		PreAction(func(*kingpin.ParseContext) error {
+			if !showVersion { // --no-version
+				return nil
+			}
+			fmt.Fprintln(stdout, version.Print("cskpi"))
+			panic(terminated(0))
+		}).BoolVar(&showVersion)
 	// Every command logs, if only its failure.
 	enumVar(app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info"), &f.logLevel, "debug", "info", "warn", "error")
 	enumVar(app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt"), &f.logFormat, "logfmt", "json")
@@ -223,7 +236,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 		fmt.Fprintln(stderr, "cskpi:", err)
 		return 2
 	}
-	if cmd == "" { // --help
+	if cmd == "" { // --help or --version
 		return code
 	}
 	logger := newLogger(stderr, f.logLevel, f.logFormat)
@@ -258,6 +271,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	return 1
 }
 
+// A build without make build's -ldflags (go build, go install, go run) still says what runs:
+// prometheus/common/version already falls back to the revision the go command stamped
+// (vcs.revision, with "-modified" for a dirty tree), and the version falls back here to the
+// main module's, which the go command derives from the VCS as well (v0.0.0-<date>-<commit>,
+// "+dirty"), or "(devel)" when it knows nothing.
+func init() {
+	if bi, ok := debug.ReadBuildInfo(); ok && version.Version == "" {
+		version.Version = bi.Main.Version
+	}
+}
+
 // usageError is a failure of what a command was asked to do rather than of doing it, such as
 // a file that cannot be read: exit status 2, as for a bad flag.
 type usageError struct{ err error }
@@ -265,7 +289,8 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// terminated carries kingpin's "terminate" (after --help) out of its parser.
+// terminated carries kingpin's "terminate" (after --help), and the end of --version, out of
+// its parser.
 type terminated int
 
 // parse runs kingpin's parser. Kingpin ends --help by calling its terminate function,

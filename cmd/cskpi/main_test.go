@@ -6,10 +6,13 @@ import (
 	"flag"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/version"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -219,5 +222,88 @@ func TestLoadgenOffTerminal(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), `msg="loadgen stopped" records=`) || strings.Contains(errb.String(), "produced ") {
 		t.Errorf("stderr:\n%s", errb.String())
+	}
+}
+
+// TestVersion: --version prints what runs on stdout, in Prometheus' form, after any
+// command too; CSKPI_VERSION in the environment is not --version.
+func TestVersion(t *testing.T) {
+	defer func(v, r string) { version.Version, version.Revision = v, r }(version.Version, version.Revision)
+	version.Version, version.Revision = "0.6.0-test", "0123456789abcdef0123456789abcdef01234567"
+	for _, args := range [][]string{{"--version"}, {"serve", "--version"}} {
+		var out, errb bytes.Buffer
+		if code := Main(context.Background(), args, &out, &errb, nil); code != 0 || errb.Len() != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errb.String())
+		}
+		for _, want := range []string{
+			"cskpi, version 0.6.0-test (branch: ",
+			"revision: 0123456789abcdef0123456789abcdef01234567)\n",
+			"\n  go version:       " + runtime.Version() + "\n",
+			"\n  platform:         " + runtime.GOOS + "/" + runtime.GOARCH + "\n",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v: no %q in\n%s", args, want, out.String())
+			}
+		}
+	}
+	t.Setenv("CSKPI_VERSION", "true")
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"recompute", "--file", filepath.Join("testdata", "events.jsonl"),
+		"--now", "2026-11-21T00:00:00Z"}, &out, &errb, nil)
+	if code != 0 || strings.Contains(out.String(), "cskpi, version") {
+		t.Errorf("with CSKPI_VERSION set, recompute exited %d and printed:\n%.200s", code, out.String())
+	}
+}
+
+// TestVersionOfABuild builds the binary as go build does without make build's -ldflags, and
+// as make build does: either way --version names the git revision it was built from and
+// the Go that built it.
+func TestVersionOfABuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout, or no git: %v", err)
+	}
+	rev := strings.TrimSpace(string(head))
+	gov, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	const pkg = "github.com/prometheus/common/version"
+	for _, tc := range []struct {
+		name    string
+		ldflags string
+		version string // "": any non-empty
+	}{
+		// -buildvcs=true: a GOFLAGS=-buildvcs=false in the environment must not hide the
+		// revision this test is about.
+		{"go build", "", ""},
+		{"ldflags", "-X " + pkg + ".Version=0.6.0-dev -X " + pkg + ".Revision=" + rev + " -X " + pkg + ".Branch=main", "0.6.0-dev"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "cskpi")
+			build := exec.Command("go", "build", "-buildvcs=true", "-ldflags="+tc.ldflags, "-o", bin, ".")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			out, err := exec.Command(bin, "--version").Output()
+			if err != nil {
+				t.Fatalf("cskpi --version: %v", err)
+			}
+			first, _, _ := strings.Cut(string(out), "\n")
+			// The tree may have changes beside the commit: Go's stamp says so with
+			// "-modified", as make build does.
+			if !strings.Contains(first, "revision: "+rev+")") && !strings.Contains(first, "revision: "+rev+"-modified)") {
+				t.Errorf("--version does not name revision %s:\n%s", rev, out)
+			}
+			if !strings.Contains(string(out), "\n  go version:       "+strings.TrimSpace(string(gov))+"\n") {
+				t.Errorf("--version does not name %s:\n%s", gov, out)
+			}
+			if v, _, _ := strings.Cut(strings.TrimPrefix(first, "cskpi, version "), " "); v == "" || (tc.version != "" && v != tc.version) {
+				t.Errorf("--version names version %q, want %q:\n%s", v, tc.version, out)
+			}
+		})
 	}
 }
