@@ -1,0 +1,105 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/version"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cskpi/cskpi/pipeline"
+	"github.com/cskpi/cskpi/windows"
+)
+
+// TestBuildInfo: the registry serve makes for itself exports cskpi_build_info = 1, labelled
+// with what runs (prometheus/common/version). Neither Kafka nor Redis needs to answer for
+// that; both addresses here are closed.
+func TestBuildInfo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Pipeline: pipeline.Options{
+				Brokers: []string{closedAddr(t)},
+				Group:   "cskpi-test",
+				Topics:  pipeline.Topics{Messages: "cs.messages", Orders: "cs.orders"},
+				Windows: windows.Config{Location: time.UTC, Thresholds: []int64{15000}},
+			},
+			Redis:         &redis.UniversalOptions{Addrs: []string{closedAddr(t)}},
+			ListenAddress: "127.0.0.1:0",
+			OnListen:      func(a net.Addr) { addr <- a },
+			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a.String() + "/metrics"
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not listen within 10 s")
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	mf := families["cskpi_build_info"]
+	if mf == nil || len(mf.GetMetric()) != 1 {
+		t.Fatalf("/metrics has no single cskpi_build_info series: %v", mf)
+	}
+	m := mf.GetMetric()[0]
+	if v := m.GetGauge().GetValue(); v != 1 {
+		t.Errorf("cskpi_build_info = %v, want 1", v)
+	}
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	for name, want := range map[string]string{
+		"version":   version.Version,
+		"revision":  version.GetRevision(),
+		"branch":    version.Branch,
+		"goversion": runtime.Version(),
+		"goos":      runtime.GOOS,
+		"goarch":    runtime.GOARCH,
+	} {
+		if got, ok := labels[name]; !ok || got != want {
+			t.Errorf("cskpi_build_info{%s=%q}, want %q (labels %v)", name, got, want, labels)
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Error("serve did not stop within 30 s of its context's end")
+	}
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
