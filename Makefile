@@ -1,10 +1,30 @@
 # Targets a developer and .ci/run share; CI runs `make test`.
 GO ?= go
 
-.PHONY: build test demo fuzz bench microbench generate dashboards
+.PHONY: build build-commit test demo fuzz bench microbench generate dashboards
+
+# What runs (cskpi --version, cskpi_build_info), stamped into prometheus/common/version.
+# Outside a git checkout the revision and branch stay empty, and the binary says "unknown";
+# a tree with changes beside the commit gets the "-modified" the go command's own stamp uses.
+# Each can be given: make build VERSION=0.6.0 REVISION=...
+VERSION    := $(shell cat VERSION)
+REVISION   := $(shell git rev-parse HEAD 2>/dev/null)$(if $(shell git status --porcelain 2>/dev/null),-modified)
+BRANCH     := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+BUILD_USER := $(shell whoami)@$(shell hostname)
+BUILD_DATE := $(shell date -u +%Y%m%d-%H:%M:%S)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 build:
-	$(GO) build -o bin/cskpi ./cmd/cskpi
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cskpi ./cmd/cskpi
+
+# The build of an earlier commit, for the upgrade tests of stored state (docs/UPGRADING.md):
+#   make build-commit COMMIT=8e899c7 OUT=/tmp/cskpi-8e899c7
+build-commit:
+	@test -n "$(COMMIT)" && test -n "$(OUT)" || { echo "usage: make build-commit COMMIT=<rev> OUT=<path>" >&2; exit 2; }
+	scripts/build-commit.sh $(COMMIT) $(OUT)
 
 # No -race by default: on the 2-core machines it multiplies the suite's time several-fold.
 test:
