@@ -23,11 +23,12 @@ func serviceHealth(cfg rules.Config) *dashboard.DashboardBuilder {
 	b.WithPanel(single("Kafka reachable", "Lowest cskpi_kafka_up over the instances: 1 when every instance reaches the brokers.",
 		"none", query("min(cskpi_kafka_up)", "kafka")).
 		Thresholds(thresholds("red", step{1, "green"})))
-	b.WithPanel(single("Partitions without state", "Partitions whose Redis state is gone: cskpi refuses them ("+
-		rules.PartitionStateMissing+").", "none",
-		// cskpi exports the gauge only for partitions that were found without state;
-		// 0, not "no data", while it owns partitions and none is missing.
-		query("sum(cskpi_partition_state_missing) or (sum(cskpi_partitions_owned) * 0)", "missing")).
+	b.WithPanel(single("Partitions held", "Partitions cskpi holds unconsumed or cannot consume: Redis state gone ("+
+		rules.PartitionStateMissing+"), stored state this build cannot read ("+rules.PartitionStateRefused+
+		"), a consumer failing for a minute ("+rules.PartitionStalled+").", "none",
+		// cskpi exports these gauges only for partitions that were held; 0, not "no
+		// data", while it owns partitions and none is held.
+		query("sum(cskpi_partition_state_missing or cskpi_partition_state_refused or cskpi_partition_stalled) or (sum(cskpi_partitions_owned) * 0)", "held")).
 		Thresholds(thresholds("green", step{1, "red"})))
 	withAlerts(b, cfg, forService, "Firing and pending alerts of deploy/prometheus, the shops' and agents' too: "+
 		"while a service alert fires, the KPI alerts may be silent for the wrong reason.")

@@ -23,6 +23,8 @@ const (
 	NoEventsApplied       = "CskpiNoEventsApplied"
 	PartitionStateMissing = "CskpiPartitionStateMissing"
 	PartitionsUnowned     = "CskpiPartitionsUnowned"
+	PartitionStateRefused = "CskpiPartitionStateRefused"
+	PartitionStalled      = "CskpiPartitionStalled"
 )
 
 // noEventsRange is the range over which NoEventsApplied looks for an applied record; the
@@ -151,6 +153,15 @@ func Alerts(cfg Config) []Group {
 			fmt.Sprintf("sum %[1]s (cskpi_partitions_owned{%[2]s})\n<\nmax %[1]s (cskpi_group_partitions{%[2]s})", overInstances, cfg.Selector),
 			"cskpi instances own only {{ $value }} of the input topics' partition numbers between them.",
 			"The cskpi instances own {{ $value }} partition numbers between them, fewer than the input topics have, for "+Duration(cfg.PartitionsUnownedFor)+": the KPIs of the shops on the others are frozen and their lag is exported by no one. Usually a dead member the group has not dropped yet, or a partition refused for missing state."),
+		alert(cfg, PartitionStateRefused, Critical, cfg.StateRefusedFor,
+			"cskpi_partition_state_refused == 1",
+			"cskpi at {{ $labels.instance }} holds partition {{ $labels.partition }}: it cannot read its stored state ({{ $labels.reason }}).",
+			"cskpi at {{ $labels.instance }} cannot read the stored state of partition {{ $labels.partition }} (reason {{ $labels.reason }}: newer = written by a newer cskpi build, damaged = does not decode) and has held it unconsumed for "+
+				Duration(cfg.StateRefusedFor)+"; nothing is written to it. A rolling update clears it when the partition moves to the newer build; otherwise see the instance's STORED STATE REFUSED log line."),
+		alert(cfg, PartitionStalled, Critical, 0,
+			"cskpi_partition_stalled == 1",
+			"cskpi at {{ $labels.instance }} is stalled on partition {{ $labels.partition }} at stage {{ $labels.stage }}.",
+			"The consumer of partition {{ $labels.partition }} at {{ $labels.instance }} has failed at stage {{ $labels.stage }} for over a minute without committing a batch: its KPIs stop moving. The instance's PARTITION STALLED log line has the error."),
 	}}
 	return []Group{kpis, service}
 }

@@ -55,6 +55,10 @@ type Config struct {
 	// input topics have, for this long. A rebalance leaves some unowned for seconds; a
 	// crashed member's stay so for its session timeout.
 	PartitionsUnownedFor time.Duration
+	// StateRefusedFor: a partition held because its stored state cannot be read. During a
+	// rolling update an instance of the older build refuses what the newer one wrote until
+	// the partition moves on, so this outlasts a rollout.
+	StateRefusedFor time.Duration
 
 	// Scorecard is the agent scorecard of CONTRACT §4 (客服绩效).
 	Scorecard Scorecard
@@ -104,6 +108,7 @@ func Default() Config {
 		RejectReasonHistory:   24 * time.Hour,
 		NoEventsFor:           15 * time.Minute,
 		PartitionsUnownedFor:  time.Minute,
+		StateRefusedFor:       10 * time.Minute,
 		Scorecard: Scorecard{Window: "28d", WeightConversion: 30, WeightOrderValue: 10, WeightResponseTime: 10,
 			Conversion: 0.5, OrderValue: 200},
 	}

@@ -164,6 +164,8 @@ func TestAlertsAnnotatedAndInRunbook(t *testing.T) {
 		NoEventsApplied:       {"{{ $labels.topic }}", "{{ $value }}"},
 		PartitionStateMissing: {"{{ $labels.instance }}", "{{ $labels.partition }}"},
 		PartitionsUnowned:     {"{{ $value }}"},
+		PartitionStateRefused: {"{{ $labels.instance }}", "{{ $labels.partition }}", "{{ $labels.reason }}"},
+		PartitionStalled:      {"{{ $labels.instance }}", "{{ $labels.partition }}", "{{ $labels.stage }}"},
 	}
 	cfg := Default()
 	for _, g := range Alerts(cfg) {
