@@ -20,6 +20,7 @@ type metrics struct {
 	batchSize  prometheus.Histogram
 	missing    *prometheus.GaugeVec
 	refused    *prometheus.GaugeVec
+	skipped    *prometheus.CounterVec
 	stalled    *prometheus.GaugeVec
 	folded     *prometheus.GaugeVec
 	kafkaUp    prometheus.Gauge
@@ -77,6 +78,10 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions fu
 			Name: "cskpi_partition_stalled",
 			Help: "1 for a partition whose consumer has failed at one stage (load, fetch, deadletter, commit) for a minute without committing a batch; see the log's PARTITION STALLED line.",
 		}, []string{"partition", "stage"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cskpi_records_skipped_total",
+			Help: "Records the topics no longer held when the consumer reached them (deleted by retention before they were applied): missing from every KPI.",
+		}, []string{"topic"}),
 		folded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cskpi_series_folded",
 			Help: "Shops or agents beyond --metrics.max-shops / --metrics.max-agents, folded into \"_other\".",
@@ -91,7 +96,7 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions fu
 		}),
 	}
 	reg.MustRegister(m.events, m.rejected, m.lag, m.streamTime, m.redisUp, m.applyTime, m.freshness,
-		m.batchSize, m.missing, m.refused, m.stalled, m.folded, m.kafkaUp, m.rejoins,
+		m.batchSize, m.missing, m.refused, m.stalled, m.skipped, m.folded, m.kafkaUp, m.rejoins,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cskpi_partitions_owned",
 			Help: "Partition numbers this instance owns and has loaded.",
@@ -110,6 +115,7 @@ func newMetrics(reg prometheus.Registerer, topics []string, owned, partitions fu
 		for _, r := range event.Reasons {
 			m.rejected.WithLabelValues(t, string(r))
 		}
+		m.skipped.WithLabelValues(t)
 	}
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -343,6 +344,17 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 			MaxBytes:      4 << 20,
 			MaxWait:       200 * time.Millisecond,
 			QueueCapacity: 1024,
+			// kafka-go handles two offset faults silently (docs/RELIABILITY.md): records
+			// deleted by retention before they were applied, which it skips, and a stored
+			// offset beyond the log end, at which it retries forever.
+			ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+				if err := w.readerProblem(t.name, format, args); err != nil {
+					select {
+					case errCh <- err:
+					default:
+					}
+				}
+			}),
 		})
 		if err := r.SetOffset(start); err != nil {
 			r.Close()
@@ -410,6 +422,30 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 			return err
 		}
 	}
+}
+
+// readerProblem takes what a kafka-go reader of topic logs as an error. Records skipped
+// because retention deleted them are lost to the KPIs: counted and logged as an ERROR. A
+// stored offset beyond the log end (a topic deleted and recreated, records lost on the
+// broker) is returned as a fetch failure, which ends in PARTITION STALLED instead of a
+// silent retry forever. The rest (connection errors the reader retries) is debug.
+func (w *worker) readerProblem(topic, format string, args []any) error {
+	log := w.env.opt.Logger
+	switch {
+	case strings.Contains(format, "skipping from offset") && len(args) == 5:
+		n, _ := args[4].(int64)
+		w.env.m.skipped.WithLabelValues(topic).Add(float64(n))
+		log.Error("RECORDS LOST: the topic no longer holds records this partition had not applied (retention deleted them); "+
+			"the KPIs miss them. Give the topics more retention than the consumer can fall behind (docs/RELIABILITY.md), "+
+			"or rebuild from an older copy of the topic.",
+			"partition", w.part, "topic", topic, "from_offset", args[2], "to_offset", args[3], "records", n)
+		return nil
+	case strings.Contains(format, "passed the last offset") && len(args) == 3:
+		return atStage(stageFetch, fmt.Errorf("%s/%d: the stored next offset %v is beyond the end of the partition's log: "+
+			"was the topic deleted and recreated, or were records lost on the broker?", topic, w.part, args[2]))
+	}
+	log.Debug("kafka reader", "partition", w.part, "topic", topic, "msg", fmt.Sprintf(format, args...))
+	return nil
 }
 
 // load reads the partition's state from Redis. Two kinds of state are held unconsumed, and

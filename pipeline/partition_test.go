@@ -414,3 +414,32 @@ func TestSinceExported(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderProblems: the two offset faults kafka-go's reader only logs (its format strings,
+// reader.go of kafka-go v0.4) end where an operator sees them; other reader errors do not.
+func TestReaderProblems(t *testing.T) {
+	w, _ := testWorker(t, &fakeStore{})
+	logs := &logRecords{}
+	w.env.opt.Logger = slog.New(logs)
+	skip := "the kafka reader is reading before the first offset for partition %d of %s, skipping from offset %d to %d (%d messages)"
+	if err := w.readerProblem("m", skip, []any{0, "m", int64(10), int64(250), int64(240)}); err != nil {
+		t.Errorf("a retention skip: %v, want no failure (the reader goes on)", err)
+	}
+	if got := testutil.ToFloat64(w.env.m.skipped.WithLabelValues("m")); got != 240 {
+		t.Errorf("cskpi_records_skipped_total{topic=m} = %v, want 240", got)
+	}
+	if n := logs.count(slog.LevelError, "RECORDS LOST"); n != 1 {
+		t.Errorf("%d RECORDS LOST lines, want 1", n)
+	}
+	past := "the kafka reader is reading passed the last offset for partition %d of %s at offset %d"
+	err := w.readerProblem("m", past, []any{0, "m", int64(9000)})
+	if stageOf(err) != stageFetch || !strings.Contains(err.Error(), "beyond the end") {
+		t.Errorf("an offset past the log end: %v, want a fetch failure", err)
+	}
+	if err := w.readerProblem("m", "failed to dial: %v", []any{errors.New("connection refused")}); err != nil {
+		t.Errorf("a connection error: %v, want none (the reader retries)", err)
+	}
+	if n := logs.count(slog.LevelError, ""); n != 1 {
+		t.Errorf("%d ERROR lines in all, want 1", n)
+	}
+}
