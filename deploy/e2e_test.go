@@ -165,7 +165,7 @@ scrape_configs:
 
 	// Every shop has an average to compare with the threshold, so "silent for the fast
 	// shops" is not silence for lack of data.
-	means, err := p.Query(ctx, fmt.Sprintf(`%s{window=%q}`, rules.ResponseTimeMean, cfg.ResponseTimeWindow))
+	means, err := p.Query(ctx, fmt.Sprintf(`%s{window=%q}`, rules.Record(kpi.ResponseTime), cfg.ResponseTimeWindow))
 	if err != nil {
 		t.Fatal(err)
 	}

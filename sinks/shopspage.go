@@ -210,12 +210,14 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 // collectShops reads the shop-level series the page shows in one pass over src, and the
 // waiting thresholds configured (the seconds labels seen).
 func collectShops(src Source) (map[string]*shopStats, []int64) {
+	// The page's two KPIs, as the catalogue declares them (kpi.Ratios).
+	rt, rr := kpi.ResponseTime.Ratio(), kpi.ReplyRate.Ratio()
 	var (
-		respSum   = kpi.ResponseTimeSum.Name()
-		resp      = kpi.Responses.Name()
+		respSum   = rt.Num.Name()
+		resp      = rt.Den.Name()
 		over      = kpi.WaitingOver.Name()
-		inquiries = kpi.Inquiries.Name()
-		replied   = kpi.InquiriesReplied.Name()
+		inquiries = rr.Den.Name()
+		replied   = rr.Num.Name()
 	)
 	stats := map[string]*shopStats{}
 	var thresholds []int64

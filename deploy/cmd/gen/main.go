@@ -42,5 +42,21 @@ func run(root string) error {
 		}
 		fmt.Println("wrote", p)
 	}
+	// The generated tables of the docs, spliced between their markers.
+	for _, p := range slices.Sorted(maps.Keys(deploy.DocSections(cfg))) {
+		dst := filepath.Join(root, filepath.FromSlash(p))
+		doc, err := os.ReadFile(dst)
+		if err != nil {
+			return err
+		}
+		out, err := deploy.Splice(doc, deploy.DocSections(cfg)[p])
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if err := os.WriteFile(dst, out, 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote the generated tables of", p)
+	}
 	return nil
 }

@@ -69,13 +69,8 @@ func bandLegend(cfg rules.Config) string {
 // agentLeaderboard ranks the human agents of the selected shops: load against the bands,
 // response and first-response time, 问答比, conversion and the scorecard.
 func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
-	ak := map[string]rules.KPI{}
-	for _, k := range rules.AgentKPIs() {
-		ak[k.Record] = k
-	}
-	rt, frt := ak[rules.AgentResponseTimeMean], ak[rules.AgentFirstResponseMean]
-	brt := ak["shop_agent:cskpi_agent_response_business_time_seconds:mean"]
-	qa, conv, value := ak[rules.AgentQARatio], ak[rules.AgentConversion], ak[rules.AgentOrderValue]
+	rt, frt, brt := rules.KPIOf(kpi.AgentResponseTime), rules.KPIOf(kpi.AgentFirstResponseTime), rules.KPIOf(kpi.AgentBusinessResponseTime)
+	qa, conv, value := rules.KPIOf(kpi.AgentQARatio), rules.KPIOf(kpi.AgentConsultConversion), rules.KPIOf(kpi.AgentInquiryOrderValue)
 	m := []string{shopMatcher, agentMatcher}
 	keys := []string{"shop", "agent"}
 	people := humans(m...)

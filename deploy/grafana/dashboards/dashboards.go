@@ -264,13 +264,13 @@ func single(title, description, unit string, q *prometheus.DataqueryBuilder) *st
 }
 
 // unit is the Grafana unit of a KPI's value.
-func unit(k rules.Kind) string {
-	switch k {
-	case rules.Ratio:
+func unit(u kpi.RatioUnit) string {
+	switch u {
+	case kpi.Share:
 		return "percentunit"
-	case rules.Seconds:
+	case kpi.Duration:
 		return "s"
-	case rules.Yuan:
+	case kpi.Amount:
 		return "currencyCNY"
 	}
 	return "none"

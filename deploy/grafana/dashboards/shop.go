@@ -30,13 +30,8 @@ func liveBreaches(cfg rules.Config) string {
 // shopOverview shows every KPI of CONTRACT §4 for the selected shops in the selected window:
 // the state right now and the worst shops, then each KPI over time.
 func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
-	ks := map[[2]kpi.ID]rules.KPI{}
-	for _, k := range rules.ShopKPIs() {
-		ks[[2]kpi.ID{k.Num, k.Den}] = k
-	}
-	k := func(num, den kpi.ID) rules.KPI { return ks[[2]kpi.ID{num, den}] }
-	rt, frt := k(kpi.ResponseTimeSum, kpi.Responses), k(kpi.FirstResponseTimeSum, kpi.FirstResponses)
-	replyRate := k(kpi.InquiriesReplied, kpi.Inquiries)
+	rt, frt := rules.KPIOf(kpi.ResponseTime), rules.KPIOf(kpi.FirstResponseTime)
+	replyRate := rules.KPIOf(kpi.ReplyRate)
 	target := cfg.ResponseTimeThreshold.Seconds()
 	breaches := liveBreaches(cfg)
 	breachDesc := fmt.Sprintf("buyers waiting longer than %s but not %s (CONTRACT §3's live breach: %s)",
@@ -90,19 +85,29 @@ func shopOverview(cfg rules.Config) *dashboard.DashboardBuilder {
 		Thresholds(thresholds("green", step{1, "red"})).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)))
 
-	rows := []struct {
+	// One row per section of the catalogue, in the order the sections first appear, each
+	// with its KPIs in the catalogue's order.
+	type row struct {
 		title string
 		span  uint32
 		kpis  []rules.KPI
-	}{
-		{"Response, " + WindowVar, halfW, []rules.KPI{rt, k(kpi.ResponsesWithin, kpi.Responses), frt,
-			k(kpi.ResponseBusinessTimeSum, kpi.Responses), k(kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses)}},
-		{"Replies and conversion, " + windowTitle(replyRate.Windows()), halfW, []rules.KPI{
-			k(kpi.BuyerMessagesReplied, kpi.BuyerMessages), replyRate, k(kpi.InquiriesGuided, kpi.InquiriesReplied),
-			k(kpi.InquiriesGuided, kpi.Inquiries), k(kpi.GuidedGMV, kpi.InquiriesGuided), k(kpi.OrdersPaid, kpi.OrdersCreated),
-			k(kpi.HumanMessages, kpi.BuyerMessages)}},
-		{"Refunds, " + kpi.W28d, thirdW, []rules.KPI{k(kpi.RefundsDisputed, kpi.OrdersPaid), k(kpi.RefundsByMerchant, kpi.RefundsCompleted),
-			k(kpi.RefundDurationSum, kpi.RefundsCompleted)}},
+	}
+	var rows []row
+	at := map[string]int{}
+	for _, k := range rules.ShopKPIs() {
+		i, ok := at[k.Section]
+		if !ok {
+			i = len(rows)
+			at[k.Section] = i
+			rows = append(rows, row{title: k.Section + ", " + windowTitle(k.Windows())})
+		}
+		rows[i].kpis = append(rows[i].kpis, k)
+	}
+	for i := range rows {
+		rows[i].span = halfW
+		if len(rows[i].kpis) == 3 {
+			rows[i].span = thirdW
+		}
 	}
 	for _, r := range rows {
 		b.WithRow(dashboard.NewRowBuilder(r.title))
@@ -157,8 +162,8 @@ func kpiGraph(k rules.KPI, matchers ...string) *timeseries.PanelBuilder {
 	}
 	desc := fmt.Sprintf("%s / %s (recording rule %s), windows %s; absent while the denominator is 0.",
 		k.Num, k.Den, k.Record, strings.Join(k.Windows(), ", "))
-	p := graph(k.Name+" "+k.Local+", "+windowTitle(k.Windows()), desc, unit(k.Kind), query(inWindow(k.Record, k.Windows(), matchers...), legend))
-	if k.Kind == rules.Ratio {
+	p := graph(k.Name+" "+k.Local+", "+windowTitle(k.Windows()), desc, unit(k.Unit), query(inWindow(k.Record, k.Windows(), matchers...), legend))
+	if k.Unit == kpi.Share {
 		p.Min(0).Max(1)
 	}
 	return p

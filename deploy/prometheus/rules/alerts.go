@@ -84,46 +84,46 @@ func LoadBands(cfg Config) []Band {
 func Alerts(cfg Config) []Group {
 	up := "up{" + cfg.Selector + "}"
 	kpis := Group{Name: "cskpi.kpi.alerts", Rules: []Rule{
-		alert(cfg, ResponseTimeHigh, Warning, cfg.ResponseTimeFor,
+		alert(cfg, ResponseTimeHigh, Warning, cfg.ResponseTimeFor, fmt.Sprintf("a shop's average response time over %s is above its response target (%s without one)", cfg.ResponseTimeWindow, Duration(cfg.ResponseTimeThreshold)),
 			forShop(fmt.Sprintf("%[1]s{window=%[2]q}\n> on (shop) group_left ()\n(%[3]s or on (shop) (0 * %[1]s{window=%[2]q} + %[4]s))",
-				ResponseTimeMean, cfg.ResponseTimeWindow, ShopTarget, seconds(cfg.ResponseTimeThreshold))),
+				Record(kpi.ResponseTime), cfg.ResponseTimeWindow, ShopTarget, seconds(cfg.ResponseTimeThreshold))),
 			"Shop {{ $labels.shop }} answers buyers in {{ $value | humanizeDuration }} on average.",
 			fmt.Sprintf("The average response time (响应时长) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above its response target (the shop directory's response_target, %s without one) for %s. Whom to answer: %s?shop={{ $labels.shop }}",
 				cfg.ResponseTimeWindow, Duration(cfg.ResponseTimeThreshold), Duration(cfg.ResponseTimeFor), cfg.WaitingAPI)),
-		alert(cfg, BuyerWaiting, Warning, cfg.WaitingWarningFor,
+		alert(cfg, BuyerWaiting, Warning, cfg.WaitingWarningFor, fmt.Sprintf("buyers of a shop have waited over %s (but not %s) at every evaluation", Duration(cfg.WaitingWarning), Duration(cfg.WaitingGivenUp)),
 			forShop(liveBreach(cfg.WaitingWarning, cfg.WaitingGivenUp)),
 			"Buyers of shop {{ $labels.shop }} waiting over "+Duration(cfg.WaitingWarning)+" for a reply: {{ $value }}.",
 			fmt.Sprintf("Shop {{ $labels.shop }} has had buyers waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
 				Duration(cfg.WaitingWarning), Duration(cfg.WaitingGivenUp), Duration(cfg.WaitingWarningFor), cfg.WaitingAPI, Duration(cfg.WaitingWarning))),
-		alert(cfg, BuyerWaiting, Critical, cfg.WaitingCriticalFor,
+		alert(cfg, BuyerWaiting, Critical, cfg.WaitingCriticalFor, fmt.Sprintf("buyers of a shop have waited over %s (but not %s) at every evaluation", Duration(cfg.WaitingCritical), Duration(cfg.WaitingGivenUp)),
 			forShop(liveBreach(cfg.WaitingCritical, cfg.WaitingGivenUp)),
 			"Buyers of shop {{ $labels.shop }} waiting over "+Duration(cfg.WaitingCritical)+" for a reply: {{ $value }}.",
 			fmt.Sprintf("Shop {{ $labels.shop }} has had buyers waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
 				Duration(cfg.WaitingCritical), Duration(cfg.WaitingGivenUp), Duration(cfg.WaitingCriticalFor), cfg.WaitingAPI, Duration(cfg.WaitingCritical))),
-		alert(cfg, AgentOverloaded, Warning, cfg.AgentFor,
+		alert(cfg, AgentOverloaded, Warning, cfg.AgentFor, fmt.Sprintf("an agent served more than %d buyers in 24 h", cfg.AgentBuyersServedMax),
 			forShop(fmt.Sprintf(`%s{window="24h"} > %d`, Sum(kpi.AgentBuyersServed), cfg.AgentBuyersServedMax)),
 			"Agent {{ $labels.agent }} of shop {{ $labels.shop }} served {{ $value }} buyers in 24 h: add staff.",
 			fmt.Sprintf("Agent {{ $labels.agent }} of shop {{ $labels.shop }} served {{ $value }} buyers (日接待量) in the last 24 h, above %d: the \"add staff\" load band.",
 				cfg.AgentBuyersServedMax)),
 	}}
 	service := Group{Name: "cskpi.service.alerts", Rules: []Rule{
-		alert(cfg, TargetDown, Critical, cfg.TargetDownFor,
+		alert(cfg, TargetDown, Critical, cfg.TargetDownFor, "Prometheus fails to scrape a cskpi target",
 			up+" == 0",
 			"cskpi target {{ $labels.instance }} is down.",
 			"Prometheus has failed to scrape cskpi at {{ $labels.instance }} (job {{ $labels.job }}) for "+Duration(cfg.TargetDownFor)+": its share of the KPIs is missing, and the KPI alerts cannot fire for it."),
-		alert(cfg, ConsumerLagGrowing, Warning, cfg.LagGrowingFor,
+		alert(cfg, ConsumerLagGrowing, Warning, cfg.LagGrowingFor, "a topic's consumer lag is above 0 and rising (5-minute slope)",
 			LagSum+" > 0 and deriv("+LagSum+"[5m]) > 0",
 			"cskpi falls behind on {{ $labels.topic }}: {{ $value }} records not yet applied.",
 			"The consumer lag of cskpi on topic {{ $labels.topic }} is {{ $value }} records and has kept growing for "+Duration(cfg.LagGrowingFor)+": the KPIs are going stale."),
-		alert(cfg, RedisDown, Critical, cfg.RedisDownFor,
+		alert(cfg, RedisDown, Critical, cfg.RedisDownFor, "an instance cannot reach Redis",
 			"cskpi_redis_up == 0",
 			"cskpi at {{ $labels.instance }} cannot reach Redis.",
 			"cskpi at {{ $labels.instance }} has had no answer from Redis for "+Duration(cfg.RedisDownFor)+": it applies nothing, and its KPIs are frozen."),
-		alert(cfg, KafkaDown, Critical, cfg.KafkaDownFor,
+		alert(cfg, KafkaDown, Critical, cfg.KafkaDownFor, "an instance cannot reach the brokers",
 			"cskpi_kafka_up == 0",
 			"cskpi at {{ $labels.instance }} cannot reach Kafka.",
 			"cskpi at {{ $labels.instance }} has had no answer from the Kafka brokers for "+Duration(cfg.KafkaDownFor)+": it consumes nothing, and its lag is unknown."),
-		alert(cfg, EventsRejected, Warning, cfg.RejectedFor,
+		alert(cfg, EventsRejected, Warning, cfg.RejectedFor, fmt.Sprintf("more than %s of a topic's records (and at least %d) rejected over %s", strconv.FormatFloat(cfg.RejectedShare*100, 'f', -1, 64)+"%", cfg.RejectedMin, Duration(cfg.RejectedWindow)),
 			// The count floor keeps a topic of a few records (a quiet orders topic) from
 			// paging on one bad record.
 			fmt.Sprintf("sum without (instance, pod, reason) (rate(cskpi_events_rejected_total{%[1]s}[%[2]s]))\n/\nsum without (instance, pod, outcome) (rate(cskpi_events_total{%[1]s}[%[2]s]))\n> %[3]s\nand\nsum without (instance, pod, reason) (increase(cskpi_events_rejected_total{%[1]s}[%[2]s])) >= %[4]d",
@@ -131,7 +131,7 @@ func Alerts(cfg Config) []Group {
 			"cskpi rejects {{ $value | humanizePercentage }} of the records of {{ $labels.topic }}.",
 			fmt.Sprintf("cskpi has rejected {{ $value | humanizePercentage }} of the records of topic {{ $labels.topic }} over the last %s, above %s (and at least %d records) for %s. They count in no KPI; each was copied to the dead-letter topic with header cskpi-reject-reason; job:cskpi_events_rejected:rate5m says which reasons.",
 				Duration(cfg.RejectedWindow), strconv.FormatFloat(cfg.RejectedShare*100, 'f', -1, 64)+"%", cfg.RejectedMin, Duration(cfg.RejectedFor))),
-		alert(cfg, RejectReasonNew, Info, 0,
+		alert(cfg, RejectReasonNew, Info, 0, fmt.Sprintf("records of a topic rejected for a reason none was rejected for in the %s before", Duration(cfg.RejectReasonHistory)),
 			// The last clause asks that the topic was consumed two windows ago already: the
 			// reasons of a deployment's first window are its baseline, not news.
 			fmt.Sprintf("sum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[3]s])) > 0\nunless\nsum %[1]s (increase(cskpi_events_rejected_total{%[2]s}[%[4]s] offset %[3]s)) > 0\nand ignoring (reason)\ncount without (instance, pod, outcome) (cskpi_events_total{%[2]s} offset %[5]s)",
@@ -139,26 +139,26 @@ func Alerts(cfg Config) []Group {
 			"cskpi rejects records of {{ $labels.topic }} for a new reason: {{ $labels.reason }}.",
 			fmt.Sprintf("cskpi rejected about {{ $value | humanize }} records of topic {{ $labels.topic }} in the last %s for reason {{ $labels.reason }}, which it had not rejected any for in the %s before: a producer changed? Each was copied to the dead-letter topic with header cskpi-reject-reason.",
 				Duration(cfg.RejectReasonWindow), Duration(cfg.RejectReasonHistory))),
-		alert(cfg, NoEventsApplied, Critical, max(cfg.NoEventsFor-noEventsRange, 0),
+		alert(cfg, NoEventsApplied, Critical, max(cfg.NoEventsFor-noEventsRange, 0), fmt.Sprintf("no record of a topic applied for %s while its lag stayed above 0", Duration(cfg.NoEventsFor)),
 			fmt.Sprintf("%s > 0\nand\nsum without (instance, pod, outcome) (increase(cskpi_events_total{outcome=\"applied\"}[%s])) == 0",
 				LagSum, Duration(noEventsRange)),
 			"cskpi applies nothing on {{ $labels.topic }} although {{ $value }} records wait.",
 			fmt.Sprintf("cskpi has applied no record of topic {{ $labels.topic }} for %s while its consumer lag stayed above 0 (now {{ $value }} records): consumption is stuck.",
 				Duration(cfg.NoEventsFor))),
-		alert(cfg, PartitionStateMissing, Critical, 0,
+		alert(cfg, PartitionStateMissing, Critical, 0, "a partition's Redis state is gone while Kafka has committed offsets for it",
 			"cskpi_partition_state_missing == 1",
 			"cskpi at {{ $labels.instance }} refuses partition {{ $labels.partition }}: its Redis state is gone.",
 			"cskpi at {{ $labels.instance }} found no Redis state for partition {{ $labels.partition }} although Kafka has committed offsets for it, and refuses to consume it: restore Redis or restart with --state.rebuild-missing."),
-		alert(cfg, PartitionsUnowned, Critical, cfg.PartitionsUnownedFor,
+		alert(cfg, PartitionsUnowned, Critical, cfg.PartitionsUnownedFor, "the instances own fewer partition numbers between them than the input topics have",
 			fmt.Sprintf("sum %[1]s (cskpi_partitions_owned{%[2]s})\n<\nmax %[1]s (cskpi_group_partitions{%[2]s})", overInstances, cfg.Selector),
 			"cskpi instances own only {{ $value }} of the input topics' partition numbers between them.",
 			"The cskpi instances own {{ $value }} partition numbers between them, fewer than the input topics have, for "+Duration(cfg.PartitionsUnownedFor)+": the KPIs of the shops on the others are frozen and their lag is exported by no one. Usually a dead member the group has not dropped yet, or a partition refused for missing state."),
-		alert(cfg, PartitionStateRefused, Critical, cfg.StateRefusedFor,
+		alert(cfg, PartitionStateRefused, Critical, cfg.StateRefusedFor, "an instance cannot read a partition's stored state (a newer build's, or damaged) and holds it",
 			"cskpi_partition_state_refused == 1",
 			"cskpi at {{ $labels.instance }} holds partition {{ $labels.partition }}: it cannot read its stored state ({{ $labels.reason }}).",
 			"cskpi at {{ $labels.instance }} cannot read the stored state of partition {{ $labels.partition }} (reason {{ $labels.reason }}: newer = written by a newer cskpi build, damaged = does not decode) and has held it unconsumed for "+
 				Duration(cfg.StateRefusedFor)+"; nothing is written to it. A rolling update clears it when the partition moves to the newer build; otherwise see the instance's STORED STATE REFUSED log line."),
-		alert(cfg, PartitionStalled, Critical, 0,
+		alert(cfg, PartitionStalled, Critical, 0, "a partition's consumer has failed at one stage for a minute without committing a batch",
 			"cskpi_partition_stalled == 1",
 			"cskpi at {{ $labels.instance }} is stalled on partition {{ $labels.partition }} at stage {{ $labels.stage }}.",
 			"The consumer of partition {{ $labels.partition }} at {{ $labels.instance }} has failed at stage {{ $labels.stage }} for over a minute without committing a batch: its KPIs stop moving. The instance's PARTITION STALLED log line has the error."),
@@ -166,8 +166,11 @@ func Alerts(cfg Config) []Group {
 	return []Group{kpis, service}
 }
 
-func alert(cfg Config, name, severity string, dur time.Duration, expr, summary, description string) Rule {
+// alert declares an alert; when says in a few words when it fires, for the runbook's
+// table (docs/RUNBOOK.md is generated from it, as the rule files are).
+func alert(cfg Config, name, severity string, dur time.Duration, when, expr, summary, description string) Rule {
 	r := Rule{
+		When:   when,
 		Alert:  name,
 		Expr:   expr,
 		Labels: map[string]string{"severity": severity},

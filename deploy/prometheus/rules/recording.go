@@ -1,8 +1,8 @@
 package rules
 
 import (
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cskpi/cskpi/windows/kpi"
@@ -25,10 +25,6 @@ const overInstances = "without (instance, pod)"
 // DefaultResponseTarget is a shop's response target when the directory gives none (CONTRACT §6).
 const DefaultResponseTarget = 15 * time.Second
 
-// ResponseTimeMean is the average response time per shop and window, which the
-// response-time alert watches.
-const ResponseTimeMean = "shop:cskpi_response_time_seconds:mean"
-
 // Health recording rules.
 const (
 	EventsRate   = "job:cskpi_events:rate5m"          // records per second by topic, outcome
@@ -36,79 +32,45 @@ const (
 	LagSum       = "job:cskpi_consumer_lag:sum"       // records not yet applied, by topic
 )
 
-// Kind says what a KPI's value is, for annotations and dashboard units.
-type Kind uint8
-
-const (
-	Ratio   Kind = iota // a share, 0..1
-	Seconds             // a mean duration
-	Yuan                // a mean amount
-	Number              // a plain quotient or count
-)
-
-// KPI is one quotient of CONTRACT §4, recorded per shop (or agent) and window.
+// KPI is a KPI of the catalogue in windows/kpi (kpi.Ratios, where each is declared once)
+// with the recording rule that computes it.
 type KPI struct {
-	Record   string // recording rule
-	Name     string // English name
-	Local    string // the platforms' name
-	Num, Den kpi.ID // metric families of the numerator and the denominator
-	Kind     Kind
+	kpi.Ratio
+	Record string
 }
 
-// Windows are the windows the KPI exists for: those both families have.
-func (k KPI) Windows() []string {
-	num, den := k.Num.Family(), k.Den.Family()
-	var out []string
-	for _, w := range num.Windows {
-		if slices.Contains(den.Windows, w) {
-			out = append(out, w)
-		}
+// KPIOf is KPI id with its recording rule.
+func KPIOf(id kpi.RatioID) KPI { return KPI{Ratio: id.Ratio(), Record: Record(id)} }
+
+// Record names the recording rule of a KPI after Prometheus' level:metric:operations:
+// a mean duration is level:<the sum's name without _sum>:mean, anything else
+// level:<numerator>_per_<denominator>:ratio.
+func Record(id kpi.RatioID) string {
+	r := id.Ratio()
+	num, den := r.Num.Name(), r.Den.Name()
+	if r.Unit == kpi.Duration && strings.HasSuffix(num, "_sum") {
+		return levelOf(r.Num) + ":" + strings.TrimSuffix(num, "_sum") + ":mean"
+	}
+	return levelOf(r.Num) + ":" + num + "_per_" + strings.TrimPrefix(den, "cskpi_") + ":ratio"
+}
+
+// ShopKPIs lists CONTRACT §4's shop KPIs in the catalogue's order. The agent load band
+// (日接待量) is no quotient: it is Sum(kpi.AgentBuyersServed) against LoadBands.
+func ShopKPIs() []KPI { return kpisAt(kpi.ShopWindow) }
+
+// AgentKPIs are the per-agent KPIs of the agent leaderboard and the scorecard.
+func AgentKPIs() []KPI { return kpisAt(kpi.AgentWindow) }
+
+func kpisAt(l kpi.Level) []KPI {
+	var out []KPI
+	for _, r := range kpi.RatiosAt(l) {
+		out = append(out, KPIOf(r.ID))
 	}
 	return out
 }
 
-// ShopKPIs lists CONTRACT §4's KPI catalogue in its order. The last entry of the catalogue,
-// the agent load band (日接待量), is no quotient: it is Sum(kpi.AgentBuyersServed) against
-// LoadBands.
-func ShopKPIs() []KPI {
-	return []KPI{
-		{ResponseTimeMean, "Average response time", "响应时长", kpi.ResponseTimeSum, kpi.Responses, Seconds},
-		{"shop:cskpi_responses_within_per_responses:ratio", "Response rate (≤ le seconds)", "15秒/3分钟响应率", kpi.ResponsesWithin, kpi.Responses, Ratio},
-		{"shop:cskpi_buyer_messages_replied_24h_per_buyer_messages:ratio", "24 h reply rate", "24H回复率", kpi.BuyerMessagesReplied, kpi.BuyerMessages, Ratio},
-		{"shop:cskpi_inquiries_replied_per_inquiries:ratio", "Reply rate", "回复率", kpi.InquiriesReplied, kpi.Inquiries, Ratio},
-		{"shop:cskpi_inquiries_guided_per_inquiries_replied:ratio", "Consult conversion", "咨询转化率", kpi.InquiriesGuided, kpi.InquiriesReplied, Ratio},
-		{"shop:cskpi_inquiries_guided_per_inquiries:ratio", "Inquiry conversion", "询单转化率", kpi.InquiriesGuided, kpi.Inquiries, Ratio},
-		{"shop:cskpi_guided_gmv_yuan_per_inquiries_guided:ratio", "Inquiry order value", "询单客单价", kpi.GuidedGMV, kpi.InquiriesGuided, Yuan},
-		{"shop:cskpi_orders_paid_per_orders_created:ratio", "Payment rate", "支付率", kpi.OrdersPaid, kpi.OrdersCreated, Ratio},
-		{"shop:cskpi_human_messages_per_buyer_messages:ratio", "Q&A ratio", "问答比", kpi.HumanMessages, kpi.BuyerMessages, Number},
-		{"shop:cskpi_refunds_disputed_per_orders_paid:ratio", "Refund dispute rate", "退款纠纷率", kpi.RefundsDisputed, kpi.OrdersPaid, Ratio},
-		{"shop:cskpi_refunds_completed_by_merchant_per_refunds_completed:ratio", "Refund self-completion rate", "退款自主完结率", kpi.RefundsByMerchant, kpi.RefundsCompleted, Ratio},
-		{"shop:cskpi_refund_duration_seconds:mean", "Refund completion time", "退款完结时长", kpi.RefundDurationSum, kpi.RefundsCompleted, Seconds},
-		{"shop:cskpi_first_response_time_seconds:mean", "First response time", "首次响应时长", kpi.FirstResponseTimeSum, kpi.FirstResponses, Seconds},
-		{"shop:cskpi_response_business_time_seconds:mean", "Business-hours response time", "工作时间响应时长", kpi.ResponseBusinessTimeSum, kpi.Responses, Seconds},
-		{"shop:cskpi_first_response_business_time_seconds:mean", "Business-hours first response time", "工作时间首次响应时长", kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses, Seconds},
-	}
-}
-
-// AgentKPIs are the per-agent quotients of the agent leaderboard.
-func AgentKPIs() []KPI {
-	return []KPI{
-		{"shop_agent:cskpi_agent_response_time_seconds:mean", "Average response time", "响应时长", kpi.AgentResponseTimeSum, kpi.AgentResponses, Seconds},
-		{"shop_agent:cskpi_agent_inquiries_guided_per_agent_inquiries_replied:ratio", "Consult conversion", "咨询转化率", kpi.AgentInquiriesGuided, kpi.AgentInquiriesReplied, Ratio},
-		{"shop_agent:cskpi_agent_guided_gmv_yuan_per_agent_inquiries_guided:ratio", "Inquiry order value", "询单客单价", kpi.AgentGuidedGMV, kpi.AgentInquiriesGuided, Yuan},
-		{AgentFirstResponseMean, "First response time", "首次响应时长", kpi.AgentFirstResponseTimeSum, kpi.AgentFirstResponses, Seconds},
-		{"shop_agent:cskpi_agent_response_business_time_seconds:mean", "Business-hours response time", "工作时间响应时长", kpi.AgentResponseBusinessTimeSum, kpi.AgentResponses, Seconds},
-		{AgentQARatio, "Q&A ratio", "问答比", kpi.AgentMessages, kpi.AgentBuyerMessagesAnswered, Number},
-	}
-}
-
-// Agent KPIs the scorecard and the dashboards name.
+// The agent scorecard's recording rules.
 const (
-	AgentResponseTimeMean  = "shop_agent:cskpi_agent_response_time_seconds:mean"
-	AgentConversion        = "shop_agent:cskpi_agent_inquiries_guided_per_agent_inquiries_replied:ratio"
-	AgentOrderValue        = "shop_agent:cskpi_agent_guided_gmv_yuan_per_agent_inquiries_guided:ratio"
-	AgentFirstResponseMean = "shop_agent:cskpi_agent_first_response_time_seconds:mean"
-	AgentQARatio           = "shop_agent:cskpi_agent_messages_per_agent_buyer_messages_answered:ratio"
 	// AgentScorePart is one measured part of the scorecard, 0..1, with a part label.
 	AgentScorePart = "shop_agent:cskpi_agent_scorecard_part:ratio"
 	// AgentScore is the 客服绩效 scorecard: the weighted parts over their measured weight.
@@ -128,9 +90,9 @@ func scorecard(cfg Config) []Rule {
 		return `label_replace(clamp_max(` + expr + `, 1), "part", "` + name + `", "", "")`
 	}
 	target := ShopTarget
-	rt := AgentResponseTimeMean + w
-	parts := part("conversion", AgentConversion+w+" / "+num(sc.Conversion)) +
-		"\nor " + part("order_value", AgentOrderValue+w+" / "+num(sc.OrderValue)) +
+	rt := Record(kpi.AgentResponseTime) + w
+	parts := part("conversion", Record(kpi.AgentConsultConversion)+w+" / "+num(sc.Conversion)) +
+		"\nor " + part("order_value", Record(kpi.AgentInquiryOrderValue)+w+" / "+num(sc.OrderValue)) +
 		"\nor " + part("response_time", "("+target+" / on (shop) group_right () "+rt+")\n  or ("+seconds(DefaultResponseTarget)+" / "+rt+")")
 	weighted := func(name string, weight float64) string {
 		return num(weight) + ` * ` + AgentScorePart + `{part="` + name + `"}`
@@ -151,13 +113,14 @@ func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // Sum is the recording rule that aggregates a KPI family over instances: a sum, but the
 // max for the oldest wait, which is a duration and not a count.
-func Sum(id kpi.ID) string {
-	f := id.Family()
-	level := ShopLevel
-	if f.Level == kpi.AgentWindow || f.Level == kpi.AgentOnly {
-		level = AgentLevel
+func Sum(id kpi.ID) string { return levelOf(id) + ":" + id.Name() + ":" + overOp(id) }
+
+// levelOf is the aggregation level of a family's recording rules.
+func levelOf(id kpi.ID) string {
+	if l := id.Family().Level; l == kpi.AgentWindow || l == kpi.AgentOnly {
+		return AgentLevel
 	}
-	return level + ":" + f.Name + ":" + overOp(id)
+	return ShopLevel
 }
 
 // overOp aggregates a family over instances: the oldest wait is a duration, the rest sum.

@@ -14,6 +14,8 @@ type Group struct {
 
 // Rule is a recording or an alerting rule.
 type Rule struct {
+	// When says in a few words when an alert fires, for the runbook; not part of the file.
+	When        string            `yaml:"-"`
 	Record      string            `yaml:"record,omitempty"`
 	Alert       string            `yaml:"alert,omitempty"`
 	Expr        string            `yaml:"expr"`
