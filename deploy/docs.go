@@ -20,12 +20,14 @@ import (
 const (
 	RunbookFile  = "docs/RUNBOOK.md"
 	ContractFile = "docs/CONTRACT.md"
+	ReadmeFile   = "README.md"
 )
 
 // DocSections renders every generated section, by doc and section name.
 func DocSections(cfg rules.Config) map[string]map[string]string {
 	return map[string]map[string]string{
 		RunbookFile: {"alerts": alertTable(cfg)},
+		ReadmeFile:  {"families": familyList()},
 		ContractFile: {
 			"families": familyTable(),
 			"ratios":   ratioTable(),
@@ -98,4 +100,25 @@ func ratioTable() string {
 			strings.Join(r.Windows(), " "), rules.Record(r.ID))
 	}
 	return b.String()
+}
+
+// familyList is the README's short list of the KPI families by level, from windows/kpi.
+func familyList() string {
+	names := func(levels ...kpi.Level) string {
+		var out []string
+		for _, f := range kpi.Families() {
+			for _, l := range levels {
+				if f.Level == l {
+					n := "`" + f.Name
+					if extra := f.LabelNames()[len(f.LabelNames())-1]; extra == "le" || extra == "seconds" {
+						n += "{" + extra + "}"
+					}
+					out = append(out, n+"`")
+				}
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	return "Shop level (`shop`, `window`): " + names(kpi.ShopWindow) + "; without window: " + names(kpi.ShopOnly) + ".\n\n" +
+		"Agent level (`shop`, `agent`, `window`): " + names(kpi.AgentWindow) + "; without window: " + names(kpi.AgentOnly) + ".\n"
 }
