@@ -292,7 +292,7 @@ func (m *member) claim(ctx context.Context, partitions int) {
 	cg := m.cg
 	m.mu.Unlock()
 	if cg != nil {
-		// Close waits for the generation's workers to stop; the poll loop must not.
+		// Close waits for the generation's workers to stop; the health poller must not.
 		go cg.Close()
 	}
 }
