@@ -51,7 +51,7 @@ type member struct {
 	newWorker func(part int) *worker
 	runWorker func(ctx context.Context, w *worker, committed map[string]int64)
 
-	joined   atomic.Bool  // a generation is running
+	joined   atomic.Bool  // the last join succeeded; false once one fails or the membership ends
 	id       atomic.Value // string: this member's id in the current generation
 	genStart atomic.Int64 // unix nanos the current generation began, 0 between generations
 
@@ -76,7 +76,8 @@ type group interface {
 
 // generation is one generation of the group, as a member uses it.
 type generation interface {
-	// assigned is this member's id and its partitions by topic, with their committed offsets.
+	// assigned is the generation's id, this member's id in it, and the member's partitions
+	// by topic with their committed offsets.
 	assigned() (id int32, member string, assignments map[string][]kafka.PartitionAssignment)
 	// Start runs fn until the generation ends; the generation ends when any fn returns.
 	Start(fn func(ctx context.Context))
