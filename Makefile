@@ -58,5 +58,5 @@ bench:
 
 # Go micro-benchmarks (decoder, state, generator).
 microbench:
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./pipeline/produce
-	$(GO) test -run='^$$' -bench=. -benchmem ./event ./windows ./pipeline/synth
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x ./traffic/produce
+	$(GO) test -run='^$$' -bench=. -benchmem ./event ./windows ./traffic/synth

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cskpi/cskpi/demo"
 	"github.com/cskpi/cskpi/deploy/grafana/dashboards"
 	"github.com/cskpi/cskpi/deploy/prometheus/rules"
 	"github.com/cskpi/cskpi/internal/testenv"
-	"github.com/cskpi/cskpi/pipeline/demo"
-	"github.com/cskpi/cskpi/pipeline/produce"
+	"github.com/cskpi/cskpi/traffic/produce"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -42,7 +42,7 @@ const (
 	e2eDataTimeout  = 45 * time.Second
 	e2eAlertTimeout = 30 * time.Second
 	demoStopTimeout = 30 * time.Second
-	slowShop        = "shop-001" // the demo's slow shop (pipeline/demo: SlowShops 1)
+	slowShop        = "shop-001" // the demo's slow shop (package demo: SlowShops 1)
 	demoShops       = 6
 )
 
@@ -187,7 +187,7 @@ scrape_configs:
 	t.Logf("end to end in %v", time.Since(began).Round(time.Millisecond))
 }
 
-// startDemo runs pipeline/demo in-process until the test ends and returns its metrics
+// startDemo runs package demo in-process until the test ends and returns its metrics
 // address and its broker addresses.
 func startDemo(t *testing.T) (addr string, brokers []string) {
 	t.Helper()
@@ -260,7 +260,7 @@ func publishRefunds(t *testing.T, brokers []string) {
 	}
 }
 
-// demoBots are the agent ids of pipeline/synth's auto-reply accounts, which send only auto
+// demoBots are the agent ids of traffic/synth's auto-reply accounts, which send only auto
 // messages.
 var demoBots = []string{"alime", "auto-reply"}
 

@@ -13,7 +13,7 @@ import (
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/internal/testenv"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 // BenchmarkAdmit: validating and applying one realistic record to a partition mirror, the

@@ -207,7 +207,7 @@ func TestBusyPortFailsFirst(t *testing.T) {
 
 // TestLoadgenOffTerminal: away from a terminal (compose, CI) loadgen keeps to its two log
 // lines; the spinner and its plain summary line are for terminals
-// (pipeline/produce's TestLoadgenProgressOnTerminal).
+// (traffic/produce's TestLoadgenProgressOnTerminal).
 func TestLoadgenOffTerminal(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders"))
 	if err != nil {

@@ -24,8 +24,8 @@ import (
 
 	"github.com/cskpi/cskpi/internal/difftest"
 	"github.com/cskpi/cskpi/internal/testenv"
-	"github.com/cskpi/cskpi/pipeline/produce"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/produce"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 const topicM, topicO, topicDL = "cs.messages", "cs.orders", "cs.deadletter"

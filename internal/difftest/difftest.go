@@ -27,7 +27,7 @@ import (
 	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/internal/testlog"
-	"github.com/cskpi/cskpi/pipeline/produce"
+	"github.com/cskpi/cskpi/traffic/produce"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/kpi"
 	"github.com/cskpi/cskpi/windows/reference"

@@ -20,7 +20,7 @@ import (
 	"github.com/cskpi/cskpi/internal/difftest"
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/pipeline"
-	"github.com/cskpi/cskpi/pipeline/serve"
+	"github.com/cskpi/cskpi/serve"
 )
 
 // TestDifferential: seeded logs through the streaming service with the event clock give

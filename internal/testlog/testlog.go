@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cskpi/cskpi/event"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 // Config shapes a differential-test log.

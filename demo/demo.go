@@ -24,10 +24,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cskpi/cskpi/pipeline"
-	"github.com/cskpi/cskpi/pipeline/produce"
-	"github.com/cskpi/cskpi/pipeline/serve"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/serve"
 	"github.com/cskpi/cskpi/sinks"
+	"github.com/cskpi/cskpi/traffic/produce"
+	"github.com/cskpi/cskpi/traffic/synth"
 	"github.com/cskpi/cskpi/windows"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/event/jsonl"
 	"github.com/cskpi/cskpi/internal/testlog"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 const partitions = 4

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/internal/testlog"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 func lines(g *synth.Generator, n int) [][]byte {

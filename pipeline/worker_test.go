@@ -21,40 +21,6 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// fakeStore keeps the change sets it is given. With hold set, Commit signals entered and
-// waits for release before it answers: a commit in flight.
-type fakeStore struct {
-	mu      sync.Mutex
-	commits []*windows.ChangeSet
-	err     error
-	hold    bool
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (f *fakeStore) Load(context.Context, *windows.Partition) error { return nil }
-func (f *fakeStore) StreamTime(context.Context) (int64, bool, error) {
-	return 0, false, nil
-}
-func (f *fakeStore) LoadScripts(context.Context) error { return nil }
-func (f *fakeStore) Claim(context.Context, string, []int, int, time.Duration) ([]bool, error) {
-	return nil, nil
-}
-
-func (f *fakeStore) Commit(ctx context.Context, cs *windows.ChangeSet) error {
-	if f.hold {
-		f.entered <- struct{}{}
-		<-f.release
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	f.commits = append(f.commits, cs)
-	return nil
-}
-
 type fakeDLQ struct{ msgs []kafka.Message }
 
 func (d *fakeDLQ) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
@@ -64,8 +30,9 @@ func (d *fakeDLQ) WriteMessages(_ context.Context, msgs ...kafka.Message) error 
 
 var testBase = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
 
-// testWorker is a worker of partition 0 over an empty mirror, with the event clock.
-func testWorker(t *testing.T, store Store) (*worker, *prometheus.Registry) {
+// testEnv is what a service's workers share, with the event clock and a log that is
+// discarded.
+func testEnv(t *testing.T, store Store) (*env, *prometheus.Registry) {
 	t.Helper()
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
@@ -82,9 +49,15 @@ func testWorker(t *testing.T, store Store) (*worker, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg, []string{"m", "o"}, func() float64 { return 0 }, func() float64 { return 0 })
 	clock := &streamClock{gauge: m.streamTime}
-	e := &env{opt: opt, m: m, stream: clock, asOf: func() int64 { ts, _ := clock.Get(); return ts }}
+	return &env{opt: opt, m: m, stream: clock, asOf: func() int64 { ts, _ := clock.Get(); return ts }}, reg
+}
+
+// testWorker is a worker of partition 0 over an empty mirror, with the event clock.
+func testWorker(t *testing.T, store Store) (*worker, *prometheus.Registry) {
+	t.Helper()
+	e, reg := testEnv(t, store)
 	w := newWorker(0, e)
-	w.export(windows.NewPartition(0, opt.Windows))
+	w.export(windows.NewPartition(0, e.opt.Windows))
 	return w, reg
 }
 
@@ -224,35 +197,6 @@ func TestWorkerFailedCommitUnexports(t *testing.T) {
 			}
 		})
 	}
-}
-
-// logRecords is a slog handler that keeps what is logged.
-type logRecords struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recs = append(l.recs, r)
-	return nil
-}
-func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecords) WithGroup(string) slog.Handler      { return l }
-
-// count is the number of records at level whose message contains sub.
-func (l *logRecords) count(level slog.Level, sub string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, r := range l.recs {
-		if r.Level == level && strings.Contains(r.Message, sub) {
-			n++
-		}
-	}
-	return n
 }
 
 // refusingStore refuses the partition's state while refusal is set, and then loads a

@@ -46,7 +46,7 @@ func TestDemoServesEveryFamily(t *testing.T) {
 		`cskpi_shop_info{name="杭州旗舰店",shop="shop-002",team="hangzhou"} 1`,
 		`cskpi_shop_response_target_seconds{shop="shop-003"} 60`, `cskpi_shop_open{shop="shop-003"}`,
 		"cskpi_config_last_reload_successful 1",
-		// What runs (serve's own registry has it too: pipeline/serve's TestBuildInfo).
+		// What runs (serve's own registry has it too: TestBuildInfo in serve/).
 		"cskpi_build_info{"}
 	for _, f := range kpi.Families() {
 		want = append(want, f.Name+"{")

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 // BenchmarkLines measures publishing against the in-process broker: an upper bound on the
@@ -38,7 +38,7 @@ func BenchmarkLines(b *testing.B) {
 // BenchmarkLoadgen measures live synthetic traffic against the in-process broker at a
 // rate above what one process can produce: records per second of the generator, the JSON
 // round trip and the client together.
-// go test -run=^$ -bench=Loadgen -benchtime=1x ./pipeline/produce
+// go test -run=^$ -bench=Loadgen -benchtime=1x ./traffic/produce
 func BenchmarkLoadgen(b *testing.B) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, DefaultMessagesTopic, DefaultOrdersTopic))
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/event/jsonl"
-	"github.com/cskpi/cskpi/pipeline/synth"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 // LoadgenOptions shape live synthetic traffic.
