@@ -86,7 +86,7 @@ func (p *Partition) expireConv(c *conv, tooOld int64) bool {
 	if c.open {
 		// A reply after end neither yields a sample nor answers any message within 24 h,
 		// and a buyer message after it abandons the episode: as if it were gone.
-		if end := max(c.start+horizon48, c.msgs[len(c.msgs)-1]+day); nextMsg > end {
+		if end := max(c.start+abandonAfter, c.msgs[len(c.msgs)-1]+repliedWithin); nextMsg > end {
 			c.open, c.msgs = false, nil
 			delete(p.open, c)
 			changed = true
@@ -95,7 +95,7 @@ func (p *Partition) expireConv(c *conv, tooOld int64) bool {
 	if keep(&c.cohorts, func(co cohort) bool {
 		// A payment in [t0, t0+48h] can still come; a reply only while it can be in time.
 		// (The cohort's local date ended before t0+48h, so no later message needs it.)
-		return tooOld <= co.t0+horizon48 && (co.replied || nextMsg <= co.t0+horizon48)
+		return tooOld <= co.t0+cohortHorizon && (co.replied || nextMsg <= co.t0+cohortHorizon)
 	}) {
 		changed = true
 	}

@@ -6,6 +6,10 @@ import (
 	"github.com/cskpi/cskpi/event"
 )
 
+// dupMemory is how long, in stream time, an accepted event id keeps making its copies
+// duplicates (CONTRACT §1): until stream time passes max(ts, S₀) + dupMemory.
+const dupMemory = hourNs
+
 type idKey [2]uint64
 
 func (p *Partition) idKey(id string) idKey {

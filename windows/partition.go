@@ -265,7 +265,7 @@ type Waiting struct {
 // minWait at as-of time a, among those counted by cskpi_waiting_conversations.
 func (p *Partition) Waiting(a int64, shop string, minWait int64, fn func(Waiting)) {
 	for c := range p.open {
-		if c.start > a || a-c.start > horizon48 || a-c.start < minWait {
+		if !waitsAt(c, a) || a-c.start < minWait {
 			continue
 		}
 		s, b, _ := strings.Cut(c.key, "/")

@@ -61,7 +61,7 @@ func (t *Totals) Add(p *Partition) {
 		}
 	}
 	for c := range p.open {
-		if c.start > t.a || t.a-c.start > horizon48 {
+		if !waitsAt(c, t.a) {
 			continue
 		}
 		shop, _, _ := strings.Cut(c.key, "/")
@@ -81,7 +81,7 @@ func (t *Totals) Add(p *Partition) {
 	for c, rs := range p.recent {
 		shop, _, _ := strings.Cut(c.key, "/")
 		for i, r := range rs {
-			if r.ts <= t.a-activeWindow || r.ts > t.a || seenAgent(rs[:i], r.agent, t.a) {
+			if !activeAt(r, t.a) || seenAgent(rs[:i], r.agent, t.a) {
 				continue
 			}
 			t.active[owner{shop, r.agent}]++
@@ -93,7 +93,7 @@ func (t *Totals) Add(p *Partition) {
 // so that a buyer counts once per agent.
 func seenAgent(earlier []reply, agent string, a int64) bool {
 	for _, r := range earlier {
-		if r.agent == agent && r.ts > a-activeWindow && r.ts <= a {
+		if r.agent == agent && activeAt(r, a) {
 			return true
 		}
 	}

@@ -12,14 +12,6 @@ const (
 	buckets15m = 15
 	buckets24h = 1440
 	buckets28d = 672
-
-	day = int64(24 * time.Hour)
-	// activeWindow is how far back a reply makes its buyer active for its agent (同时接待).
-	activeWindow = int64(15 * time.Minute)
-	horizon48    = 2 * day
-	// dupMemory is how long, in stream time, an accepted event id keeps making its copies
-	// duplicates (CONTRACT §1): until stream time passes max(ts, S₀) + dupMemory.
-	dupMemory = hourNs
 )
 
 // floorDiv is division rounding towards minus infinity, so buckets stay aligned for
@@ -64,17 +56,3 @@ const (
 	w28d
 	nWindows
 )
-
-// msBetween is a duration in whole milliseconds, floored, never below 0.
-func msBetween(earlier, later int64) int64 {
-	d := later - earlier
-	if d <= 0 {
-		return 0
-	}
-	return d / int64(time.Millisecond)
-}
-
-// dayNumber is the days since 1970-01-01 of a calendar date.
-func dayNumber(y int, m time.Month, d int) int32 {
-	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-}
