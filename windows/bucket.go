@@ -104,10 +104,11 @@ type cached struct {
 	epoch uint64
 	k     blockKey
 	v     []int64
-	// the running totals of o and the windows of them that hold k
+	// the running totals of o and the windows of them that hold k (uint8: an entry fits
+	// a 64-byte cache line)
 	t  *totals
-	ws [2]int
-	nw int
+	ws [nWindows]uint8
+	nw uint8
 }
 
 // invalidate starts a new cache epoch.
@@ -171,9 +172,9 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 	if !p.run.ok {
 		return
 	}
-	for w := range nWindows {
-		if windowRes(w) == k.res && p.run.spans.of(w).Has(k.idx) {
-			c.ws[c.nw] = w
+	for w := range windowTable {
+		if windowTable[w].res == k.res && p.run.spans[w].Has(k.idx) {
+			c.ws[c.nw] = uint8(w)
 			c.nw++
 		}
 	}

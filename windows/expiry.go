@@ -11,9 +11,9 @@ func (p *Partition) Expire(a int64, clk Clock) {
 	p.used(&clk)
 	// The running totals must have let go of the buckets about to be deleted.
 	p.advance(a)
-	sp := SpansAt(a)
-	if sp.H24.From > p.minMinute || sp.D28.From > p.minHour {
-		p.minMinute, p.minHour = max(p.minMinute, sp.H24.From), max(p.minHour, sp.D28.From)
+	minute, hour := SpansAt(a).keptFrom()
+	if minute > p.minMinute || hour > p.minHour {
+		p.minMinute, p.minHour = max(p.minMinute, minute), max(p.minHour, hour)
 		p.invalidate()
 		for k := range p.blocks {
 			if (k.res == resMinute && k.idx < p.minMinute) || (k.res == resHour && k.idx < p.minHour) {

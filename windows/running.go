@@ -11,23 +11,6 @@ type running struct {
 	sums  []*totals // by ownerID; nil for none
 }
 
-func (s Spans) of(w int) Span {
-	switch w {
-	case w15m:
-		return s.M15
-	case w24h:
-		return s.H24
-	}
-	return s.D28
-}
-
-func windowRes(w int) byte {
-	if w == w28d {
-		return resHour
-	}
-	return resMinute
-}
-
 // runTotals gives the running totals of id, creating them.
 func (p *Partition) runTotals(id ownerID) *totals {
 	if int(id) >= len(p.run.sums) {
@@ -62,14 +45,14 @@ func (p *Partition) advance(a int64) {
 	p.invalidate()
 	subtracted := false
 	for w := range nWindows {
-		to := sp.of(w)
-		from := p.run.spans.of(w)
+		to := sp[w]
+		from := p.run.spans[w]
 		if !p.run.ok || to.From < from.From || to.To < from.To || to.From > from.To {
 			p.rebuild(w, to)
 			subtracted = true
 			continue
 		}
-		res := windowRes(w)
+		res := windowTable[w].res
 		for i := from.From; i < to.From; i++ {
 			if b := p.blocks[blockKey{res, i}]; b != nil {
 				p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, -1) })
@@ -95,7 +78,7 @@ func (p *Partition) rebuild(w int, s Span) {
 			t[w] = nil
 		}
 	}
-	res := windowRes(w)
+	res := windowTable[w].res
 	for k, b := range p.blocks {
 		if k.res == res && s.Has(k.idx) {
 			p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, 1) })
