@@ -224,4 +224,3 @@ func kpiScope(t *testing.T) *types.Scope {
 	}
 	return pkg.Scope()
 }
-
