@@ -7,7 +7,8 @@ import (
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
-// Resolution of a bucket.
+// Resolutions of the buckets: every count goes to the minute and to the hour holding its
+// time (addAt), and a window sums the buckets of one of them (window.go).
 const (
 	resMinute byte = 'm'
 	resHour   byte = 'h'
@@ -100,6 +101,8 @@ func (p *Partition) cool() {
 	}
 }
 
+// cached is one entry of Partition.cache: the vector of an owner bumped last at one
+// resolution, and the running totals it also goes to.
 type cached struct {
 	epoch uint64
 	k     blockKey
