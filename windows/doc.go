@@ -10,4 +10,11 @@
 // Lua script that compares the stored offsets with the ones the mirror was built from and
 // writes the changed state and the new offsets together. A batch built on stale state is
 // therefore refused, which is what makes redelivery and zombies harmless.
+//
+// Files: rules.go is CONTRACT §2, what an applied message, reply, order and refund do, and
+// nothing else; partition.go the Partition and a record's outcome (Admit); conv.go the
+// conversations the rules keep; bucket.go the minute and hour buckets the rules add to;
+// window.go the windows of kpi.Windows() over them; running.go their running totals and
+// snapshot.go the Totals a scrape reads; ids.go the remembered event ids; expiry.go what
+// is dropped when; changes.go, codec.go, layout.go, stored.go and store.go what Redis holds.
 package windows

@@ -99,3 +99,22 @@ func (t *owners) sweep(used []bool) {
 		t.free = append(t.free, ownerID(i))
 	}
 }
+
+// owner is a shop (agent == "") or an agent of a shop.
+type owner struct{ shop, agent string }
+
+// sweepOwners frees the numbers of owners that neither a decoded bucket nor a running
+// total holds: they are numbered again if a bucket naming them is decoded.
+func (p *Partition) sweepOwners() {
+	used := make([]bool, len(p.owners.byID))
+	for id, t := range p.run.sums {
+		used[id] = t != nil
+	}
+	for k := range p.decoded {
+		for id := range p.blocks[k].dec {
+			used[id] = true
+		}
+	}
+	p.invalidate()
+	p.owners.sweep(used)
+}

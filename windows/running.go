@@ -1,105 +1,5 @@
 package windows
 
-import (
-	"fmt"
-	"slices"
-)
-
-// vecs is a decoded bucket: the counter vector of each shop and agent with activity in it.
-type vecs map[ownerID][]int64
-
-// bucket is one minute or hour bucket of a partition. A cold bucket is held only as the
-// bytes Redis holds (varints, several times smaller than the vectors); a batch that changes
-// it decodes it. The newest buckets, which nearly every batch changes, stay decoded and
-// keep no encoding of their own: each commit encodes them into the partition's reusable
-// arena, and a bucket is encoded for keeps only when it cools.
-type bucket struct {
-	dec   vecs   // nil while cold
-	enc   []byte // what Redis holds, while cold (and until a change of a decoded one)
-	dirty bool   // changed since the last commit
-}
-
-// vectors gives the decoded bucket, decoding a cold one in place.
-func (p *Partition) vectors(k blockKey, b *bucket) vecs {
-	if b.dec == nil {
-		d := vecs{}
-		p.eachVector(b, func(id ownerID, v []int64) { d[id] = slices.Clone(v) })
-		b.dec = d
-		p.decoded[k] = struct{}{}
-	}
-	return b.dec
-}
-
-// eachVector walks a bucket's vectors without keeping a cold bucket decoded; v is valid
-// only during the call.
-func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
-	if b.dec != nil {
-		for id, v := range b.dec {
-			fn(id, v)
-		}
-		return
-	}
-	var err error
-	p.scratch, err = walkBlock(b.enc, p.scratch, func(shop, agent []byte, v []int64) {
-		fn(p.owners.idBytes(shop, agent), v)
-	})
-	if err != nil {
-		// Every encoding in the mirror was written by encodeVecs or checked by Load.
-		panic(fmt.Sprintf("windows: partition %d: bucket: %v", p.ID, err))
-	}
-}
-
-// seal encodes a changed bucket for the commit into the arena; the bytes are valid until
-// the next commit's change set is built.
-func (p *Partition) seal(k blockKey) []byte {
-	start := len(p.arena)
-	p.arena = appendVecs(p.arena, &p.owners, p.blocks[k].dec)
-	return p.arena[start:len(p.arena):len(p.arena)]
-}
-
-// hotMinutes is how far behind the partition's newest minute buckets stay decoded: replies
-// and payments land in recent buckets (the buyer message a reply answers, the inquiry a
-// payment follows), and decoding a bucket per batch costs more than holding a few.
-const hotMinutes = 30
-
-// cool drops the decoded form of committed buckets older than hotMinutes behind the
-// newest minute, or than the newest two hours.
-func (p *Partition) cool() {
-	newest := p.newest()
-	m, h := MinuteOf(newest)-hotMinutes, HourOf(newest)-1
-	for k := range p.decoded {
-		b := p.blocks[k]
-		if b == nil {
-			delete(p.decoded, k)
-			continue
-		}
-		if b.dirty || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
-			continue
-		}
-		if b.enc == nil {
-			b.enc = encodeVecs(&p.owners, b.dec)
-		}
-		b.dec = nil
-		delete(p.decoded, k)
-	}
-}
-
-// sweepOwners frees the numbers of owners that neither a decoded bucket nor a running
-// total holds: they are numbered again if a bucket naming them is decoded.
-func (p *Partition) sweepOwners() {
-	used := make([]bool, len(p.owners.byID))
-	for id, t := range p.run.sums {
-		used[id] = t != nil
-	}
-	for k := range p.decoded {
-		for id := range p.blocks[k].dec {
-			used[id] = true
-		}
-	}
-	p.invalidate()
-	p.owners.sweep(used)
-}
-
 // running keeps each window's totals per owner for the spans of one as-of time, so that a
 // scrape reads them instead of summing every bucket: bumps inside the spans add to
 // them as they happen, and moving the as-of time adds the buckets entering a span and
@@ -109,23 +9,6 @@ type running struct {
 	ok    bool
 	spans Spans
 	sums  []*totals // by ownerID; nil for none
-}
-
-func (s Spans) of(w int) Span {
-	switch w {
-	case w15m:
-		return s.M15
-	case w24h:
-		return s.H24
-	}
-	return s.D28
-}
-
-func windowRes(w int) byte {
-	if w == w28d {
-		return resHour
-	}
-	return resMinute
 }
 
 // runTotals gives the running totals of id, creating them.
@@ -162,14 +45,14 @@ func (p *Partition) advance(a int64) {
 	p.invalidate()
 	subtracted := false
 	for w := range nWindows {
-		to := sp.of(w)
-		from := p.run.spans.of(w)
+		to := sp[w]
+		from := p.run.spans[w]
 		if !p.run.ok || to.From < from.From || to.To < from.To || to.From > from.To {
 			p.rebuild(w, to)
 			subtracted = true
 			continue
 		}
-		res := windowRes(w)
+		res := windowTable[w].res
 		for i := from.From; i < to.From; i++ {
 			if b := p.blocks[blockKey{res, i}]; b != nil {
 				p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, -1) })
@@ -195,7 +78,7 @@ func (p *Partition) rebuild(w int, s Span) {
 			t[w] = nil
 		}
 	}
-	res := windowRes(w)
+	res := windowTable[w].res
 	for k, b := range p.blocks {
 		if k.res == res && s.Has(k.idx) {
 			p.eachVector(b, func(id ownerID, v []int64) { addInto(p.runTotals(id), w, v, 1) })

@@ -18,7 +18,7 @@ func bruteTotals(p *Partition, a int64) map[owner]*totals {
 	out := map[owner]*totals{}
 	for k, b := range p.blocks {
 		for w := range nWindows {
-			if windowRes(w) != k.res || !sp.of(w).Has(k.idx) {
+			if windowTable[w].res != k.res || !sp[w].Has(k.idx) {
 				continue
 			}
 			p.eachVector(b, func(id ownerID, v []int64) {

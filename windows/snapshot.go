@@ -61,7 +61,7 @@ func (t *Totals) Add(p *Partition) {
 		}
 	}
 	for c := range p.open {
-		if c.start > t.a || t.a-c.start > horizon48 {
+		if !waitsAt(c, t.a) {
 			continue
 		}
 		shop, _, _ := strings.Cut(c.key, "/")
@@ -81,7 +81,7 @@ func (t *Totals) Add(p *Partition) {
 	for c, rs := range p.recent {
 		shop, _, _ := strings.Cut(c.key, "/")
 		for i, r := range rs {
-			if r.ts <= t.a-activeWindow || r.ts > t.a || seenAgent(rs[:i], r.agent, t.a) {
+			if !activeAt(r, t.a) || seenAgent(rs[:i], r.agent, t.a) {
 				continue
 			}
 			t.active[owner{shop, r.agent}]++
@@ -93,7 +93,7 @@ func (t *Totals) Add(p *Partition) {
 // so that a buyer counts once per agent.
 func seenAgent(earlier []reply, agent string, a int64) bool {
 	for _, r := range earlier {
-		if r.agent == agent && r.ts > a-activeWindow && r.ts <= a {
+		if r.agent == agent && activeAt(r, a) {
 			return true
 		}
 	}
@@ -108,16 +108,6 @@ func (t *Totals) get(o owner, w, i int) int64 {
 	return tot[w][i]
 }
 
-func windowIndex(name string) int {
-	switch name {
-	case kpi.W15m:
-		return w15m
-	case kpi.W24h:
-		return w24h
-	}
-	return w28d
-}
-
 // Other is the shop or agent label that series beyond the cardinality caps fold into.
 const Other = "_other"
 
@@ -127,7 +117,7 @@ func (t *Totals) Folded() (shops, agents int) { return t.foldedShops, t.foldedAg
 // live lists the owners with activity in the 28d window, most active first.
 func (t *Totals) live() (shops, agents []owner) {
 	for o := range t.sums {
-		if t.get(o, w28d, t.activityIndex(o)) == 0 {
+		if t.get(o, wLive, t.activityIndex(o)) == 0 {
 			continue
 		}
 		if o.agent == "" {
@@ -138,7 +128,7 @@ func (t *Totals) live() (shops, agents []owner) {
 	}
 	byActivity := func(s []owner) {
 		sort.Slice(s, func(i, j int) bool {
-			ai, aj := t.get(s[i], w28d, t.activityIndex(s[i])), t.get(s[j], w28d, t.activityIndex(s[j]))
+			ai, aj := t.get(s[i], wLive, t.activityIndex(s[i])), t.get(s[j], wLive, t.activityIndex(s[j]))
 			if ai != aj {
 				return ai > aj
 			}
@@ -262,8 +252,8 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 		case kpi.ShopWindow:
 			for _, shop := range shops {
 				o := owner{shop: shop}
-				for _, wn := range f.Windows {
-					w := windowIndex(wn)
+				for _, w := range familyWindows[f.ID] {
+					wn := windowTable[w].name
 					if f.Le() {
 						for i, thr := range t.cfg.Thresholds {
 							emit(kpi.Series{Name: f.Name,
@@ -278,10 +268,10 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 			}
 		case kpi.AgentWindow:
 			for _, o := range agents {
-				for _, wn := range f.Windows {
+				for _, w := range familyWindows[f.ID] {
 					emit(kpi.Series{Name: f.Name,
-						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: wn},
-						Value:  f.Unit.Export(t.counter(f, o, windowIndex(wn)))})
+						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: windowTable[w].name},
+						Value:  f.Unit.Export(t.counter(f, o, w))})
 				}
 			}
 		}

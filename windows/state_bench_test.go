@@ -177,5 +177,7 @@ func BenchmarkStateMemory(b *testing.B) {
 	}
 }
 
+const day = 24 * hourNs
+
 // expireAt runs expiry at as-of a with clock clk.
 func expireAt(p *Partition, a int64, clk Clock) { p.Expire(a, clk) }

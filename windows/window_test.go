@@ -1,10 +1,11 @@
 package windows
 
 import (
-	"github.com/cskpi/cskpi/windows/kpi"
-
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 func TestBucketIndexes(t *testing.T) {
@@ -35,26 +36,60 @@ func TestSpansAt(t *testing.T) {
 	a := time.Date(2026, 11, 20, 10, 30, 15, 0, time.UTC).UnixNano()
 	sp := SpansAt(a)
 	m, h := MinuteOf(a), HourOf(a)
+	w15m, w24h, w28d := mustWindow(kpi.W15m), mustWindow(kpi.W24h), mustWindow(kpi.W28d)
 	for _, tc := range []struct {
 		name string
 		span Span
 		idx  int64
 		in   bool
 	}{
-		{"15m holds A's minute", sp.M15, m, true},
-		{"15m holds 14 minutes before", sp.M15, m - 14, true},
-		{"15m excludes 15 minutes before", sp.M15, m - 15, false},
-		{"15m excludes the next minute", sp.M15, m + 1, false},
-		{"24h holds 1439 minutes before", sp.H24, m - 1439, true},
-		{"24h excludes 1440 minutes before", sp.H24, m - 1440, false},
-		{"28d holds 671 hours before", sp.D28, h - 671, true},
-		{"28d excludes 672 hours before", sp.D28, h - 672, false},
+		{"15m holds A's minute", sp[w15m], m, true},
+		{"15m holds 14 minutes before", sp[w15m], m - 14, true},
+		{"15m excludes 15 minutes before", sp[w15m], m - 15, false},
+		{"15m excludes the next minute", sp[w15m], m + 1, false},
+		{"24h holds 1439 minutes before", sp[w24h], m - 1439, true},
+		{"24h excludes 1440 minutes before", sp[w24h], m - 1440, false},
+		{"28d holds 671 hours before", sp[w28d], h - 671, true},
+		{"28d excludes 672 hours before", sp[w28d], h - 672, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.span.Has(tc.idx); got != tc.in {
 				t.Errorf("Has(%d) = %v, want %v (span %+v)", tc.idx, got, tc.in, tc.span)
 			}
 		})
+	}
+}
+
+// TestWindowTable: the buckets' windows are kpi.Windows(), row by row, and each family's
+// windows resolve to the rows it names.
+func TestWindowTable(t *testing.T) {
+	res := map[time.Duration]byte{time.Minute: resMinute, time.Hour: resHour}
+	for i, w := range kpi.Windows() {
+		if got := windowTable[i]; got.name != w.Name || got.res != res[w.Bucket] || got.n != w.Buckets {
+			t.Errorf("windowTable[%d] = %+v, want %+v", i, got, w)
+		}
+	}
+	for _, f := range kpi.Families() {
+		var names []string
+		for _, w := range familyWindows[f.ID] {
+			names = append(names, windowTable[w].name)
+		}
+		if fmt.Sprint(names) != fmt.Sprint(f.Windows) {
+			t.Errorf("%s: windows %v, want %v", f.Name, names, f.Windows)
+		}
+	}
+}
+
+// TestKeptFrom: buckets are kept from the first minute of the 24h window and the first hour
+// of the 28d window, the longest window of each resolution.
+func TestKeptFrom(t *testing.T) {
+	a := time.Date(2026, 11, 20, 10, 30, 15, 0, time.UTC).UnixNano()
+	minute, hour := SpansAt(a).keptFrom()
+	if want := MinuteOf(a) - 1439; minute != want {
+		t.Errorf("minutes kept from %d, want %d", minute, want)
+	}
+	if want := HourOf(a) - 671; hour != want {
+		t.Errorf("hours kept from %d, want %d", hour, want)
 	}
 }
 
@@ -137,7 +172,7 @@ func TestLayoutNamesEveryPosition(t *testing.T) {
 		}
 	}
 	for id, want := range map[kpi.ID]string{kpi.BuyerMessages: "cskpi_buyer_messages",
-		kpi.ResponsesWithin: "cskpi_responses_within{le_ms=15000}",
+		kpi.ResponsesWithin:         "cskpi_responses_within{le_ms=15000}",
 		kpi.ResponseBusinessTimeSum: "cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}"} {
 		if got := l.shop[l.slot[id]]; got != want {
 			t.Errorf("slot of %s is named %q, want %q", id, got, want)

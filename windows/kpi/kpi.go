@@ -63,7 +63,7 @@ const (
 )
 
 // ID names a KPI family. Adding a KPI is one ID and its row in the table below, plus the
-// rule that counts it (windows/state.go, and the reference in windows/reference): the
+// rule that counts it (windows/rules.go, and the reference in windows/reference): the
 // state layout, the snapshot and the exposition are derived from the table.
 type ID uint8
 

@@ -3,6 +3,7 @@ package kpi
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTableFollowsNamingConventions: the table is the one definition of each family, so it
@@ -49,5 +50,35 @@ func TestTableFollowsNamingConventions(t *testing.T) {
 				t.Errorf("ID.Name() = %q", got)
 			}
 		})
+	}
+}
+
+// TestWindowsAreTheContracts: the window table is CONTRACT §2's ("15m is the minute holding
+// A and the 14 before it, 24h that minute and the 1 439 before, 28d the hour holding A and
+// the 671 before"), and every family names windows of it, in its order.
+func TestWindowsAreTheContracts(t *testing.T) {
+	want := [...]Window{{"15m", time.Minute, 15}, {"24h", time.Minute, 1440}, {"28d", time.Hour, 672}}
+	if got := Windows(); got != want {
+		t.Errorf("Windows() = %v, want %v", got, want)
+	}
+	for i, w := range Windows() {
+		if j, ok := WindowIndex(w.Name); !ok || j != i {
+			t.Errorf("WindowIndex(%q) = %d, %v, want %d", w.Name, j, ok, i)
+		}
+	}
+	for _, name := range []string{"", "1h", "28D", "7d"} {
+		if i, ok := WindowIndex(name); ok {
+			t.Errorf("WindowIndex(%q) = %d: an unknown window must not resolve", name, i)
+		}
+	}
+	for _, f := range Families() {
+		last := -1
+		for _, name := range f.Windows {
+			i, ok := WindowIndex(name)
+			if !ok || i <= last {
+				t.Errorf("%s: window %q is not in the table, or out of its order (%v)", f.Name, name, f.Windows)
+			}
+			last = i
+		}
 	}
 }

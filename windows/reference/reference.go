@@ -38,9 +38,7 @@ type Result struct {
 const (
 	defaultZone = "Asia/Shanghai"
 
-	minuteNs = int64(time.Minute)
-	hourNs   = int64(time.Hour)
-	msNs     = int64(time.Millisecond)
+	msNs = int64(time.Millisecond)
 
 	// dupMemory: an accepted id stays remembered until stream time passes max(ts, S₀) by
 	// this, S₀ being the stream time when it was accepted (CONTRACT §1).
@@ -53,11 +51,6 @@ const (
 	activeFor = int64(15 * time.Minute)
 	// cohortHorizon bounds both the reply and the payments of an inquiry cohort after t0.
 	cohortHorizon = int64(48 * time.Hour)
-
-	// Window sizes in buckets, the current bucket included.
-	minutes15m = 15
-	minutes24h = 1440
-	hours28d   = 672
 )
 
 // Compute reads an event file (the jsonl format) and computes the metrics.
@@ -239,20 +232,18 @@ func wholeMs(later, earlier int64) int64 {
 	return floorDiv(d, msNs)
 }
 
-// inWindow says whether an item attributed at ts counts in window w at as-of time a.
+// inWindow says whether an item attributed at ts counts in the window named w at as-of
+// time a: whether the bucket holding ts is the one holding a or one of the Buckets-1
+// before it. A name kpi.Windows() lacks is a bug of the family table, and panics.
 func inWindow(w string, ts, a int64) bool {
-	switch w {
-	case kpi.W15m:
-		m, ma := floorDiv(ts, minuteNs), floorDiv(a, minuteNs)
-		return ma-(minutes15m-1) <= m && m <= ma
-	case kpi.W24h:
-		m, ma := floorDiv(ts, minuteNs), floorDiv(a, minuteNs)
-		return ma-(minutes24h-1) <= m && m <= ma
-	case kpi.W28d:
-		h, ha := floorDiv(ts, hourNs), floorDiv(a, hourNs)
-		return ha-(hours28d-1) <= h && h <= ha
+	i, ok := kpi.WindowIndex(w)
+	if !ok {
+		panic("reference: no window " + w)
 	}
-	return false
+	win := kpi.Windows()[i]
+	size := int64(win.Bucket)
+	b, ba := floorDiv(ts, size), floorDiv(a, size)
+	return ba-(win.Buckets-1) <= b && b <= ba
 }
 
 // localDate is the calendar date of ts in the shop timezone.

@@ -1,0 +1,201 @@
+package windows
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/cskpi/cskpi/windows/kpi"
+)
+
+// Resolutions of the buckets: every count goes to the minute and to the hour holding its
+// time (addAt), and a window sums the buckets of one of them (window.go).
+const (
+	resMinute byte = 'm'
+	resHour   byte = 'h'
+)
+
+// blockKey names one bucket: a minute or an hour. A bucket holds the vectors of every shop
+// and agent with activity in it, and is stored as one Redis hash field, so that a batch
+// writes a handful of fields however many shops it touched.
+type blockKey struct {
+	res byte
+	idx int64
+}
+
+// vecs is a decoded bucket: the counter vector of each shop and agent with activity in it.
+type vecs map[ownerID][]int64
+
+// bucket is one minute or hour bucket of a partition. A cold bucket is held only as the
+// bytes Redis holds (varints, several times smaller than the vectors); a batch that changes
+// it decodes it. The newest buckets, which nearly every batch changes, stay decoded and
+// keep no encoding of their own: each commit encodes them into the partition's reusable
+// arena, and a bucket is encoded for keeps only when it cools.
+type bucket struct {
+	dec   vecs   // nil while cold
+	enc   []byte // what Redis holds, while cold (and until a change of a decoded one)
+	dirty bool   // changed since the last commit
+}
+
+// vectors gives the decoded bucket, decoding a cold one in place.
+func (p *Partition) vectors(k blockKey, b *bucket) vecs {
+	if b.dec == nil {
+		d := vecs{}
+		p.eachVector(b, func(id ownerID, v []int64) { d[id] = slices.Clone(v) })
+		b.dec = d
+		p.decoded[k] = struct{}{}
+	}
+	return b.dec
+}
+
+// eachVector walks a bucket's vectors without keeping a cold bucket decoded; v is valid
+// only during the call.
+func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
+	if b.dec != nil {
+		for id, v := range b.dec {
+			fn(id, v)
+		}
+		return
+	}
+	var err error
+	p.scratch, err = walkBlock(b.enc, p.scratch, func(shop, agent []byte, v []int64) {
+		fn(p.owners.idBytes(shop, agent), v)
+	})
+	if err != nil {
+		// Every encoding in the mirror was written by encodeVecs or checked by Load.
+		panic(fmt.Sprintf("windows: partition %d: bucket: %v", p.ID, err))
+	}
+}
+
+// seal encodes a changed bucket for the commit into the arena; the bytes are valid until
+// the next commit's change set is built.
+func (p *Partition) seal(k blockKey) []byte {
+	start := len(p.arena)
+	p.arena = appendVecs(p.arena, &p.owners, p.blocks[k].dec)
+	return p.arena[start:len(p.arena):len(p.arena)]
+}
+
+// hotMinutes is how far behind the partition's newest minute buckets stay decoded: replies
+// and payments land in recent buckets (the buyer message a reply answers, the inquiry a
+// payment follows), and decoding a bucket per batch costs more than holding a few.
+const hotMinutes = 30
+
+// cool drops the decoded form of committed buckets older than hotMinutes behind the
+// newest minute, or than the newest two hours.
+func (p *Partition) cool() {
+	newest := p.newest()
+	m, h := MinuteOf(newest)-hotMinutes, HourOf(newest)-1
+	for k := range p.decoded {
+		b := p.blocks[k]
+		if b == nil {
+			delete(p.decoded, k)
+			continue
+		}
+		if b.dirty || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
+			continue
+		}
+		if b.enc == nil {
+			b.enc = encodeVecs(&p.owners, b.dec)
+		}
+		b.dec = nil
+		delete(p.decoded, k)
+	}
+}
+
+// cached is one entry of Partition.cache: the vector of an owner bumped last at one
+// resolution, and the running totals it also goes to.
+type cached struct {
+	epoch uint64
+	k     blockKey
+	v     []int64
+	// the running totals of o and the windows of them that hold k (uint8: an entry fits
+	// a 64-byte cache line)
+	t  *totals
+	ws [nWindows]uint8
+	nw uint8
+}
+
+// invalidate starts a new cache epoch.
+func (p *Partition) invalidate() { p.epoch++ }
+
+// add puts delta into family id's counter of owner o, in the minute and hour buckets
+// holding ts.
+func (p *Partition) add(o ownerID, ts int64, id kpi.ID, delta int64) {
+	p.addAt(o, ts, p.lay.slot[id], delta)
+}
+
+// addAt puts delta into slot i of owner o's vectors in the buckets holding ts.
+func (p *Partition) addAt(o ownerID, ts int64, i int, delta int64) {
+	if delta == 0 {
+		return
+	}
+	if m := MinuteOf(ts); m >= p.minMinute {
+		p.bump(blockKey{resMinute, m}, o, i, delta)
+	}
+	if h := HourOf(ts); h >= p.minHour {
+		p.bump(blockKey{resHour, h}, o, i, delta)
+	}
+}
+
+func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
+	slot := resSlot(k.res)
+	if int(o) < len(p.cache[slot]) {
+		if c := &p.cache[slot][o]; c.epoch == p.epoch && c.k == k {
+			c.v[i] += delta
+			for _, w := range c.ws[:c.nw] {
+				c.t[w][i] += delta
+			}
+			return
+		}
+	}
+	agent := p.owners.isAgent(o)
+	b := p.blocks[k]
+	if b == nil {
+		b = &bucket{dec: vecs{}}
+		p.blocks[k] = b
+		p.decoded[k] = struct{}{}
+	}
+	d := p.vectors(k, b)
+	b.enc, b.dirty = nil, true
+	n := p.lay.shopLen
+	if agent {
+		n = p.lay.agentLen
+	}
+	v := d[o]
+	if v == nil {
+		v = make([]int64, n)
+		d[o] = v
+	}
+	v[i] += delta
+	p.dirtyB[k] = struct{}{}
+	if n := len(p.owners.byID); len(p.cache[slot]) < n {
+		p.cache[slot] = append(p.cache[slot], make([]cached, n-len(p.cache[slot]))...)
+	}
+	c := &p.cache[slot][o]
+	*c = cached{epoch: p.epoch, k: k, v: v}
+	if !p.run.ok {
+		return
+	}
+	for w := range windowTable {
+		if windowTable[w].res == k.res && p.run.spans[w].Has(k.idx) {
+			c.ws[c.nw] = uint8(w)
+			c.nw++
+		}
+	}
+	if c.nw == 0 {
+		return
+	}
+	c.t = p.runTotals(o)
+	for _, w := range c.ws[:c.nw] {
+		if c.t[w] == nil {
+			c.t[w] = make([]int64, n)
+		}
+		c.t[w][i] += delta
+	}
+}
+
+func resSlot(res byte) int {
+	if res == resHour {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,75 @@
+package windows
+
+import "github.com/cskpi/cskpi/event"
+
+// conv is the state of one conversation (shop, buyer) that can still change a result.
+// Conversations are kept for weeks (docs/SEMANTICS.md), so every field costs: what only a
+// few of them need (recent replies) lives in a side map of the partition.
+type conv struct {
+	key         string // "<shop>/<buyer>", its field in Redis
+	dirty, gone bool   // changed by the current batch; deleted since
+	queued      bool   // touched since the last expiry (Partition.touched)
+	open        bool
+	// last is the largest ts of the conversation's applied buyer and agent messages
+	// (minInt64 before any). CONTRACT §1 orders a conversation's messages, so no later message
+	// of it is earlier than last: state that only an earlier message could change may go.
+	last    int64
+	start   int64   // first unanswered buyer message of the open episode
+	msgs    []int64 // ts of the open episode's buyer messages
+	cohorts []cohort
+	paids   []paid // applied order_paid, for cohorts consumed later
+	served  []served
+	// lastAgent is the agent of the conversation's latest human reply (the last applied:
+	// a conversation's messages are in order), for /api/v1/waiting.
+	lastAgent string
+}
+
+type reply struct {
+	agent string
+	ts    int64
+}
+
+type cohort struct {
+	date    int32
+	t0      int64
+	replied bool
+	agent   string
+	nPaid   int32 // applied order_paid with t0 <= ts <= t0+48h
+	fen     int64 // their sum
+}
+
+type paid struct{ ts, fen int64 }
+
+type served struct {
+	agent string
+	date  int32
+	ts    int64 // the first reply, for expiry
+}
+
+func (c *conv) empty() bool {
+	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0
+}
+
+// conv gives the conversation of e, creating it, marked changed. Its key is built in a
+// reused buffer: the lookup allocates nothing, only a new conversation's key does.
+func (p *Partition) conv(e *event.Event) *conv {
+	p.keyBuf = append(append(append(p.keyBuf[:0], e.Shop...), '/'), e.Buyer...)
+	c := p.convs[string(p.keyBuf)]
+	if c == nil {
+		c = &conv{key: string(p.keyBuf), last: minInt64}
+		p.convs[c.key] = c
+	}
+	p.markConv(c)
+	return c
+}
+
+func (p *Partition) markConv(c *conv) {
+	if !c.dirty {
+		c.dirty = true
+		p.dirtyC = append(p.dirtyC, c)
+	}
+	if !c.queued {
+		c.queued = true
+		p.touched = append(p.touched, c)
+	}
+}
