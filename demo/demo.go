@@ -10,15 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"golang.org/x/sync/errgroup"
@@ -219,7 +216,7 @@ The table below is printed every %[6]v.
 				case <-gctx.Done():
 					return nil
 				case <-t.C:
-					printTable(opt.Out, reg)
+					printTable(opt.Out, reg, opt.Windows.WaitingThresholds())
 				}
 			}
 		})
@@ -242,69 +239,4 @@ func kafkaListener(addr string, log *slog.Logger) (net.Listener, error) {
 		return nil, fmt.Errorf("in-process kafka: listening on %s: %w", addr, err)
 	}
 	return ln, nil
-}
-
-// row is one shop's line of the table.
-type row map[string]float64
-
-func printTable(w io.Writer, g prometheus.Gatherer) {
-	mfs, err := g.Gather()
-	if err != nil {
-		return
-	}
-	rows := map[string]row{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			l := labels(m)
-			if l["agent"] != "" || l["le"] != "" {
-				continue
-			}
-			shop := l["shop"]
-			if shop == "" {
-				continue
-			}
-			if rows[shop] == nil {
-				rows[shop] = row{}
-			}
-			rows[shop][mf.GetName()+"/"+l["window"]+l["seconds"]] = m.GetGauge().GetValue()
-		}
-	}
-	shops := make([]string, 0, len(rows))
-	for s := range rows {
-		shops = append(shops, s)
-	}
-	sort.Strings(shops)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\t avg response 15m\t first response 15m\t waiting\t >15s\t >3m\t 24h reply rate\t consult conv 24h\t payment rate 24h\t\n", time.Now().Format("15:04:05"))
-	for _, s := range shops {
-		r := rows[s]
-		// Live breaches (CONTRACT §3): waiting longer than 15 s or 3 min, not yet an hour.
-		given := r["cskpi_waiting_conversations_over/3600"]
-		fmt.Fprintf(tw, "%s\t %s\t %s\t %.0f\t %.0f\t %.0f\t %s\t %s\t %s\t\n", s,
-			ratio(r["cskpi_response_time_seconds_sum/15m"], r["cskpi_responses/15m"], "%.1fs", 1),
-			ratio(r["cskpi_first_response_time_seconds_sum/15m"], r["cskpi_first_responses/15m"], "%.1fs", 1),
-			r["cskpi_waiting_conversations/"],
-			r["cskpi_waiting_conversations_over/15"]-given,
-			r["cskpi_waiting_conversations_over/180"]-given,
-			ratio(r["cskpi_buyer_messages_replied_24h/24h"], r["cskpi_buyer_messages/24h"], "%.1f%%", 100),
-			ratio(r["cskpi_inquiries_guided/24h"], r["cskpi_inquiries_replied/24h"], "%.1f%%", 100),
-			ratio(r["cskpi_orders_paid/24h"], r["cskpi_orders_created/24h"], "%.1f%%", 100))
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-}
-
-func ratio(num, den float64, format string, scale float64) string {
-	if den == 0 {
-		return "-"
-	}
-	return fmt.Sprintf(format, num/den*scale)
-}
-
-func labels(m *dto.Metric) map[string]string {
-	out := map[string]string{}
-	for _, lp := range m.GetLabel() {
-		out[lp.GetName()] = lp.GetValue()
-	}
-	return out
 }

@@ -25,7 +25,7 @@ type Config struct {
 }
 
 // waitThresholds are the configured waiting thresholds, or the contract's default.
-func (c Config) waitThresholds() []int64 {
+func (c Config) WaitingThresholds() []int64 {
 	if c.WaitThresholds == nil {
 		return []int64{15_000, 180_000, 3_600_000}
 	}

@@ -34,7 +34,7 @@ type Totals struct {
 func NewTotals(cfg Config, a int64) *Totals {
 	t := &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(cfg.Thresholds),
 		sums: map[owner]*totals{}, waiting: map[string]*waiting{}, active: map[owner]int64{}}
-	for _, ms := range cfg.waitThresholds() {
+	for _, ms := range cfg.WaitingThresholds() {
 		t.waits = append(t.waits, ms*int64(time.Millisecond))
 	}
 	return t
@@ -236,7 +236,7 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
 					continue
 				}
-				for i, thr := range t.cfg.waitThresholds() {
+				for i, thr := range t.cfg.WaitingThresholds() {
 					var n int64
 					if w := t.waiting[shop]; w != nil {
 						n = w.over[i]

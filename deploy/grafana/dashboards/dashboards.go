@@ -40,7 +40,13 @@ const (
 )
 
 // Windows is what the window variable offers: CONTRACT §2's windows, shortest first.
-func Windows() []string { return []string{kpi.W15m, kpi.W24h, kpi.W28d} }
+func Windows() []string {
+	var out []string
+	for _, w := range kpi.Windows() {
+		out = append(out, w.Name)
+	}
+	return out
+}
 
 // Panel sizes on Grafana's 24-column grid.
 const (
