@@ -159,6 +159,9 @@ func TestRestoreEarlierLayouts(t *testing.T) {
 			for _, id := range tc.lacking {
 				want[id] = newest
 			}
+			for _, id := range newerThanLayout5() {
+				want[id] = newest
+			}
 			if !maps.Equal(got, want) {
 				t.Errorf("since %v, want %v", got, want)
 			}
@@ -180,6 +183,18 @@ func TestRestoreEarlierLayouts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newerThanLayout5 are the bucketed families added since layout 5: every earlier layout
+// lacks them.
+func newerThanLayout5() []kpi.ID {
+	var out []kpi.ID
+	for _, f := range kpi.Families() {
+		if (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall) && !slices.Contains(shopSlots5, counterSlot(f)) && !slices.Contains(agentSlots5, counterSlot(f)) {
+			out = append(out, f.ID)
+		}
+	}
+	return out
 }
 
 // TestRestoreEarlierConversations: every conversation encoding still decodes, and codec 1's

@@ -677,7 +677,7 @@ func TestCompute(t *testing.T) {
 				sh(kpi.WaitingOldest, "s1", ""):             0,
 			},
 			absent:     []string{sh(kpi.OrdersCreated, "s1", "15m"), sh(kpi.RefundsDisputed, "s1", "24h")},
-			shopSeries: map[string]int{"s1": 56},
+			shopSeries: map[string]int{"s1": shopSeriesCount(2, 3)},
 		},
 		{
 			name: "custom thresholds give one le series each",
@@ -692,7 +692,7 @@ func TestCompute(t *testing.T) {
 				le(kpi.ResponsesWithin, "s1", "15m", "60"): 1,
 			},
 			absent:     []string{le(kpi.ResponsesWithin, "s1", "15m", "15")},
-			shopSeries: map[string]int{"s1": 59},
+			shopSeries: map[string]int{"s1": shopSeriesCount(3, 3)},
 		},
 		{
 			name: "shops and agents older than 28d are not exported",
@@ -713,7 +713,7 @@ func TestCompute(t *testing.T) {
 				sh(kpi.WaitingConversations, "s3", ""),
 				ag(kpi.AgentMessages, "s1", "old", "28d"),
 			},
-			shopSeries: map[string]int{"s1": 56, "s2": 56, "s3": 0},
+			shopSeries: map[string]int{"s1": shopSeriesCount(2, 3), "s2": shopSeriesCount(2, 3), "s3": 0},
 			agents:     map[string]int{"s1/old": 0, "s2/a2": 27},
 		},
 	}
@@ -885,4 +885,24 @@ func TestFloorBuckets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shopSeriesCount is how many series a shop exports with the given numbers of response and
+// waiting thresholds: one per window of each shop family, per threshold where it has one.
+func shopSeriesCount(thresholds, waits int) int {
+	n := 0
+	for _, f := range kpi.Families() {
+		if f.Level != kpi.ShopWindow && f.Level != kpi.ShopOnly {
+			continue
+		}
+		k := max(1, len(f.Windows))
+		switch f.Kind {
+		case kpi.PerThreshold:
+			k *= thresholds
+		case kpi.PerWaitThreshold:
+			k *= waits
+		}
+		n += k
+	}
+	return n
 }
