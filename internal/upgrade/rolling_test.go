@@ -69,6 +69,10 @@ func TestRollingUpdate(t *testing.T) {
 	lines := difftest.TestLog(rollingSeed, rollingRecords)
 	_, ends := placeLog(t, lines)
 	_, want := difftest.Reference(t, lines)
+	// A family the old build does not have counts on each partition from when a new
+	// instance first loaded it: exact comparison only for the families the old build has;
+	// the others are checked against the whole log as an upper bound, and dated.
+	partial := stampedSince(familiesOf(t, preIssueCommit))
 	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	rdb := r.Client(t)
@@ -150,7 +154,7 @@ func TestRollingUpdate(t *testing.T) {
 	trickled := waitTrickle()
 	awaitOffsets(t, rdb, ends, 60*time.Second, "the new instances")
 	news := []*difftest.Proc{procs["kpinew1"], procs["kpinew2"]}
-	awaitSumMatch(t, news, want, 30*time.Second)
+	awaitSumMatch(t, news, want, partial, 30*time.Second)
 	watch.stop()
 
 	moves, violations, newLayout := watch.report()
@@ -367,7 +371,9 @@ func (w *watch) report() (moves []move, violations []string, newLayout []int) {
 
 // awaitSumMatch polls the instances until the sum of their KPI series equals want, or
 // fails with the difference. (Like internal/faults' awaitSumMatch.)
-func awaitSumMatch(t *testing.T, procs []*difftest.Proc, want map[string]float64, timeout time.Duration) {
+//
+// Series of the families in partial are compared as at most want's, not equal to it.
+func awaitSumMatch(t *testing.T, procs []*difftest.Proc, want map[string]float64, partial map[string]bool, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last []string
@@ -390,7 +396,22 @@ func awaitSumMatch(t *testing.T, procs []*difftest.Proc, want map[string]float64
 		}
 		if lastErr == nil {
 			// One ulp per instance: see difftest.DiffWithin.
-			last = difftest.DiffWithin(sumInstances(parts...), want, 40, float64(len(parts))*0x1p-52)
+			got, exact := sumInstances(parts...), map[string]float64{}
+			last = nil
+			for k, v := range got {
+				if partial[familyOf(k)] {
+					if w := want[k]; v > w*(1+1e-12) {
+						last = append(last, fmt.Sprintf("%s: serve=%v above recompute=%v", k, v, w))
+					}
+					delete(got, k)
+				}
+			}
+			for k, v := range want {
+				if !partial[familyOf(k)] {
+					exact[k] = v
+				}
+			}
+			last = append(last, difftest.DiffWithin(got, exact, 40, float64(len(parts))*0x1p-52)...)
 			if len(last) == 0 {
 				return
 			}
