@@ -73,6 +73,7 @@ var layouts = []struct {
 	{3, "ca8a0b7"}, // first responses, business-time sums, agent active buyers, waiting over
 	{4, "f2db490"},
 	{5, preIssueCommit}, // main before issue 19
+	{6, "f70b874"},      // layout 6 (issues 19, 20), the build before the scene split (issue 21)
 }
 
 // ---- the log ----
