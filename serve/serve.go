@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -121,7 +122,8 @@ func Run(ctx context.Context, opt Options) error {
 	if watcher != nil {
 		g.Go(func() error { return watcher.run(ctx, opt.Reload) })
 	}
-	opt.Logger.Info("cskpi serving", "listen", opt.ListenAddress, "brokers", po.Brokers,
+	opt.Logger.Info("cskpi serving", "version", version.Version, "revision", version.GetRevision(),
+		"listen", opt.ListenAddress, "brokers", po.Brokers,
 		"topics", []string{po.Topics.Messages, po.Topics.Orders}, "clock", clockName(po.EventClock))
 	return g.Wait()
 }
