@@ -63,6 +63,25 @@ type shopsView struct {
 	NoData         string
 	MaxLimit       int
 	FoldedFlag     string
+	RT, Reply      kpiColumn
+}
+
+// kpiColumn is a KPI of the page: its catalogue row (kpi.Ratios) in one window.
+type kpiColumn struct {
+	Heading  string // short, for the table: "Avg response 15m"
+	Num, Den string // the families
+	Local    string // the platforms' name
+	Span     string // the window in words: "15 minutes"
+	window   string
+}
+
+// pageKPIs are the page's two KPI columns.
+func pageKPIs() (rt, reply kpiColumn) {
+	col := func(id kpi.RatioID, label, window, span string) kpiColumn {
+		r := id.Ratio()
+		return kpiColumn{Heading: label + " " + window, Num: r.Num.Name(), Den: r.Den.Name(), Local: r.Local, Span: span, window: window}
+	}
+	return col(kpi.ResponseTime, "Avg response", kpi.W15m, "15 minutes"), col(kpi.ReplyRate, kpi.ReplyRate.Ratio().Name, kpi.W24h, "24 hours")
 }
 
 type liveColumn struct {
@@ -139,6 +158,7 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 
 	v := shopsView{Refresh: shopsRefresh, WaitingAPI: waitingAPI, MaxLimit: maxShopsLimit,
 		FoldedFlag: "--metrics.max-shops", AsOf: noData, NoData: noData}
+	v.RT, v.Reply = pageKPIs()
 	if a > 0 {
 		v.AsOf = time.Unix(0, a).UTC().Format("2006-01-02 15:04:05 UTC")
 	}
@@ -211,13 +231,13 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 // waiting thresholds configured (the seconds labels seen).
 func collectShops(src Source) (map[string]*shopStats, []int64) {
 	// The page's two KPIs, as the catalogue declares them (kpi.Ratios).
-	rt, rr := kpi.ResponseTime.Ratio(), kpi.ReplyRate.Ratio()
+	rt, rr := pageKPIs()
 	var (
-		respSum   = rt.Num.Name()
-		resp      = rt.Den.Name()
+		respSum   = rt.Num
+		resp      = rt.Den
 		over      = kpi.WaitingOver.Name()
-		inquiries = rr.Den.Name()
-		replied   = rr.Num.Name()
+		inquiries = rr.Den
+		replied   = rr.Num
 	)
 	stats := map[string]*shopStats{}
 	var thresholds []int64
@@ -231,13 +251,13 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 	}
 	src.Each(func(s kpi.Series) {
 		switch {
-		case s.Name == respSum && s.Window == kpi.W15m:
+		case s.Name == respSum && s.Window == rt.window:
 			get(s.Shop).respSum = s.Value
-		case s.Name == resp && s.Window == kpi.W15m:
+		case s.Name == resp && s.Window == rt.window:
 			get(s.Shop).resp = s.Value
-		case s.Name == inquiries && s.Window == kpi.W24h:
+		case s.Name == inquiries && s.Window == rr.window:
 			get(s.Shop).inquiries = s.Value
-		case s.Name == replied && s.Window == kpi.W24h:
+		case s.Name == replied && s.Window == rr.window:
 			get(s.Shop).replied = s.Value
 		case s.Name == over:
 			secs, err := strconv.ParseInt(s.Seconds, 10, 64)
@@ -351,7 +371,7 @@ tbody tr:nth-child(even) { background: #fafafa; }
 {{- else}}
 <p class="summary">{{.Total}} shop{{if ne .Total 1}}s{{end}}{{with .WorstLabel}}, {{$.Worst}} buyer{{if ne $.Worst 1}}s{{end}} waiting over {{.}} now{{end}}. Worst first.</p>
 <table>
-<thead><tr><th>Shop</th>{{if .Directory}}<th>Name</th><th>Team</th>{{end}}<th class="num">Avg response 15m</th><th class="num">Responses 15m</th>{{range .Live}}<th class="num">Waiting &gt; {{.Label}}</th>{{end}}<th class="num">Reply rate 24h</th></tr></thead>
+<thead><tr><th>Shop</th>{{if .Directory}}<th>Name</th><th>Team</th>{{end}}<th class="num">{{.RT.Heading}}</th><th class="num">Responses 15m</th>{{range .Live}}<th class="num">Waiting &gt; {{.Label}}</th>{{end}}<th class="num">{{.Reply.Heading}}</th></tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr><td>{{.Shop}}{{if .Folded}} <span class="tag">shops beyond {{$.FoldedFlag}}</span>{{end}}</td>
@@ -369,11 +389,11 @@ tbody tr:nth-child(even) { background: #fafafa; }
 <p class="more">{{.Hidden}} more shop{{if ne .Hidden 1}}s{{end}}, less urgent, not shown: <a href="shops?limit={{.MaxLimit}}">show up to {{.MaxLimit}}</a>, or see <a href="metrics">/metrics</a> for all.</p>
 {{- end}}
 <div class="notes">
-<p><b>Avg response 15m</b>: cskpi_response_time_seconds_sum / cskpi_responses over the last 15 minutes (CONTRACT §4 响应时长); {{.NoData}} when the shop had no response; in red above the shop's response target (hover for it).</p>
+<p><b>{{.RT.Heading}}</b>: {{.RT.Num}} / {{.RT.Den}} over the last {{.RT.Span}} (CONTRACT §4 {{.RT.Local}}); {{.NoData}} when the shop had no response; in red above the shop's response target (hover for it).</p>
 {{- if .Live}}
 <p><b>Waiting</b>: buyers waiting now for longer than {{range $i, $c := .Live}}{{if $i}} / {{end}}{{$c.Label}}{{end}} (the smallest of --waiting.thresholds){{if .GivenUp}}, less those waiting over {{.GivenUp}} (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="{{.WorstSeconds}}"} - cskpi_waiting_conversations_over{seconds="{{.GivenUpSeconds}}"}{{else}}; with a single threshold, buyers who have given up are counted too{{end}}.{{if .WaitingAPI}} A count links to /api/v1/waiting, which names the buyers.{{end}}</p>
 {{- end}}
-<p><b>Reply rate 24h</b>: cskpi_inquiries_replied / cskpi_inquiries over the last 24 hours (CONTRACT §4 回复率), replied/inquiries after it; {{.NoData}} without inquiries.</p>
+<p><b>{{.Reply.Heading}}</b>: {{.Reply.Num}} / {{.Reply.Den}} over the last {{.Reply.Span}} (CONTRACT §4 {{.Reply.Local}}), replied/inquiries after it; {{.NoData}} without inquiries.</p>
 <p>Sorted worst first: most buyers waiting past the largest column, then the next, then response time relative to the target, then the lowest reply rate.</p>
 </div>
 {{- end}}
