@@ -141,7 +141,8 @@ func TestBrokerOutageMidStream(t *testing.T) {
 		return difftest.Progress(rdb) > stalled
 	})
 	resumed := time.Since(up)
-	health := difftest.AwaitMatchFunc(t, p.Scrape, f.Want, -1, 120*time.Second)
+	// The outcome counters are gathered apart from the series: wait for both.
+	health := difftest.AwaitMatchFunc(t, p.Scrape, f.Want, records, 120*time.Second)
 	if got := difftest.Consumed(health); got != records {
 		t.Errorf("%d outcomes for %d records", got, records)
 	}

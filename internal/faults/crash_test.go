@@ -81,7 +81,8 @@ func TestCrashSIGKILL(t *testing.T) {
 	began := time.Now()
 	p := difftest.StartServe(t, bin, difftest.ServeOptions{Name: "serve#final", LogPath: logPath,
 		Args: serveArgs(f.Kafka.Brokers, f.Redis.Addr, "crash")})
-	health := difftest.AwaitMatchFunc(t, p.Scrape, f.Want, -1, 120*time.Second)
+	// The outcome counters are gathered apart from the series: wait for both.
+	health := difftest.AwaitMatchFunc(t, p.Scrape, f.Want, records-int(last), 120*time.Second)
 	// The last life starts at Redis's offsets: it gives an outcome to exactly the records
 	// after them, none that an earlier life applied.
 	if got, want := difftest.Consumed(health), records-int(last); got != want {

@@ -84,7 +84,8 @@ func TestDisorderSIGKILL(t *testing.T) {
 			p := difftest.StartServe(t, bin, difftest.ServeOptions{Name: "serve#final", LogPath: logPath,
 				Args: serveArgs(f.Kafka.Brokers, f.Redis.Addr, group)})
 			took := published()
-			health := difftest.AwaitMatchFunc(t, p.Scrape, f.Want, -1, 120*time.Second)
+			// The outcome counters are gathered apart from the series: wait for both.
+			health := difftest.AwaitMatchFunc(t, p.Scrape, f.Want, records-int(last), 120*time.Second)
 			if got, want := difftest.Consumed(health), records-int(last); got != want {
 				t.Errorf("last life gave %d records an outcome, want %d (records - committed at the last kill)", got, want)
 			}
