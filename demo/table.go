@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -66,7 +66,7 @@ func printTable(w io.Writer, g prometheus.Gatherer, waits []int64) {
 	sort.Strings(shops)
 	live, givenUp := waits[:max(0, len(waits)-1)], ""
 	if len(waits) > 0 {
-		givenUp = seconds(waits[len(waits)-1])
+		givenUp = kpi.LeLabel(waits[len(waits)-1]) // the seconds label, as windows writes it
 	}
 	cols := tableKPIs()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -76,7 +76,7 @@ func printTable(w io.Writer, g prometheus.Gatherer, waits []int64) {
 	}
 	fmt.Fprint(tw, " waiting\t")
 	for _, ms := range live {
-		fmt.Fprintf(tw, " >%s\t", kpiDuration(ms))
+		fmt.Fprintf(tw, " >%s\t", model.Duration(time.Duration(ms)*time.Millisecond))
 	}
 	for _, c := range cols[2:] {
 		fmt.Fprintf(tw, " %s %s\t", c.label, c.window)
@@ -91,7 +91,7 @@ func printTable(w io.Writer, g prometheus.Gatherer, waits []int64) {
 		}
 		fmt.Fprintf(tw, " %.0f\t", r[key(kpi.WaitingConversations.Name(), "")])
 		for _, ms := range live {
-			fmt.Fprintf(tw, " %.0f\t", r[key(over, seconds(ms))]-r[key(over, givenUp)])
+			fmt.Fprintf(tw, " %.0f\t", r[key(over, kpi.LeLabel(ms))]-r[key(over, givenUp)])
 		}
 		for _, c := range cols[2:] {
 			fmt.Fprintf(tw, " %s\t", value(r, c.id, c.window))
@@ -117,21 +117,6 @@ func value(r row, id kpi.RatioID, window string) string {
 		return fmt.Sprintf("¥%.2f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
-}
-
-// seconds is a waiting threshold (ms) as its seconds label.
-func seconds(ms int64) string { return strconv.FormatInt(ms/1000, 10) }
-
-// kpiDuration is a waiting threshold as the table's header shows it: 15s, 3m, 1h.
-func kpiDuration(ms int64) string {
-	d := time.Duration(ms) * time.Millisecond
-	switch {
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	}
-	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
 func labels(m *dto.Metric) map[string]string {

@@ -109,11 +109,14 @@ func familyList() string {
 		for _, f := range kpi.Families() {
 			for _, l := range levels {
 				if f.Level == l {
-					n := "`" + f.Name
-					if extra := f.LabelNames()[len(f.LabelNames())-1]; extra == "le" || extra == "seconds" {
-						n += "{" + extra + "}"
+					n := f.Name
+					switch f.Kind {
+					case kpi.PerThreshold:
+						n += "{le}"
+					case kpi.PerWaitThreshold:
+						n += "{seconds}"
 					}
-					out = append(out, n+"`")
+					out = append(out, "`"+n+"`")
 				}
 			}
 		}

@@ -501,18 +501,6 @@ func (w *worker) readable() {
 	w.refusal = ""
 }
 
-// sleepCtx waits d, or less if ctx ends, and reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // committedOffsets asks the group coordinator for the partition's committed offsets.
 func committedOffsets(ctx context.Context, opt *Options, part int, topics map[string]int64) (map[string]int64, error) {
 	req := &kafka.OffsetFetchRequest{GroupID: opt.Group, Topics: map[string][]int{}}

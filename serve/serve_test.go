@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/pipeline"
 	"github.com/cskpi/cskpi/windows"
 )
@@ -94,12 +96,5 @@ func TestBuildInfo(t *testing.T) {
 
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 }

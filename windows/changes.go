@@ -62,10 +62,10 @@ func (p *Partition) Changes(next map[string]int64) *ChangeSet {
 	}
 	cs.DeletedIDs = append(cs.DeletedIDs, p.deletedI...)
 	meta := func(name string, v int64) { cs.Meta = append(cs.Meta, Field{name, strconv.AppendInt(nil, v, 10)}) }
-	cs.Meta = append(cs.Meta, Field{"v", []byte(strconv.Itoa(layoutVersion))})
 	if p.layoutDirty {
 		// The layout's description goes with the first batch in it: the buckets it
-		// rewrote and what says how to read them are one commit.
+		// rewrote and what says how to read them are one commit. Redis keeps it after.
+		meta("v", layoutVersion)
 		cs.Meta = append(cs.Meta, Field{"shop", []byte(joinSlots(p.lay.shop))}, Field{"agent", []byte(joinSlots(p.lay.agent))})
 		for _, id := range slices.Sorted(maps.Keys(p.since)) {
 			meta(sinceField+id.Name(), p.since[id])
@@ -131,29 +131,34 @@ func (p *Partition) Restore(s *Stored) error {
 		return err
 	}
 	for f, v := range s.Meta {
+		var dst *int64
 		switch {
 		case f == "v" || f == "thr" || f == "shop" || f == "agent" || strings.HasPrefix(f, sinceField):
 			continue // the layout's, read above
+		case strings.HasPrefix(f, "off:"):
+		case f == "wm:"+event.Messages.Letter():
+			dst = &p.wm[event.Messages]
+		case f == "wm:"+event.Orders.Letter():
+			dst = &p.wm[event.Orders]
+		case f == "seq":
+			dst = &p.Seq
+		case f == "hm":
+			dst = &p.minMinute
+		case f == "hh":
+			dst = &p.minHour
+		case f == "st":
+			dst = &p.st
+		default:
+			return newer(p.ID, "meta field %q, which this build does not know", f)
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return damaged(p.ID, "meta field %s = %q", f, v)
 		}
-		switch {
-		case strings.HasPrefix(f, "off:"):
-			p.Offsets[f[4:]] = n
-		case f == "wm:"+event.Messages.Letter():
-			p.wm[event.Messages] = n
-		case f == "wm:"+event.Orders.Letter():
-			p.wm[event.Orders] = n
-		case f == "seq":
-			p.Seq = n
-		case f == "hm":
-			p.minMinute = n
-		case f == "hh":
-			p.minHour = n
-		case f == "st":
-			p.st = n
+		if dst == nil {
+			p.Offsets[f[len("off:"):]] = n
+		} else {
+			*dst = n
 		}
 	}
 	lp, err := plan(p.ID, sm.layout, p.lay)

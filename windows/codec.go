@@ -100,6 +100,15 @@ func encodeConv(c *conv, replies []reply) []byte {
 	w := writer{b: make([]byte, 0, 32)}
 	w.uvarint(codecVersion)
 	w.varint(c.last)
+	w.convBody(c)
+	w.replies(replies)
+	w.str(c.lastAgent)
+	return w.b
+}
+
+// convBody writes what every conversation codec holds, in its order: the open episode,
+// the cohorts, the payments and the buyers served.
+func (w *writer) convBody(c *conv) {
 	w.bool(c.open)
 	if c.open {
 		w.varint(c.start)
@@ -130,13 +139,15 @@ func encodeConv(c *conv, replies []reply) []byte {
 		w.varint(int64(s.date))
 		w.varint(s.ts)
 	}
-	w.uvarint(uint64(len(replies)))
-	for _, r := range replies {
+}
+
+// replies writes a conversation's recent replies (codec 3 on).
+func (w *writer) replies(rs []reply) {
+	w.uvarint(uint64(len(rs)))
+	for _, r := range rs {
 		w.str(r.agent)
 		w.varint(r.ts)
 	}
-	w.str(c.lastAgent)
-	return w.b
 }
 
 func decodeConv(b []byte) (*conv, []reply, error) {

@@ -247,13 +247,3 @@ func seqString(seq int64) string {
 func isNoScript(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
-
-func parseInts(s string) []int64 {
-	var out []int64
-	for _, f := range strings.Split(s, ",") {
-		if x, err := strconv.ParseInt(f, 10, 64); err == nil {
-			out = append(out, x)
-		}
-	}
-	return out
-}

@@ -63,9 +63,11 @@ type storedLayout struct {
 	recentReplies bool
 }
 
-// Layouts 1 and 2 (8e899c7 … 603bba3): the families of the first KPI table.
-var (
-	shopSlots1 = []string{
+// legacySlots names the counters of layouts 1 to 5, as those builds placed them: the
+// families of their KPI table, in its order, before the activity and the thresholds.
+func legacySlots(version int) (shop, agent []string) {
+	// Layouts 1 and 2 (8e899c7 … 603bba3): the families of the first KPI table.
+	shop = []string{
 		"cskpi_buyer_messages", "cskpi_buyer_messages_replied_24h", "cskpi_human_messages",
 		"cskpi_auto_messages", "cskpi_responses", "cskpi_response_time_seconds_sum",
 		"cskpi_inquiries", "cskpi_inquiries_replied", "cskpi_inquiries_guided",
@@ -73,48 +75,44 @@ var (
 		"cskpi_paid_gmv_yuan", "cskpi_refunds_disputed", "cskpi_refunds_completed",
 		"cskpi_refunds_completed_by_merchant", "cskpi_refund_duration_seconds_sum",
 	}
-	agentSlots1 = []string{
+	agent = []string{
 		"cskpi_agent_responses", "cskpi_agent_response_time_seconds_sum", "cskpi_agent_messages",
 		"cskpi_agent_buyers_served", "cskpi_agent_inquiries_replied",
 		"cskpi_agent_inquiries_guided", "cskpi_agent_guided_gmv_yuan",
 	}
-	// Layouts 3 and 4 (3c32a34 … f2db490) appended the first responses and the business-time
-	// sums, kept as themselves.
-	shopSlots3 = append(append([]string(nil), shopSlots1...),
-		"cskpi_first_responses", "cskpi_first_response_time_seconds_sum",
-		"cskpi_response_business_time_seconds_sum", "cskpi_first_response_business_time_seconds_sum")
-	agentSlots3 = append(append([]string(nil), agentSlots1...),
-		"cskpi_agent_first_responses", "cskpi_agent_first_response_time_seconds_sum",
-		"cskpi_agent_response_business_time_seconds_sum", "cskpi_agent_buyer_messages_answered")
+	switch {
+	case version <= 2:
+		return shop, agent
+	case version <= 4:
+		// Layouts 3 and 4 (3c32a34 … f2db490) appended the first responses and the
+		// business-time sums, kept as themselves.
+		return append(shop, "cskpi_first_responses", "cskpi_first_response_time_seconds_sum",
+				"cskpi_response_business_time_seconds_sum", "cskpi_first_response_business_time_seconds_sum"),
+			append(agent, "cskpi_agent_first_responses", "cskpi_agent_first_response_time_seconds_sum",
+				"cskpi_agent_response_business_time_seconds_sum", "cskpi_agent_buyer_messages_answered")
+	}
 	// Layout 5 (d741b6e … 92ef038) keeps the business-time sums as their shortfall.
-	shopSlots5 = append(append([]string(nil), shopSlots1...),
-		"cskpi_first_responses", "cskpi_first_response_time_seconds_sum",
-		"cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}",
-		"cskpi_first_response_business_time_seconds_sum{shortfall_of=cskpi_first_response_time_seconds_sum}")
-	agentSlots5 = append(append([]string(nil), agentSlots1...),
-		"cskpi_agent_first_responses", "cskpi_agent_first_response_time_seconds_sum",
-		"cskpi_agent_response_business_time_seconds_sum{shortfall_of=cskpi_agent_response_time_seconds_sum}",
-		"cskpi_agent_buyer_messages_answered")
-)
+	return append(shop, "cskpi_first_responses", "cskpi_first_response_time_seconds_sum",
+			"cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}",
+			"cskpi_first_response_business_time_seconds_sum{shortfall_of=cskpi_first_response_time_seconds_sum}"),
+		append(agent, "cskpi_agent_first_responses", "cskpi_agent_first_response_time_seconds_sum",
+			"cskpi_agent_response_business_time_seconds_sum{shortfall_of=cskpi_agent_response_time_seconds_sum}",
+			"cskpi_agent_buyer_messages_answered")
+}
 
 // legacyLayout is the stored layout of layouts 1 to 5, whose vectors were positional: the
 // families of that build's KPI table, the activity, then one counter per threshold of
 // the meta field thr.
 func legacyLayout(version int, thr []int64) storedLayout {
 	l := storedLayout{version: version, recentReplies: version >= 3}
-	switch {
-	case version <= 2:
-		l.shop, l.agent = clone(shopSlots1), clone(agentSlots1)
-		l.implied = map[string]bool{}
-		for _, f := range kpi.Families() {
-			if f.Kind == kpi.Shortfall {
-				l.implied[counterSlot(f)] = true
-			}
+	l.shop, l.agent = legacySlots(version)
+	if version <= 2 {
+		// No business hours before layout 3: every shop was always open.
+		l.implied = map[string]bool{
+			"cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}":             true,
+			"cskpi_first_response_business_time_seconds_sum{shortfall_of=cskpi_first_response_time_seconds_sum}": true,
+			"cskpi_agent_response_business_time_seconds_sum{shortfall_of=cskpi_agent_response_time_seconds_sum}": true,
 		}
-	case version <= 4:
-		l.shop, l.agent = clone(shopSlots3), clone(agentSlots3)
-	default:
-		l.shop, l.agent = clone(shopSlots5), clone(agentSlots5)
 	}
 	l.shop = append(l.shop, activitySlot)
 	l.agent = append(l.agent, activitySlot)
@@ -123,8 +121,6 @@ func legacyLayout(version int, thr []int64) storedLayout {
 	}
 	return l
 }
-
-func clone(s []string) []string { return append([]string(nil), s...) }
 
 // slotOp makes one position of this build's vector from a stored vector.
 type slotOp struct {
@@ -170,11 +166,12 @@ func (lp layoutPlan) identity() bool { return lp.shop.identity && lp.agent.ident
 func plan(part int, stored storedLayout, cur layout) (layoutPlan, error) {
 	var lp layoutPlan
 	lacking := map[kpi.ID]bool{}
+	byName := familiesByName()
 	var err error
-	if lp.shop, err = planVector(part, "shop", stored.shop, cur.shop, stored.implied, lacking); err != nil {
+	if lp.shop, err = planVector(part, "shop", stored.shop, cur.shop, stored.implied, byName, lacking); err != nil {
 		return lp, err
 	}
-	if lp.agent, err = planVector(part, "agent", stored.agent, cur.agent, stored.implied, lacking); err != nil {
+	if lp.agent, err = planVector(part, "agent", stored.agent, cur.agent, stored.implied, byName, lacking); err != nil {
 		return lp, err
 	}
 	// A shortfall counts what its base counts: without the base, it is partial too.
@@ -194,13 +191,13 @@ func plan(part int, stored storedLayout, cur layout) (layoutPlan, error) {
 	return lp, nil
 }
 
-func planVector(part int, level string, stored, cur []string, implied map[string]bool, lacking map[kpi.ID]bool) (vectorPlan, error) {
+func planVector(part int, level string, stored, cur []string, implied map[string]bool, byName map[string]kpi.Family, lacking map[kpi.ID]bool) (vectorPlan, error) {
 	at := make(map[string]int, len(stored))
 	for i, n := range stored {
 		if _, dup := at[n]; dup {
 			return vectorPlan{}, damaged(part, "%s slot %q stored twice", level, n)
 		}
-		if err := knownSlot(part, n); err != nil {
+		if err := knownSlot(part, n, byName); err != nil {
 			return vectorPlan{}, err
 		}
 		at[n] = i
@@ -208,7 +205,6 @@ func planVector(part int, level string, stored, cur []string, implied map[string
 	if _, ok := at[activitySlot]; !ok {
 		return vectorPlan{}, damaged(part, "%s slots without %s", level, activitySlot)
 	}
-	byName := familiesByName()
 	vp := vectorPlan{ops: make([]slotOp, len(cur)), identity: len(stored) == len(cur), stored: len(stored)}
 	for i, n := range cur {
 		op := slotOp{from: -1, less: -1}
@@ -234,7 +230,7 @@ func planVector(part int, level string, stored, cur []string, implied map[string
 }
 
 // knownSlot refuses a slot name that no build up to this one wrote.
-func knownSlot(part int, n string) error {
+func knownSlot(part int, n string, byName map[string]kpi.Family) error {
 	if n == activitySlot {
 		return nil
 	}
@@ -242,7 +238,7 @@ func knownSlot(part int, n string) error {
 	if !ok {
 		return damaged(part, "slot name %q", n)
 	}
-	f, known := familiesByName()[fam]
+	f, known := byName[fam]
 	switch {
 	case !known:
 		return newer(part, "stored state holds family %s, which this build does not know", fam)
@@ -291,7 +287,11 @@ func readLayout(part int, meta map[string]string) (storedMeta, error) {
 	case version > layoutVersion:
 		return out, newer(part, "stored layout %d, this build reads layouts 1 to %d", version, layoutVersion)
 	case version < 6:
-		out.layout = legacyLayout(version, parseInts(meta["thr"]))
+		thr, err := parseThresholds(meta["thr"])
+		if err != nil {
+			return out, damaged(part, "meta field thr = %q", meta["thr"])
+		}
+		out.layout = legacyLayout(version, thr)
 		return out, nil
 	}
 	out.layout = storedLayout{version: version, shop: splitSlots(meta["shop"]), agent: splitSlots(meta["agent"]), recentReplies: true}
@@ -302,10 +302,7 @@ func readLayout(part int, meta map[string]string) (storedMeta, error) {
 	for f, val := range meta {
 		name, ok := strings.CutPrefix(f, sinceField)
 		if !ok {
-			if !knownMeta(f) {
-				return out, newer(part, "meta field %q, which this build does not know", f)
-			}
-			continue
+			continue // the rest is Restore's
 		}
 		fam, known := byName[name]
 		if !known {
@@ -320,11 +317,19 @@ func readLayout(part int, meta map[string]string) (storedMeta, error) {
 	return out, nil
 }
 
-// knownMeta says whether a layout 6 meta field is one this build writes or reads.
-func knownMeta(f string) bool {
-	switch f {
-	case "v", "shop", "agent", "thr", "seq", "hm", "hh", "st", "wm:m", "wm:o":
-		return true
+// parseThresholds reads layouts 1 to 5's meta field thr: the response thresholds in ms,
+// comma separated, in the order of the stored vectors' last positions.
+func parseThresholds(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
 	}
-	return strings.HasPrefix(f, "off:")
+	var out []int64
+	for _, f := range strings.Split(s, ",") {
+		x, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }

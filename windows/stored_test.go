@@ -189,8 +189,9 @@ func TestRestoreEarlierLayouts(t *testing.T) {
 // lacks them.
 func newerThanLayout5() []kpi.ID {
 	var out []kpi.ID
+	shop5, agent5 := legacySlots(5)
 	for _, f := range kpi.Families() {
-		if (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall) && !slices.Contains(shopSlots5, counterSlot(f)) && !slices.Contains(agentSlots5, counterSlot(f)) {
+		if (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall) && !slices.Contains(shop5, counterSlot(f)) && !slices.Contains(agent5, counterSlot(f)) {
 			out = append(out, f.ID)
 		}
 	}
@@ -247,42 +248,9 @@ func encodeConvAs(c *conv, replies []reply, version int) []byte {
 	if version >= 2 {
 		w.varint(c.last)
 	}
-	w.bool(c.open)
-	if c.open {
-		w.varint(c.start)
-		w.uvarint(uint64(len(c.msgs)))
-		prev := c.start
-		for _, m := range c.msgs {
-			w.varint(m - prev)
-			prev = m
-		}
-	}
-	w.uvarint(uint64(len(c.cohorts)))
-	for _, co := range c.cohorts {
-		w.varint(int64(co.date))
-		w.varint(co.t0)
-		w.bool(co.replied)
-		w.str(co.agent)
-		w.varint(int64(co.nPaid))
-		w.varint(co.fen)
-	}
-	w.uvarint(uint64(len(c.paids)))
-	for _, pd := range c.paids {
-		w.varint(pd.ts)
-		w.varint(pd.fen)
-	}
-	w.uvarint(uint64(len(c.served)))
-	for _, s := range c.served {
-		w.str(s.agent)
-		w.varint(int64(s.date))
-		w.varint(s.ts)
-	}
+	w.convBody(c)
 	if version >= 3 {
-		w.uvarint(uint64(len(replies)))
-		for _, r := range replies {
-			w.str(r.agent)
-			w.varint(r.ts)
-		}
+		w.replies(replies)
 	}
 	if version >= 4 {
 		w.str(c.lastAgent)

@@ -166,7 +166,7 @@ func TestLayoutNamesEveryPosition(t *testing.T) {
 				t.Errorf("slot %q twice", n)
 			}
 			seen[n] = true
-			if err := knownSlot(0, n); err != nil {
+			if err := knownSlot(0, n, familiesByName()); err != nil {
 				t.Errorf("slot %q: %v", n, err)
 			}
 		}

@@ -9,9 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/prometheus/common/version"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -174,14 +176,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 }
 
 // TestBusyPortFailsFirst: with the listen address taken, serve must stop on that alone,

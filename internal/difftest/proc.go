@@ -243,3 +243,18 @@ func tail(s string, lines int) string {
 	}
 	return strings.Join(ls, "\n")
 }
+
+// ServeArgs are the serve flags of a test instance: the event clock, short sessions so that
+// a member that leaves is replaced within a second or two, and batches of batch records so
+// that a log is consumed in many commits (more places for a fault or a kill to land).
+func ServeArgs(brokers []string, redisAddr, group string, batch int, extra ...string) []string {
+	return append([]string{
+		"--kafka.brokers=" + strings.Join(brokers, ","),
+		"--kafka.group=" + group,
+		"--kafka.session-timeout=1s",
+		"--kafka.rebalance-timeout=1s",
+		"--redis.addr=" + redisAddr,
+		"--clock=event",
+		"--batch.size=" + strconv.Itoa(batch),
+	}, extra...)
+}

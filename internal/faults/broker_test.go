@@ -150,7 +150,7 @@ func TestBrokerOutageMidStream(t *testing.T) {
 	if len(errs) == 0 {
 		t.Errorf("no ERROR 'kafka brokers unreachable' in the log during the outage")
 	}
-	warns := countLines(outageLog, "level=WARN")
+	warns := difftest.CountLines(outageLog, "level=WARN")
 	t.Logf("broker down %v at %d records committed: /-/ready 503 after %v, cskpi_kafka_up 0 after %v, %d ERROR + %d WARN lines; broker back: ready %v later, first commit %v later, all %d series equal recompute %v later (%d outcomes for %d records)",
 		outage, stalled, notReady.Round(time.Millisecond), detected.Round(time.Millisecond), len(errs), warns,
 		ready.Round(time.Millisecond), resumed.Round(time.Millisecond), len(f.Want), time.Since(up).Round(time.Millisecond),

@@ -112,7 +112,7 @@ func TestDisorderTwoInstances(t *testing.T) {
 	killedAt := progress()
 	b = startServe(t, f, "B2", "disorder-two")
 	took := published()
-	awaitSumMatch(t, []*difftest.Proc{a, b}, f.Want, 120*time.Second)
+	difftest.AwaitSumMatch(t, []*difftest.Proc{a, b}, f.Want, nil, 120*time.Second)
 	t.Logf("%d records trickled in over %v into two instances, one SIGKILLed at %d committed and restarted: the sum equals all %d series of recompute",
 		records, took.Round(time.Millisecond), killedAt, len(f.Want))
 	a.Stop()

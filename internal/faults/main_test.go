@@ -43,19 +43,9 @@ const (
 	partitions              = difftest.Partitions
 )
 
-// serveArgs are the flags of a test instance: event clock, short sessions so that a
-// killed member leaves its group within a second or two, small batches so that a log is
-// consumed in many commits (more places for a fault to land).
+// serveArgs are difftest.ServeArgs with batches of 20 records.
 func serveArgs(brokers []string, redisAddr, group string, extra ...string) []string {
-	return append([]string{
-		"--kafka.brokers=" + strings.Join(brokers, ","),
-		"--kafka.group=" + group,
-		"--kafka.session-timeout=1s",
-		"--kafka.rebalance-timeout=1s",
-		"--redis.addr=" + redisAddr,
-		"--clock=event",
-		"--batch.size=20",
-	}, extra...)
+	return difftest.ServeArgs(brokers, redisAddr, group, 20, extra...)
 }
 
 // startServe starts an instance on the fixture's broker and Redis.
@@ -111,21 +101,6 @@ func committedByPartition(t *testing.T, brokers []string, group string) map[int]
 		}
 	}
 	return out
-}
-
-// countLines counts the log lines of p containing every one of subs.
-func countLines(log string, subs ...string) int {
-	n := 0
-	for _, l := range strings.Split(log, "\n") {
-		all := true
-		for _, s := range subs {
-			all = all && strings.Contains(l, s)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
 }
 
 // awaitGroupEmpty waits until the broker has no member left in group, and returns how

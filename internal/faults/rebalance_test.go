@@ -64,7 +64,7 @@ func TestRebalance(t *testing.T) {
 	// builds on its stale mirrors is refused by the fence; then it rejoins.
 	b.Signal(syscall.SIGCONT)
 	rejoin := awaitOwned(t, 30*time.Second, []*difftest.Proc{a, b}, 2, 2)
-	zombieFenced := countLines(b.Log(), "partition state moved on under us")
+	zombieFenced := difftest.CountLines(b.Log(), "partition state moved on under us")
 
 	// B SIGKILLed mid-stream: A takes over again.
 	difftest.Publish(t, f.Kafka.Brokers, nil, chunk(2))
@@ -79,7 +79,7 @@ func TestRebalance(t *testing.T) {
 	handover := awaitOwned(t, 30*time.Second, []*difftest.Proc{a, c}, 2, 2)
 
 	began := time.Now()
-	health := awaitSumMatch(t, []*difftest.Proc{a, c}, f.Want, 120*time.Second)
+	health := difftest.AwaitSumMatch(t, []*difftest.Proc{a, c}, f.Want, nil, 120*time.Second)
 	t.Logf("%d records: B frozen at %d committed, A owned all 4 partitions %v later; B resumed and rejoined in %v (fenced %d stale batch(es)); B killed at %d committed, A owned all 4 %v later; C joined and A handed 2 back in %v; sum over A and C equals all %d series of recompute %v after C joined (A gave %d records an outcome, C %d)",
 		records, frozenAt, takeover1.Round(time.Millisecond), rejoin.Round(time.Millisecond), zombieFenced,
 		killedAt, takeover2.Round(time.Millisecond), handover.Round(time.Millisecond), len(f.Want),
@@ -107,7 +107,7 @@ func TestZombieTwoGroups(t *testing.T) {
 	if cx+cy != records {
 		t.Errorf("X gave %d records an outcome and Y %d: %d in all for %d records", cx, cy, cx+cy, records)
 	}
-	fx, fy := countLines(x.Log(), "partition state moved on under us"), countLines(y.Log(), "partition state moved on under us")
+	fx, fy := difftest.CountLines(x.Log(), "partition state moved on under us"), difftest.CountLines(y.Log(), "partition state moved on under us")
 	if fx+fy == 0 {
 		t.Errorf("two instances owning every partition never collided: the fence was not exercised")
 	}

@@ -134,7 +134,7 @@ func TestRedisStateLost(t *testing.T) {
 	}
 	detected := time.Since(lost)
 	testenv.WaitFor(t, 10*time.Second, "the REDIS STATE MISSING error for every partition", func() bool {
-		return countLines(p.Log(), "level=ERROR", "REDIS STATE MISSING", "--state.rebuild-missing", "Restore Redis") == partitions
+		return difftest.CountLines(p.Log(), "level=ERROR", "REDIS STATE MISSING", "--state.rebuild-missing", "Restore Redis") == partitions
 	})
 	// Past one re-check (every 5 s): still refused, and nothing written to the empty Redis.
 	watch := time.Now()
@@ -185,7 +185,7 @@ func TestRedisStateLost(t *testing.T) {
 	if m, err := q.Metrics(); err != nil || sumOf(m, "cskpi_partition_state_missing") > 0 {
 		t.Errorf("after the rebuild, cskpi_partition_state_missing sums to %v (%v), want none or 0", sumOf(m, "cskpi_partition_state_missing"), err)
 	}
-	if n := countLines(q.Log(), "rebuilding missing partition state"); n != partitions {
+	if n := difftest.CountLines(q.Log(), "rebuilding missing partition state"); n != partitions {
 		t.Errorf("%d 'rebuilding missing partition state' lines, want one per partition (%d)", n, partitions)
 	}
 	if got := difftest.Consumed(health); got != records {

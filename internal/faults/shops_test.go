@@ -96,7 +96,7 @@ func TestShopDirectory(t *testing.T) {
 	if v, ok := p.Metric("cskpi_shop_info", info("east")...); !ok || v != 1 {
 		t.Errorf("the previous directory is no longer in force after a refused reload")
 	}
-	if n := countLines(p.Log(), "shop directory refused", "Mars/Olympus"); n != 1 {
+	if n := difftest.CountLines(p.Log(), "shop directory refused", "Mars/Olympus"); n != 1 {
 		t.Errorf("%d ERROR lines for the refused file, want 1 (no repeat per poll)", n)
 	}
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,8 +293,16 @@ func storedOffsets(ctx context.Context, rdb *redis.Client) (offsets, error) {
 // awaitOffsets waits until every partition's stored offsets reach ends.
 func awaitOffsets(t testing.TB, rdb *redis.Client, ends offsets, timeout time.Duration, what string) {
 	t.Helper()
+	if last, _, ok := pollOffsets(rdb, ends, timeout); !ok {
+		t.Fatalf("%s: stored offsets did not reach the end of the log within %v: stored %v, end %v", what, timeout, last, ends)
+	}
+}
+
+// pollOffsets reads the stored offsets until they reach ends or timeout passes, and returns
+// the last read, how long it took and whether they reached ends.
+func pollOffsets(rdb *redis.Client, ends offsets, timeout time.Duration) (offsets, time.Duration, bool) {
+	began := time.Now()
 	var last offsets
-	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		got, err := storedOffsets(ctx, rdb)
@@ -303,11 +310,11 @@ func awaitOffsets(t testing.TB, rdb *redis.Client, ends offsets, timeout time.Du
 		if err == nil {
 			last = got
 			if reached(got, ends) {
-				return
+				return last, time.Since(began), true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: stored offsets did not reach the end of the log within %v: stored %v, end %v", what, timeout, last, ends)
+		if time.Since(began) > timeout {
+			return last, time.Since(began), false
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
 	}
@@ -653,14 +660,6 @@ func familiesOf(t testing.TB, commit string) []string {
 
 // ---- comparing series ----
 
-// familyOf is the family name of a series key (kpi.Series.Key).
-func familyOf(key string) string {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		return key[:i]
-	}
-	return key
-}
-
 // sinceUpgrade says which of today's families a layout with the given families lacks in a
 // way the upgrade cannot make up: they count from the upgrade on. A lacking Counter (or
 // PerThreshold) family has no stored counts; a lacking Shortfall family is one when its
@@ -728,49 +727,4 @@ func scaled(u kpi.Unit, v float64) int64 {
 		return int64(math.Round(v * 100))
 	}
 	return int64(math.Round(v))
-}
-
-// sumInstances combines the KPI series of several instances the way the recording rules
-// do: `sum without (instance)`, and `max` for cskpi_waiting_oldest_seconds; decimals are
-// added exactly and rounded once. (A copy of internal/faults' sumInstances.)
-func sumInstances(series ...map[string]float64) map[string]float64 {
-	sums := map[string]*big.Rat{}
-	out := map[string]float64{}
-	for _, s := range series {
-		for k, v := range s {
-			if familyOf(k) == kpi.WaitingOldest.Name() {
-				if cur, ok := out[k]; !ok || v > cur {
-					out[k] = v
-				}
-				continue
-			}
-			r, ok := new(big.Rat).SetString(strconv.FormatFloat(v, 'g', -1, 64))
-			if !ok {
-				panic(fmt.Sprintf("unparsable value %v", v))
-			}
-			if sums[k] == nil {
-				sums[k] = new(big.Rat)
-			}
-			sums[k].Add(sums[k], r)
-		}
-	}
-	for k, r := range sums {
-		out[k], _ = r.Float64()
-	}
-	return out
-}
-
-// countLines counts the lines of log containing every one of subs.
-func countLines(log string, subs ...string) int {
-	n := 0
-	for _, l := range strings.Split(log, "\n") {
-		all := true
-		for _, s := range subs {
-			all = all && strings.Contains(l, s)
-		}
-		if all {
-			n++
-		}
-	}
-	return n
 }

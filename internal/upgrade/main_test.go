@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -58,19 +57,9 @@ func todayBin(t testing.TB) string {
 	return binPath
 }
 
-// serveArgs are today's serve flags in these tests: the event clock, short sessions so
-// that a member that leaves is replaced within a second or two, small batches so that a
-// log is consumed in many commits.
+// serveArgs are difftest.ServeArgs with batches of 50 records.
 func serveArgs(brokers []string, redisAddr, group string, extra ...string) []string {
-	return append([]string{
-		"--kafka.brokers=" + strings.Join(brokers, ","),
-		"--kafka.group=" + group,
-		"--kafka.session-timeout=1s",
-		"--kafka.rebalance-timeout=1s",
-		"--redis.addr=" + redisAddr,
-		"--clock=event",
-		"--batch.size=50",
-	}, extra...)
+	return difftest.ServeArgs(brokers, redisAddr, group, 50, extra...)
 }
 
 // startToday starts today's serve.

@@ -131,7 +131,7 @@ func makeFixture(t *testing.T, layout int, commit string, lines [][]byte) {
 	}
 	wantHad := map[string]float64{}
 	for k, v := range want {
-		if had[familyOf(k)] {
+		if had[difftest.FamilyOf(k)] {
 			wantHad[k] = v
 		}
 	}

@@ -154,7 +154,7 @@ func TestRollingUpdate(t *testing.T) {
 	trickled := waitTrickle()
 	awaitOffsets(t, rdb, ends, 60*time.Second, "the new instances")
 	news := []*difftest.Proc{procs["kpinew1"], procs["kpinew2"]}
-	awaitSumMatch(t, news, want, partial, 30*time.Second)
+	difftest.AwaitSumMatch(t, news, want, partial, 30*time.Second)
 	watch.stop()
 
 	moves, violations, newLayout := watch.report()
@@ -179,7 +179,7 @@ func TestRollingUpdate(t *testing.T) {
 	var refusedLoads []string
 	for _, n := range []string{"kpiold1", "kpiold2"} {
 		for p := range partitions {
-			if c := countLines(started[n].Log(), "partition="+fmt.Sprint(p), "this build reads "+storedLayoutPre); c > 0 {
+			if c := difftest.CountLines(started[n].Log(), "partition="+fmt.Sprint(p), "this build reads "+storedLayoutPre); c > 0 {
 				refusedLoads = append(refusedLoads, fmt.Sprintf("%s p%d: %d", n, p, c))
 			}
 		}
@@ -367,57 +367,4 @@ func (w *watch) report() (moves []move, violations []string, newLayout []int) {
 		}
 	}
 	return slices.Clone(w.moves), slices.Clone(w.violations), newLayout
-}
-
-// awaitSumMatch polls the instances until the sum of their KPI series equals want, or
-// fails with the difference. (Like internal/faults' awaitSumMatch.)
-//
-// Series of the families in partial are compared as at most want's, not equal to it.
-func awaitSumMatch(t *testing.T, procs []*difftest.Proc, want map[string]float64, partial map[string]bool, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last []string
-	var lastErr error
-	for time.Now().Before(deadline) {
-		var parts []map[string]float64
-		lastErr = nil
-		for _, p := range procs {
-			b, err := p.Scrape()
-			if err != nil {
-				lastErr = err
-				break
-			}
-			k, _, err := difftest.ParseKPI(b)
-			if err != nil {
-				lastErr = err
-				break
-			}
-			parts = append(parts, k)
-		}
-		if lastErr == nil {
-			// One ulp per instance: see difftest.DiffWithin.
-			got, exact := sumInstances(parts...), map[string]float64{}
-			last = nil
-			for k, v := range got {
-				if partial[familyOf(k)] {
-					if w := want[k]; v > w*(1+1e-12) {
-						last = append(last, fmt.Sprintf("%s: serve=%v above recompute=%v", k, v, w))
-					}
-					delete(got, k)
-				}
-			}
-			for k, v := range want {
-				if !partial[familyOf(k)] {
-					exact[k] = v
-				}
-			}
-			last = append(last, difftest.DiffWithin(got, exact, 40, float64(len(parts))*0x1p-52)...)
-			if len(last) == 0 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval of a deadline-bounded wait
-	}
-	t.Fatalf("the sum over %d instances did not match recompute (%d series); difference:\n%s\nlast error: %v",
-		len(procs), len(want), strings.Join(last, "\n"), lastErr)
 }

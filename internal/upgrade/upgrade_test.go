@@ -135,7 +135,7 @@ func TestUpgrade(t *testing.T) {
 func expected(full, pre map[string]float64, since map[string]bool) map[string]float64 {
 	want := map[string]float64{}
 	for k, v := range full {
-		fam := familyOf(k)
+		fam := difftest.FamilyOf(k)
 		if !since[fam] {
 			want[k] = v
 			continue
@@ -149,7 +149,7 @@ func expected(full, pre map[string]float64, since map[string]bool) map[string]fl
 func filterFamilies(m map[string]float64, in func(string) bool) map[string]float64 {
 	out := map[string]float64{}
 	for k, v := range m {
-		if in(familyOf(k)) {
+		if in(difftest.FamilyOf(k)) {
 			out[k] = v
 		}
 	}
@@ -176,24 +176,11 @@ func countDiff(got, want map[string]float64) int {
 // compared all the same.
 func awaitCaughtUp(t *testing.T, rdb *redis.Client, ends offsets, timeout time.Duration) time.Duration {
 	t.Helper()
-	began := time.Now()
-	var last offsets
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		got, err := storedOffsets(ctx, rdb)
-		cancel()
-		if err == nil {
-			last = got
-			if reached(got, ends) {
-				return time.Since(began)
-			}
-		}
-		if time.Since(began) > timeout {
-			t.Errorf("today's build did not catch up within %v: stored offsets %v, end of the log %v", timeout, last, ends)
-			return time.Since(began)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+	last, took, ok := pollOffsets(rdb, ends, timeout)
+	if !ok {
+		t.Errorf("today's build did not catch up within %v: stored offsets %v, end of the log %v", timeout, last, ends)
 	}
+	return took
 }
 
 // scrapeSettled scrapes p until its KPI series equal want or settle passes, and returns

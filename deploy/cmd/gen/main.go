@@ -43,13 +43,14 @@ func run(root string) error {
 		fmt.Println("wrote", p)
 	}
 	// The generated tables of the docs, spliced between their markers.
-	for _, p := range slices.Sorted(maps.Keys(deploy.DocSections(cfg))) {
+	docs := deploy.DocSections(cfg)
+	for _, p := range slices.Sorted(maps.Keys(docs)) {
 		dst := filepath.Join(root, filepath.FromSlash(p))
 		doc, err := os.ReadFile(dst)
 		if err != nil {
 			return err
 		}
-		out, err := deploy.Splice(doc, deploy.DocSections(cfg)[p])
+		out, err := deploy.Splice(doc, docs[p])
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
