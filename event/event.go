@@ -34,6 +34,24 @@ const (
 	Auto
 )
 
+// Scene is where the buyer opened the chat (CONTRACT §1): after-sale when from an order, a
+// refund or a dispute, pre-sale otherwise. It is read on buyer messages only.
+type Scene uint8
+
+const (
+	Presale Scene = iota // the default: absent or null
+	Aftersale
+	NumScenes // the number of scenes, for arrays indexed by Scene
+)
+
+// String is the scene as the input and the scene label spell it.
+func (s Scene) String() string {
+	if s == Aftersale {
+		return "aftersale"
+	}
+	return "presale"
+}
+
 // Kind of an order event.
 type Kind uint8
 
@@ -81,6 +99,7 @@ type Event struct {
 	// Message events.
 	Sender Sender
 	Agent  string
+	Scene  Scene // of a buyer message; Presale on every other event
 
 	// Order events.
 	Kind        Kind

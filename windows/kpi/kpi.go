@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cskpi/cskpi/event"
 )
 
 // Window names of CONTRACT §2.
@@ -106,6 +108,8 @@ const (
 	AgentResponseBusinessTimeSum
 	AgentBuyerMessagesAnswered
 	AgentBuyersActive
+	BuyerMessagesReplied48h
+	OrdersCreatedPaid24h
 	NumIDs // the number of families
 )
 
@@ -119,6 +123,9 @@ type Family struct {
 	Unit    Unit
 	Kind    Kind
 	Base    ID // of a Shortfall
+	// Scene says the family carries the scene label (CONTRACT §3): one series per scene,
+	// counted by the scene of the buyer message or of the episode it is about.
+	Scene bool
 }
 
 // Le says the family carries the le label, one series per response threshold.
@@ -135,6 +142,9 @@ func (f Family) LabelNames() []string {
 	}
 	if len(f.Windows) > 0 {
 		out = append(out, "window")
+	}
+	if f.Scene {
+		out = append(out, "scene")
 	}
 	switch f.Kind {
 	case PerThreshold:
@@ -161,6 +171,8 @@ func (f Family) LabelValues(s Series) []string {
 			out[i] = s.Le
 		case "seconds":
 			out[i] = s.Seconds
+		case "scene":
+			out[i] = s.Scene
 		}
 	}
 	return out
@@ -180,13 +192,13 @@ func (id ID) Family() Family { return table()[id] }
 func table() [NumIDs]Family {
 	all3, day28, d28 := []string{W15m, W24h, W28d}, []string{W24h, W28d}, []string{W28d}
 	t := [NumIDs]Family{
-		BuyerMessages:         {Name: "cskpi_buyer_messages", Help: "Buyer messages (咨询量), by ts.", Level: ShopWindow, Windows: all3},
-		BuyerMessagesReplied:  {Name: "cskpi_buyer_messages_replied_24h", Help: "Buyer messages replied within 24 hours, by the message's ts.", Level: ShopWindow, Windows: day28},
+		BuyerMessages:         {Name: "cskpi_buyer_messages", Help: "Buyer messages (咨询量), by ts.", Level: ShopWindow, Windows: all3, Scene: true},
+		BuyerMessagesReplied:  {Name: "cskpi_buyer_messages_replied_24h", Help: "Buyer messages replied within 24 hours, by the message's ts.", Level: ShopWindow, Windows: day28, Scene: true},
 		HumanMessages:         {Name: "cskpi_human_messages", Help: "Human (agent) replies, by ts.", Level: ShopWindow, Windows: day28},
 		AutoMessages:          {Name: "cskpi_auto_messages", Help: "Auto messages, by ts.", Level: ShopWindow, Windows: day28},
-		Responses:             {Name: "cskpi_responses", Help: "Response samples (closed waiting episodes), by reply ts.", Level: ShopWindow, Windows: all3},
-		ResponseTimeSum:       {Name: "cskpi_response_time_seconds_sum", Help: "Sum of response samples in seconds (millisecond exact).", Level: ShopWindow, Windows: all3, Unit: Millis},
-		ResponsesWithin:       {Name: "cskpi_responses_within", Help: "Response samples at most le seconds.", Level: ShopWindow, Windows: all3, Kind: PerThreshold},
+		Responses:             {Name: "cskpi_responses", Help: "Response samples (closed waiting episodes), by reply ts.", Level: ShopWindow, Windows: all3, Scene: true},
+		ResponseTimeSum:       {Name: "cskpi_response_time_seconds_sum", Help: "Sum of response samples in seconds (millisecond exact).", Level: ShopWindow, Windows: all3, Unit: Millis, Scene: true},
+		ResponsesWithin:       {Name: "cskpi_responses_within", Help: "Response samples at most le seconds.", Level: ShopWindow, Windows: all3, Kind: PerThreshold, Scene: true},
 		Inquiries:             {Name: "cskpi_inquiries", Help: "Inquiry cohorts (buyer-days, 接待人数), by t0.", Level: ShopWindow, Windows: day28},
 		InquiriesReplied:      {Name: "cskpi_inquiries_replied", Help: "Inquiry cohorts replied within 48 hours of t0 (回复人数).", Level: ShopWindow, Windows: day28},
 		InquiriesGuided:       {Name: "cskpi_inquiries_guided", Help: "Replied inquiry cohorts with a payment within 48 hours of t0 (询单成交人数).", Level: ShopWindow, Windows: day28},
@@ -198,8 +210,8 @@ func table() [NumIDs]Family {
 		RefundsCompleted:      {Name: "cskpi_refunds_completed", Help: "Refunds completed, by ts.", Level: ShopWindow, Windows: d28},
 		RefundsByMerchant:     {Name: "cskpi_refunds_completed_by_merchant", Help: "Refunds completed by the merchant (自主完结), by ts.", Level: ShopWindow, Windows: d28},
 		RefundDurationSum:     {Name: "cskpi_refund_duration_seconds_sum", Help: "Total duration of completed refunds in seconds.", Level: ShopWindow, Windows: d28, Unit: Millis},
-		WaitingConversations:  {Name: "cskpi_waiting_conversations", Help: "Open waiting episodes that started within 48 hours of the as-of time.", Level: ShopOnly, Kind: Gauge},
-		WaitingOldest:         {Name: "cskpi_waiting_oldest_seconds", Help: "Seconds since the start of the oldest open waiting episode; 0 when none.", Level: ShopOnly, Unit: Millis, Kind: Gauge},
+		WaitingConversations:  {Name: "cskpi_waiting_conversations", Help: "Open waiting episodes that started within 48 hours of the as-of time.", Level: ShopOnly, Kind: Gauge, Scene: true},
+		WaitingOldest:         {Name: "cskpi_waiting_oldest_seconds", Help: "Seconds since the start of the oldest open waiting episode; 0 when none.", Level: ShopOnly, Unit: Millis, Kind: Gauge, Scene: true},
 		AgentResponses:        {Name: "cskpi_agent_responses", Help: "Response samples of this agent, by reply ts.", Level: AgentWindow, Windows: all3},
 		AgentResponseTimeSum:  {Name: "cskpi_agent_response_time_seconds_sum", Help: "Sum of this agent's response samples in seconds.", Level: AgentWindow, Windows: all3, Unit: Millis},
 		AgentMessages:         {Name: "cskpi_agent_messages", Help: "Human replies sent by this agent.", Level: AgentWindow, Windows: day28},
@@ -210,14 +222,16 @@ func table() [NumIDs]Family {
 
 		FirstResponses:               {Name: "cskpi_first_responses", Help: "First-response samples (首次响应): the reply that marks an inquiry cohort replied, by reply ts.", Level: ShopWindow, Windows: all3},
 		FirstResponseTimeSum:         {Name: "cskpi_first_response_time_seconds_sum", Help: "Sum of first-response samples (reply ts - t0) in seconds.", Level: ShopWindow, Windows: all3, Unit: Millis},
-		ResponseBusinessTimeSum:      {Name: "cskpi_response_business_time_seconds_sum", Help: "Sum of response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: ResponseTimeSum},
+		ResponseBusinessTimeSum:      {Name: "cskpi_response_business_time_seconds_sum", Help: "Sum of response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: ResponseTimeSum, Scene: true},
 		FirstResponseBusinessTimeSum: {Name: "cskpi_first_response_business_time_seconds_sum", Help: "Sum of first-response samples in seconds of the shop's business hours.", Level: ShopWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: FirstResponseTimeSum},
-		WaitingOver:                  {Name: "cskpi_waiting_conversations_over", Help: "Open waiting episodes (started within 48 hours) that have waited more than the seconds label.", Level: ShopOnly, Kind: PerWaitThreshold},
+		WaitingOver:                  {Name: "cskpi_waiting_conversations_over", Help: "Open waiting episodes (started within 48 hours) that have waited more than the seconds label.", Level: ShopOnly, Kind: PerWaitThreshold, Scene: true},
 		AgentFirstResponses:          {Name: "cskpi_agent_first_responses", Help: "First-response samples of this agent, by reply ts.", Level: AgentWindow, Windows: all3},
 		AgentFirstResponseTimeSum:    {Name: "cskpi_agent_first_response_time_seconds_sum", Help: "Sum of this agent's first-response samples in seconds.", Level: AgentWindow, Windows: all3, Unit: Millis},
 		AgentResponseBusinessTimeSum: {Name: "cskpi_agent_response_business_time_seconds_sum", Help: "Sum of this agent's response samples in seconds of the shop's business hours.", Level: AgentWindow, Windows: all3, Unit: Millis, Kind: Shortfall, Base: AgentResponseTimeSum},
 		AgentBuyerMessagesAnswered:   {Name: "cskpi_agent_buyer_messages_answered", Help: "Buyer messages of the episodes this agent's replies closed (问答比 denominator), by reply ts.", Level: AgentWindow, Windows: day28},
 		AgentBuyersActive:            {Name: "cskpi_agent_buyers_active", Help: "Distinct buyers this agent sent a human reply to in the last 15 minutes (同时接待).", Level: AgentOnly, Kind: Gauge},
+		BuyerMessagesReplied48h:      {Name: "cskpi_buyer_messages_replied_48h", Help: "Buyer messages replied within 48 hours (回复消息数), by the message's ts.", Level: ShopWindow, Windows: day28, Scene: true},
+		OrdersCreatedPaid24h:         {Name: "cskpi_orders_created_paid_24h", Help: "Orders placed that were paid within 24 hours of their creation (催付), by the creation's ts.", Level: ShopWindow, Windows: day28},
 	}
 	for id := range t {
 		t[id].ID = ID(id)
@@ -235,6 +249,7 @@ func Families() []Family {
 type Labels struct {
 	Shop, Agent, Window, Le string
 	Seconds                 string // the waiting threshold of cskpi_waiting_conversations_over
+	Scene                   string // presale or aftersale, on the families with Family.Scene
 }
 
 // Series is one exported sample.
@@ -249,7 +264,7 @@ func (s Series) Key() string {
 	var b strings.Builder
 	b.WriteString(s.Name)
 	b.WriteByte('{')
-	for _, kv := range [][2]string{{"agent", s.Agent}, {"le", s.Le}, {"seconds", s.Seconds}, {"shop", s.Shop}, {"window", s.Window}} {
+	for _, kv := range [][2]string{{"agent", s.Agent}, {"le", s.Le}, {"scene", s.Scene}, {"seconds", s.Seconds}, {"shop", s.Shop}, {"window", s.Window}} {
 		if kv[1] != "" {
 			b.WriteString(kv[0] + "=\"" + kv[1] + "\",")
 		}
@@ -261,6 +276,15 @@ func (s Series) Key() string {
 // Sort orders series by key, for stable output.
 func Sort(ss []Series) {
 	sort.Slice(ss, func(i, j int) bool { return ss[i].Key() < ss[j].Key() })
+}
+
+// Scenes are the values of the scene label, in exposition order.
+func Scenes() [event.NumScenes]string {
+	var out [event.NumScenes]string
+	for s := range event.NumScenes {
+		out[s] = s.String()
+	}
+	return out
 }
 
 // Seconds converts whole milliseconds to exported seconds.

@@ -25,6 +25,8 @@ const (
 	FirstResponseTime
 	BusinessResponseTime
 	BusinessFirstResponseTime
+	ReplyRate48h
+	PaidShare
 	AgentResponseTime
 	AgentConsultConversion
 	AgentInquiryOrderValue
@@ -65,6 +67,12 @@ const (
 
 // Level is the level of its families: ShopWindow or AgentWindow.
 func (r Ratio) Level() Level { return r.Num.Family().Level }
+
+// Scene says the KPI exists per scene as well as for both together: both its families carry
+// the scene label. The others are one figure: the inquiry KPIs are pre-sale by definition
+// (only a pre-sale message opens an inquiry), and orders, refunds and human messages have
+// no scene.
+func (r Ratio) Scene() bool { return r.Num.Family().Scene && r.Den.Family().Scene }
 
 // Windows are the windows the KPI exists for: those both families have.
 func (r Ratio) Windows() []string {
@@ -110,6 +118,8 @@ func ratios() [NumRatios]Ratio {
 		FirstResponseTime:         {Name: "First response time", Local: "首次响应时长", Num: FirstResponseTimeSum, Den: FirstResponses, Unit: Duration, Section: SectionResponse},
 		BusinessResponseTime:      {Name: "Business-hours response time", Local: "工作时间响应时长", Num: ResponseBusinessTimeSum, Den: Responses, Unit: Duration, Section: SectionResponse},
 		BusinessFirstResponseTime: {Name: "Business-hours first response time", Local: "工作时间首次响应时长", Num: FirstResponseBusinessTimeSum, Den: FirstResponses, Unit: Duration, Section: SectionResponse},
+		ReplyRate48h:              {Name: "2-day message reply rate", Local: "回复消息率", Num: BuyerMessagesReplied48h, Den: BuyerMessages, Unit: Share, Section: SectionReplies},
+		PaidShare:                 {Name: "Paid share of orders placed", Local: "催付", Num: OrdersCreatedPaid24h, Den: OrdersCreated, Unit: Share, Section: SectionReplies},
 		AgentResponseTime:         {Name: "Average response time", Local: "响应时长", Num: AgentResponseTimeSum, Den: AgentResponses, Unit: Duration, Section: SectionAgent},
 		AgentConsultConversion:    {Name: "Consult conversion", Local: "咨询转化率", Num: AgentInquiriesGuided, Den: AgentInquiriesReplied, Unit: Share, Section: SectionAgent},
 		AgentInquiryOrderValue:    {Name: "Inquiry order value", Local: "询单客单价", Num: AgentGuidedGMV, Den: AgentInquiriesGuided, Unit: Amount, Section: SectionAgent},
