@@ -15,8 +15,9 @@ import (
 // codecVersion is the conversation encoding this build writes. Each value starts with its
 // version and every earlier one still decodes (docs/UPGRADING.md): 1 (layouts 1 and 2's
 // first builds), 2 added the conversation's last message time, 3 its recent replies, 4 its
-// last replying agent.
-const codecVersion = 4
+// last replying agent, 5 the scenes of the open episode and its messages, and the
+// conversation's orders.
+const codecVersion = 5
 
 var (
 	errCorrupt = errors.New("windows: corrupt state value")
@@ -103,7 +104,26 @@ func encodeConv(c *conv, replies []reply) []byte {
 	w.convBody(c)
 	w.replies(replies)
 	w.str(c.lastAgent)
+	w.scenesAndOrders(c)
 	return w.b
+}
+
+// scenesAndOrders writes what codec 5 added: the open episode's scene and its after-sale
+// messages (as bit words), then the order events.
+func (w *writer) scenesAndOrders(c *conv) {
+	if c.open {
+		w.uvarint(uint64(c.scene))
+		w.uvarint(uint64(len(c.after)))
+		for _, x := range c.after {
+			w.uvarint(x)
+		}
+	}
+	w.uvarint(uint64(len(c.orders)))
+	for _, o := range c.orders {
+		w.str(o.id)
+		w.varint(o.ts)
+		w.bool(o.paid)
+	}
 }
 
 // convBody writes what every conversation codec holds, in its order: the open episode,
@@ -208,6 +228,30 @@ func decodeConv(b []byte) (*conv, []reply, error) {
 	}
 	if version >= 4 {
 		c.lastAgent = r.str()
+	}
+	if version >= 5 {
+		if c.open {
+			sc := r.uvarint()
+			if sc >= uint64(event.NumScenes) {
+				r.err = errCorrupt
+			}
+			c.scene = event.Scene(sc)
+			n = r.count()
+			for i := 0; i < n && r.err == nil; i++ {
+				c.after = append(c.after, r.uvarint())
+			}
+			if len(c.after) > (len(c.msgs)+63)/64 {
+				r.err = errCorrupt
+			}
+		}
+		n = r.count()
+		for i := 0; i < n && r.err == nil; i++ {
+			var o orderEvent
+			o.id = r.str()
+			o.ts = r.varint()
+			o.paid = r.bool()
+			c.orders = append(c.orders, o)
+		}
 	}
 	if r.err != nil || len(r.b) != 0 || (c.open && len(c.msgs) == 0) {
 		return nil, nil, errCorrupt

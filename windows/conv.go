@@ -16,9 +16,17 @@ type conv struct {
 	last    int64
 	start   int64   // first unanswered buyer message of the open episode
 	msgs    []int64 // ts of the open episode's buyer messages
+	// scene of the open episode: its first buyer message's (CONTRACT §2, Scene).
+	scene event.Scene
+	// after marks the after-sale messages of msgs, bit i for msgs[i]; nil while none is,
+	// which is most episodes.
+	after []uint64
 	cohorts []cohort
 	paids   []paid // applied order_paid, for cohorts consumed later
 	served  []served
+	// orders holds the order_created and order_paid events of the conversation's orders,
+	// for cskpi_orders_created_paid_24h: either may come first, by days.
+	orders []orderEvent
 	// lastAgent is the agent of the conversation's latest human reply (the last applied:
 	// a conversation's messages are in order), for /api/v1/waiting.
 	lastAgent string
@@ -40,6 +48,36 @@ type cohort struct {
 
 type paid struct{ ts, fen int64 }
 
+// orderEvent is one applied order_created (paid false) or order_paid of an order.
+type orderEvent struct {
+	id   string
+	ts   int64
+	paid bool
+}
+
+// msgScene is the scene of the open episode's i-th buyer message.
+func (c *conv) msgScene(i int) event.Scene {
+	if w := i / 64; w < len(c.after) && c.after[w]&(1<<(i%64)) != 0 {
+		return event.Aftersale
+	}
+	return event.Presale
+}
+
+// addMsg appends a buyer message to the open episode.
+func (c *conv) addMsg(ts int64, sc event.Scene) {
+	i := len(c.msgs)
+	c.msgs = append(c.msgs, ts)
+	if sc == event.Aftersale {
+		for len(c.after) <= i/64 {
+			c.after = append(c.after, 0)
+		}
+		c.after[i/64] |= 1 << (i % 64)
+	}
+}
+
+// closeMsgs forgets the open episode's messages.
+func (c *conv) closeMsgs() { c.open, c.msgs, c.after, c.scene = false, nil, nil, event.Presale }
+
 type served struct {
 	agent string
 	date  int32
@@ -47,7 +85,7 @@ type served struct {
 }
 
 func (c *conv) empty() bool {
-	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0
+	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0 && len(c.orders) == 0
 }
 
 // conv gives the conversation of e, creating it, marked changed. Its key is built in a

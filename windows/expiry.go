@@ -1,6 +1,10 @@
 package windows
 
-import "github.com/cskpi/cskpi/event"
+import (
+	"slices"
+
+	"github.com/cskpi/cskpi/event"
+)
 
 // Expire drops what can no longer change a result. a is the as-of time; clk carries the
 // stream time (see Clock), and neither goes back. See docs/SEMANTICS.md, "State
@@ -84,10 +88,11 @@ func (p *Partition) expireConv(c *conv, tooOld int64) bool {
 	nextMsg := max(c.last, tooOld)
 	changed := false
 	if c.open {
-		// A reply after end neither yields a sample nor answers any message within 24 h,
-		// and a buyer message after it abandons the episode: as if it were gone.
-		if end := max(c.start+abandonAfter, c.msgs[len(c.msgs)-1]+repliedWithin); nextMsg > end {
-			c.open, c.msgs = false, nil
+		// A reply after end neither yields a sample nor answers any message within 48 h
+		// (its last message is at least its start), and a buyer message after it abandons
+		// the episode: as if it were gone.
+		if end := c.msgs[len(c.msgs)-1] + repliedWithin48h; nextMsg > end {
+			c.closeMsgs()
 			delete(p.open, c)
 			changed = true
 		}
@@ -103,12 +108,43 @@ func (p *Partition) expireConv(c *conv, tooOld int64) bool {
 	if keep(&c.paids, func(pd paid) bool { return nextMsg <= pd.ts }) {
 		changed = true
 	}
+	// An order's events go together, once no acceptable record could pair with any of them:
+	// a creation pairs with payments up to 24 h after it, a payment with creations before it.
+	if len(c.orders) > 0 {
+		var gone []string
+		for _, o := range c.orders {
+			if orderNeeded(c.orders, o.id) < tooOld && !slices.Contains(gone, o.id) {
+				gone = append(gone, o.id)
+			}
+		}
+		if keep(&c.orders, func(o orderEvent) bool { return !slices.Contains(gone, o.id) }) {
+			changed = true
+		}
+	}
 	// A marker stops a second count of its (agent, buyer, local date); every later reply
 	// falls after that date once it is 26 h past the first (a local day lasts at most 25 h).
 	if keep(&c.served, func(sv served) bool { return nextMsg <= sv.ts+26*hourNs }) {
 		changed = true
 	}
 	return changed
+}
+
+// orderNeeded is the latest ts an acceptable record may have and still pair with an event
+// of order id: a payment up to 24 h after a creation, a creation at or before a payment.
+// Until then a counted creation also stays, so that a second payment does not count it
+// again.
+func orderNeeded(orders []orderEvent, id string) int64 {
+	need := int64(minInt64)
+	for _, o := range orders {
+		switch {
+		case o.id != id:
+		case o.paid:
+			need = max(need, o.ts)
+		default:
+			need = max(need, o.ts+paidWithin)
+		}
+	}
+	return need
 }
 
 // keep filters s in place and reports whether anything was dropped.

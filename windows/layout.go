@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
@@ -17,30 +18,39 @@ import (
 // (slotNames), and loading maps stored names onto these positions (plan), so that a new
 // family or threshold moves positions without a change of the stored format.
 type layout struct {
-	// slot of each family's counter; for PerThreshold, of its first threshold; -1 for gauges.
+	// slot of each family's counter; for a Scene family, of its pre-sale counter (the
+	// after-sale one follows); for PerThreshold, of its first threshold; -1 for gauges.
 	slot                        [kpi.NumIDs]int
 	shopFixed                   int // shop counters before the thresholds, activity included
 	shopLen, agentLen           int
 	shopActivity, agentActivity int
+	nThresholds                 int
 	// shop and agent name every position of a shop and an agent vector (slotNames).
 	shop, agent []string
 }
 
 func newLayout(thresholds []int64) layout {
-	var l layout
+	l := layout{nThresholds: len(thresholds)}
 	for _, f := range kpi.Families() {
 		l.slot[f.ID] = -1
 		if f.Kind != kpi.Counter && f.Kind != kpi.Shortfall {
 			continue
 		}
-		if f.Level == kpi.AgentWindow {
-			l.slot[f.ID] = l.agentLen
-			l.agent = append(l.agent, counterSlot(f))
-			l.agentLen++
-		} else {
-			l.slot[f.ID] = l.shopFixed
-			l.shop = append(l.shop, counterSlot(f))
-			l.shopFixed++
+		for _, sc := range familyScenes(f) {
+			name := counterSlot(f, sc)
+			if f.Level == kpi.AgentWindow {
+				if sc == 0 {
+					l.slot[f.ID] = l.agentLen
+				}
+				l.agent = append(l.agent, name)
+				l.agentLen++
+			} else {
+				if sc == 0 {
+					l.slot[f.ID] = l.shopFixed
+				}
+				l.shop = append(l.shop, name)
+				l.shopFixed++
+			}
 		}
 	}
 	l.shopActivity, l.agentActivity = l.shopFixed, l.agentLen
@@ -51,56 +61,128 @@ func newLayout(thresholds []int64) layout {
 	for _, f := range kpi.Families() {
 		if f.Kind == kpi.PerThreshold {
 			l.slot[f.ID] = l.shopFixed // one family of thresholds: the contract's responses_within
-			for _, ms := range thresholds {
-				l.shop = append(l.shop, thresholdSlot(f.Name, ms))
+			for _, sc := range familyScenes(f) {
+				for _, ms := range thresholds {
+					l.shop = append(l.shop, thresholdSlot(f, ms, sc))
+				}
 			}
 		}
 	}
-	l.shopLen = l.shopFixed + len(thresholds)
+	l.shopLen = len(l.shop)
 	return l
 }
 
+// at is the position of family id's counter of scene sc (Presale for a family without
+// the scene label).
+func (l *layout) at(id kpi.ID, sc event.Scene) int { return l.slot[id] + int(sc) }
+
+// threshold is the position of the counter of threshold i and scene sc of a PerThreshold
+// family.
+func (l *layout) threshold(id kpi.ID, sc event.Scene, i int) int {
+	return l.slot[id] + int(sc)*l.nThresholds + i
+}
+
+// familyScenes are the scenes a family keeps a counter of: both for a family with the
+// scene label, else the one (Presale) that stands for all.
+func familyScenes(f kpi.Family) []event.Scene {
+	if f.Scene {
+		return []event.Scene{event.Presale, event.Aftersale}
+	}
+	return []event.Scene{event.Presale}
+}
+
 // Slot names: what a position of a stored vector holds, in words a later build can map.
-// A slot is a family's metric name, optionally qualified as name{key=value}:
+// A slot is a family's metric name, optionally qualified as name{key=value;key=value}, the
+// scene last:
 //
-//	cskpi_buyer_messages                                   a Counter family
-//	cskpi_responses_within{le_ms=15000}                    one response threshold, in ms
-//	cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}
+//	cskpi_human_messages                                   a Counter family
+//	cskpi_buyer_messages{scene=presale}                    one scene of a Counter family
+//	cskpi_responses_within{le_ms=15000;scene=aftersale}    one response threshold, in ms
+//	cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum;scene=presale}
 //	                                                       kept as its shortfall from a base
 //	_applied_events                                        applied events (activity)
 //
-// A plain name of a Shortfall family (layouts 3 and 4 kept the business-time sums
-// themselves) is mapped to its shortfall on load.
+// Layouts up to 6 had no scene: a plain name of a family that now has the label is its
+// pre-sale counter (what those builds counted of a log without scene), and its after-sale
+// counter starts at 0. A plain name of a Shortfall family (layouts 3 and 4 kept the
+// business-time sums themselves) is mapped to its shortfall on load.
 const (
 	activitySlot = "_applied_events"
 	qualLe       = "le_ms"
 	qualShort    = "shortfall_of"
+	qualScene    = "scene"
 )
 
-func counterSlot(f kpi.Family) string {
+func counterSlot(f kpi.Family, sc event.Scene) string {
+	var q []string
 	if f.Kind == kpi.Shortfall {
-		return f.Name + "{" + qualShort + "=" + f.Base.Name() + "}"
+		q = append(q, qualShort+"="+f.Base.Name())
 	}
-	return f.Name
+	return qualify(f, q, sc)
 }
 
-func thresholdSlot(family string, ms int64) string {
-	return family + "{" + qualLe + "=" + strconv.FormatInt(ms, 10) + "}"
+func thresholdSlot(f kpi.Family, ms int64, sc event.Scene) string {
+	return qualify(f, []string{qualLe + "=" + strconv.FormatInt(ms, 10)}, sc)
 }
 
-// parseSlot splits a slot name into its family and its one qualifier (key and value empty
-// when it has none). ok is false when the name does not follow the grammar above.
-func parseSlot(s string) (family, key, value string, ok bool) {
+func qualify(f kpi.Family, q []string, sc event.Scene) string {
+	if f.Scene {
+		q = append(q, qualScene+"="+sc.String())
+	}
+	if len(q) == 0 {
+		return f.Name
+	}
+	return f.Name + "{" + strings.Join(q, ";") + "}"
+}
+
+// slotName is a slot name read: its family and qualifiers (empty when absent).
+type slotName struct {
+	family, le, shortfallOf, scene string
+	other                          bool // a qualifier no build up to this one wrote
+}
+
+// parseSlot reads a slot name; ok is false when it does not follow the grammar above.
+func parseSlot(s string) (n slotName, ok bool) {
 	family, rest, q := strings.Cut(s, "{")
+	n.family = family
 	if !q {
-		return s, "", "", s != ""
+		return n, s != ""
 	}
-	kv, ok := strings.CutSuffix(rest, "}")
-	if !ok {
-		return "", "", "", false
+	body, ok := strings.CutSuffix(rest, "}")
+	if !ok || family == "" {
+		return n, false
 	}
-	key, value, ok = strings.Cut(kv, "=")
-	return family, key, value, ok && family != "" && key != "" && value != ""
+	for _, kv := range strings.Split(body, ";") {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok || key == "" || value == "" {
+			return n, false
+		}
+		switch key {
+		case qualLe:
+			n.le = value
+		case qualShort:
+			n.shortfallOf = value
+		case qualScene:
+			n.scene = value
+		default:
+			n.other = true
+		}
+	}
+	return n, true
+}
+
+// withoutScene is a scene-qualified slot name as layouts up to 6 wrote it, without scene.
+func withoutScene(s string) (plain string, sc string) {
+	i := strings.Index(s, qualScene+"=")
+	if i < 0 {
+		return s, ""
+	}
+	j := strings.IndexAny(s[i:], ";}")
+	sc = s[i+len(qualScene)+1 : i+j]
+	plain = s[:i] + s[i+j:] // drops "scene=…"; a leading ";" or "{}" remains
+	plain = strings.Replace(plain, ";}", "}", 1)
+	plain = strings.TrimSuffix(plain, "{}")
+	return plain, sc
 }
 
 // joinSlots and splitSlots are the meta encoding of a vector's slot names. Slot names hold

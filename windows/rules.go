@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cskpi/cskpi/event"
@@ -14,7 +15,9 @@ import (
 //
 //	buyer message, human reply, auto message   applyMessage (spam never gets here: Admit)
 //	waiting episode, response sample           wait, closeEpisode
-//	replied within 24 h                        closeEpisode
+//	replied within 24 h, within 48 h           closeEpisode
+//	scene                                      applyBuyer, wait, closeEpisode, waitsAt
+//	orders paid of those created               orderCreated, orderPaid
 //	inquiry cohort: t0, replied, guided        openCohort, replyCohorts, payCohorts, guided
 //	first response                             replyCohorts
 //	agent buyers served                        serve
@@ -35,9 +38,13 @@ import (
 const (
 	// abandonAfter: an episode is abandoned 48 h after its start.
 	abandonAfter = 48 * hourNs
-	// repliedWithin: a buyer message is replied within 24 h when the reply closing its
-	// episode comes at most 24 h after it.
-	repliedWithin = 24 * hourNs
+	// repliedWithin and repliedWithin48h: a buyer message is replied within 24 h (48 h)
+	// when the reply closing its episode comes at most 24 h (48 h) after it.
+	repliedWithin    = 24 * hourNs
+	repliedWithin48h = 48 * hourNs
+	// paidWithin: an order placed is paid within 24 h when it has an order_paid with
+	// created.ts ≤ paid.ts ≤ created.ts + 24 h.
+	paidWithin = 24 * hourNs
 	// cohortHorizon: a cohort is replied by a reply with reply.ts ≤ t0 + 48 h, and guided by
 	// payments with t0 ≤ paid.ts ≤ t0 + 48 h.
 	cohortHorizon = 48 * hourNs
@@ -71,19 +78,21 @@ func (p *Partition) applyMessage(e *event.Event, shop ownerID) {
 	}
 }
 
-// applyBuyer is a buyer message: counted at its ts, it may start an inquiry cohort and
-// opens or joins a waiting episode.
+// applyBuyer is a buyer message: counted at its ts in its own scene, it opens or joins a
+// waiting episode, and a pre-sale one may start an inquiry cohort: inquiries are pre-sale.
 func (p *Partition) applyBuyer(e *event.Event, shop ownerID) {
 	ts := e.TS
-	p.add(shop, ts, kpi.BuyerMessages, 1)
+	p.addScene(shop, ts, kpi.BuyerMessages, e.Scene, 1)
 	c := p.conv(e)
 	c.last = max(c.last, ts)
-	p.openCohort(c, shop, p.localDate(e.Shop, ts), ts)
-	p.wait(c, ts)
+	if e.Scene == event.Presale {
+		p.openCohort(c, shop, p.localDate(e.Shop, ts), ts)
+	}
+	p.wait(c, ts, e.Scene)
 }
 
 // openCohort: an inquiry cohort (询单, a buyer-day) is the shop, buyer and local date of a
-// buyer message; t0 is the first buyer message of that date. Payments applied before it
+// pre-sale buyer message; t0 is the first pre-sale buyer message of that date. Payments applied before it
 // (the orders topic may run ahead) with t0 ≤ paid.ts ≤ t0 + 48 h are its already; they
 // guide it once it is replied.
 func (p *Partition) openCohort(c *conv, shop ownerID, date int32, t0 int64) {
@@ -111,17 +120,18 @@ func hasCohort(c *conv, date int32) bool {
 }
 
 // wait: a waiting episode is opened by a buyer message when the conversation has none
-// open, and starts at its first unanswered buyer message. A buyer message more than 48 h
-// after the open episode's start abandons it and opens a new one.
-func (p *Partition) wait(c *conv, ts int64) {
+// open, starts at its first unanswered buyer message, and has that message's scene. A
+// buyer message more than 48 h after the open episode's start abandons it and opens a new
+// one.
+func (p *Partition) wait(c *conv, ts int64, sc event.Scene) {
 	if c.open && ts-c.start > abandonAfter {
-		c.open, c.msgs = false, nil // abandoned
+		c.closeMsgs() // abandoned
 	}
 	if !c.open {
-		c.open, c.start = true, ts
+		c.open, c.start, c.scene = true, ts, sc
 		p.open[c] = struct{}{}
 	}
-	c.msgs = append(c.msgs, ts)
+	c.addMsg(ts, sc)
 }
 
 // applyReply is a human reply: counted for its shop and its agent at its ts, it makes its
@@ -160,18 +170,20 @@ func (p *Partition) serve(c *conv, aid ownerID, agent string, date int32, r int6
 }
 
 // closeEpisode: the human reply at r closes the open episode. Within 48 h of its start it
-// yields a response sample r − start (never below 0), with its business value, attributed
-// to the replying agent at r; after that it closes it without a sample. Either way it
-// answers the episode's buyer messages (buyer messages answered, the replying agent's at
-// r), and each of them is replied within 24 h when r ≤ its ts + 24 h.
+// yields a response sample r − start (never below 0), of the episode's scene, with its
+// business value, attributed to the replying agent at r; after that it closes it without a
+// sample. Either way it answers the episode's buyer messages (buyer messages answered, the
+// replying agent's at r), and each of them, in its own scene, is replied within 24 h when
+// r ≤ its ts + 24 h, and within 48 h when r ≤ its ts + 48 h.
 func (p *Partition) closeEpisode(c *conv, shopName string, shop, aid ownerID, r int64) {
 	if r-c.start <= abandonAfter {
+		sc := c.scene
 		ms := msBetween(c.start, r)
-		p.add(shop, r, kpi.Responses, 1)
-		p.add(shop, r, kpi.ResponseTimeSum, ms)
+		p.addScene(shop, r, kpi.Responses, sc, 1)
+		p.addScene(shop, r, kpi.ResponseTimeSum, sc, ms)
 		for i, thr := range p.cfg.Thresholds {
 			if ms <= thr {
-				p.addAt(shop, r, p.lay.slot[kpi.ResponsesWithin]+i, 1)
+				p.addAt(shop, r, p.lay.threshold(kpi.ResponsesWithin, sc, i), 1)
 			}
 		}
 		p.add(aid, r, kpi.AgentResponses, 1)
@@ -179,16 +191,20 @@ func (p *Partition) closeEpisode(c *conv, shopName string, shop, aid ownerID, r 
 		// Business sums are kept as their shortfall from the calendar sums: nothing to
 		// add for a shop without business hours.
 		short := ms - p.businessMs(shopName, c.start, r)
-		p.add(shop, r, kpi.ResponseBusinessTimeSum, short)
+		p.addScene(shop, r, kpi.ResponseBusinessTimeSum, sc, short)
 		p.add(aid, r, kpi.AgentResponseBusinessTimeSum, short)
 	}
 	p.add(aid, r, kpi.AgentBuyerMessagesAnswered, int64(len(c.msgs)))
-	for _, m := range c.msgs {
-		if r-m <= repliedWithin {
-			p.add(shop, m, kpi.BuyerMessagesReplied, 1)
+	for i, m := range c.msgs {
+		if r-m <= repliedWithin48h {
+			sc := c.msgScene(i)
+			if r-m <= repliedWithin {
+				p.addScene(shop, m, kpi.BuyerMessagesReplied, sc, 1)
+			}
+			p.addScene(shop, m, kpi.BuyerMessagesReplied48h, sc, 1)
 		}
 	}
-	c.open, c.msgs = false, nil
+	c.closeMsgs()
 	delete(p.open, c)
 }
 
@@ -224,10 +240,12 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 	switch e.Kind {
 	case event.OrderCreated:
 		p.add(shop, ts, kpi.OrdersCreated, 1)
+		p.orderCreated(p.conv(e), shop, e.OrderID, ts)
 	case event.OrderPaid:
 		p.add(shop, ts, kpi.OrdersPaid, 1)
 		p.add(shop, ts, kpi.PaidGMV, e.AmountFen)
 		p.payCohorts(e, shop)
+		p.orderPaid(p.conv(e), shop, e.OrderID, ts)
 	case event.RefundDisputed:
 		p.add(shop, ts, kpi.RefundsDisputed, 1)
 	case event.RefundCompleted:
@@ -260,6 +278,49 @@ func (p *Partition) payCohorts(e *event.Event, shop ownerID) {
 	}
 }
 
+// orderCreated: an order placed counts in orders paid of those created (催付), at its ts,
+// when its order has an order_paid with created.ts ≤ paid.ts ≤ created.ts + 24 h; the
+// payment may have been applied first. Each applied order_created is one item. (An order's
+// events are the conversation's: producers key them by the buyer who placed it.)
+func (p *Partition) orderCreated(c *conv, shop ownerID, id string, created int64) {
+	if paidWithin24h(c.orders, id, created) {
+		p.add(shop, created, kpi.OrdersCreatedPaid24h, 1)
+	}
+	c.orders = append(c.orders, orderEvent{id: p.orderID(c, id), ts: created})
+}
+
+// orderPaid counts the order placements of its order that this payment is the first to
+// pay within 24 h: however many payment events an order has, it counts once.
+func (p *Partition) orderPaid(c *conv, shop ownerID, id string, ts int64) {
+	for _, o := range c.orders {
+		if !o.paid && o.id == id && o.ts <= ts && ts <= o.ts+paidWithin && !paidWithin24h(c.orders, id, o.ts) {
+			p.add(shop, o.ts, kpi.OrdersCreatedPaid24h, 1)
+		}
+	}
+	c.orders = append(c.orders, orderEvent{id: p.orderID(c, id), ts: ts, paid: true})
+}
+
+// paidWithin24h says whether orders holds a payment of order id in [created, created+24h].
+func paidWithin24h(orders []orderEvent, id string, created int64) bool {
+	for _, o := range orders {
+		if o.paid && o.id == id && created <= o.ts && o.ts <= created+paidWithin {
+			return true
+		}
+	}
+	return false
+}
+
+// orderID is the conversation's copy of an order id: an event's strings share the record's
+// memory, which state kept for weeks must not hold on to.
+func (p *Partition) orderID(c *conv, id string) string {
+	for _, o := range c.orders {
+		if o.id == id {
+			return o.id
+		}
+	}
+	return strings.Clone(id)
+}
+
 // guided books a replied cohort's paid amount at its t0, for the shop and the cohort's
 // agent, and the cohort itself the first time.
 func (p *Partition) guided(shop, agent ownerID, co *cohort, fen int64, first bool) {
@@ -269,6 +330,12 @@ func (p *Partition) guided(shop, agent ownerID, co *cohort, fen int64, first boo
 	}
 	p.add(shop, co.t0, kpi.GuidedGMV, fen)
 	p.add(agent, co.t0, kpi.AgentGuidedGMV, fen)
+}
+
+// addScene puts delta into the counter of family id and scene sc (a family with the
+// scene label) of owner o, in the buckets holding ts.
+func (p *Partition) addScene(o ownerID, ts int64, id kpi.ID, sc event.Scene, delta int64) {
+	p.addAt(o, ts, p.lay.at(id, sc), delta)
 }
 
 // waitsAt: the waiting age of an open episode started within 48 h of the as-of time a is

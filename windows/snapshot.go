@@ -5,15 +5,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
 type totals [nWindows][]int64
 
+// waiting is one scene's open episodes of a shop.
 type waiting struct {
 	n      int64
-	oldest int64
+	oldest int64   // start of the oldest; meaningless while n is 0
 	over   []int64 // per waiting threshold: episodes that waited longer
+}
+
+// shopWaiting is a shop's open episodes, by the scene of each episode.
+type shopWaiting [event.NumScenes]waiting
+
+// merge adds o into w.
+func (w *shopWaiting) merge(o *shopWaiting) {
+	for sc := range w {
+		a, b := &w[sc], &o[sc]
+		if b.n > 0 && (a.n == 0 || b.oldest < a.oldest) {
+			a.oldest = b.oldest
+		}
+		a.n += b.n
+		for i := range a.over {
+			a.over[i] += b.over[i]
+		}
+	}
 }
 
 // Totals accumulates window sums over partitions at one as-of time.
@@ -23,7 +42,7 @@ type Totals struct {
 	cfg     Config
 	lay     layout
 	sums    map[owner]*totals
-	waiting map[string]*waiting
+	waiting map[string]*shopWaiting
 	waits   []int64         // the waiting thresholds in ns
 	active  map[owner]int64 // distinct buyers replied to in the last 15 minutes, per agent
 
@@ -33,7 +52,7 @@ type Totals struct {
 // NewTotals starts an accumulation at as-of time a.
 func NewTotals(cfg Config, a int64) *Totals {
 	t := &Totals{a: a, spans: SpansAt(a), cfg: cfg, lay: newLayout(cfg.Thresholds),
-		sums: map[owner]*totals{}, waiting: map[string]*waiting{}, active: map[owner]int64{}}
+		sums: map[owner]*totals{}, waiting: map[string]*shopWaiting{}, active: map[owner]int64{}}
 	for _, ms := range cfg.WaitingThresholds() {
 		t.waits = append(t.waits, ms*int64(time.Millisecond))
 	}
@@ -65,13 +84,19 @@ func (t *Totals) Add(p *Partition) {
 			continue
 		}
 		shop, _, _ := strings.Cut(c.key, "/")
-		w := t.waiting[shop]
-		if w == nil {
-			w = &waiting{oldest: c.start, over: make([]int64, len(t.waits))}
-			t.waiting[shop] = w
+		sw := t.waiting[shop]
+		if sw == nil {
+			sw = &shopWaiting{}
+			for sc := range sw {
+				sw[sc].over = make([]int64, len(t.waits))
+			}
+			t.waiting[shop] = sw
+		}
+		w := &sw[c.scene]
+		if w.n == 0 || c.start < w.oldest {
+			w.oldest = c.start
 		}
 		w.n++
-		w.oldest = min(w.oldest, c.start)
 		for i, thr := range t.waits {
 			if t.a-c.start > thr {
 				w.over[i]++
@@ -182,15 +207,10 @@ func (t *Totals) fold() {
 		moveTo(owner{shop: shop}, owner{shop: Other})
 		if w := t.waiting[shop]; w != nil {
 			delete(t.waiting, shop)
-			o := t.waiting[Other]
-			if o == nil {
+			if o := t.waiting[Other]; o == nil {
 				t.waiting[Other] = w
 			} else {
-				o.n += w.n
-				o.oldest = min(o.oldest, w.oldest)
-				for i := range o.over {
-					o.over[i] += w.over[i]
-				}
+				o.merge(w)
 			}
 		}
 	}
@@ -232,16 +252,24 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 		switch f.Level {
 		case kpi.ShopOnly:
 			for _, shop := range shops {
-				if f.Kind != kpi.PerWaitThreshold {
-					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop}, Value: t.gauge(f, shop)})
-					continue
-				}
-				for i, thr := range t.cfg.WaitingThresholds() {
-					var n int64
-					if w := t.waiting[shop]; w != nil {
-						n = w.over[i]
+				for _, sc := range familyScenes(f) {
+					l := kpi.Labels{Shop: shop, Scene: sc.String()}
+					var w waiting
+					if sw := t.waiting[shop]; sw != nil {
+						w = sw[sc]
 					}
-					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Seconds: kpi.LeLabel(thr)}, Value: float64(n)})
+					if f.Kind != kpi.PerWaitThreshold {
+						emit(kpi.Series{Name: f.Name, Labels: l, Value: t.gauge(f, &w)})
+						continue
+					}
+					for i, thr := range t.cfg.WaitingThresholds() {
+						var n int64
+						if w.over != nil {
+							n = w.over[i]
+						}
+						l.Seconds = kpi.LeLabel(thr)
+						emit(kpi.Series{Name: f.Name, Labels: l, Value: float64(n)})
+					}
 				}
 			}
 		case kpi.AgentOnly:
@@ -253,17 +281,20 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 			for _, shop := range shops {
 				o := owner{shop: shop}
 				for _, w := range familyWindows[f.ID] {
-					wn := windowTable[w].name
-					if f.Le() {
-						for i, thr := range t.cfg.Thresholds {
-							emit(kpi.Series{Name: f.Name,
-								Labels: kpi.Labels{Shop: shop, Window: wn, Le: kpi.LeLabel(thr)},
-								Value:  f.Unit.Export(t.get(o, w, t.lay.slot[f.ID]+i))})
+					for _, sc := range familyScenes(f) {
+						l := kpi.Labels{Shop: shop, Window: windowTable[w].name}
+						if f.Scene {
+							l.Scene = sc.String()
 						}
-						continue
+						if f.Le() {
+							for i, thr := range t.cfg.Thresholds {
+								l.Le = kpi.LeLabel(thr)
+								emit(kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.get(o, w, t.lay.threshold(f.ID, sc, i)))})
+							}
+							continue
+						}
+						emit(kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.counter(f, o, w, sc))})
 					}
-					emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: shop, Window: wn},
-						Value: f.Unit.Export(t.counter(f, o, w))})
 				}
 			}
 		case kpi.AgentWindow:
@@ -271,27 +302,28 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 				for _, w := range familyWindows[f.ID] {
 					emit(kpi.Series{Name: f.Name,
 						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: windowTable[w].name},
-						Value:  f.Unit.Export(t.counter(f, o, w))})
+						Value:  f.Unit.Export(t.counter(f, o, w, event.Presale))})
 				}
 			}
 		}
 	}
 }
 
-// counter is the integer value of a Counter or Shortfall family of o in window w.
-func (t *Totals) counter(f kpi.Family, o owner, w int) int64 {
-	v := t.get(o, w, t.lay.slot[f.ID])
+// counter is the integer value of a Counter or Shortfall family of o in window w and
+// scene sc (Presale for a family without the label). A Shortfall's base has its scenes.
+func (t *Totals) counter(f kpi.Family, o owner, w int, sc event.Scene) int64 {
+	v := t.get(o, w, t.lay.at(f.ID, sc))
 	if f.Kind == kpi.Shortfall {
-		return t.get(o, w, t.lay.slot[f.Base]) - v
+		return t.get(o, w, t.lay.at(f.Base, sc)) - v
 	}
 	return v
 }
 
-// gauge is the value of a Gauge family of shop at the as-of time.
-func (t *Totals) gauge(f kpi.Family, shop string) float64 {
-	w := t.waiting[shop]
+// gauge is the value of a Gauge family of one scene's open episodes w of a shop at the
+// as-of time.
+func (t *Totals) gauge(f kpi.Family, w *waiting) float64 {
 	switch {
-	case w == nil:
+	case w.n == 0:
 		return 0
 	case f.ID == kpi.WaitingConversations:
 		return float64(w.n)

@@ -38,11 +38,17 @@ func msg(id string, sender event.Sender, d time.Duration, opts ...evOpt) event.E
 	return e
 }
 
-func order(id string, kind event.Kind, d time.Duration, fen int64) event.Event {
-	return event.Event{Topic: event.Orders, ID: id, Shop: "s1", Buyer: "b1", TS: at(d), Kind: kind, OrderID: "o-" + id, AmountFen: fen}
+func order(id string, kind event.Kind, d time.Duration, fen int64, opts ...evOpt) event.Event {
+	e := event.Event{Topic: event.Orders, ID: id, Shop: "s1", Buyer: "b1", TS: at(d), Kind: kind, OrderID: "o-" + id, AmountFen: fen}
+	for _, o := range opts {
+		o(&e)
+	}
+	return e
 }
 
 func buyer(b string) evOpt { return func(e *event.Event) { e.Buyer = b } }
+func scene(sc event.Scene) evOpt { return func(e *event.Event) { e.Scene = sc } }
+func orderID(id string) evOpt { return func(e *event.Event) { e.OrderID = id } }
 func agent(a string) evOpt { return func(e *event.Event) { e.Agent = a } }
 
 // run applies events in order with stream time advancing and returns the series at a.
@@ -65,8 +71,15 @@ func run(t *testing.T, evs []event.Event, a int64) map[string]float64 {
 	return out
 }
 
-func key(id kpi.ID, window string) string {
-	return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: "s1", Window: window}}.Key()
+// key is a series of shop s1; of the pre-sale scene for a family with the scene label.
+func key(id kpi.ID, window string) string { return skey(id, window, event.Presale) }
+
+func skey(id kpi.ID, window string, sc event.Scene) string {
+	l := kpi.Labels{Shop: "s1", Window: window}
+	if id.Family().Scene {
+		l.Scene = sc.String()
+	}
+	return kpi.Series{Name: id.Name(), Labels: l}.Key()
 }
 
 func akey(id kpi.ID, agent, window string) string {
@@ -234,7 +247,7 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 			name: "a replied cohort waits for payments until they would be too old, not for the orders topic",
 			steps: []step{
 				{evs: []event.Event{msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute),
-					msg("x", event.Buyer, d(60), buyer("b9")), order("o", event.OrderCreated, d(60), 1)},
+					msg("x", event.Buyer, d(60), buyer("b9")), order("o", event.OrderCreated, d(60), 1, buyer("b9"))},
 					stream: at(d(60)), check: func(t *testing.T, p *Partition) {
 						if c := conv(p, "b1"); c == nil || len(c.cohorts) != 1 {
 							t.Fatal("replied cohort dropped while a payment for it may still come")
@@ -429,7 +442,7 @@ func TestCardinalityCapsFoldIntoOther(t *testing.T) {
 	tot.Add(p)
 	shops, agents := map[string]float64{}, map[string]bool{}
 	for _, s := range tot.Series() {
-		if s.Name == kpi.BuyerMessages.Name() && s.Window == kpi.W24h {
+		if s.Name == kpi.BuyerMessages.Name() && s.Window == kpi.W24h && s.Scene == "presale" {
 			shops[s.Shop] = s.Value
 		}
 		if s.Agent != "" {

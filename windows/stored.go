@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
@@ -20,7 +21,11 @@ import (
 // What a build cannot read it refuses (StateError) and never writes: a layout number above
 // its own, a slot, meta field or conversation encoding it does not know (all written by a
 // newer build), or a value it cannot decode.
-const layoutVersion = 6
+//
+// Layout 7 allows several qualifiers in a slot name (the scene label, CONTRACT §3); a
+// build that reads 6 would take "{le_ms=15000;scene=presale}" for a damaged threshold
+// rather than for a newer build's, hence the number.
+const layoutVersion = 7
 
 // The reasons of a StateError, the reason label of cskpi_partition_state_refused.
 const (
@@ -117,7 +122,7 @@ func legacyLayout(version int, thr []int64) storedLayout {
 	l.shop = append(l.shop, activitySlot)
 	l.agent = append(l.agent, activitySlot)
 	for _, ms := range thr {
-		l.shop = append(l.shop, thresholdSlot("cskpi_responses_within", ms))
+		l.shop = append(l.shop, "cskpi_responses_within{"+qualLe+"="+strconv.FormatInt(ms, 10)+"}")
 	}
 	return l
 }
@@ -205,21 +210,34 @@ func planVector(part int, level string, stored, cur []string, implied map[string
 	if _, ok := at[activitySlot]; !ok {
 		return vectorPlan{}, damaged(part, "%s slots without %s", level, activitySlot)
 	}
+	// resolve finds what a slot of this build holds in the stored vectors.
+	resolve := func(n string) (slotOp, bool) {
+		if j, ok := at[n]; ok {
+			return slotOp{from: j, less: -1}, true
+		}
+		if implied[n] {
+			return slotOp{from: -1, less: -1}, true
+		}
+		sn, _ := parseSlot(n)
+		base, hasBase := at[sn.shortfallOf]
+		plain, hasPlain := at[sn.family]
+		if sn.shortfallOf != "" && hasBase && hasPlain {
+			return slotOp{from: base, less: plain}, true
+		}
+		return slotOp{from: -1, less: -1}, false
+	}
 	vp := vectorPlan{ops: make([]slotOp, len(cur)), identity: len(stored) == len(cur), stored: len(stored)}
 	for i, n := range cur {
-		op := slotOp{from: -1, less: -1}
-		if j, ok := at[n]; ok {
-			op.from = j
-		} else if !implied[n] {
-			fam, key, value, _ := parseSlot(n)
-			f := byName[fam]
-			base, hasBase := at[value]
-			plain, hasPlain := at[fam]
-			if key == qualShort && hasBase && hasPlain {
-				op.from, op.less = base, plain
-			} else {
-				lacking[f.ID] = true
+		op, ok := resolve(n)
+		if plain, sc := withoutScene(n); !ok && sc != "" {
+			// A layout without scenes counted every message as pre-sale.
+			if op, ok = resolve(plain); ok && sc != event.Presale.String() {
+				op = slotOp{from: -1, less: -1}
 			}
+		}
+		if !ok {
+			sn, _ := parseSlot(n)
+			lacking[byName[sn.family].ID] = true
 		}
 		if op.from != i || op.less >= 0 {
 			vp.identity = false
@@ -234,22 +252,24 @@ func knownSlot(part int, n string, byName map[string]kpi.Family) error {
 	if n == activitySlot {
 		return nil
 	}
-	fam, key, value, ok := parseSlot(n)
+	sn, ok := parseSlot(n)
 	if !ok {
 		return damaged(part, "slot name %q", n)
 	}
-	f, known := byName[fam]
+	f, known := byName[sn.family]
 	switch {
 	case !known:
-		return newer(part, "stored state holds family %s, which this build does not know", fam)
-	case key == "" && (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall):
+		return newer(part, "stored state holds family %s, which this build does not know", sn.family)
+	case sn.other || (sn.scene != "" && (!f.Scene || (sn.scene != event.Presale.String() && sn.scene != event.Aftersale.String()))):
+		return newer(part, "stored state holds %s, which this build does not know", n)
+	case sn.le == "" && sn.shortfallOf == "" && (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall):
 		return nil
-	case key == qualLe && f.Kind == kpi.PerThreshold:
-		if _, err := strconv.ParseInt(value, 10, 64); err != nil {
+	case sn.le != "" && sn.shortfallOf == "" && f.Kind == kpi.PerThreshold:
+		if _, err := strconv.ParseInt(sn.le, 10, 64); err != nil {
 			return damaged(part, "slot name %q", n)
 		}
 		return nil
-	case key == qualShort && f.Kind == kpi.Shortfall && value == f.Base.Name():
+	case sn.shortfallOf != "" && sn.le == "" && f.Kind == kpi.Shortfall && sn.shortfallOf == f.Base.Name():
 		return nil
 	}
 	return newer(part, "stored state holds %s, which this build does not know", n)

@@ -174,7 +174,7 @@ func TestRestoreEarlierLayouts(t *testing.T) {
 			for _, f := range cs.Meta {
 				meta[f.Name] = string(f.Value)
 			}
-			if meta["v"] != "6" || meta["shop"] != joinSlots(p.lay.shop) || meta["agent"] != joinSlots(p.lay.agent) ||
+			if meta["v"] != strconv.Itoa(layoutVersion) || meta["shop"] != joinSlots(p.lay.shop) || meta["agent"] != joinSlots(p.lay.agent) ||
 				meta["since:cskpi_responses_within"] != strconv.FormatInt(newest, 10) {
 				t.Errorf("meta of the first commit: %v", meta)
 			}
@@ -191,11 +191,17 @@ func newerThanLayout5() []kpi.ID {
 	var out []kpi.ID
 	shop5, agent5 := legacySlots(5)
 	for _, f := range kpi.Families() {
-		if (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall) && !slices.Contains(shop5, counterSlot(f)) && !slices.Contains(agent5, counterSlot(f)) {
+		if (f.Kind == kpi.Counter || f.Kind == kpi.Shortfall) && !slices.Contains(shop5, plainSlot(f)) && !slices.Contains(agent5, plainSlot(f)) {
 			out = append(out, f.ID)
 		}
 	}
 	return out
+}
+
+// plainSlot is f's slot name as layouts without scenes wrote it.
+func plainSlot(f kpi.Family) string {
+	plain, _ := withoutScene(counterSlot(f, event.Presale))
+	return plain
 }
 
 // TestRestoreEarlierConversations: every conversation encoding still decodes, and codec 1's
@@ -204,7 +210,8 @@ func TestRestoreEarlierConversations(t *testing.T) {
 	c := &conv{last: at(3 * time.Minute), open: true, start: at(time.Minute), msgs: []int64{at(time.Minute), at(2 * time.Minute)},
 		cohorts: []cohort{{date: 20411, t0: at(time.Minute), agent: "a1", nPaid: 1, fen: 500}},
 		paids:   []paid{{at(time.Hour), 500}}, served: []served{{agent: "a1", date: 20411, ts: at(90 * time.Second)}},
-		lastAgent: "a1"}
+		lastAgent: "a1", scene: event.Aftersale, after: []uint64{0b10},
+		orders: []orderEvent{{id: "o1", ts: at(time.Hour)}, {id: "o1", ts: at(2 * time.Hour), paid: true}}}
 	replies := []reply{{agent: "a1", ts: at(90 * time.Second)}}
 	if !slices.Equal(encodeConvAs(c, replies, codecVersion), encodeConv(c, replies)) {
 		t.Fatal("encodeConvAs does not write this build's codec as encodeConv does")
@@ -217,6 +224,9 @@ func TestRestoreEarlierConversations(t *testing.T) {
 			}
 			want := *c
 			wantReplies := replies
+			if version < 5 {
+				want.scene, want.after, want.orders = event.Presale, nil, nil
+			}
 			if version < 4 {
 				want.lastAgent = ""
 			}
@@ -229,7 +239,8 @@ func TestRestoreEarlierConversations(t *testing.T) {
 			if got.last != want.last || got.lastAgent != want.lastAgent || got.open != want.open ||
 				!slices.Equal(got.msgs, want.msgs) || !slices.Equal(got.cohorts, want.cohorts) ||
 				!slices.Equal(got.paids, want.paids) || !slices.Equal(got.served, want.served) ||
-				!slices.Equal(gotReplies, wantReplies) {
+				!slices.Equal(gotReplies, wantReplies) || got.scene != want.scene ||
+				!slices.Equal(got.after, want.after) || !slices.Equal(got.orders, want.orders) {
 				t.Errorf("decoded %+v %v, want %+v %v", got, gotReplies, want, wantReplies)
 			}
 		})
@@ -255,6 +266,9 @@ func encodeConvAs(c *conv, replies []reply, version int) []byte {
 	if version >= 4 {
 		w.str(c.lastAgent)
 	}
+	if version >= 5 {
+		w.scenesAndOrders(c)
+	}
 	if version > codecVersion {
 		w.b = append(w.b, 0x7f)
 	}
@@ -269,7 +283,7 @@ func TestRestoreRefuses(t *testing.T) {
 	k := blockKey{resMinute, MinuteOf(at(time.Hour))}
 	good := func() *Stored {
 		return &Stored{
-			Meta: map[string]string{"v": "6", "seq": "3", "shop": joinSlots(l.shop), "agent": joinSlots(l.agent)},
+			Meta: map[string]string{"v": strconv.Itoa(layoutVersion), "seq": "3", "shop": joinSlots(l.shop), "agent": joinSlots(l.agent)},
 			Buckets: []Field{{blockField(k), encodeBlock(vec{"s1", "", seqVector(l.shopLen)},
 				vec{"s1", "a1", seqVector(l.agentLen)})}},
 		}
@@ -279,9 +293,11 @@ func TestRestoreRefuses(t *testing.T) {
 		change func(*Stored)
 		reason string
 	}{
-		{"layout from the future", func(s *Stored) { s.Meta["v"] = "7" }, RefusedNewer},
+		{"layout from the future", func(s *Stored) { s.Meta["v"] = strconv.Itoa(layoutVersion + 1) }, RefusedNewer},
 		{"unknown family", func(s *Stored) { s.Meta["shop"] += ",cskpi_future_family" }, RefusedNewer},
-		{"unknown qualifier", func(s *Stored) { s.Meta["shop"] += ",cskpi_buyer_messages{scene=presale}" }, RefusedNewer},
+		{"unknown qualifier", func(s *Stored) { s.Meta["shop"] += ",cskpi_buyer_messages{channel=app}" }, RefusedNewer},
+		{"unknown scene", func(s *Stored) { s.Meta["shop"] += ",cskpi_buyer_messages{scene=refund}" }, RefusedNewer},
+		{"scene on a family without it", func(s *Stored) { s.Meta["shop"] += ",cskpi_human_messages{scene=presale}" }, RefusedNewer},
 		{"unknown meta field", func(s *Stored) { s.Meta["orders"] = "1" }, RefusedNewer},
 		{"since of an unknown family", func(s *Stored) { s.Meta["since:cskpi_future_family"] = "1" }, RefusedNewer},
 		{"newer conversation codec", func(s *Stored) {

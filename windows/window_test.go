@@ -2,9 +2,11 @@ package windows
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cskpi/cskpi/event"
 	"github.com/cskpi/cskpi/windows/kpi"
 )
 
@@ -171,11 +173,26 @@ func TestLayoutNamesEveryPosition(t *testing.T) {
 			}
 		}
 	}
-	for id, want := range map[kpi.ID]string{kpi.BuyerMessages: "cskpi_buyer_messages",
-		kpi.ResponsesWithin:         "cskpi_responses_within{le_ms=15000}",
-		kpi.ResponseBusinessTimeSum: "cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum}"} {
-		if got := l.shop[l.slot[id]]; got != want {
-			t.Errorf("slot of %s is named %q, want %q", id, got, want)
+	for _, tc := range []struct {
+		at   int
+		want string
+	}{
+		{l.at(kpi.BuyerMessages, event.Presale), "cskpi_buyer_messages{scene=presale}"},
+		{l.at(kpi.BuyerMessages, event.Aftersale), "cskpi_buyer_messages{scene=aftersale}"},
+		{l.at(kpi.HumanMessages, event.Presale), "cskpi_human_messages"},
+		{l.threshold(kpi.ResponsesWithin, event.Presale, 0), "cskpi_responses_within{le_ms=15000;scene=presale}"},
+		{l.threshold(kpi.ResponsesWithin, event.Aftersale, 1), "cskpi_responses_within{le_ms=180000;scene=aftersale}"},
+		{l.at(kpi.ResponseBusinessTimeSum, event.Aftersale), "cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum;scene=aftersale}"},
+	} {
+		if got := l.shop[tc.at]; got != tc.want {
+			t.Errorf("slot %d is named %q, want %q", tc.at, got, tc.want)
+		}
+	}
+	for _, n := range []string{"cskpi_buyer_messages{scene=presale}", "cskpi_responses_within{le_ms=15000;scene=presale}",
+		"cskpi_response_business_time_seconds_sum{shortfall_of=cskpi_response_time_seconds_sum;scene=aftersale}"} {
+		plain, _ := withoutScene(n)
+		if err := knownSlot(0, plain, familiesByName()); err != nil || strings.Contains(plain, "scene") || strings.Contains(plain, ";") {
+			t.Errorf("withoutScene(%q) = %q: %v", n, plain, err)
 		}
 	}
 	if l.shop[l.shopActivity] != activitySlot || l.agent[l.agentActivity] != activitySlot {
