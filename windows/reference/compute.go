@@ -201,11 +201,19 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 							}
 						}
 					}
+					// CONTRACT §2: "A buyer message is replied within 24 h when the reply
+					// closing its episode comes at most 24 h after it", and "is replied within
+					// 48 h (回复消息数) when the reply that closes its episode has reply.ts −
+					// message.ts ≤ 48h". This reply closes the episode, abandoned or not.
 					// Replied messages count by the message's own scene, at the message's ts,
 					// so that in each scene they are a part of the buyer messages.
 					for _, m := range episode {
-						if e.TS-m.ts <= repliedWithin {
-							t.add(kpi.BuyerMessagesReplied, kpi.Labels{Shop: c.shop, Scene: m.scene.String()}, m.ts, 1)
+						l := kpi.Labels{Shop: c.shop, Scene: m.scene.String()}
+						if e.TS-m.ts <= replied24h {
+							t.add(kpi.BuyerMessagesReplied, l, m.ts, 1)
+						}
+						if e.TS-m.ts <= replied48h {
+							t.add(kpi.BuyerMessagesReplied48h, l, m.ts, 1)
 						}
 					}
 					open, episode = false, nil

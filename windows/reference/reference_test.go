@@ -207,6 +207,7 @@ func TestCompute(t *testing.T) {
 				sh(kpi.BuyerMessages, "s1", "28d"):           1,
 				sh(kpi.BuyerMessages, "s1", "24h"):           0,
 				sh(kpi.BuyerMessagesReplied, "s1", "28d"):    0,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "28d"): 0, // 48 h + 1 ms
 				sh(kpi.HumanMessages, "s1", "24h"):           1,
 				sh(kpi.Inquiries, "s1", "28d"):               1,
 				sh(kpi.InquiriesReplied, "s1", "28d"):        0,
@@ -260,9 +261,60 @@ func TestCompute(t *testing.T) {
 				sh(kpi.BuyerMessages, "s1", "28d"):        2,
 				sh(kpi.BuyerMessagesReplied, "s1", "28d"): 1,
 				// Both messages are in the minute 24h before A: outside the 24h window.
-				sh(kpi.BuyerMessagesReplied, "s1", "24h"): 0,
-				sh(kpi.Responses, "s1", "15m"):            2,
-				sh(kpi.ResponseTimeSum, "s1", "15m"):      172800,
+				sh(kpi.BuyerMessagesReplied, "s1", "24h"):    0,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "28d"): 2,
+				sh(kpi.Responses, "s1", "15m"):               2,
+				sh(kpi.ResponseTimeSum, "s1", "15m"):         172800,
+			},
+		},
+		{
+			// Hand-computed, A = 30 h (the reply). The reply comes 30 h after the message:
+			// 30 h > 24 h, not replied within 24 h; 30 h ≤ 48 h, replied within 48 h. The
+			// message (ts 0) is in the 28d window only: the 24h window starts at
+			// 30 h − 1439 min = 6 h 1 min. The episode's sample is 30 h = 108000 s, and the
+			// reply answers the inquiry (30 h ≤ t0 + 48 h): first response 108000 s.
+			name: "a buyer message replied after 30 h is replied within 48 h, not 24 h",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				agent("m2", "b1", "a1", at(30*time.Hour)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"):           1,
+				sh(kpi.BuyerMessagesReplied, "s1", "28d"):    0,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "28d"): 1,
+				sh(kpi.BuyerMessages, "s1", "24h"):           0,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "24h"): 0,
+				sh(kpi.Responses, "s1", "24h"):               1,
+				sh(kpi.ResponseTimeSum, "s1", "24h"):         108000,
+				sh(kpi.InquiriesReplied, "s1", "28d"):        1,
+				sh(kpi.FirstResponseTimeSum, "s1", "24h"):    108000,
+			},
+		},
+		{
+			// Hand-computed, A = 49 h.
+			//   b1: messages at 0 and 47 h are one episode (47 h ≤ 48 h after its start); the
+			//       reply at 49 h closes it 49 h after its start, without a sample, and
+			//       replies the message of 47 h (2 h: within 24 h and 48 h), not that of 0
+			//       (49 h).
+			//   b2: the message at 48 h + 1 s abandons the episode of 0, whose message is
+			//       never replied; the reply at 48 h + 11 s replies it (10 s) with a sample.
+			// Replied within 24 h and within 48 h: 47 h (b1), 48 h + 1 s (b2) = 2 of 4.
+			name: "an abandoned episode's messages are replied by the reply that closes it",
+			lines: []string{
+				buyer("m1", "b1", at(0)),
+				buyer("m2", "b2", at(0)),
+				buyer("m3", "b1", at(47*time.Hour)),
+				buyer("m4", "b2", at(48*time.Hour+time.Second)),
+				agent("m5", "b2", "a1", at(48*time.Hour+11*time.Second)),
+				agent("m6", "b1", "a1", at(49*time.Hour)),
+			},
+			want: map[string]float64{
+				sh(kpi.BuyerMessages, "s1", "28d"):           4,
+				sh(kpi.BuyerMessagesReplied, "s1", "28d"):    2,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "28d"): 2,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "24h"): 2,
+				sh(kpi.Responses, "s1", "28d"):               1,
+				sh(kpi.ResponseTimeSum, "s1", "28d"):         10,
 			},
 		},
 		{
@@ -399,10 +451,14 @@ func TestCompute(t *testing.T) {
 				ag(kpi.AgentInquiriesReplied, "s1", "a3", "28d"): 1,
 				ag(kpi.AgentInquiriesGuided, "s1", "a3", "28d"):  0,
 				// b1's reply at exactly 48h still samples, b2's does not.
-				sh(kpi.Responses, "s1", "28d"):              2,
-				sh(kpi.ResponseTimeSum, "s1", "28d"):        172801,
-				le(kpi.ResponsesWithin, "s1", "28d", "180"): 1,
-				sh(kpi.PaidGMV, "s1", "24h"):                24,
+				sh(kpi.Responses, "s1", "28d"):       2,
+				sh(kpi.ResponseTimeSum, "s1", "28d"): 172801,
+				// b3 (1 s) within 24 h; b1 (exactly 48 h) within 48 h too; b2 (48 h + 1 ns)
+				// in neither.
+				sh(kpi.BuyerMessagesReplied, "s1", "28d"):    1,
+				sh(kpi.BuyerMessagesReplied48h, "s1", "28d"): 2,
+				le(kpi.ResponsesWithin, "s1", "28d", "180"):  1,
+				sh(kpi.PaidGMV, "s1", "24h"):                 24,
 			},
 		},
 		{
@@ -704,6 +760,8 @@ func TestCompute(t *testing.T) {
 				shScene(kpi.BuyerMessages, "s1", "15m", "aftersale"):           0,
 				shScene(kpi.BuyerMessagesReplied, "s1", "24h", "presale"):      0,
 				shScene(kpi.BuyerMessagesReplied, "s1", "28d", "aftersale"):    0,
+				shScene(kpi.BuyerMessagesReplied48h, "s1", "24h", "presale"):   0,
+				shScene(kpi.BuyerMessagesReplied48h, "s1", "28d", "aftersale"): 0,
 				shScene(kpi.Responses, "s1", "15m", "aftersale"):               0,
 				shScene(kpi.ResponseTimeSum, "s1", "28d", "aftersale"):         0,
 				leScene(kpi.ResponsesWithin, "s1", "24h", "aftersale", "15"):   0,
@@ -931,6 +989,8 @@ func TestComputeScenes(t *testing.T) {
 				shScene(kpi.BuyerMessages, "s1", "15m", "presale"):             0,
 				shScene(kpi.BuyerMessagesReplied, "s1", "24h", "aftersale"):    2,
 				shScene(kpi.BuyerMessagesReplied, "s1", "24h", "presale"):      0,
+				shScene(kpi.BuyerMessagesReplied48h, "s1", "24h", "aftersale"): 2,
+				shScene(kpi.BuyerMessagesReplied48h, "s1", "24h", "presale"):   0,
 				shScene(kpi.Responses, "s1", "15m", "aftersale"):               1,
 				shScene(kpi.Responses, "s1", "15m", "presale"):                 0,
 				shScene(kpi.ResponseTimeSum, "s1", "15m", "aftersale"):         30,
@@ -975,6 +1035,8 @@ func TestComputeScenes(t *testing.T) {
 				shScene(kpi.BuyerMessages, "s1", "15m", "presale"):             2,
 				shScene(kpi.BuyerMessagesReplied, "s1", "24h", "aftersale"):    1,
 				shScene(kpi.BuyerMessagesReplied, "s1", "24h", "presale"):      2,
+				shScene(kpi.BuyerMessagesReplied48h, "s1", "24h", "aftersale"): 1,
+				shScene(kpi.BuyerMessagesReplied48h, "s1", "24h", "presale"):   2,
 				shScene(kpi.Responses, "s1", "15m", "aftersale"):               1,
 				shScene(kpi.Responses, "s1", "15m", "presale"):                 0,
 				shScene(kpi.ResponseTimeSum, "s1", "15m", "aftersale"):         50,
