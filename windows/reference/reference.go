@@ -53,6 +53,8 @@ const (
 	activeFor = int64(15 * time.Minute)
 	// cohortHorizon bounds both the reply and the payments of an inquiry cohort after t0.
 	cohortHorizon = int64(48 * time.Hour)
+	// paidWithin: an order created is paid (催付) when paid at most this long after.
+	paidWithin = int64(24 * time.Hour)
 )
 
 // Compute reads an event file (the jsonl format) and computes the metrics.

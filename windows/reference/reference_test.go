@@ -46,6 +46,15 @@ func created(id, b, amount string, t time.Time) string {
 	return order(id, b, "order_created", fmt.Sprintf(`,"amount":%q`, amount), t)
 }
 
+// createdOf and paidOf are events of order o (the order_id), of 1 yuan.
+func createdOf(id, b, o string, t time.Time) string { return ofOrder(id, b, "order_created", o, t) }
+func paidOf(id, b, o string, t time.Time) string    { return ofOrder(id, b, "order_paid", o, t) }
+
+func ofOrder(id, b, typ, o string, t time.Time) string {
+	return fmt.Sprintf(`{"topic":"orders","event_id":%q,"shop_id":"s1","buyer_id":%q,"type":%q,"order_id":%q,"amount":"1","ts":%q}`,
+		id, b, typ, o, ts(t))
+}
+
 func refundDone(id, b, by string, requested, t time.Time) string {
 	return order(id, b, "refund_completed",
 		fmt.Sprintf(`,"refund_id":"r-%s","refund_requested_at":%q,"completed_by":%q`, id, ts(requested), by), t)
@@ -711,6 +720,88 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			// Hand-computed, A = 1 h: created 0 ≤ paid 1 h ≤ 0 + 24 h, whatever came first.
+			name: "催付: a payment applied before its order's creation event counts",
+			lines: []string{
+				paidOf("p1", "b1", "o1", at(time.Hour)),
+				createdOf("c1", "b1", "o1", at(0)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "24h"):        1,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "24h"): 1,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "28d"): 1,
+			},
+		},
+		{
+			// Hand-computed, A = 3 h: two payments of o1 (2 h, 3 h), both in [0, 24 h], are
+			// two orders paid but one order created and paid.
+			name: "催付: two payment events of one order count it once",
+			lines: []string{
+				createdOf("c1", "b1", "o1", at(0)),
+				paidOf("p1", "b1", "o1", at(2*time.Hour)),
+				paidOf("p2", "b1", "o1", at(3*time.Hour)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "24h"):        1,
+				sh(kpi.OrdersPaid, "s1", "24h"):           2,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "24h"): 1,
+			},
+		},
+		{
+			// Hand-computed, A = 24 h + 1 ms: o1 paid 24 h + 1 ms after its creation (over
+			// 24 h), o2 exactly 24 h after (counts). Both created at 0, outside the 24h window
+			// (it starts at minute 1), inside 28d.
+			name: "催付: a payment 24 h + 1 ms after creation does not count, 24 h does",
+			lines: []string{
+				createdOf("c1", "b1", "o1", at(0)),
+				createdOf("c2", "b2", "o2", at(0)),
+				paidOf("p2", "b2", "o2", at(24*time.Hour)),
+				paidOf("p1", "b1", "o1", at(24*time.Hour+time.Millisecond)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "28d"):        2,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "28d"): 1,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "24h"): 0,
+			},
+		},
+		{
+			// Hand-computed, A = 0: paid −1 ms < created 0.
+			name: "催付: a payment before created.ts does not count",
+			lines: []string{
+				createdOf("c1", "b1", "o1", at(0)),
+				paidOf("p1", "b1", "o1", at(-time.Millisecond)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "24h"):        1,
+				sh(kpi.OrdersPaid, "s1", "24h"):           1,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "24h"): 0,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "28d"): 0,
+			},
+		},
+		{
+			// Hand-computed, A = 25 h (the last ts applied).
+			//   o1: two creation events (c1 at 0, c2 at 2 h) are two orders created, each
+			//       its own item: the payment at 25 h is 25 h after c1 (no) and 23 h after
+			//       c2 (yes) → 1.
+			//   o2: created at −3 d by b1; its payment (−3 d + 1 h) comes last, days out of
+			//       order, and carries buyer b2: the order is its shop and order_id → 1.
+			// 28d: 3 created, 2 of them paid within 24 h. 24h (from 1 h 1 min): c2 only.
+			name: "催付: each creation event is an item; the order is shop and order_id; late payments count",
+			lines: []string{
+				createdOf("c1", "b1", "o1", at(0)),
+				createdOf("c2", "b1", "o1", at(2*time.Hour)),
+				createdOf("c3", "b1", "o2", at(-72*time.Hour)),
+				paidOf("p1", "b1", "o1", at(25*time.Hour)),
+				paidOf("p2", "b2", "o2", at(-71*time.Hour)),
+			},
+			want: map[string]float64{
+				sh(kpi.OrdersCreated, "s1", "28d"):        3,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "28d"): 2,
+				sh(kpi.OrdersCreated, "s1", "24h"):        1,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "24h"): 1,
+			},
+		},
+		{
 			name: "refunds and orders at their own ts",
 			lines: []string{
 				created("o1", "b1", "10", at(0)),
@@ -750,6 +841,7 @@ func TestCompute(t *testing.T) {
 			want: map[string]float64{
 				sh(kpi.OrdersCreated, "s1", "24h"):          1,
 				sh(kpi.OrdersCreated, "s1", "28d"):          1,
+				sh(kpi.OrdersCreatedPaid24h, "s1", "24h"):   0,
 				sh(kpi.BuyerMessages, "s1", "15m"):          0,
 				le(kpi.ResponsesWithin, "s1", "15m", "15"):  0,
 				le(kpi.ResponsesWithin, "s1", "28d", "180"): 0,
