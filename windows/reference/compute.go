@@ -33,12 +33,27 @@ func (t *tally) add(id kpi.ID, l kpi.Labels, ts, v int64) {
 
 type conv struct{ shop, buyer string }
 
+// orderKey is one order: its shop and order_id (CONTRACT §2, 催付), whatever the buyer.
+type orderKey struct{ shop, order string }
+
 type agentKey struct{ shop, agent string }
 
 // servedKey is one unit of 日接待量: an agent's buyer on one local date.
 type servedKey struct {
 	shop, agent, buyer string
 	day                localDate
+}
+
+// buyerMsg is a buyer message of the open episode: its ts and its own scene.
+type buyerMsg struct {
+	ts    int64
+	scene event.Scene
+}
+
+// shopScene is one shop's waiting gauges of one scene.
+type shopScene struct {
+	shop  string
+	scene event.Scene
 }
 
 // cohort is one inquiry (shop, buyer, local date).
@@ -88,6 +103,8 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 
 	// Items counted at their own ts.
 	paidBy := map[conv][]event.Event{}
+	var createdOrders []event.Event      // the applied order_created events
+	paidOrders := map[orderKey][]int64{} // ts of each applied order_paid of an order
 	msgsBy := map[conv][]event.Event{}
 	for _, e := range applied {
 		shop := kpi.Labels{Shop: e.Shop}
@@ -95,7 +112,8 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 			msgsBy[conv{e.Shop, e.Buyer}] = append(msgsBy[conv{e.Shop, e.Buyer}], e)
 			switch e.Sender {
 			case event.Buyer:
-				t.add(kpi.BuyerMessages, shop, e.TS, 1)
+				// CONTRACT §2 Scene: "a buyer message has its own scene".
+				t.add(kpi.BuyerMessages, kpi.Labels{Shop: e.Shop, Scene: e.Scene.String()}, e.TS, 1)
 			case event.Agent:
 				t.add(kpi.HumanMessages, shop, e.TS, 1)
 				t.add(kpi.AgentMessages, kpi.Labels{Shop: e.Shop, Agent: e.Agent}, e.TS, 1)
@@ -107,10 +125,13 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 		switch e.Kind {
 		case event.OrderCreated:
 			t.add(kpi.OrdersCreated, shop, e.TS, 1)
+			createdOrders = append(createdOrders, e)
 		case event.OrderPaid:
 			t.add(kpi.OrdersPaid, shop, e.TS, 1)
 			t.add(kpi.PaidGMV, shop, e.TS, e.AmountFen)
 			paidBy[conv{e.Shop, e.Buyer}] = append(paidBy[conv{e.Shop, e.Buyer}], e)
+			k := orderKey{e.Shop, e.OrderID}
+			paidOrders[k] = append(paidOrders[k], e.TS)
 		case event.RefundDisputed:
 			t.add(kpi.RefundsDisputed, shop, e.TS, 1)
 		case event.RefundCompleted:
@@ -127,17 +148,21 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 	var cohorts []*cohort
 	served := map[servedKey]bool{}
 	active := map[agentKey]map[string]bool{} // buyers replied to in (A-15m, A]
-	waitingCount := map[string]int64{}
-	oldestStart := map[string]int64{}
+	waitingCount := map[shopScene]int64{}
+	oldestStart := map[shopScene]int64{}
 	for c, msgs := range msgsBy {
 		open := false
 		var start int64
-		var episode []int64 // ts of the buyer messages of the open episode
-		var mine []*cohort  // this conversation's cohorts, in creation order
+		// CONTRACT §2 Scene: "an episode has the scene of the buyer message that opened it,
+		// and so do its response sample, its waiting age and its place in the waiting
+		// counts."
+		var scene event.Scene
+		var episode []buyerMsg // the buyer messages of the open episode
+		var mine []*cohort     // this conversation's cohorts, in creation order
 		loc := dir.Location(c.shop, defLoc)
 		shop := dir.Shop(c.shop)
 		business := func(from, to int64) int64 { return shop.BusinessNs(from, to) / msNs }
-		byDate := map[localDate]bool{}
+		byDate := map[localDate]bool{} // the local dates that have a cohort
 		for _, e := range msgs {
 			switch e.Sender {
 			case event.Buyer:
@@ -145,10 +170,13 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 					open, episode = false, nil
 				}
 				if !open {
-					open, start = true, e.TS
+					open, start, scene = true, e.TS, e.Scene
 				}
-				episode = append(episode, e.TS)
-				if d := dateOf(e.TS, loc); !byDate[d] {
+				episode = append(episode, buyerMsg{e.TS, e.Scene})
+				// CONTRACT §2 Scene: "Inquiry cohorts (询单) are pre-sale: only a presale buyer
+				// message opens one, and t0 is the first presale buyer message of that local
+				// date (a day with only after-sale messages is no inquiry)."
+				if d := dateOf(e.TS, loc); e.Scene == event.Presale && !byDate[d] {
 					byDate[d] = true
 					co := &cohort{shop: c.shop, buyer: c.buyer, t0: e.TS}
 					mine = append(mine, co)
@@ -166,22 +194,34 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 				if open {
 					t.add(kpi.AgentBuyerMessagesAnswered, ag, e.TS, int64(len(episode)))
 					if e.TS-start <= abandonAfter {
+						// The sample has the episode's scene; the agent's families have none.
+						sc := kpi.Labels{Shop: c.shop, Scene: scene.String()}
 						ms := wholeMs(e.TS, start)
-						t.add(kpi.ResponseBusinessTimeSum, kpi.Labels{Shop: c.shop}, e.TS, business(start, e.TS))
+						t.add(kpi.ResponseBusinessTimeSum, sc, e.TS, business(start, e.TS))
 						t.add(kpi.AgentResponseBusinessTimeSum, ag, e.TS, business(start, e.TS))
-						t.add(kpi.Responses, kpi.Labels{Shop: c.shop}, e.TS, 1)
-						t.add(kpi.ResponseTimeSum, kpi.Labels{Shop: c.shop}, e.TS, ms)
-						t.add(kpi.AgentResponses, kpi.Labels{Shop: c.shop, Agent: e.Agent}, e.TS, 1)
-						t.add(kpi.AgentResponseTimeSum, kpi.Labels{Shop: c.shop, Agent: e.Agent}, e.TS, ms)
+						t.add(kpi.Responses, sc, e.TS, 1)
+						t.add(kpi.ResponseTimeSum, sc, e.TS, ms)
+						t.add(kpi.AgentResponses, ag, e.TS, 1)
+						t.add(kpi.AgentResponseTimeSum, ag, e.TS, ms)
 						for _, le := range les {
 							if ms <= le.ms {
-								t.add(kpi.ResponsesWithin, kpi.Labels{Shop: c.shop, Le: le.label}, e.TS, 1)
+								t.add(kpi.ResponsesWithin, kpi.Labels{Shop: c.shop, Scene: scene.String(), Le: le.label}, e.TS, 1)
 							}
 						}
 					}
-					for _, mts := range episode {
-						if e.TS-mts <= repliedWithin {
-							t.add(kpi.BuyerMessagesReplied, kpi.Labels{Shop: c.shop}, mts, 1)
+					// CONTRACT §2: "A buyer message is replied within 24 h when the reply
+					// closing its episode comes at most 24 h after it", and "is replied within
+					// 48 h (回复消息数) when the reply that closes its episode has reply.ts −
+					// message.ts ≤ 48h". This reply closes the episode, abandoned or not.
+					// Replied messages count by the message's own scene, at the message's ts,
+					// so that in each scene they are a part of the buyer messages.
+					for _, m := range episode {
+						l := kpi.Labels{Shop: c.shop, Scene: m.scene.String()}
+						if e.TS-m.ts <= replied24h {
+							t.add(kpi.BuyerMessagesReplied, l, m.ts, 1)
+						}
+						if e.TS-m.ts <= replied48h {
+							t.add(kpi.BuyerMessagesReplied48h, l, m.ts, 1)
 						}
 					}
 					open, episode = false, nil
@@ -205,13 +245,14 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 			}
 		}
 		if open && a-abandonAfter <= start && start <= a {
-			if waitingCount[c.shop] == 0 || start < oldestStart[c.shop] {
-				oldestStart[c.shop] = start
+			k := shopScene{c.shop, scene}
+			if waitingCount[k] == 0 || start < oldestStart[k] {
+				oldestStart[k] = start
 			}
-			waitingCount[c.shop]++
+			waitingCount[k]++
 			for _, w := range waits {
 				if a-start > int64(w) {
-					t.sums[sumKey{kpi.WaitingOver, kpi.Labels{Shop: c.shop, Seconds: kpi.LeLabel(w.Milliseconds())}}]++
+					t.sums[sumKey{kpi.WaitingOver, kpi.Labels{Shop: c.shop, Scene: scene.String(), Seconds: kpi.LeLabel(w.Milliseconds())}}]++
 				}
 			}
 		}
@@ -243,54 +284,84 @@ func computeAt(applied []event.Event, a int64, defLoc *time.Location, thresholds
 		}
 	}
 
+	// CONTRACT §2, orders paid of those created (催付): "an order_created whose order (same
+	// shop and order_id) has an order_paid with created.ts ≤ paid.ts ≤ created.ts + 24h,
+	// counted once at created.ts however many payment events the order has."
+	// Decisions where the text is silent: each applied order_created event is one item, as
+	// it is one of cskpi_orders_created, so two creation events of one order (distinct
+	// event_ids) count twice, each if it qualifies; and, joined here after every event is in,
+	// a payment qualifies whatever its arrival order: consumed before the creation event,
+	// days out of order, or one of several payments of the order.
+	for _, cr := range createdOrders {
+		for _, paidTS := range paidOrders[orderKey{cr.Shop, cr.OrderID}] {
+			if cr.TS <= paidTS && paidTS <= cr.TS+paidWithin {
+				t.add(kpi.OrdersCreatedPaid24h, kpi.Labels{Shop: cr.Shop}, cr.TS, 1)
+				break
+			}
+		}
+	}
+
 	for k, buyers := range active {
 		t.sums[sumKey{kpi.AgentBuyersActive, kpi.Labels{Shop: k.shop, Agent: k.agent}}] = int64(len(buyers))
 	}
-	for shop, n := range waitingCount {
-		t.sums[sumKey{kpi.WaitingConversations, kpi.Labels{Shop: shop}}] = n
-		t.sums[sumKey{kpi.WaitingOldest, kpi.Labels{Shop: shop}}] = wholeMs(a, oldestStart[shop])
+	// Per scene, the oldest open episode of that scene (CONTRACT §3); a scene with none
+	// keeps 0, as its count does.
+	for k, n := range waitingCount {
+		l := kpi.Labels{Shop: k.shop, Scene: k.scene.String()}
+		t.sums[sumKey{kpi.WaitingConversations, l}] = n
+		t.sums[sumKey{kpi.WaitingOldest, l}] = wholeMs(a, oldestStart[k])
 	}
 
-	// Every exported shop and agent gets every series of its level, zeros included.
+	// Every exported shop and agent gets every series of its level, zeros included: one per
+	// window, per scene (both, for the families with the scene label), per response or
+	// waiting threshold, as the family has them.
 	var out []kpi.Series
-	emit := func(f kpi.Family, l kpi.Labels) {
-		out = append(out, kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.sums[sumKey{f.ID, l}])})
-	}
 	for _, f := range kpi.Families() {
+		var owners []kpi.Labels
 		switch f.Level {
-		case kpi.ShopOnly:
+		case kpi.ShopOnly, kpi.ShopWindow:
 			for shop := range shops {
-				if f.Kind != kpi.PerWaitThreshold {
-					emit(f, kpi.Labels{Shop: shop})
-					continue
-				}
-				for _, w := range waits {
-					emit(f, kpi.Labels{Shop: shop, Seconds: kpi.LeLabel(w.Milliseconds())})
-				}
+				owners = append(owners, kpi.Labels{Shop: shop})
 			}
-		case kpi.AgentOnly:
+		case kpi.AgentOnly, kpi.AgentWindow:
 			for ag := range agents {
-				emit(f, kpi.Labels{Shop: ag.shop, Agent: ag.agent})
-			}
-		case kpi.ShopWindow:
-			for shop := range shops {
-				for _, w := range f.Windows {
-					if !f.Le() {
-						emit(f, kpi.Labels{Shop: shop, Window: w})
-						continue
-					}
-					for _, le := range les {
-						emit(f, kpi.Labels{Shop: shop, Window: w, Le: le.label})
-					}
-				}
-			}
-		case kpi.AgentWindow:
-			for ag := range agents {
-				for _, w := range f.Windows {
-					emit(f, kpi.Labels{Shop: ag.shop, Agent: ag.agent, Window: w})
-				}
+				owners = append(owners, kpi.Labels{Shop: ag.shop, Agent: ag.agent})
 			}
 		}
+		for _, l := range labelsOf(f, owners, les, waits) {
+			out = append(out, kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.sums[sumKey{f.ID, l}])})
+		}
+	}
+	return out
+}
+
+// labelsOf expands each owner (a shop or an agent) into the label sets family f exports for
+// it: one per window it has, per scene when it has the scene label, per threshold when it
+// has the le or the seconds label.
+func labelsOf(f kpi.Family, owners []kpi.Labels, les []threshold, waits []time.Duration) []kpi.Labels {
+	expand := func(in []kpi.Labels, n int, set func(l *kpi.Labels, i int)) []kpi.Labels {
+		var out []kpi.Labels
+		for _, l := range in {
+			for i := range n {
+				set(&l, i)
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	out := owners
+	if len(f.Windows) > 0 {
+		out = expand(out, len(f.Windows), func(l *kpi.Labels, i int) { l.Window = f.Windows[i] })
+	}
+	if f.Scene {
+		scenes := kpi.Scenes()
+		out = expand(out, len(scenes), func(l *kpi.Labels, i int) { l.Scene = scenes[i] })
+	}
+	switch f.Kind {
+	case kpi.PerThreshold:
+		out = expand(out, len(les), func(l *kpi.Labels, i int) { l.Le = les[i].label })
+	case kpi.PerWaitThreshold:
+		out = expand(out, len(waits), func(l *kpi.Labels, i int) { l.Seconds = kpi.LeLabel(waits[i].Milliseconds()) })
 	}
 	return out
 }

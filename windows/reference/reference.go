@@ -45,12 +45,16 @@ const (
 	dupMemory = int64(time.Hour)
 	// abandonAfter: an episode older than this neither gets a sample nor keeps waiting.
 	abandonAfter = int64(48 * time.Hour)
-	// repliedWithin is the 24H回复 horizon of a buyer message.
-	repliedWithin = int64(24 * time.Hour)
+	// replied24h and replied48h are the horizons of a buyer message's reply: 24H回复 and
+	// 回复消息数.
+	replied24h = int64(24 * time.Hour)
+	replied48h = int64(48 * time.Hour)
 	// activeFor: a reply makes its buyer active for its agent this long (同时接待).
 	activeFor = int64(15 * time.Minute)
 	// cohortHorizon bounds both the reply and the payments of an inquiry cohort after t0.
 	cohortHorizon = int64(48 * time.Hour)
+	// paidWithin: an order created is paid (催付) when paid at most this long after.
+	paidWithin = int64(24 * time.Hour)
 )
 
 // Compute reads an event file (the jsonl format) and computes the metrics.
