@@ -79,7 +79,7 @@ func TestMirrorMatchesReference(t *testing.T) {
 				if tc.dir {
 					// The directory must bite: business time below calendar time.
 					key := func(id kpi.ID) string {
-						return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: "shop-001", Window: kpi.W28d}}.Key()
+						return kpi.Series{Name: id.Name(), Labels: kpi.Labels{Shop: "shop-001", Window: kpi.W28d, Scene: "presale"}}.Key()
 					}
 					if b, c := want[key(kpi.ResponseBusinessTimeSum)], want[key(kpi.ResponseTimeSum)]; !(b < c) {
 						t.Fatalf("business response time %v not below calendar %v: the directory does not apply", b, c)

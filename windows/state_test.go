@@ -46,10 +46,10 @@ func order(id string, kind event.Kind, d time.Duration, fen int64, opts ...evOpt
 	return e
 }
 
-func buyer(b string) evOpt { return func(e *event.Event) { e.Buyer = b } }
+func buyer(b string) evOpt       { return func(e *event.Event) { e.Buyer = b } }
 func scene(sc event.Scene) evOpt { return func(e *event.Event) { e.Scene = sc } }
-func orderID(id string) evOpt { return func(e *event.Event) { e.OrderID = id } }
-func agent(a string) evOpt { return func(e *event.Event) { e.Agent = a } }
+func orderID(id string) evOpt    { return func(e *event.Event) { e.OrderID = id } }
+func agent(a string) evOpt       { return func(e *event.Event) { e.Agent = a } }
 
 // run applies events in order with stream time advancing and returns the series at a.
 func run(t *testing.T, evs []event.Event, a int64) map[string]float64 {
@@ -173,6 +173,65 @@ func TestEpisodesAndWindows(t *testing.T) {
 			},
 		},
 		{
+			name: "an episode opened after-sale and continued pre-sale: the sample is after-sale, the inquiry starts pre-sale",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0, scene(event.Aftersale)), msg("2", event.Buyer, 10*time.Second),
+				msg("3", event.Agent, 30*time.Second),
+			},
+			a: at(time.Minute),
+			want: map[string]float64{
+				// The second message continues the after-sale episode: the sample (30 s) is
+				// after-sale, each message counts in its own scene, and the pre-sale one opens
+				// the inquiry with t0 = 10 s, first response 30 − 10 = 20 s.
+				skey(kpi.Responses, "15m", event.Aftersale): 1, skey(kpi.ResponseTimeSum, "15m", event.Aftersale): 30,
+				skey(kpi.Responses, "15m", event.Presale):       0,
+				skey(kpi.BuyerMessages, "15m", event.Aftersale): 1, skey(kpi.BuyerMessages, "15m", event.Presale): 1,
+				skey(kpi.BuyerMessagesReplied, "24h", event.Aftersale): 1, skey(kpi.BuyerMessagesReplied48h, "24h", event.Presale): 1,
+				key(kpi.Inquiries, "24h"): 1, key(kpi.FirstResponseTimeSum, "15m"): 20,
+				kpi.Series{Name: kpi.ResponsesWithin.Name(), Labels: kpi.Labels{Shop: "s1", Window: "15m", Scene: "aftersale", Le: "15"}}.Key():  0,
+				kpi.Series{Name: kpi.ResponsesWithin.Name(), Labels: kpi.Labels{Shop: "s1", Window: "15m", Scene: "aftersale", Le: "180"}}.Key(): 1,
+			},
+		},
+		{
+			name: "a reply 30 h later is within 48 h, not 24 h; a day with only after-sale messages is no inquiry; waiting is the episode's scene",
+			evs: []event.Event{
+				msg("1", event.Buyer, 0, scene(event.Aftersale)), msg("2", event.Agent, 30*time.Hour),
+				msg("3", event.Buyer, 31*time.Hour, scene(event.Aftersale)),
+				msg("4", event.Buyer, 31*time.Hour+20*time.Second, buyer("b2")),
+			},
+			a: at(31*time.Hour + time.Minute),
+			want: map[string]float64{
+				skey(kpi.BuyerMessagesReplied, "28d", event.Aftersale): 0, skey(kpi.BuyerMessagesReplied48h, "28d", event.Aftersale): 1,
+				skey(kpi.WaitingConversations, "", event.Aftersale): 1, skey(kpi.WaitingOldest, "", event.Aftersale): 60,
+				skey(kpi.WaitingConversations, "", event.Presale): 1, skey(kpi.WaitingOldest, "", event.Presale): 40,
+				key(kpi.Inquiries, "28d"): 1,
+			},
+		},
+		{
+			name: "催付: a payment before its order's creation event counts, a second payment does not count again",
+			evs: []event.Event{
+				order("p1", event.OrderPaid, 2*time.Hour, 100, orderID("A")),
+				order("c1", event.OrderCreated, time.Hour, 100, orderID("A")),
+				order("p2", event.OrderPaid, 3*time.Hour, 100, orderID("A")),
+				order("c2", event.OrderCreated, time.Hour, 100, orderID("B")),
+				order("p3", event.OrderPaid, 25*time.Hour+time.Millisecond, 100, orderID("B")),
+				order("c3", event.OrderCreated, 5*time.Hour, 100, orderID("C")),
+				order("p4", event.OrderPaid, 4*time.Hour, 100, orderID("C")),
+				order("c4", event.OrderCreated, 6*time.Hour, 100, orderID("D")),
+				order("p5", event.OrderPaid, 30*time.Hour, 100, orderID("D")),
+				order("p6", event.OrderPaid, 30*time.Hour, 100, orderID("D")),
+				order("p7", event.OrderPaid, 29*time.Hour, 100, orderID("D")),
+			},
+			a: at(31 * time.Hour),
+			want: map[string]float64{
+				// A: paid 1 h after creation (applied first, then again): 1. B: paid 24 h + 1 ms
+				// after: no. C: paid before created.ts: no. D: paid 23 h after, applied after
+				// two late ones: 1.
+				key(kpi.OrdersCreated, "28d"): 4, key(kpi.OrdersCreatedPaid24h, "28d"): 2,
+				key(kpi.OrdersCreatedPaid24h, "24h"): 0, key(kpi.OrdersPaid, "28d"): 7,
+			},
+		},
+		{
 			name: "payment exactly 48 h after t0 counts, one ns later does not",
 			evs: []event.Event{
 				msg("1", event.Buyer, 0), msg("2", event.Agent, time.Minute),
@@ -261,6 +320,28 @@ func TestExpiryDropsOnlyWhatCannotMatter(t *testing.T) {
 				}},
 			},
 			want: map[string]float64{key(kpi.InquiriesGuided, "28d"): 1, key(kpi.GuidedGMV, "28d"): 5},
+		},
+		{
+			name: "an order waits for its payment until one within 24 h of its creation would be too old",
+			steps: []step{
+				{evs: []event.Event{order("c", event.OrderCreated, 0, 1, orderID("A"))}, stream: beyond(23.9), check: func(t *testing.T, p *Partition) {
+					if c := conv(p, "b1"); c == nil || len(c.orders) != 1 {
+						t.Fatal("order dropped while a payment within 24 h of it may still come")
+					}
+				}},
+				{evs: []event.Event{order("p", event.OrderPaid, d(23.95), 1, orderID("A"))}, stream: beyond(23.99), check: func(t *testing.T, p *Partition) {
+					// Counted; the creation stays so that a second payment does not count it again.
+					if c := conv(p, "b1"); c == nil || len(c.orders) != 2 {
+						t.Fatal("a counted order dropped while another payment for it may still come")
+					}
+				}},
+				// Untouched conversations are walked once the horizon has moved an hour.
+				{stream: beyond(25), check: func(t *testing.T, p *Partition) {
+					if c := conv(p, "b1"); c != nil {
+						t.Errorf("b1 kept although no payment could pair with its order any more: %+v", c)
+					}
+				}},
+			},
 		},
 		{
 			name: "an unreplied cohort goes once the conversation's messages pass its reply horizon",
