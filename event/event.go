@@ -204,8 +204,7 @@ func check(topic Topic, w *wire) (Event, Reason) {
 	// for: sender absent (or null, or "") and scene 5 is missing_field, sender "bot" and
 	// scene 5 invalid_value, as without the scene. The oracle (oracle_test.go) models the
 	// same rule on its own.
-	buyer := topic == Messages && w.Sender == "buyer"
-	if buyer && w.SceneIs == sceneOther {
+	if w.SceneIs == sceneOther && topic == Messages && w.Sender == "buyer" {
 		return Event{}, Malformed
 	}
 	// missing_field outranks invalid_value, so every presence check runs first.
