@@ -116,12 +116,26 @@ func (e *Event) Conversation() string { return e.Shop + "/" + e.Buyer }
 // wire holds the known fields of a record. JSON null and absence both read as "" (missing);
 // a value of the wrong JSON type makes the record malformed. The strings are views of the
 // record value and of the Decoder's scratch buffer (see scan), valid only during Decode.
+//
+// scene is the exception: it is read on buyer messages only, so its type is not a fault
+// until check knows the sender, and "" is a value there (invalid), not an absence.
 type wire struct {
 	EventID, ShopID, BuyerID, Sender, AgentID, TS string
 	Spam                                          bool
 	Type, OrderID, Amount, RefundID               string
 	RefundRequestedAt, CompletedBy                string
+	Scene                                         string    // when SceneIs is sceneString
+	SceneIs                                       sceneKind // what the scene field holds
 }
+
+// sceneKind is what a record's scene field holds, as far as check cares.
+type sceneKind uint8
+
+const (
+	sceneNone   sceneKind = iota // absent or null: the default, Presale
+	sceneString                  // a string, in wire.Scene
+	sceneOther                   // a number, true, false, an object or an array
+)
 
 // Decoder decodes records. It reuses its scratch memory, so each goroutine needs its own.
 //
@@ -176,10 +190,23 @@ func own(e *Event) {
 	}
 }
 
-// check applies the missing_field and invalid_value rules to a record's fields.
+// check applies the missing_field and invalid_value rules to a record's fields, and the
+// malformed rule to scene, the one field whose type matters only on some records.
 func check(topic Topic, w *wire) (Event, Reason) {
 	e := Event{Topic: topic, ID: w.EventID, Shop: w.ShopID, Buyer: w.BuyerID}
 	e.Spam = w.Spam
+	// scene (CONTRACT §1) is read on buyer messages only; on agent and auto messages any JSON
+	// value is ignored, as on order events, where it is an unknown field. A message is a
+	// buyer's when its sender is exactly "buyer" (after unescaping), whatever else the record
+	// has or lacks, so a scene that is not a string or null makes a buyer message malformed
+	// before any missing_field (malformed outranks it): sender "buyer", scene 5 and no
+	// buyer_id is malformed. Without a valid sender the record has no buyer to read scene
+	// for: sender absent (or null, or "") and scene 5 is missing_field, sender "bot" and
+	// scene 5 invalid_value, as without the scene. The oracle (oracle_test.go) models the
+	// same rule on its own.
+	if w.SceneIs == sceneOther && topic == Messages && w.Sender == "buyer" {
+		return Event{}, Malformed
+	}
 	// missing_field outranks invalid_value, so every presence check runs first.
 	if w.EventID == "" || w.ShopID == "" || w.BuyerID == "" || w.TS == "" {
 		return Event{}, MissingField
@@ -242,6 +269,17 @@ func check(topic Topic, w *wire) (Event, Reason) {
 		switch e.Sender {
 		case 0:
 			return Event{}, InvalidValue
+		case Buyer:
+			// A string other than the two is invalid, "" and other cases included.
+			if w.SceneIs == sceneString {
+				switch w.Scene {
+				case "presale":
+				case "aftersale":
+					e.Scene = Aftersale
+				default:
+					return Event{}, InvalidValue
+				}
+			}
 		case Agent, Auto:
 			if !validID(w.AgentID, 64, true) {
 				return Event{}, InvalidValue

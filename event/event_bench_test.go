@@ -25,3 +25,10 @@ func benchDecode(b *testing.B, topic Topic, msg []byte) {
 		}
 	}
 }
+
+// BenchmarkDecodeBuyerScene: a buyer's message from an order page, the one record that reads
+// scene.
+func BenchmarkDecodeBuyerScene(b *testing.B) {
+	msg := []byte(`{"topic":"messages","event_id":"e-1c2f00aa","shop_id":"shop-042","buyer_id":"tb_8821337","sender":"buyer","scene":"aftersale","ts":"2026-11-20T10:00:07.250+08:00"}`)
+	benchDecode(b, Messages, msg)
+}

@@ -115,3 +115,106 @@ func TestCheckTime(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeScene: scene (CONTRACT §1) is read on buyer messages only, and ranked as check
+// documents: a buyer's scene of the wrong type is malformed whatever else the record lacks;
+// without a sender that is exactly "buyer" it is not read at all. Each case is checked
+// against the oracle too.
+func TestDecodeScene(t *testing.T) {
+	const (
+		ids   = `"event_id":"e","shop_id":"s","buyer_id":"b",`
+		ts    = `"ts":"2026-11-20T10:00:00Z"`
+		buyer = `{` + ids + `"sender":"buyer",` + ts
+		agent = `{` + ids + `"sender":"agent","agent_id":"s:a",` + ts
+		auto  = `{` + ids + `"sender":"auto","agent_id":"bot",` + ts
+		order = `{` + ids + `"type":"order_paid","order_id":"o","amount":"1",` + ts
+	)
+	with := func(record, scene string) string { return record + `,"scene":` + scene + `}` }
+	for _, tc := range []struct {
+		name  string
+		topic Topic
+		in    string
+		want  Reason
+		scene Scene
+	}{
+		{"absent", Messages, buyer + `}`, OK, Presale},
+		{"null", Messages, with(buyer, `null`), OK, Presale},
+		{"presale", Messages, with(buyer, `"presale"`), OK, Presale},
+		{"aftersale", Messages, with(buyer, `"aftersale"`), OK, Aftersale},
+		{"first in the record", Messages, `{"scene":"aftersale",` + buyer[1:] + `}`, OK, Aftersale},
+		{"escaped value", Messages, with(buyer, `"\u0061ftersale"`), OK, Aftersale},
+		{"escaped key", Messages, `{"sc\u0065ne":"aftersale",` + buyer[1:] + `}`, OK, Aftersale},
+		{"escaped sender is a buyer", Messages, `{` + ids + `"s\u0065nder":"b\u0075yer","scene":"aftersale",` + ts + `}`, OK, Aftersale},
+		{"buyer with an agent_id", Messages, `{"agent_id":"s:a",` + with(buyer, `"aftersale"`)[1:], OK, Aftersale},
+
+		{"capitalised", Messages, with(buyer, `"Aftersale"`), InvalidValue, Presale},
+		{"empty string", Messages, with(buyer, `""`), InvalidValue, Presale},
+		{"other string", Messages, with(buyer, `"other"`), InvalidValue, Presale},
+		{"trailing space", Messages, with(buyer, `"aftersale "`), InvalidValue, Presale},
+		{"string null", Messages, with(buyer, `"null"`), InvalidValue, Presale},
+
+		{"number", Messages, with(buyer, `5`), Malformed, Presale},
+		{"true", Messages, with(buyer, `true`), Malformed, Presale},
+		{"false", Messages, with(buyer, `false`), Malformed, Presale},
+		{"object", Messages, with(buyer, `{}`), Malformed, Presale},
+		{"array", Messages, with(buyer, `[]`), Malformed, Presale},
+		{"array of the value", Messages, with(buyer, `["aftersale"]`), Malformed, Presale},
+
+		// Agent and auto messages: any value is ignored, as an unknown field's.
+		{"agent: aftersale ignored", Messages, with(agent, `"aftersale"`), OK, Presale},
+		{"agent: number ignored", Messages, with(agent, `5`), OK, Presale},
+		{"agent: bad string ignored", Messages, with(agent, `"other"`), OK, Presale},
+		{"agent: object ignored", Messages, with(agent, `{"a":[true]}`), OK, Presale},
+		{"auto: aftersale ignored", Messages, with(auto, `"aftersale"`), OK, Presale},
+		{"auto: number ignored", Messages, with(auto, `5`), OK, Presale},
+		{"auto: array ignored", Messages, with(auto, `[]`), OK, Presale},
+		{"agent: scene is still JSON", Messages, with(agent, `01`), Malformed, Presale},
+
+		// Order events: an unknown field, even beside a sender "buyer".
+		{"order: aftersale ignored", Orders, with(order, `"aftersale"`), OK, Presale},
+		{"order: number ignored", Orders, with(order, `5`), OK, Presale},
+		{"order: bad string ignored", Orders, with(order, `"other"`), OK, Presale},
+		{"order: with sender buyer", Orders, `{"sender":"buyer",` + with(order, `5`)[1:], OK, Presale},
+		{"order: scene is still JSON", Orders, with(order, `[1,]`), Malformed, Presale},
+
+		// Ranking: the sender decides whether scene is read at all.
+		{"sender absent, scene 5: not read", Messages, `{` + ids + `"scene":5,` + ts + `}`, MissingField, Presale},
+		{"sender null, scene 5: not read", Messages, `{` + ids + `"sender":null,"scene":5,` + ts + `}`, MissingField, Presale},
+		{"sender empty, scene 5: not read", Messages, `{` + ids + `"sender":"","scene":5,` + ts + `}`, MissingField, Presale},
+		{"sender bot, scene 5: not read", Messages, `{` + ids + `"sender":"bot","scene":5,` + ts + `}`, InvalidValue, Presale},
+		{"sender Buyer, scene 5: not read", Messages, `{` + ids + `"sender":"Buyer","scene":5,` + ts + `}`, InvalidValue, Presale},
+		{"sender agent without agent_id, scene 5: not read", Messages, `{` + ids + `"sender":"agent","scene":5,` + ts + `}`, MissingField, Presale},
+		{"sender a number, scene aftersale", Messages, `{` + ids + `"sender":5,"scene":"aftersale",` + ts + `}`, Malformed, Presale},
+		{"buyer, scene 5, no buyer_id: malformed outranks missing", Messages, `{"event_id":"e","shop_id":"s","sender":"buyer","scene":5,` + ts + `}`, Malformed, Presale},
+		{"buyer, scene 5, no ts: malformed outranks missing", Messages, `{` + ids + `"sender":"buyer","scene":5}`, Malformed, Presale},
+		{"buyer, scene other, no buyer_id: missing outranks invalid", Messages, `{"event_id":"e","shop_id":"s","sender":"buyer","scene":"other",` + ts + `}`, MissingField, Presale},
+		{"buyer, scene other, bad shop id: invalid either way", Messages, `{"event_id":"e","shop_id":"s/1","buyer_id":"b","sender":"buyer","scene":"other",` + ts + `}`, InvalidValue, Presale},
+		{"buyer, scene aftersale, bad ts", Messages, `{` + ids + `"sender":"buyer","scene":"aftersale","ts":"2026-11-20T10:00:00"}`, InvalidValue, Presale},
+
+		// Duplicates resolve as every known key's (scan.go, resolve): the first occurrence
+		// counts and the others need only be JSON.
+		{"duplicate: first wins", Messages, `{"scene":"aftersale","scene":"presale",` + buyer[1:] + `}`, OK, Aftersale},
+		{"duplicate: later wrong type ignored", Messages, `{"scene":"aftersale",` + with(buyer, `5`)[1:], OK, Aftersale},
+		{"duplicate: later bad string ignored", Messages, `{"scene":"aftersale",` + with(buyer, `"other"`)[1:], OK, Aftersale},
+		{"duplicate: later null ignored", Messages, `{"scene":"aftersale",` + with(buyer, `null`)[1:], OK, Aftersale},
+		{"duplicate: earlier null counts", Messages, `{"scene":null,` + with(buyer, `"aftersale"`)[1:], OK, Presale},
+		{"duplicate: earlier wrong type is malformed", Messages, `{"scene":5,` + with(buyer, `"aftersale"`)[1:], Malformed, Presale},
+		{"duplicate: earlier bad string is invalid", Messages, `{"scene":"other",` + with(buyer, `"aftersale"`)[1:], InvalidValue, Presale},
+		{"duplicate on an agent message: ignored", Messages, `{"scene":5,` + with(agent, `"other"`)[1:], OK, Presale},
+		// A buyer message lacks agent_id, so by the time scene is settled every key counts
+		// unescaped and the escaped spelling, first in the record, wins (as for ts and sender
+		// in TestScan's "after a lookup fell back").
+		{"duplicate: escaped then plain", Messages, `{"sc\u0065ne":"presale",` + with(buyer, `"aftersale"`)[1:], OK, Presale},
+		{"duplicate: plain then escaped", Messages, `{"scene":"aftersale",` + buyer[1:] + `,"sc\u0065ne":"presale"}`, OK, Aftersale},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, r := Decode(tc.topic, []byte(tc.in))
+			if r != tc.want || e.Scene != tc.scene {
+				t.Errorf("Decode = %q scene %v, want %q %v", r, e.Scene, tc.want, tc.scene)
+			}
+			if oe, or := oracleDecode(tc.topic, []byte(tc.in)); oe != e || or != r {
+				t.Errorf("oracle gives %q %+v, Decode %q %+v", or, oe, r, e)
+			}
+		})
+	}
+}

@@ -16,6 +16,8 @@ func FuzzDecode(f *testing.F) {
 		`{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","amount":"12.50","ts":"2026-11-20T10:00:00+08:00"}`,
 		`{"event_id":"e","shop_id":"s","buyer_id":"b","type":"refund_completed","order_id":"o","refund_id":"r","refund_requested_at":"2026-11-19T10:00:00Z","completed_by":"platform","ts":"2026-11-20T10:00:00Z"}`,
 		`{"event_id":null}`, `[]`, `{`, "\x00", `{"spam":true}`, `{"amount":1}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","scene":"aftersale","ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"agent","agent_id":"a","scene":"aftersale","ts":"2026-11-20T10:00:00Z"}`,
 	} {
 		f.Add(uint8(0), []byte(s))
 		f.Add(uint8(1), []byte(s))
@@ -44,6 +46,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if tp == Orders && (e.Kind == 0 || e.AmountFen < 0 || e.RequestedAt > e.TS) {
 			t.Fatalf("accepted a bad order: %+v", e)
+		}
+		if e.Scene >= NumScenes || e.Scene != Presale && (tp != Messages || e.Sender != Buyer) {
+			t.Fatalf("a scene on an event that does not read one: %+v", e)
 		}
 	})
 }
@@ -121,6 +126,32 @@ func decodeSeeds() []string {
 		`{"event_id":"e","shop_id":"s","buyer_id":"\\ud800","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`,
 		`{"sender":"b\u0075yer","event_id":"e","shop_id":"s","buyer_id":"b","ts":"2026-11-20T10:00:00Z"}`,
 		`{"ts":"2026-11-20T10:00:00\u005a","event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer"}`,
+		// scene: read on buyer messages only, ranked after sender (see check).
+		`{"sc\u0065ne":"presale","scene":"aftersale",` + tail,
+		`{"scene":"aftersale","sc\u0065ne":"presale",` + tail,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","amount":"1","scene":5,"ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","amount":"1","sender":"buyer","scene":"x","ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","scene":5,"ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":null,"scene":5,"ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"bot","scene":5,"ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"Buyer","scene":"x","ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","sender":"buyer","scene":5,"ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","sender":"buyer","scene":"x","ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","s\u0065nder":"b\u0075yer","sc\u0065ne":"\u0061ftersale","ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"bad shop","buyer_id":"b","sender":"buyer","scene":"x","ts":"2026-11-20T10:00:00Z"}`,
+		`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","scene":[1,{"a":"aftersale"}],"ts":"2026-11-20T10:00:00Z"}`,
+		`{"scene":"aftersale","scene":5,` + tail, `{"scene":5,"scene":"aftersale",` + tail,
+		`{"scene":"aftersale",` + tail[:len(tail)-1] + `,"scene":null}`,
+	}
+	// Every kind of scene value, on a buyer's, an agent's and an auto message.
+	for _, sc := range []string{
+		`null`, `"presale"`, `"aftersale"`, `"Aftersale"`, `""`, `"other"`, `"aftersale "`, `"\u0061ftersale"`,
+		`5`, `true`, `false`, `{}`, `[]`, `{"scene":"aftersale"}`,
+	} {
+		seeds = append(seeds,
+			`{"scene":`+sc+`,`+tail,
+			`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"agent","agent_id":"a:1","scene":`+sc+`,"ts":"2026-11-20T10:00:00Z"}`,
+			`{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"auto","agent_id":"bot","ts":"2026-11-20T10:00:00Z","scene":`+sc+`}`)
 	}
 	// Timestamps.
 	for _, ts := range []string{

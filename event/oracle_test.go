@@ -3,7 +3,9 @@ package event
 // The fastjson-based JSON layer this package used before the single-pass scanner, kept
 // (renamed) as the oracle of FuzzDecodeMatchesOracle: the scanner must return the same
 // (Event, Reason) for every input but the documented lone-surrogate case. The field rules
-// that follow parsing (check) are the package's: they did not change with the scanner.
+// that follow parsing (check) are the package's: they did not change with the scanner. But
+// for scene, which is read on buyer messages only: the oracle applies that rule itself, so
+// that the fuzzer compares two models of it.
 
 import (
 	"time"
@@ -25,6 +27,7 @@ type oracleWire struct {
 	Spam                                          *bool
 	Type, OrderID, Amount, RefundID               string
 	RefundRequestedAt, CompletedBy                string
+	Scene                                         *fastjson.Value // nil: absent
 }
 
 // oracleDecoder decodes records; it reuses its parser's memory, so each goroutine needs its own.
@@ -95,18 +98,45 @@ func (d *oracleDecoder) decode(topic Topic, value []byte) (Event, Reason) {
 			ok = false
 		}
 	}
+	// scene is looked up last, after spam, as the scanner settles it last (fScene): fastjson
+	// unescapes an object's keys on the first lookup that finds no plain key, which decides
+	// which duplicate each later lookup finds.
+	w.Scene = o.Get("scene")
 	if !ok {
 		return Event{}, Malformed
 	}
 	// The field rules after parsing are the package's own check: this oracle is for the JSON
 	// layer the scanner replaced, and a second copy of the rules would only have to be kept
-	// in step with the first.
-	return check(topic, &wire{
+	// in step with the first. scene is left out of check's input: its rule is modelled here.
+	e, r := check(topic, &wire{
 		EventID: w.EventID, ShopID: w.ShopID, BuyerID: w.BuyerID, Sender: w.Sender, AgentID: w.AgentID, TS: w.TS,
 		Spam: w.Spam != nil && *w.Spam,
 		Type: w.Type, OrderID: w.OrderID, Amount: w.Amount, RefundID: w.RefundID,
 		RefundRequestedAt: w.RefundRequestedAt, CompletedBy: w.CompletedBy,
 	})
+	// scene is read on a message whose sender is exactly "buyer", and only there. A value that
+	// is neither a string nor null makes such a record malformed, which outranks whatever
+	// else it lacks; a string other than "presale" and "aftersale" is invalid_value, ranked
+	// after the other fields' missing_field. On any other record (sender absent, invalid,
+	// agent or auto; an order event) scene is not looked at: the reason is the other fields'.
+	sc := w.Scene
+	if topic != Messages || w.Sender != "buyer" || sc == nil || sc.Type() == fastjson.TypeNull {
+		return e, r
+	}
+	if sc.Type() != fastjson.TypeString {
+		return Event{}, Malformed
+	}
+	if r != OK {
+		return e, r
+	}
+	switch string(sc.GetStringBytes()) {
+	case "presale":
+	case "aftersale":
+		e.Scene = Aftersale
+	default:
+		return Event{}, InvalidValue
+	}
+	return e, r
 }
 
 // oracleMaxDepth bounds nesting, as fastjson's parser does: its validator has no bound, and

@@ -24,7 +24,8 @@ import (
 //     known key is also spelled with escapes, that is the first occurrence.
 //     The occurrences not chosen only need to be valid JSON: their type does not matter.
 //   - A known string field must be a string or null, spam true, false or null; another
-//     type makes the record malformed.
+//     type makes the record malformed. scene is the exception: only a buyer message reads
+//     it, so the scanner only notes its type and check judges it (see check).
 //   - Strings are unescaped as encoding/json does. That includes a \u escape of a surrogate
 //     that is not half of a valid pair: it reads as U+FFFD.
 //
@@ -49,6 +50,7 @@ const (
 	fRefundRequestedAt
 	fCompletedBy
 	fSpam
+	fScene // last: the oracle looks it up after every other field (see resolve)
 	nFields
 )
 
@@ -57,7 +59,7 @@ var fieldNames = [nFields]string{
 	fEventID: "event_id", fShopID: "shop_id", fBuyerID: "buyer_id", fTS: "ts", fSender: "sender",
 	fAgentID: "agent_id", fType: "type", fOrderID: "order_id", fAmount: "amount",
 	fRefundID: "refund_id", fRefundRequestedAt: "refund_requested_at",
-	fCompletedBy: "completed_by", fSpam: "spam",
+	fCompletedBy: "completed_by", fSpam: "spam", fScene: "scene",
 }
 
 // field returns the known field a key names, or -1. Length and first byte tell the known
@@ -72,6 +74,8 @@ func field(key []byte) int {
 		if key[0] == 't' {
 			f = fType
 		}
+	case 5:
+		f = fScene
 	case 6:
 		f = fAmount
 		if key[0] == 's' {
@@ -128,6 +132,8 @@ func quickKey(b []byte, i int) (end, f int) {
 			f = fType
 		case k == 4 && x == wSpam:
 			f = fSpam
+		case k == 5 && x == wScene:
+			f = fScene
 		case k == 6 && x == wSender:
 			f = fSender
 		case k == 6 && x == wAmount:
@@ -170,9 +176,9 @@ func quickKey(b []byte, i int) (end, f int) {
 
 // The known keys as load8 reads them, in words of up to eight bytes.
 var (
-	wTS, wType, wSpam, wSender, wAmount, wShopID = word("ts"), word("type"), word("spam"), word("sender"), word("amount"), word("shop_id")
-	wEventID, wBuyerID, wAgentID, wOrderID       = word("event_id"), word("buyer_id"), word("agent_id"), word("order_id")
-	wRefundI, wComplete, wDBy                    = word("refund_i"), word("complete"), word("d_by")
+	wTS, wType, wSpam, wScene, wSender, wAmount = word("ts"), word("type"), word("spam"), word("scene"), word("sender"), word("amount")
+	wShopID, wEventID, wBuyerID, wAgentID       = word("shop_id"), word("event_id"), word("buyer_id"), word("agent_id")
+	wOrderID, wRefundI, wComplete, wDBy         = word("order_id"), word("refund_i"), word("complete"), word("d_by")
 )
 
 func word(s string) (w uint64) {
@@ -197,6 +203,9 @@ type slot struct {
 	kind     uint8
 	off, end int32
 }
+
+// The field bit sets below are uint16: this fails to compile when the fields outgrow them.
+const _ = uint16(1 << (nFields - 1))
 
 // occurrences are the slots a record's known fields can resolve to. A slot is read only when
 // its bit in have or hasLate is set, so the arrays need no clearing between records.
@@ -380,6 +389,17 @@ func (d *Decoder) scan(b []byte, w *wire) bool {
 			w.Spam = true
 		default:
 			ok = false
+		}
+	}
+	if o.have&(1<<fScene) != 0 {
+		switch s := &o.first[fScene]; s.kind {
+		case kNull:
+		case kString:
+			w.Scene, w.SceneIs = view(b[s.off:s.end]), sceneString
+		case kEscaped:
+			w.Scene, w.SceneIs = view(buf[s.off:s.end]), sceneString
+		default:
+			w.SceneIs = sceneOther // malformed on a buyer message only: check decides
 		}
 	}
 	return ok

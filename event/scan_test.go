@@ -146,6 +146,11 @@ func TestDecodeAllocs(t *testing.T) {
 		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"bot","ts":"2026-11-20T10:00:00Z"}`, 0},
 		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z",}`, 0},
 		{Orders, `{"event_id":"e","shop_id":"s","buyer_id":"b","type":"order_paid","order_id":"o","amount":"1.005","ts":"2026-11-20T10:00:00Z"}`, 0},
+		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","scene":"aftersale","ts":"2026-11-20T10:00:00Z"}`, 1},
+		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","sc\u0065ne":"\u0061ftersale","ts":"2026-11-20T10:00:00Z"}`, 1},
+		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"agent","agent_id":"a","scene":{"x":[5]},"ts":"2026-11-20T10:00:00Z"}`, 1},
+		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","scene":5,"ts":"2026-11-20T10:00:00Z"}`, 0},
+		{Messages, `{"event_id":"e","shop_id":"s","buyer_id":"b","sender":"buyer","scene":"other","ts":"2026-11-20T10:00:00Z"}`, 0},
 	} {
 		var d Decoder
 		value := []byte(tc.in)

@@ -145,3 +145,33 @@ func TestUnquoteMatchesEncodingJSONOnUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestSceneCarried: the format writes no event fields of its own, so scene (CONTRACT §1)
+// reaches the decoder as the line has it, through an event line, a raw line and a kcat
+// envelope alike: a buyer's aftersale reads as such, an agent's scene is ignored.
+func TestSceneCarried(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		scene event.Scene
+	}{
+		{`{"event_id":"m-1","shop_id":"s","buyer_id":"b","sender":"buyer","scene":"aftersale","ts":"2026-11-20T10:00:00Z"}`, event.Aftersale},
+		{`{"event_id":"m-1","shop_id":"s","buyer_id":"b","sender":"buyer","sc\u0065ne":"\u0061ftersale","ts":"2026-11-20T10:00:00Z"}`, event.Aftersale},
+		{`{"event_id":"m-2","shop_id":"s","buyer_id":"b","sender":"buyer","scene":"presale","ts":"2026-11-20T10:00:00Z"}`, event.Presale},
+		{`{"event_id":"m-3","shop_id":"s","buyer_id":"b","sender":"buyer","ts":"2026-11-20T10:00:00Z"}`, event.Presale},
+		{`{"event_id":"m-4","shop_id":"s","buyer_id":"b","sender":"agent","agent_id":"s:a","scene":"aftersale","ts":"2026-11-20T10:00:00Z"}`, event.Presale},
+	} {
+		for _, line := range [][]byte{
+			[]byte(tc.value),
+			Raw(event.Messages, "s/b", []byte(tc.value)),
+			Envelope(DefaultMessagesTopic, []byte("s/b"), []byte(tc.value)),
+		} {
+			r, err := Parse(line)
+			if err != nil || r.Topic != event.Messages || string(r.Value) != tc.value {
+				t.Fatalf("%s: %v %v %q", line, err, r.Topic, r.Value)
+			}
+			if e, reason := event.Decode(r.Topic, r.Value); reason != event.OK || e.Scene != tc.scene {
+				t.Errorf("%s: decoded %v %q, want scene %v", line, e.Scene, reason, tc.scene)
+			}
+		}
+	}
+}
