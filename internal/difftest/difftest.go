@@ -251,18 +251,7 @@ func ParseKPI(text []byte) (map[string]float64, map[string]float64, error) {
 			s := kpi.Series{Name: name}
 			var rest []string
 			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "shop":
-					s.Shop = lp.GetValue()
-				case "agent":
-					s.Agent = lp.GetValue()
-				case "window":
-					s.Window = lp.GetValue()
-				case "le":
-					s.Le = lp.GetValue()
-				case "seconds":
-					s.Seconds = lp.GetValue()
-				default:
+				if !s.Set(lp.GetName(), lp.GetValue()) {
 					rest = append(rest, lp.GetName()+"="+lp.GetValue())
 				}
 			}

@@ -118,12 +118,7 @@ func TestShopDirectory(t *testing.T) {
 func key(name string, kv ...string) string {
 	s := kpi.Series{Name: name}
 	for i := 0; i+1 < len(kv); i += 2 {
-		switch kv[i] {
-		case "shop":
-			s.Shop = kv[i+1]
-		case "seconds":
-			s.Seconds = kv[i+1]
-		}
+		s.Set(kv[i], kv[i+1])
 	}
 	return s.Key()
 }

@@ -252,6 +252,27 @@ type Labels struct {
 	Scene                   string // presale or aftersale, on the families with Family.Scene
 }
 
+// Set sets the label called name, as LabelNames spells it; false for a name no family has.
+func (l *Labels) Set(name, value string) bool {
+	switch name {
+	case "shop":
+		l.Shop = value
+	case "agent":
+		l.Agent = value
+	case "window":
+		l.Window = value
+	case "le":
+		l.Le = value
+	case "seconds":
+		l.Seconds = value
+	case "scene":
+		l.Scene = value
+	default:
+		return false
+	}
+	return true
+}
+
 // Series is one exported sample.
 type Series struct {
 	Name string
