@@ -168,7 +168,7 @@ func TestRestoreEarlierLayouts(t *testing.T) {
 			if p.Seq != 7 || p.Offsets["cs.messages"] != 42 || p.Watermark(event.Messages) != newest {
 				t.Errorf("seq %d offsets %v wm %d", p.Seq, p.Offsets, p.Watermark(event.Messages))
 			}
-			// The next commit rewrites the bucket in layout 6 and describes it.
+			// The next commit rewrites the bucket in this build's layout and describes it.
 			cs := p.Changes(map[string]int64{"cs.messages": 43})
 			meta := map[string]string{}
 			for _, f := range cs.Meta {
