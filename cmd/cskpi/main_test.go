@@ -29,8 +29,11 @@ func TestRecomputeGolden(t *testing.T) {
 	}
 	golden(t, "recompute.prom", out.String())
 	for _, line := range []string{
-		`cskpi_responses{shop="shop-001",window="15m"} 2`,
-		`cskpi_response_time_seconds_sum{shop="shop-001",window="15m"} 27.25`,
+		`cskpi_responses{scene="presale",shop="shop-001",window="24h"} 2`,
+		`cskpi_response_time_seconds_sum{scene="presale",shop="shop-001",window="24h"} 27.25`,
+		`cskpi_responses{scene="aftersale",shop="shop-001",window="15m"} 1`,
+		`cskpi_response_time_seconds_sum{scene="aftersale",shop="shop-001",window="15m"} 90`,
+		`cskpi_orders_created_paid_24h{shop="shop-001",window="24h"} 1`,
 		`cskpi_inquiries_guided{shop="shop-001",window="24h"} 1`,
 		`cskpi_guided_gmv_yuan{shop="shop-001",window="24h"} 89`,
 		`cskpi_events_total{outcome="duplicate",topic="cs.messages"} 1`,
