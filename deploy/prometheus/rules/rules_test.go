@@ -44,7 +44,8 @@ func TestPromtool(t *testing.T) {
 }
 
 // TestEveryFamilyAggregated: each KPI family of CONTRACT §3 has its over-instances rule, a sum,
-// except the oldest wait, a max.
+// except the oldest wait, a max. A family with the scene label has one per scene, which
+// keeps the label, and one of both scenes together, aggregated from it.
 func TestEveryFamilyAggregated(t *testing.T) {
 	records := map[string]string{}
 	for _, g := range Recording(Default()) {
@@ -54,26 +55,71 @@ func TestEveryFamilyAggregated(t *testing.T) {
 	}
 	for _, f := range kpi.Families() {
 		t.Run(f.Name, func(t *testing.T) {
-			name := Sum(f.ID)
-			expr, ok := records[name]
-			if !ok {
-				t.Fatalf("no recording rule %s", name)
-			}
 			op := "sum"
 			if f.ID == kpi.WaitingOldest {
 				op = "max"
 			}
-			if want := op + " without (instance, pod) (" + f.Name + ")"; expr != want {
-				t.Errorf("%s = %q, want %q", name, expr, want)
+			want := map[string]string{Sum(f.ID): op + " without (instance, pod) (" + f.Name + ")"}
+			if f.Scene {
+				want = map[string]string{
+					SceneSum(f.ID): op + " without (instance, pod) (" + f.Name + ")",
+					Sum(f.ID):      op + " without (scene) (" + SceneSum(f.ID) + ")",
+				}
+				if !strings.HasPrefix(SceneSum(f.ID), SceneLevel+":") || !strings.HasPrefix(Sum(f.ID), ShopLevel+":") {
+					t.Errorf("levels of %s and %s", SceneSum(f.ID), Sum(f.ID))
+				}
+			} else if SceneSum(f.ID) != "" {
+				t.Errorf("SceneSum of a family without the scene label: %q", SceneSum(f.ID))
+			}
+			for name, w := range want {
+				expr, ok := records[name]
+				if !ok {
+					t.Fatalf("no recording rule %s", name)
+				}
+				if expr != w {
+					t.Errorf("%s = %q, want %q", name, expr, w)
+				}
 			}
 		})
+	}
+}
+
+// TestSceneRecords: a KPI whose two families carry the scene label is recorded per scene and
+// for both scenes together, under the same metric:operations at two levels; any other KPI
+// once (CONTRACT §4: "every ratio of the shop level exists per scene and for both
+// together"; the inquiry KPIs are pre-sale by definition, and orders, refunds and human
+// messages have no scene).
+func TestSceneRecords(t *testing.T) {
+	var perScene []kpi.RatioID
+	for _, k := range append(ShopKPIs(), AgentKPIs()...) {
+		if k.SceneRecord == "" {
+			if k.Scene() {
+				t.Errorf("%s: no per-scene record", k.Record)
+			}
+			continue
+		}
+		perScene = append(perScene, k.ID)
+		_, ops, _ := strings.Cut(k.Record, ":")
+		if k.SceneRecord != SceneLevel+":"+ops || !strings.HasPrefix(k.Record, ShopLevel+":") {
+			t.Errorf("%s per scene is %s", k.Record, k.SceneRecord)
+		}
+	}
+	want := []kpi.RatioID{kpi.ResponseTime, kpi.ResponseRate, kpi.ReplyRate24h, kpi.BusinessResponseTime, kpi.ReplyRate48h}
+	if !slices.Equal(perScene, want) {
+		t.Errorf("KPIs per scene %v, want %v", perScene, want)
+	}
+	if got := SceneRecord(kpi.ResponseTime); got != "shop_scene:cskpi_response_time_seconds:mean" {
+		t.Errorf("SceneRecord(ResponseTime) = %s", got)
+	}
+	if got := Record(kpi.ResponseTime); got != "shop:cskpi_response_time_seconds:mean" {
+		t.Errorf("Record(ResponseTime) = %s: the name dashboards and alerts of earlier releases query", got)
 	}
 }
 
 // TestRecordingRuleNames: level:metric:operations, with the level matching the labels the
 // rule keeps and every quotient guarded against a zero denominator.
 func TestRecordingRuleNames(t *testing.T) {
-	name := regexp.MustCompile(`^(shop|shop_agent|job):cskpi_[a-z0-9_]+:(sum|max|mean|ratio|rate5m)$`)
+	name := regexp.MustCompile(`^(shop|shop_scene|shop_agent|job):cskpi_[a-z0-9_]+:(sum|max|mean|ratio|rate5m)$`)
 	seen := map[string]bool{}
 	for _, g := range Recording(Default()) {
 		for _, r := range g.Rules {
@@ -97,6 +143,9 @@ func TestRecordingRuleNames(t *testing.T) {
 	for _, k := range append(ShopKPIs(), AgentKPIs()...) {
 		if !seen[k.Record] {
 			t.Errorf("KPI %s (%s) is not recorded", k.Record, k.Name)
+		}
+		if k.SceneRecord != "" && !seen[k.SceneRecord] {
+			t.Errorf("KPI %s (%s) per scene is not recorded", k.SceneRecord, k.Name)
 		}
 		level := strings.SplitN(k.Record, ":", 2)[0]
 		if want := map[bool]string{false: ShopLevel, true: AgentLevel}[k.Num.Family().Level == kpi.AgentWindow || k.Num.Family().Level == kpi.AgentOnly]; level != want {
@@ -126,6 +175,8 @@ func TestCatalogueComplete(t *testing.T) {
 		{kpi.FirstResponseTimeSum, kpi.FirstResponses},
 		{kpi.ResponseBusinessTimeSum, kpi.Responses},
 		{kpi.FirstResponseBusinessTimeSum, kpi.FirstResponses},
+		{kpi.BuyerMessagesReplied48h, kpi.BuyerMessages},
+		{kpi.OrdersCreatedPaid24h, kpi.OrdersCreated},
 	}
 	var got [][2]kpi.ID
 	for _, k := range ShopKPIs() {
