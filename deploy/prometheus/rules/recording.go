@@ -106,9 +106,10 @@ const (
 )
 
 // scorecard records CONTRACT §4's agent scorecard over its window: conversion against
-// cfg.Scorecard.Conversion, order value against .OrderValue, and the average response
-// time against the shop's target (cskpi_shop_response_target_seconds, 15 s without one),
-// each min(1, actual/target) — target/actual for a time — then weighted. A part an agent
+// cfg.Scorecard.Conversion, order value against .OrderValue, and the agent's average
+// response time against the shop's pre-sale target (cskpi_shop_response_target_seconds,
+// 15 s without one; see Scorecard for why the agent's own average, of both scenes), each
+// min(1, actual/target) — target/actual for a time — then weighted. A part an agent
 // has no data for (no guided cohort, no response) is left out of both the weighted sum and
 // the weight, so the score is on 0..1 of the weight measured.
 func scorecard(cfg Config) []Rule {
@@ -201,6 +202,7 @@ func Recording(cfg Config) []Group {
 	// The directory, which every instance exports whole: one series per shop.
 	for _, r := range []struct{ record, metric string }{
 		{ShopOpen, "cskpi_shop_open"}, {ShopInfo, "cskpi_shop_info"}, {ShopTarget, "cskpi_shop_response_target_seconds"},
+		{ShopAftersaleTarget, "cskpi_shop_aftersale_response_target_seconds"},
 	} {
 		shop.Rules = append(shop.Rules, Rule{Record: r.record, Expr: "max " + overInstances + " (" + r.metric + ")"})
 	}
