@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,6 +25,11 @@ type tableColumn struct {
 	scene  string // the scene label's value, "" for a KPI of both scenes or none
 }
 
+// heading is the column's heading: "avg response 15m presale".
+func (c tableColumn) heading() string {
+	return strings.TrimSpace(c.label + " " + c.window + " " + c.scene)
+}
+
 // tableKPIs are the table's KPI columns, those before the waiting columns and those after:
 // a KPI that exists per scene has a column per scene, since the scenes have different
 // targets (a 15 s pre-sale average and a 2-minute after-sale one mean different things).
@@ -36,7 +42,7 @@ func tableKPIs() (before, after []tableColumn) {
 				continue
 			}
 			for _, scene := range kpi.Scenes() {
-				out = append(out, tableColumn{c.id, c.window, c.label + " " + scene, scene})
+				out = append(out, tableColumn{c.id, c.window, c.label, scene})
 			}
 		}
 		return out
@@ -100,14 +106,14 @@ func printTable(w io.Writer, g prometheus.Gatherer, waits []int64) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%s\t", time.Now().Format("15:04:05"))
 	for _, c := range before {
-		fmt.Fprintf(tw, " %s %s\t", c.label, c.window)
+		fmt.Fprintf(tw, " %s\t", c.heading())
 	}
 	fmt.Fprint(tw, " waiting\t")
 	for _, ms := range live {
 		fmt.Fprintf(tw, " >%s\t", model.Duration(time.Duration(ms)*time.Millisecond))
 	}
 	for _, c := range after {
-		fmt.Fprintf(tw, " %s %s\t", c.label, c.window)
+		fmt.Fprintf(tw, " %s\t", c.heading())
 	}
 	fmt.Fprintln(tw)
 	over := kpi.WaitingOver.Name()
