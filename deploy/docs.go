@@ -86,18 +86,22 @@ func familyTable() string {
 }
 
 // ratioTable is CONTRACT §4's catalogue of the KPIs that are quotients, from windows/kpi,
-// with the recording rule of each.
+// with the recording rules of each: both scenes together, and per scene where it exists.
 func ratioTable() string {
 	var b strings.Builder
-	b.WriteString("| KPI | level | over a window | windows | recording rule |\n|---|---|---|---|---|\n")
+	b.WriteString("| KPI | level | over a window | windows | recording rule | per scene |\n|---|---|---|---|---|---|\n")
 	for _, r := range kpi.Ratios() {
 		level := "shop"
 		if r.Level() == kpi.AgentWindow {
 			level = "agent"
 		}
-		fmt.Fprintf(&b, "| %s %s | %s | %s / %s | %s | `%s` |\n", r.Local, r.Name, level,
+		perScene := "—"
+		if rec := rules.SceneRecord(r.ID); rec != "" {
+			perScene = "`" + rec + "`"
+		}
+		fmt.Fprintf(&b, "| %s %s | %s | %s / %s | %s | `%s` | %s |\n", r.Local, r.Name, level,
 			strings.TrimPrefix(r.Num.Name(), "cskpi_"), strings.TrimPrefix(r.Den.Name(), "cskpi_"),
-			strings.Join(r.Windows(), " "), rules.Record(r.ID))
+			strings.Join(r.Windows(), " "), rules.Record(r.ID), perScene)
 	}
 	return b.String()
 }
@@ -109,12 +113,19 @@ func familyList() string {
 		for _, f := range kpi.Families() {
 			for _, l := range levels {
 				if f.Level == l {
-					n := f.Name
+					var extra []string
+					if f.Scene {
+						extra = append(extra, "scene")
+					}
 					switch f.Kind {
 					case kpi.PerThreshold:
-						n += "{le}"
+						extra = append(extra, "le")
 					case kpi.PerWaitThreshold:
-						n += "{seconds}"
+						extra = append(extra, "seconds")
+					}
+					n := f.Name
+					if len(extra) > 0 {
+						n += "{" + strings.Join(extra, ",") + "}"
 					}
 					out = append(out, "`"+n+"`")
 				}

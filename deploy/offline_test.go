@@ -215,6 +215,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 		InhibitRules []struct {
 			SourceMatchers []string `yaml:"source_matchers"`
 			TargetMatchers []string `yaml:"target_matchers"`
+			Equal          []string `yaml:"equal"`
 		} `yaml:"inhibit_rules"`
 	}
 	decodeOne(t, filepath.Join("alertmanager", "alertmanager.yml"), &am)
@@ -248,6 +249,11 @@ func TestAlertmanagerConfig(t *testing.T) {
 	}
 	for _, ir := range am.InhibitRules {
 		matchers = append(append(matchers, ir.SourceMatchers...), ir.TargetMatchers...)
+		// A critical alert of one scene (a pre-sale buyer over 3 minutes) must not silence a
+		// warning of the other (an after-sale buyer over its target).
+		if slices.Contains(ir.SourceMatchers, `severity="critical"`) && !slices.Contains(ir.Equal, "scene") {
+			t.Errorf("the critical-over-warning inhibition does not keep the scenes apart: equal %v", ir.Equal)
+		}
 	}
 	// Every alert name the routing mentions must exist, or a rename would silently
 	// unroute it.

@@ -22,10 +22,11 @@ func (s *switchable) Each(emit func(kpi.Series)) { staticSource(s.series).Each(e
 
 func TestKPICollectorExposition(t *testing.T) {
 	src := &switchable{series: []kpi.Series{
-		{Name: kpi.Responses.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 3},
-		{Name: kpi.ResponseTimeSum.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}, Value: 12.345},
-		{Name: kpi.ResponsesWithin.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Le: "15"}, Value: 2},
-		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: "s1"}, Value: 0},
+		{Name: kpi.Responses.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "presale"}, Value: 3},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "presale"}, Value: 12.345},
+		{Name: kpi.ResponsesWithin.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "aftersale", Le: "15"}, Value: 2},
+		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: "s1", Scene: "aftersale"}, Value: 0},
+		{Name: kpi.HumanMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W24h}, Value: 4},
 		{Name: kpi.AgentResponses.Name(), Labels: kpi.Labels{Shop: "s1", Agent: "a:1", Window: kpi.W24h}, Value: 1},
 	}}
 	c := NewKPICollector(src)
@@ -57,7 +58,7 @@ func TestKPICollectorExposition(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP cskpi_responses Response samples (closed waiting episodes), by reply ts.
 # TYPE cskpi_responses gauge
-cskpi_responses{shop="s1",window="15m"} 3
+cskpi_responses{scene="presale",shop="s1",window="15m"} 3
 `)); err != nil {
 		t.Error(err)
 	}

@@ -24,7 +24,8 @@ type ShopsPage struct {
 	// in one pass, and keeps no state of its own.
 	KPIs Source
 	// Directory supplies names, teams, response targets and business hours; nil (or no
-	// directory loaded) shows shop ids and the default 15 s target.
+	// directory loaded) shows shop ids and the default targets (15 s pre-sale, 3 min
+	// after-sale).
 	Directory *shops.Holder
 	// AsOf is the as-of time A (Unix ns) shown on the page and used for "closed now".
 	AsOf func() int64
@@ -63,25 +64,73 @@ type shopsView struct {
 	NoData         string
 	MaxLimit       int
 	FoldedFlag     string
-	RT, Reply      kpiColumn
+	RT             []kpiColumn // the response time, one column per scene
+	Reply          kpiColumn
 }
 
-// kpiColumn is a KPI of the page: its catalogue row (kpi.Ratios) in one window.
+// The scenes of the response-time columns, as the scene label spells them (kpi.Scenes).
+const (
+	presale   = "presale"
+	aftersale = "aftersale"
+)
+
+// kpiColumn is a KPI of the page: its catalogue row (kpi.Ratios) in one window, and for a
+// KPI per scene, one scene of it.
 type kpiColumn struct {
-	Heading  string // short, for the table: "Avg response 15m"
+	Heading  string // short, for the table: "Pre-sale response 15m"
 	Num, Den string // the families
 	Local    string // the platforms' name
 	Span     string // the window in words: "15 minutes"
+	Scene    string // the scene label's value, "" for a KPI of no scene
+	Words    string // the scene for people: "pre-sale"
+	Field    string // the shop directory's target of the scene: "response_target"
+	Default  string // its default: "15 s"
 	window   string
+	target   func(*shops.Shop) time.Duration // the shop's target of the scene (nil: the default)
 }
 
-// pageKPIs are the page's two KPI columns.
-func pageKPIs() (rt, reply kpiColumn) {
+// pageKPIs are the page's KPI columns: the response time of each scene, held to the
+// scene's target (pre-sale: response_target, after-sale: aftersale_response_target), and
+// the reply rate.
+func pageKPIs() (rt []kpiColumn, reply kpiColumn) {
 	col := func(id kpi.RatioID, label, window, span string) kpiColumn {
 		r := id.Ratio()
 		return kpiColumn{Heading: label + " " + window, Num: r.Num.Name(), Den: r.Den.Name(), Local: r.Local, Span: span, window: window}
 	}
-	return col(kpi.ResponseTime, "Avg response", kpi.W15m, "15 minutes"), col(kpi.ReplyRate, kpi.ReplyRate.Ratio().Name, kpi.W24h, "24 hours")
+	for _, sc := range []struct {
+		scene, label, words, field string
+		def                        time.Duration
+		target                     func(*shops.Shop) time.Duration
+	}{
+		{presale, "Pre-sale response", "pre-sale", "response_target", shops.DefaultResponseTarget,
+			func(s *shops.Shop) time.Duration { return s.ResponseTarget }},
+		{aftersale, "After-sale response", "after-sale", "aftersale_response_target", shops.DefaultAftersaleResponseTarget,
+			func(s *shops.Shop) time.Duration { return s.AftersaleResponseTarget }},
+	} {
+		c := col(kpi.ResponseTime, sc.label, kpi.W15m, "15 minutes")
+		c.Scene, c.Words, c.Field, c.Default, c.target = sc.scene, sc.words, sc.field, targetLabel(sc.def), sc.target
+		rt = append(rt, c)
+	}
+	return rt, col(kpi.ReplyRate, kpi.ReplyRate.Ratio().Name, kpi.W24h, "24 hours")
+}
+
+// targetOf is the shop's target of the column's scene: the directory's, else the default.
+func (c kpiColumn) targetOf(s *shops.Shop) time.Duration {
+	if s == nil {
+		if c.Scene == aftersale {
+			return shops.DefaultAftersaleResponseTarget
+		}
+		return shops.DefaultResponseTarget
+	}
+	return c.target(s)
+}
+
+// targetLabel renders a target: "15 s", "3 min", "2.5 s".
+func targetLabel(d time.Duration) string {
+	if d%time.Second == 0 {
+		return secondsLabel(int64(d / time.Second))
+	}
+	return formatSeconds(d.Seconds())
 }
 
 type liveColumn struct {
@@ -94,12 +143,10 @@ type shopRow struct {
 	Shop, Name, Team string
 	ClosedNow        bool
 	Folded           bool
-	Linkable         bool // the id is one /api/v1/waiting accepts
-	AvgResponse      string
-	OverTarget       bool
-	Target           string
-	Responses        int64
-	Waiting          []int64 // per live column
+	Linkable         bool     // the id is one /api/v1/waiting accepts
+	RT               []rtCell // per scene, in the order of shopsView.RT
+	Responses        int64    // both scenes
+	Waiting          []int64  // per live column, both scenes
 	ReplyRate        string
 	Replied          int64
 	Inquiries        int64
@@ -107,11 +154,18 @@ type shopRow struct {
 	ratio, reply float64 // for sorting; NaN when there is no data
 }
 
+// rtCell is a shop's average response time of one scene against its target of that scene.
+type rtCell struct {
+	Avg        string
+	OverTarget bool
+	Target     string
+}
+
 // shopStats are one shop's series of interest, as Each hands them over.
 type shopStats struct {
-	respSum, resp      float64 // 15m
-	over               map[int64]float64
-	inquiries, replied float64 // 24h
+	respSum, resp      map[string]float64 // 15m, by scene
+	over               map[int64]float64  // both scenes
+	inquiries, replied float64            // 24h
 }
 
 // shopsHandler serves GET /shops?limit=50. The template is parsed once, here.
@@ -183,24 +237,31 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 	rows := make([]shopRow, 0, len(stats))
 	for id, st := range stats {
 		folded := id == windows.Other
+		var responses float64
+		for _, n := range st.resp {
+			responses += n
+		}
 		row := shopRow{Shop: id, Folded: folded, Linkable: !folded && shopParam.MatchString(id),
-			Responses: int64(math.Round(st.resp)), Inquiries: int64(math.Round(st.inquiries)),
-			Replied: int64(math.Round(st.replied)), AvgResponse: noData, ReplyRate: noData,
+			Responses: int64(math.Round(responses)), Inquiries: int64(math.Round(st.inquiries)),
+			Replied: int64(math.Round(st.replied)), ReplyRate: noData,
 			ratio: math.NaN(), reply: math.NaN()}
-		target := shops.DefaultResponseTarget
-		if s := dir.Shop(id); s != nil {
+		s := dir.Shop(id)
+		if s != nil {
 			row.Name, row.Team, row.ClosedNow = s.Name, s.Team, !s.OpenAt(a)
-			target = s.ResponseTarget
 		}
-		row.Target = formatSeconds(target.Seconds())
-		if target%time.Second == 0 {
-			row.Target = secondsLabel(int64(target / time.Second))
-		}
-		if row.Responses > 0 {
-			avg := st.respSum / st.resp
-			row.AvgResponse = formatSeconds(avg)
-			row.ratio = avg / target.Seconds()
-			row.OverTarget = avg > target.Seconds()
+		for _, c := range v.RT {
+			target := c.targetOf(s)
+			cell := rtCell{Avg: noData, Target: targetLabel(target)}
+			if n := math.Round(st.resp[c.Scene]); n > 0 {
+				avg := st.respSum[c.Scene] / st.resp[c.Scene]
+				cell.Avg = formatSeconds(avg)
+				cell.OverTarget = avg > target.Seconds()
+				// Ranked by the scene furthest over (or least under) its own target.
+				if r := avg / target.Seconds(); math.IsNaN(row.ratio) || r > row.ratio {
+					row.ratio = r
+				}
+			}
+			row.RT = append(row.RT, cell)
 		}
 		if row.Inquiries > 0 {
 			// Floored to a tenth of a percent: 429 of 430 reads 99.7 %, never 100.0 %.
@@ -228,10 +289,13 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 }
 
 // collectShops reads the shop-level series the page shows in one pass over src, and the
-// waiting thresholds configured (the seconds labels seen).
+// waiting thresholds configured (the seconds labels seen). The response series are kept by
+// scene; the waiting counts are summed over the scenes.
 func collectShops(src Source) (map[string]*shopStats, []int64) {
-	// The page's two KPIs, as the catalogue declares them (kpi.Ratios).
-	rt, rr := pageKPIs()
+	// The page's KPIs, as the catalogue declares them (kpi.Ratios); the response-time
+	// columns share their families and window.
+	rts, rr := pageKPIs()
+	rt := rts[0]
 	var (
 		respSum   = rt.Num
 		resp      = rt.Den
@@ -244,7 +308,7 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 	get := func(shop string) *shopStats {
 		st := stats[shop]
 		if st == nil {
-			st = &shopStats{over: map[int64]float64{}}
+			st = &shopStats{respSum: map[string]float64{}, resp: map[string]float64{}, over: map[int64]float64{}}
 			stats[shop] = st
 		}
 		return st
@@ -252,9 +316,9 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 	src.Each(func(s kpi.Series) {
 		switch {
 		case s.Name == respSum && s.Window == rt.window:
-			get(s.Shop).respSum = s.Value
+			get(s.Shop).respSum[s.Scene] += s.Value
 		case s.Name == resp && s.Window == rt.window:
-			get(s.Shop).resp = s.Value
+			get(s.Shop).resp[s.Scene] += s.Value
 		case s.Name == inquiries && s.Window == rr.window:
 			get(s.Shop).inquiries = s.Value
 		case s.Name == replied && s.Window == rr.window:
@@ -264,7 +328,7 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 			if err != nil {
 				return
 			}
-			get(s.Shop).over[secs] = s.Value
+			get(s.Shop).over[secs] += s.Value
 		}
 	})
 	// Every shop carries every threshold; the union is cheap and assumes nothing.
@@ -281,8 +345,9 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 }
 
 // worseFirst orders rows by the buyers waiting past the most severe live threshold, then
-// the next, then the response time relative to the shop's target, then the reply rate
-// (lowest first); rows without data come after rows with it, and ties go by shop id.
+// the next, then the response time relative to the shop's target (of the scene furthest
+// over it), then the reply rate (lowest first); rows without data come after rows with it,
+// and ties go by shop id.
 func worseFirst(a, b shopRow) int {
 	for i := len(a.Waiting) - 1; i >= 0; i-- {
 		if c := cmp.Compare(b.Waiting[i], a.Waiting[i]); c != 0 {
@@ -371,12 +436,14 @@ tbody tr:nth-child(even) { background: #fafafa; }
 {{- else}}
 <p class="summary">{{.Total}} shop{{if ne .Total 1}}s{{end}}{{with .WorstLabel}}, {{$.Worst}} buyer{{if ne $.Worst 1}}s{{end}} waiting over {{.}} now{{end}}. Worst first.</p>
 <table>
-<thead><tr><th>Shop</th>{{if .Directory}}<th>Name</th><th>Team</th>{{end}}<th class="num">{{.RT.Heading}}</th><th class="num">Responses 15m</th>{{range .Live}}<th class="num">Waiting &gt; {{.Label}}</th>{{end}}<th class="num">{{.Reply.Heading}}</th></tr></thead>
+<thead><tr><th>Shop</th>{{if .Directory}}<th>Name</th><th>Team</th>{{end}}{{range .RT}}<th class="num">{{.Heading}}</th>{{end}}<th class="num">Responses 15m</th>{{range .Live}}<th class="num">Waiting &gt; {{.Label}}</th>{{end}}<th class="num">{{.Reply.Heading}}</th></tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr><td>{{.Shop}}{{if .Folded}} <span class="tag">shops beyond {{$.FoldedFlag}}</span>{{end}}</td>
 {{- if $.Directory}}<td>{{.Name}}{{if .ClosedNow}} <span class="tag">closed now</span>{{end}}</td><td>{{.Team}}</td>{{end}}
-{{- if .OverTarget}}<td class="num bad" title="above the shop's {{.Target}} target">{{.AvgResponse}}</td>{{else}}<td class="num" title="target {{.Target}}">{{.AvgResponse}}</td>{{end}}
+{{- range $i, $c := .RT}}{{$col := index $.RT $i}}
+{{- if .OverTarget}}<td class="num bad" title="above the shop's {{$col.Words}} target of {{.Target}}">{{.Avg}}</td>{{else}}<td class="num" title="{{$col.Words}} target {{.Target}}">{{.Avg}}</td>{{end}}
+{{- end}}
 <td class="num">{{.Responses}}</td>
 {{- $row := .}}{{range $i, $n := .Waiting}}{{$col := index $.Live $i}}
 {{- if and $n $.WaitingAPI $row.Linkable}}<td class="num bad"><a href="api/v1/waiting?shop={{$row.Shop}}&amp;min_wait={{$col.MinWait}}">{{$n}}</a></td>{{else if $n}}<td class="num bad">{{$n}}</td>{{else}}<td class="num">0</td>{{end}}
@@ -389,12 +456,15 @@ tbody tr:nth-child(even) { background: #fafafa; }
 <p class="more">{{.Hidden}} more shop{{if ne .Hidden 1}}s{{end}}, less urgent, not shown: <a href="shops?limit={{.MaxLimit}}">show up to {{.MaxLimit}}</a>, or see <a href="metrics">/metrics</a> for all.</p>
 {{- end}}
 <div class="notes">
-<p><b>{{.RT.Heading}}</b>: {{.RT.Num}} / {{.RT.Den}} over the last {{.RT.Span}} (CONTRACT §4 {{.RT.Local}}); {{.NoData}} when the shop had no response; in red above the shop's response target (hover for it).</p>
+{{- range .RT}}
+<p><b>{{.Heading}}</b>: {{.Num}} / {{.Den}} of the {{.Words}} buyers (scene="{{.Scene}}") over the last {{.Span}} (CONTRACT §4 {{.Local}}); {{$.NoData}} when the shop had no {{.Words}} response; in red above the shop's {{.Words}} target, the directory's {{.Field}} ({{.Default}} without one; hover for it).</p>
+{{- end}}
+<p><b>Responses 15m</b>: response samples of both scenes.</p>
 {{- if .Live}}
-<p><b>Waiting</b>: buyers waiting now for longer than {{range $i, $c := .Live}}{{if $i}} / {{end}}{{$c.Label}}{{end}} (the smallest of --waiting.thresholds){{if .GivenUp}}, less those waiting over {{.GivenUp}} (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="{{.WorstSeconds}}"} - cskpi_waiting_conversations_over{seconds="{{.GivenUpSeconds}}"}{{else}}; with a single threshold, buyers who have given up are counted too{{end}}.{{if .WaitingAPI}} A count links to /api/v1/waiting, which names the buyers.{{end}}</p>
+<p><b>Waiting</b>: buyers of both scenes waiting now for longer than {{range $i, $c := .Live}}{{if $i}} / {{end}}{{$c.Label}}{{end}} (the smallest of --waiting.thresholds){{if .GivenUp}}, less those waiting over {{.GivenUp}} (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="{{.WorstSeconds}}"} - cskpi_waiting_conversations_over{seconds="{{.GivenUpSeconds}}"}{{else}}; with a single threshold, buyers who have given up are counted too{{end}}.{{if .WaitingAPI}} A count links to /api/v1/waiting, which names the buyers.{{end}}</p>
 {{- end}}
 <p><b>{{.Reply.Heading}}</b>: {{.Reply.Num}} / {{.Reply.Den}} over the last {{.Reply.Span}} (CONTRACT §4 {{.Reply.Local}}), replied/inquiries after it; {{.NoData}} without inquiries.</p>
-<p>Sorted worst first: most buyers waiting past the largest column, then the next, then response time relative to the target, then the lowest reply rate.</p>
+<p>Sorted worst first: most buyers waiting past the largest column, then the next, then response time relative to the target (of the scene furthest over its own), then the lowest reply rate.</p>
 </div>
 {{- end}}
 </main>

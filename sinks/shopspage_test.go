@@ -23,32 +23,42 @@ import (
 // testAsOf is Monday 2026-11-30 10:00:00 UTC, in Unix ns.
 const testAsOf = 1_796_032_800_000_000_000
 
-// fixture is one shop's figures, turned into the series the service would emit.
+// fixture is one shop's figures, turned into the series the service would emit: every
+// family with the scene label once per scene, zeros included.
 type fixture struct {
-	shop               string
-	respSum, resp      float64            // 15m
-	over               map[string]float64 // seconds label -> episodes
-	inquiries, replied float64            // 24h
+	shop                string
+	respSum, resp       float64            // 15m, pre-sale
+	aftRespSum, aftResp float64            // 15m, after-sale
+	over, aftOver       map[string]float64 // seconds label -> episodes, pre-sale and after-sale
+	inquiries, replied  float64            // 24h
 }
 
 func (f fixture) series() []kpi.Series {
 	l := func(w string) kpi.Labels { return kpi.Labels{Shop: f.shop, Window: w} }
+	sl := func(w, scene string) kpi.Labels { return kpi.Labels{Shop: f.shop, Window: w, Scene: scene} }
 	out := []kpi.Series{
-		{Name: kpi.Responses.Name(), Labels: l(kpi.W15m), Value: f.resp},
-		{Name: kpi.ResponseTimeSum.Name(), Labels: l(kpi.W15m), Value: f.respSum},
+		{Name: kpi.Responses.Name(), Labels: sl(kpi.W15m, presale), Value: f.resp},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: sl(kpi.W15m, presale), Value: f.respSum},
+		{Name: kpi.Responses.Name(), Labels: sl(kpi.W15m, aftersale), Value: f.aftResp},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: sl(kpi.W15m, aftersale), Value: f.aftRespSum},
 		// Other windows and families, which the page must not mistake for its own.
-		{Name: kpi.Responses.Name(), Labels: l(kpi.W24h), Value: 1000},
-		{Name: kpi.ResponseTimeSum.Name(), Labels: l(kpi.W24h), Value: 99999},
+		{Name: kpi.Responses.Name(), Labels: sl(kpi.W24h, presale), Value: 1000},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: sl(kpi.W24h, presale), Value: 99999},
+		{Name: kpi.Responses.Name(), Labels: sl(kpi.W24h, aftersale), Value: 1000},
+		{Name: kpi.ResponseTimeSum.Name(), Labels: sl(kpi.W24h, aftersale), Value: 99999},
 		{Name: kpi.FirstResponseTimeSum.Name(), Labels: l(kpi.W15m), Value: 77777},
 		{Name: kpi.Inquiries.Name(), Labels: l(kpi.W24h), Value: f.inquiries},
 		{Name: kpi.InquiriesReplied.Name(), Labels: l(kpi.W24h), Value: f.replied},
 		{Name: kpi.Inquiries.Name(), Labels: l(kpi.W28d), Value: 5000},
 		{Name: kpi.InquiriesReplied.Name(), Labels: l(kpi.W28d), Value: 1},
-		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: f.shop}, Value: 123},
+		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: f.shop, Scene: presale}, Value: 123},
+		{Name: kpi.WaitingConversations.Name(), Labels: kpi.Labels{Shop: f.shop, Scene: aftersale}, Value: 4},
 		{Name: kpi.AgentResponses.Name(), Labels: kpi.Labels{Shop: f.shop, Agent: f.shop + ":a", Window: kpi.W15m}, Value: 5},
 	}
-	for secs, n := range f.over {
-		out = append(out, kpi.Series{Name: kpi.WaitingOver.Name(), Labels: kpi.Labels{Shop: f.shop, Seconds: secs}, Value: n})
+	for scene, over := range map[string]map[string]float64{presale: f.over, aftersale: f.aftOver} {
+		for secs, n := range over {
+			out = append(out, kpi.Series{Name: kpi.WaitingOver.Name(), Labels: kpi.Labels{Shop: f.shop, Seconds: secs, Scene: scene}, Value: n})
+		}
 	}
 	return out
 }
@@ -176,6 +186,7 @@ shops:
     name: 'Fast & "Friendly" <b>'
     team: europe
     response_target: 5s
+    aftersale_response_target: 1m
   s-gone:
     name: Closed on Mondays
     team: europe
@@ -184,10 +195,14 @@ shops:
 
 func TestShopsPage(t *testing.T) {
 	few := fixtures(
-		fixture{shop: "s-fast", respSum: 42, resp: 10, over: over(0, 0, 0), inquiries: 430, replied: 429},
-		fixture{shop: "s-slow", respSum: 250, resp: 2, over: over(3, 1, 0)},
-		fixture{shop: "s-gone", over: over(5, 5, 5), inquiries: 3, replied: 1},
-		fixture{shop: "s-waiting", respSum: 3, resp: 1, over: over(2, 2, 1), inquiries: 8, replied: 8},
+		// After-sale 100 s: within the default 3 minutes, above s-fast's own minute.
+		fixture{shop: "s-fast", respSum: 42, resp: 10, aftRespSum: 100, aftResp: 1, over: over(0, 0, 0), aftOver: over(0, 0, 0),
+			inquiries: 430, replied: 429},
+		fixture{shop: "s-slow", respSum: 250, resp: 2, over: over(3, 1, 0), aftOver: over(0, 0, 0)},
+		fixture{shop: "s-gone", over: over(5, 5, 5), aftOver: over(0, 0, 0), inquiries: 3, replied: 1},
+		// Waiting buyers of both scenes, counted together; after-sale 200 s over the default 3 min.
+		fixture{shop: "s-waiting", respSum: 3, resp: 1, aftRespSum: 200, aftResp: 1, over: over(1, 1, 0), aftOver: over(1, 1, 1),
+			inquiries: 8, replied: 8},
 	)
 	var many staticSource
 	for i := range 60 {
@@ -224,14 +239,15 @@ func TestShopsPage(t *testing.T) {
 		{name: "a few shops", page: ShopsPage{KPIs: few, Directory: directory(t, testDirectory)}, waitOK: true,
 			golden: "shops.html", check: func(t *testing.T, p page) {
 				want := [][]string{
-					{"Shop", "Name", "Team", "Avg response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 3 min", "Reply rate 24h"},
+					{"Shop", "Name", "Team", "Pre-sale response 15m", "After-sale response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 3 min", "Reply rate 24h"},
 					// Worst first: buyers waiting over 3 min, then over 15 s; those over 1 h
 					// have given up and count in neither.
-					{"s-slow", "杭州旗舰店", "hangzhou", "2 min 05 s", "2", "3", "1", "—"},
-					{"s-waiting", "", "", "3.0 s", "1", "1", "1", "100.0 % 8/8"},
-					// Then the response time against the target: 4.2 s of 5 s before none.
-					{"s-fast", `Fast & "Friendly" <b>`, "europe", "4.2 s", "10", "0", "0", "99.7 % 429/430"},
-					{"s-gone", "Closed on Mondays closed now", "europe", "—", "0", "0", "0", "33.3 % 1/3"},
+					{"s-slow", "杭州旗舰店", "hangzhou", "2 min 05 s", "—", "2", "3", "1", "—"},
+					{"s-waiting", "", "", "3.0 s", "3 min 20 s", "2", "1", "1", "100.0 % 8/8"},
+					// Then the response time against the target: s-fast's after-sale 100 s
+					// of its own 60 s before none.
+					{"s-fast", `Fast & "Friendly" <b>`, "europe", "4.2 s", "1 min 40 s", "11", "0", "0", "99.7 % 429/430"},
+					{"s-gone", "Closed on Mondays closed now", "europe", "—", "—", "0", "0", "0", "33.3 % 1/3"},
 				}
 				if got := p.cells("thead"); !slices.Equal(got[0], want[0]) {
 					t.Errorf("header\n got %q\nwant %q", got[0], want[0])
@@ -257,10 +273,23 @@ func TestShopsPage(t *testing.T) {
 						t.Errorf("no link %q in %q", h, hrefs)
 					}
 				}
-				// Over target in red: s-slow's 125 s against 20 s; s-fast's 4.2 s is within 5 s.
-				bad := all(p.doc, "td", "bad")
-				if len(bad) == 0 || text(bad[0]) != "2 min 05 s" || attr(bad[0], "title") != "above the shop's 20 s target" {
-					t.Errorf("first red cell %q", text(bad[0]))
+				// Over target in red, each scene against its own target: s-slow's pre-sale
+				// 125 s against 20 s; s-waiting's after-sale 200 s against the default 3
+				// min; s-fast's after-sale 100 s against its own minute, while its pre-sale
+				// 4.2 s is within 5 s.
+				var red []string
+				for _, c := range all(p.doc, "td", "bad") {
+					if !strings.Contains(text(c), " s") {
+						continue // a waiting count
+					}
+					red = append(red, text(c)+" | "+attr(c, "title"))
+				}
+				if want := []string{
+					"2 min 05 s | above the shop's pre-sale target of 20 s",
+					"3 min 20 s | above the shop's after-sale target of 3 min",
+					"1 min 40 s | above the shop's after-sale target of 1 min",
+				}; !slices.Equal(red, want) {
+					t.Errorf("red response cells\n got %q\nwant %q", red, want)
 				}
 				if strings.Contains(p.body, "more shop") {
 					t.Error("a 'more shops' note under the cap")
@@ -274,7 +303,7 @@ func TestShopsPage(t *testing.T) {
 			if got := p.cells("thead")[0]; slices.Contains(got, "Name") {
 				t.Errorf("header %q has a Name column without a directory", got)
 			}
-			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s-slow", "2 min 05 s", "2", "3", "1", "—"}) {
+			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s-slow", "2 min 05 s", "—", "2", "3", "1", "—"}) {
 				t.Errorf("first row %q", got)
 			}
 			for _, h := range p.hrefs() {
@@ -332,7 +361,7 @@ func TestShopsPage(t *testing.T) {
 		{name: "a single waiting threshold", page: ShopsPage{KPIs: fixtures(
 			fixture{shop: "s1", over: map[string]float64{"60": 4}},
 		)}, check: func(t *testing.T, p page) {
-			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s1", "—", "0", "4", "—"}) {
+			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s1", "—", "—", "0", "4", "—"}) {
 				t.Errorf("row %q", got)
 			}
 			if got := p.one(t, "div", "notes"); !strings.Contains(got, "longer than 1 min (the smallest of --waiting.thresholds); with a single threshold, buyers who have given up are counted too") {
@@ -342,11 +371,29 @@ func TestShopsPage(t *testing.T) {
 		{name: "four waiting thresholds", page: ShopsPage{KPIs: fixtures(
 			fixture{shop: "s1", over: map[string]float64{"15": 7, "60": 6, "600": 5, "7200": 1}},
 		)}, check: func(t *testing.T, p page) {
-			if got := p.cells("thead")[0]; !slices.Equal(got, []string{"Shop", "Avg response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 1 min", "Reply rate 24h"}) {
+			if got := p.cells("thead")[0]; !slices.Equal(got, []string{"Shop", "Pre-sale response 15m", "After-sale response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 1 min", "Reply rate 24h"}) {
 				t.Errorf("header %q", got)
 			}
-			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s1", "—", "0", "6", "5", "—"}) {
+			if got := p.cells("tbody")[0]; !slices.Equal(got, []string{"s1", "—", "—", "0", "6", "5", "—"}) {
 				t.Errorf("row %q", got)
+			}
+		}},
+		{name: "ranked by the scene furthest over its target", page: ShopsPage{KPIs: fixtures(
+			// 14 s of 15 s pre-sale: 0.93 of the target.
+			fixture{shop: "s-presale", respSum: 14, resp: 1},
+			// 10 s of 15 s pre-sale, but 170 s of 3 min after-sale: 0.94 of the target.
+			fixture{shop: "s-aftersale", respSum: 10, resp: 1, aftRespSum: 170, aftResp: 1},
+			fixture{shop: "s-quick", respSum: 1, resp: 1, aftRespSum: 1, aftResp: 1},
+		)}, check: func(t *testing.T, p page) {
+			var order []string
+			for _, r := range p.cells("tbody") {
+				order = append(order, r[0])
+			}
+			if want := []string{"s-aftersale", "s-presale", "s-quick"}; !slices.Equal(order, want) {
+				t.Errorf("order %q, want %q", order, want)
+			}
+			if n := len(all(p.doc, "td", "bad")); n != 0 {
+				t.Errorf("%d red cells, all within their targets", n)
 			}
 		}},
 		{name: "folded shops", waitOK: true, page: ShopsPage{KPIs: fixtures(
@@ -447,5 +494,23 @@ func TestSecondsLabel(t *testing.T) {
 				t.Errorf("secondsLabel(%d) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPageScenes: the response-time columns are the scene label's values, in kpi.Scenes'
+// order, and without a directory each is held to its scene's default target.
+func TestPageScenes(t *testing.T) {
+	scenes := kpi.Scenes()
+	rt, _ := pageKPIs()
+	if len(rt) != len(scenes) {
+		t.Fatalf("%d response-time columns, %d scenes", len(rt), len(scenes))
+	}
+	for i, c := range rt {
+		if c.Scene != scenes[i] {
+			t.Errorf("column %d is scene %q, want %q", i, c.Scene, scenes[i])
+		}
+	}
+	if got := []time.Duration{rt[0].targetOf(nil), rt[1].targetOf(nil)}; !slices.Equal(got, []time.Duration{shops.DefaultResponseTarget, shops.DefaultAftersaleResponseTarget}) {
+		t.Errorf("default targets %v", got)
 	}
 }

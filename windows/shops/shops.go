@@ -16,8 +16,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// DefaultResponseTarget is a shop's response target when the directory gives none (CONTRACT §6).
-const DefaultResponseTarget = 15 * time.Second
+// The response targets when the directory gives none (CONTRACT §6): the pre-sale buyer's
+// patience, and the after-sale one's (a buyer asking about an order, a refund or a dispute).
+const (
+	DefaultResponseTarget          = 15 * time.Second
+	DefaultAftersaleResponseTarget = 3 * time.Minute
+)
 
 // Shop is one shop of the directory (CONTRACT §6).
 type Shop struct {
@@ -28,14 +32,16 @@ type Shop struct {
 	// midnight [from, to); nil means always open (except on Closed dates).
 	Hours *[7][]span
 	// Closed dates ("2006-01-02") on which the shop is closed all day.
-	Closed         map[string]bool
-	ResponseTarget time.Duration
+	Closed map[string]bool
+	// ResponseTarget is the pre-sale response target (response_target), AftersaleResponseTarget
+	// the after-sale one (aftersale_response_target).
+	ResponseTarget, AftersaleResponseTarget time.Duration
 }
 
 type span struct{ from, to int } // minutes after local midnight, to <= 1440
 
 // Directory is a parsed --shops.file. A shop not in it uses the defaults: the service's
-// --timezone, always open, a 15 s response target.
+// --timezone, always open, a 15 s pre-sale and a 3 min after-sale response target.
 type Directory struct {
 	Shops map[string]*Shop
 }
@@ -49,6 +55,8 @@ type fileFormat struct {
 		BusinessHours  map[string][]string `yaml:"business_hours"`
 		Closed         []string            `yaml:"closed"`
 		ResponseTarget string              `yaml:"response_target"`
+		// AftersaleResponseTarget is the after-sale scene's; response_target the pre-sale one.
+		AftersaleResponseTarget string `yaml:"aftersale_response_target"`
 	} `yaml:"shops"`
 }
 
@@ -75,7 +83,8 @@ func ParseDirectory(data []byte, def *time.Location) (*Directory, error) {
 		if !shopIDPattern.MatchString(id) {
 			return nil, fmt.Errorf("shop directory: shop id %q: 1-64 characters of [A-Za-z0-9._-]", id)
 		}
-		shop := &Shop{ID: id, Name: s.Name, Team: s.Team, Location: def, Closed: map[string]bool{}, ResponseTarget: DefaultResponseTarget}
+		shop := &Shop{ID: id, Name: s.Name, Team: s.Team, Location: def, Closed: map[string]bool{},
+			ResponseTarget: DefaultResponseTarget, AftersaleResponseTarget: DefaultAftersaleResponseTarget}
 		if s.Timezone != "" {
 			loc, err := time.LoadLocation(s.Timezone)
 			if err != nil {
@@ -112,12 +121,21 @@ func ParseDirectory(data []byte, def *time.Location) (*Directory, error) {
 			}
 			shop.Closed[c] = true
 		}
-		if s.ResponseTarget != "" {
-			t, err := time.ParseDuration(s.ResponseTarget)
-			if err != nil || t <= 0 {
-				return nil, fmt.Errorf("shop directory: shop %s: response_target %q is not a positive duration", id, s.ResponseTarget)
+		for _, t := range []struct {
+			field, value string
+			dst          *time.Duration
+		}{
+			{"response_target", s.ResponseTarget, &shop.ResponseTarget},
+			{"aftersale_response_target", s.AftersaleResponseTarget, &shop.AftersaleResponseTarget},
+		} {
+			if t.value == "" {
+				continue
 			}
-			shop.ResponseTarget = t
+			d, err := time.ParseDuration(t.value)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("shop directory: shop %s: %s %q is not a positive duration", id, t.field, t.value)
+			}
+			*t.dst = d
 		}
 		d.Shops[id] = shop
 	}

@@ -39,6 +39,7 @@ shops:
       fri: ["09:00-12:00", "13:00-18:00"]
     closed: ["2026-10-01"]
     response_target: 30s
+    aftersale_response_target: 5m
   ny:
     timezone: America/New_York
     business_hours:
@@ -182,6 +183,9 @@ func TestDirectoryRefusesInvalidFiles(t *testing.T) {
 		{"overlap", "shops:\n  s:\n    business_hours:\n      mon: [\"09:00-12:00\", \"11:00-13:00\"]\n", "overlap"},
 		{"bad date", "shops:\n  s:\n    closed: [\"2026-13-01\"]\n", "not a date"},
 		{"bad target", "shops:\n  s:\n    response_target: fast\n", "response_target"},
+		{"bad after-sale target", "shops:\n  s:\n    aftersale_response_target: slow\n", "shop s: aftersale_response_target \"slow\""},
+		{"zero after-sale target", "shops:\n  s:\n    aftersale_response_target: 0s\n", "aftersale_response_target \"0s\" is not a positive duration"},
+		{"negative after-sale target", "shops:\n  s:\n    aftersale_response_target: -3m\n", "aftersale_response_target"},
 		{"bad shop id", "shops:\n  \"a b\":\n    name: x\n", "shop id"},
 		{"not yaml", "shops: [\n", "shop directory"},
 	} {
@@ -197,10 +201,11 @@ func TestDirectoryRefusesInvalidFiles(t *testing.T) {
 		t.Errorf("empty file: %v %v", d, err)
 	}
 	d = parse(t, weekdayShops)
-	if s := d.Shop("sh"); s.Name != "上海旗舰店" || s.Team != "east" || s.ResponseTarget != 30*time.Second {
+	if s := d.Shop("sh"); s.Name != "上海旗舰店" || s.Team != "east" || s.ResponseTarget != 30*time.Second || s.AftersaleResponseTarget != 5*time.Minute {
 		t.Errorf("shop sh: %+v", s)
 	}
-	if s := d.Shop("ny"); s.ResponseTarget != DefaultResponseTarget || s.Location.String() != "America/New_York" {
+	if s := d.Shop("ny"); s.ResponseTarget != DefaultResponseTarget || s.AftersaleResponseTarget != DefaultAftersaleResponseTarget ||
+		s.Location.String() != "America/New_York" {
 		t.Errorf("shop ny: %+v", s)
 	}
 }

@@ -172,7 +172,8 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 
 	b.WithRow(dashboard.NewRowBuilder("Scorecard and all agents"))
 	b.WithPanel(graph("Scorecard (客服绩效) by agent, "+cfg.Scorecard.Window,
-		fmt.Sprintf("CONTRACT §4's scorecard: conversion against %s, order value against %s yuan and response time against the shop's target, "+
+		fmt.Sprintf("CONTRACT §4's scorecard: conversion against %s, order value against %s yuan and the agent's response time against the shop's "+
+			"pre-sale target (response_target; the agent's average is over all its replies, as agent series have no scene), "+
 			"each min(1, actual/target), weighted %s/%s/%s, on 0..1 of the weight measured.",
 			trimFloat(cfg.Scorecard.Conversion), trimFloat(cfg.Scorecard.OrderValue),
 			trimFloat(cfg.Scorecard.WeightConversion), trimFloat(cfg.Scorecard.WeightOrderValue), trimFloat(cfg.Scorecard.WeightResponseTime)),
@@ -181,7 +182,8 @@ func agentLeaderboard(cfg rules.Config) *dashboard.DashboardBuilder {
 	everyone := people
 	b.WithPanel(tablePanel("All agents, "+WindowVar,
 		"One row per selected human agent."+bots+" Buyers served is coloured by load band ("+bandLegend(cfg)+
-			"), response times from the response target, conversion and order value against the scorecard's targets.",
+			"), response times from the pre-sale response target (agent series have no scene: an agent's average is over all its replies), "+
+			"conversion and order value against the scorecard's targets.",
 		keys, []column{
 			{servedName, "none", ranked(keys, served, everyone), colored(loadBands(cfg))},
 			{"Active buyers now", "none", ranked(keys, active, everyone), nil},

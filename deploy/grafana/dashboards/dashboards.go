@@ -51,6 +51,7 @@ func Windows() []string {
 // Panel sizes on Grafana's 24-column grid.
 const (
 	statH, statW = 4, 6
+	smallStatW   = 4 // five stats on a line
 	graphH       = 8
 	halfW        = 12
 	thirdW       = 8
@@ -255,7 +256,7 @@ func graph(title, description, unit string, qs ...*prometheus.DataqueryBuilder) 
 		Targets(targets(qs))
 }
 
-func single(title, description, unit string, q *prometheus.DataqueryBuilder) *stat.PanelBuilder {
+func single(title, description, unit string, qs ...*prometheus.DataqueryBuilder) *stat.PanelBuilder {
 	return stat.NewPanelBuilder().
 		Title(title).
 		Description(description).
@@ -266,7 +267,7 @@ func single(title, description, unit string, q *prometheus.DataqueryBuilder) *st
 		GraphMode(common.BigValueGraphModeArea).
 		ColorMode(common.BigValueColorModeValue).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
-		Targets(targets([]*prometheus.DataqueryBuilder{q}))
+		Targets(targets(qs))
 }
 
 // unit is the Grafana unit of a KPI's value.

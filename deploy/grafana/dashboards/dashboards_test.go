@@ -170,10 +170,10 @@ func panelTitled(t *testing.T, d board, prefix string) panel {
 	return panel{}
 }
 
-// TestKPIsCharted: the shop overview charts every KPI of CONTRACT §4, the waiting gauges and
-// the first-response counts, and no longer the oldest wait; the leaderboard every agent KPI,
-// the buyers served and active, the first responses, the buyer messages answered and the
-// scorecard.
+// TestKPIsCharted: the shop overview charts every KPI of CONTRACT §4 (the response times per
+// scene), the waiting gauges of both scenes and of each, the first-response counts, and no
+// longer the oldest wait; the leaderboard every agent KPI, the buyers served and active, the
+// first responses, the buyer messages answered and the scorecard.
 func TestKPIsCharted(t *testing.T) {
 	bs := boards(t)
 	for _, tc := range []struct {
@@ -184,8 +184,9 @@ func TestKPIsCharted(t *testing.T) {
 	}{
 		{"cskpi-shop-overview", rules.ShopKPIs(),
 			[]string{rules.Sum(kpi.WaitingConversations), rules.Sum(kpi.WaitingOver), rules.Sum(kpi.FirstResponses),
-				rules.Sum(kpi.ResponseTimeSum), rules.Sum(kpi.Responses)},
-			[]string{rules.Sum(kpi.WaitingOldest)}},
+				rules.SceneSum(kpi.WaitingConversations), rules.SceneSum(kpi.WaitingOver),
+				rules.SceneSum(kpi.ResponseTimeSum), rules.SceneSum(kpi.Responses)},
+			[]string{rules.Sum(kpi.WaitingOldest), rules.SceneSum(kpi.WaitingOldest)}},
 		{"cskpi-agent-leaderboard", rules.AgentKPIs(),
 			[]string{rules.Sum(kpi.AgentBuyersServed), rules.Sum(kpi.AgentBuyersActive), rules.Sum(kpi.AgentFirstResponses),
 				rules.Sum(kpi.AgentBuyerMessagesAnswered), rules.Sum(kpi.AgentMessages), rules.AgentScore}, nil},
@@ -194,6 +195,10 @@ func TestKPIsCharted(t *testing.T) {
 			all := exprs(bs[tc.dashboard])
 			records := tc.records
 			for _, k := range tc.kpis {
+				if chartedByScene(k.ID) {
+					records = append(records, k.SceneRecord)
+					continue
+				}
 				records = append(records, k.Record)
 			}
 			for _, r := range records {
@@ -257,9 +262,18 @@ func TestNoPanelMixesWindows(t *testing.T) {
 	windowed := map[string]bool{rules.AgentScore: true, rules.AgentScorePart: true}
 	for _, f := range kpi.Families() {
 		windowed[rules.Sum(f.ID)] = len(f.Windows) > 0
+		if f.Scene {
+			windowed[rules.SceneSum(f.ID)] = len(f.Windows) > 0
+		}
 	}
 	for _, k := range append(rules.ShopKPIs(), rules.AgentKPIs()...) {
 		windowed[k.Record] = true
+		if k.SceneRecord != "" {
+			windowed[k.SceneRecord] = true
+		}
+	}
+	if len(windowed) < 2*len(kpi.Families()) {
+		t.Fatalf("%d windowed records known: the per-scene ones missing?", len(windowed))
 	}
 	selector := regexp.MustCompile(`(\w+:\w+:\w+)\{([^}]*)\}`)
 	for uid, d := range boards(t) {
@@ -383,6 +397,7 @@ func TestTables(t *testing.T) {
 	cfg := rules.Default()
 	bands := []float64{60, 80, 100, 121}
 	rt := []float64{cfg.ResponseTimeThreshold.Seconds()}
+	aftersale := []float64{cfg.AftersaleResponseTimeThreshold.Seconds()}
 	bs := boards(t)
 	for _, tc := range []struct {
 		dashboard, table string
@@ -391,7 +406,8 @@ func TestTables(t *testing.T) {
 		thresholds       map[string][]float64 // every column, nil where it has no target
 	}{
 		{"cskpi-shop-overview", "Worst shops now", []string{"shop"}, true, map[string][]float64{
-			"Live breaches": {1}, "Waiting > 15s": {1}, "Avg response time": rt, "First response time": nil, "Reply rate (回复率)": nil}},
+			"Live breaches": {1}, "Pre-sale waiting > 15s": {1}, "Pre-sale response time": rt, "After-sale response time": aftersale,
+			"First response time": nil, "Reply rate (回复率)": nil}},
 		{"cskpi-agent-leaderboard", "Worst agents now", []string{"shop", "agent"}, true, map[string][]float64{
 			"Load band, 24h": bands, "Buyers served, 24h": bands, "Active buyers now": nil, "Avg response time": rt,
 			"First response time": nil, "Q&A ratio (问答比)": nil, "Scorecard, 28d": nil}},
@@ -607,5 +623,49 @@ func TestSchema(t *testing.T) {
 				t.Log(err)
 			}
 		})
+	}
+}
+
+// TestScenesApart: the shop overview shows the response time of each scene against that
+// scene's target (its own panel and stat, its own table column), and the waiting buyers per
+// scene; the pre-sale waiting column counts pre-sale buyers only.
+func TestScenesApart(t *testing.T) {
+	cfg := rules.Default()
+	d := boards(t)["cskpi-shop-overview"]
+	for _, tc := range []struct {
+		scene, title string
+		target       float64
+	}{
+		{rules.Presale, "Pre-sale", cfg.ResponseTimeThreshold.Seconds()},
+		{rules.Aftersale, "After-sale", cfg.AftersaleResponseTimeThreshold.Seconds()},
+	} {
+		t.Run(tc.scene, func(t *testing.T) {
+			scene := `scene="` + tc.scene + `"`
+			for _, title := range []string{tc.title + " average response time, ", tc.title + " average response time 响应时长"} {
+				p := panelTitled(t, d, title)
+				if len(p.Targets) != 1 || !strings.Contains(p.Targets[0].Expr, scene) || strings.Contains(p.Targets[0].Expr, rules.ShopLevel+":") {
+					t.Errorf("%s: queries %v, want the %s scene's records only", p.Title, p.Targets, tc.scene)
+				}
+				if got := p.FieldConfig.Defaults.Thresholds.values(); !slices.Equal(got, []float64{tc.target}) {
+					t.Errorf("%s: thresholds %v, want the %s target %v", p.Title, got, tc.scene, tc.target)
+				}
+			}
+			col := panelTitled(t, d, "Worst shops now").columns()[tc.title+" response time"]
+			if !strings.Contains(col, rules.SceneRecord(kpi.ResponseTime)+"{") || !strings.Contains(col, scene) {
+				t.Errorf("the %s column reads %s", tc.scene, col)
+			}
+		})
+	}
+	waiting := panelTitled(t, d, "Buyers waiting by scene")
+	if len(waiting.Targets) != 1 || !strings.Contains(waiting.Targets[0].Expr, rules.SceneSum(kpi.WaitingConversations)+"{") {
+		t.Errorf("buyers waiting by scene: %v", waiting.Targets)
+	}
+	breaches := panelTitled(t, d, "Live waiting breaches by scene")
+	if len(breaches.Targets) != 1 || strings.Count(breaches.Targets[0].Expr, rules.SceneSum(kpi.WaitingOver)+"{") != 2 {
+		t.Errorf("live waiting breaches by scene: %v", breaches.Targets)
+	}
+	col, _, _ := strings.Cut(panelTitled(t, d, "Worst shops now").columns()["Pre-sale waiting > 15s"], " and on (")
+	if strings.Count(col, `scene="presale"`) != 2 || strings.Count(col, rules.SceneSum(kpi.WaitingOver)+"{") != 2 {
+		t.Errorf("the pre-sale waiting column counts other scenes: %s", col)
 	}
 }

@@ -1,5 +1,6 @@
 // Package dashboards builds cskpi's Grafana dashboards with the Grafana Foundation SDK:
-// the shop overview (every KPI of CONTRACT §4, live waiting breaches, the worst shops now),
+// the shop overview (every KPI of CONTRACT §4, the response times and waiting buyers per
+// scene against each scene's target, live waiting breaches, the worst shops now),
 // the agent leaderboard (load bands, response and first-response time, 问答比, conversion,
 // scorecard; the worst agents now, bots left out) and service health (lag, throughput,
 // rejects, freshness). Each has an alert list and links to docs/RUNBOOK.md; the KPI

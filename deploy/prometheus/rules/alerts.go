@@ -40,12 +40,23 @@ const (
 )
 
 // Shop directory series (CONTRACT §6), one per shop over all instances: each instance
-// exports the whole directory.
+// exports the whole directory. ShopTarget is the pre-sale response target
+// (response_target), ShopAftersaleTarget the after-sale one (aftersale_response_target).
 const (
-	ShopOpen   = "shop:cskpi_shop_open:max"
-	ShopInfo   = "shop:cskpi_shop_info:max"
-	ShopTarget = "shop:cskpi_shop_response_target_seconds:max"
+	ShopOpen            = "shop:cskpi_shop_open:max"
+	ShopInfo            = "shop:cskpi_shop_info:max"
+	ShopTarget          = "shop:cskpi_shop_response_target_seconds:max"
+	ShopAftersaleTarget = "shop:cskpi_shop_aftersale_response_target_seconds:max"
 )
+
+// The values of the scene label (CONTRACT §1, kpi.Scenes).
+const (
+	Presale   = "presale"
+	Aftersale = "aftersale"
+)
+
+// sceneWords name a scene in an alert's texts.
+var sceneWords = map[string]string{Presale: "pre-sale", Aftersale: "after-sale"}
 
 // forShop makes expr (series with a shop label) an alert about a shop as CONTRACT §4 wants
 // it: silent while the directory says the shop is closed (a shop not in the directory is
@@ -59,13 +70,73 @@ func forShop(expr string) string {
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
 
-// liveBreach counts a shop's buyers waiting longer than from but not yet `upTo` (given
-// up on): CONTRACT §3's live breach, instead of the oldest abandoned buyer of two days.
-func liveBreach(from, upTo time.Duration) string {
-	over := Sum(kpi.WaitingOver)
-	return fmt.Sprintf(`%s{seconds="%d"} - ignoring (seconds) %s{seconds="%d"} > 0`,
-		over, int64(from.Seconds()), over, int64(upTo.Seconds()))
+// liveBreach counts a shop's buyers of a scene waiting longer than from but not yet `upTo`
+// (given up on): CONTRACT §3's live breach, instead of the oldest abandoned buyer of two
+// days.
+func liveBreach(scene string, from, upTo time.Duration) string {
+	over := SceneSum(kpi.WaitingOver)
+	return fmt.Sprintf(`%[1]s{scene=%[2]q, seconds="%[3]d"} - ignoring (seconds) %[1]s{scene=%[2]q, seconds="%[4]d"} > 0`,
+		over, scene, int64(from.Seconds()), int64(upTo.Seconds()))
 }
+
+// ResponseTarget is what a scene's average response time is held to: the shop directory's
+// Field, exported per shop and aggregated as Record, or Default for a shop without one.
+type ResponseTarget struct {
+	Scene, Field, Record string
+	Default              time.Duration
+}
+
+// ResponseTargets are the scenes' response targets of the response-time alert, pre-sale
+// first.
+func ResponseTargets(cfg Config) []ResponseTarget {
+	return []ResponseTarget{
+		{Presale, "response_target", ShopTarget, cfg.ResponseTimeThreshold},
+		{Aftersale, "aftersale_response_target", ShopAftersaleTarget, cfg.AftersaleResponseTimeThreshold},
+	}
+}
+
+// responseTimeHigh is the response-time alert of one scene: its average over
+// cfg.ResponseTimeWindow above the shop's target of that scene for cfg.ResponseTimeFor.
+func responseTimeHigh(cfg Config, t ResponseTarget) Rule {
+	words := sceneWords[t.Scene]
+	mean := fmt.Sprintf("%s{scene=%q, window=%q}", SceneRecord(kpi.ResponseTime), t.Scene, cfg.ResponseTimeWindow)
+	return alert(cfg, ResponseTimeHigh, Warning, cfg.ResponseTimeFor,
+		fmt.Sprintf("a shop's %s average response time over %s is above its %s (%s without one)", words, cfg.ResponseTimeWindow, t.Field, Duration(t.Default)),
+		forShop(fmt.Sprintf("%[1]s\n> on (shop) group_left ()\n(%[2]s or on (shop) (0 * %[1]s + %[3]s))", mean, t.Record, seconds(t.Default))),
+		"Shop {{ $labels.shop }} answers "+words+" buyers in {{ $value | humanizeDuration }} on average.",
+		fmt.Sprintf("The %s average response time (响应时长, scene %s) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above its %s response target (the shop directory's %s, %s without one) for %s. Whom to answer: %s?shop={{ $labels.shop }}",
+			words, t.Scene, cfg.ResponseTimeWindow, words, t.Field, Duration(t.Default), Duration(cfg.ResponseTimeFor), cfg.WaitingAPI))
+}
+
+// WaitingAlert is one live-breach alert: buyers of Scene waiting over Over (but not
+// Config.WaitingGivenUp) at every evaluation for For.
+type WaitingAlert struct {
+	Scene, Severity string
+	Over, For       time.Duration
+}
+
+// WaitingAlerts are the live-breach alerts, at thresholds that follow the scenes' targets:
+// the pre-sale buyers at WaitingWarning (the 15-second target) and WaitingCritical (the
+// platforms' 3-minute rate, twelve times the target); the after-sale buyers at
+// WaitingAftersale (their 3-minute target), a warning as the pre-sale one at its target is.
+func WaitingAlerts(cfg Config) []WaitingAlert {
+	return []WaitingAlert{
+		{Presale, Warning, cfg.WaitingWarning, cfg.WaitingWarningFor},
+		{Presale, Critical, cfg.WaitingCritical, cfg.WaitingCriticalFor},
+		{Aftersale, Warning, cfg.WaitingAftersale, cfg.WaitingAftersaleFor},
+	}
+}
+
+func buyerWaiting(cfg Config, w WaitingAlert) Rule {
+	words := sceneWords[w.Scene]
+	return alert(cfg, BuyerWaiting, w.Severity, w.For, fmt.Sprintf("%s buyers of a shop have waited over %s (but not %s) at every evaluation", words, Duration(w.Over), Duration(cfg.WaitingGivenUp)),
+		forShop(liveBreach(w.Scene, w.Over, cfg.WaitingGivenUp)),
+		fmt.Sprintf("%s buyers of shop {{ $labels.shop }} waiting over %s for a reply: {{ $value }}.", upperFirst(words), Duration(w.Over)),
+		fmt.Sprintf("Shop {{ $labels.shop }} has had %s buyers (scene %s) waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
+			words, w.Scene, Duration(w.Over), Duration(cfg.WaitingGivenUp), Duration(w.For), cfg.WaitingAPI, Duration(w.Over)))
+}
+
+func upperFirst(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
 // Band is one of CONTRACT §4's agent load bands (日接待量): From buyers served in 24 h up to
 // the next band's From.
@@ -83,29 +154,20 @@ func LoadBands(cfg Config) []Band {
 // Alerts returns the alerting rule groups.
 func Alerts(cfg Config) []Group {
 	up := "up{" + cfg.Selector + "}"
-	kpis := Group{Name: "cskpi.kpi.alerts", Rules: []Rule{
-		alert(cfg, ResponseTimeHigh, Warning, cfg.ResponseTimeFor, fmt.Sprintf("a shop's average response time over %s is above its response target (%s without one)", cfg.ResponseTimeWindow, Duration(cfg.ResponseTimeThreshold)),
-			forShop(fmt.Sprintf("%[1]s{window=%[2]q}\n> on (shop) group_left ()\n(%[3]s or on (shop) (0 * %[1]s{window=%[2]q} + %[4]s))",
-				Record(kpi.ResponseTime), cfg.ResponseTimeWindow, ShopTarget, seconds(cfg.ResponseTimeThreshold))),
-			"Shop {{ $labels.shop }} answers buyers in {{ $value | humanizeDuration }} on average.",
-			fmt.Sprintf("The average response time (响应时长) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above its response target (the shop directory's response_target, %s without one) for %s. Whom to answer: %s?shop={{ $labels.shop }}",
-				cfg.ResponseTimeWindow, Duration(cfg.ResponseTimeThreshold), Duration(cfg.ResponseTimeFor), cfg.WaitingAPI)),
-		alert(cfg, BuyerWaiting, Warning, cfg.WaitingWarningFor, fmt.Sprintf("buyers of a shop have waited over %s (but not %s) at every evaluation", Duration(cfg.WaitingWarning), Duration(cfg.WaitingGivenUp)),
-			forShop(liveBreach(cfg.WaitingWarning, cfg.WaitingGivenUp)),
-			"Buyers of shop {{ $labels.shop }} waiting over "+Duration(cfg.WaitingWarning)+" for a reply: {{ $value }}.",
-			fmt.Sprintf("Shop {{ $labels.shop }} has had buyers waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
-				Duration(cfg.WaitingWarning), Duration(cfg.WaitingGivenUp), Duration(cfg.WaitingWarningFor), cfg.WaitingAPI, Duration(cfg.WaitingWarning))),
-		alert(cfg, BuyerWaiting, Critical, cfg.WaitingCriticalFor, fmt.Sprintf("buyers of a shop have waited over %s (but not %s) at every evaluation", Duration(cfg.WaitingCritical), Duration(cfg.WaitingGivenUp)),
-			forShop(liveBreach(cfg.WaitingCritical, cfg.WaitingGivenUp)),
-			"Buyers of shop {{ $labels.shop }} waiting over "+Duration(cfg.WaitingCritical)+" for a reply: {{ $value }}.",
-			fmt.Sprintf("Shop {{ $labels.shop }} has had buyers waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
-				Duration(cfg.WaitingCritical), Duration(cfg.WaitingGivenUp), Duration(cfg.WaitingCriticalFor), cfg.WaitingAPI, Duration(cfg.WaitingCritical))),
+	var kpiRules []Rule
+	for _, t := range ResponseTargets(cfg) {
+		kpiRules = append(kpiRules, responseTimeHigh(cfg, t))
+	}
+	for _, w := range WaitingAlerts(cfg) {
+		kpiRules = append(kpiRules, buyerWaiting(cfg, w))
+	}
+	kpis := Group{Name: "cskpi.kpi.alerts", Rules: append(kpiRules,
 		alert(cfg, AgentOverloaded, Warning, cfg.AgentFor, fmt.Sprintf("an agent served more than %d buyers in 24 h", cfg.AgentBuyersServedMax),
 			forShop(fmt.Sprintf(`%s{window="24h"} > %d`, Sum(kpi.AgentBuyersServed), cfg.AgentBuyersServedMax)),
 			"Agent {{ $labels.agent }} of shop {{ $labels.shop }} served {{ $value }} buyers in 24 h: add staff.",
 			fmt.Sprintf("Agent {{ $labels.agent }} of shop {{ $labels.shop }} served {{ $value }} buyers (日接待量) in the last 24 h, above %d: the \"add staff\" load band.",
 				cfg.AgentBuyersServedMax)),
-	}}
+	)}
 	service := Group{Name: "cskpi.service.alerts", Rules: []Rule{
 		alert(cfg, TargetDown, Critical, cfg.TargetDownFor, "Prometheus fails to scrape a cskpi target",
 			up+" == 0",

@@ -11,8 +11,14 @@ import (
 // Aggregation levels: the first part of a recording rule's name says which labels its
 // series keep (besides window and le, which are part of what a family measures, as le is
 // of a histogram, and the target labels such as job and namespace).
+//
+// A family with the scene label (kpi.Family.Scene) has two: per scene at SceneLevel, and
+// both scenes together at ShopLevel, the sum of the other (the max for the oldest wait). A
+// KPI whose two families carry it (kpi.Ratio.Scene) likewise: Record is both together, the
+// figure a shop was judged by before the label existed, and SceneRecord each scene's.
 const (
 	ShopLevel  = "shop"       // shop
+	SceneLevel = "shop_scene" // shop, scene
 	AgentLevel = "shop_agent" // shop, agent
 	JobLevel   = "job"        // the whole deployment, per topic
 )
@@ -22,8 +28,13 @@ const (
 // (instance under any scrape config, pod under the Prometheus Operator).
 const overInstances = "without (instance, pod)"
 
-// DefaultResponseTarget is a shop's response target when the directory gives none (CONTRACT §6).
-const DefaultResponseTarget = 15 * time.Second
+// The response targets of a shop the directory gives none for (CONTRACT §6, as
+// windows/shops has them): pre-sale (response_target) and after-sale
+// (aftersale_response_target).
+const (
+	DefaultResponseTarget          = 15 * time.Second
+	DefaultAftersaleResponseTarget = 3 * time.Minute
+)
 
 // Health recording rules.
 const (
@@ -33,25 +44,42 @@ const (
 )
 
 // KPI is a KPI of the catalogue in windows/kpi (kpi.Ratios, where each is declared once)
-// with the recording rule that computes it.
+// with the recording rules that compute it.
 type KPI struct {
 	kpi.Ratio
 	Record string
+	// SceneRecord is the KPI per scene, "" for a KPI without it (kpi.Ratio.Scene).
+	SceneRecord string
 }
 
-// KPIOf is KPI id with its recording rule.
-func KPIOf(id kpi.RatioID) KPI { return KPI{Ratio: id.Ratio(), Record: Record(id)} }
+// KPIOf is KPI id with its recording rules.
+func KPIOf(id kpi.RatioID) KPI {
+	return KPI{Ratio: id.Ratio(), Record: Record(id), SceneRecord: SceneRecord(id)}
+}
 
 // Record names the recording rule of a KPI after Prometheus' level:metric:operations:
 // a mean duration is level:<the sum's name without _sum>:mean, anything else
-// level:<numerator>_per_<denominator>:ratio.
-func Record(id kpi.RatioID) string {
+// level:<numerator>_per_<denominator>:ratio. For a KPI that exists per scene it is both
+// scenes together.
+func Record(id kpi.RatioID) string { return levelOf(id.Ratio().Num) + ":" + metricOps(id) }
+
+// SceneRecord names the recording rule of a KPI per scene, with the scene label: Record's
+// metric and operations at SceneLevel. "" for a KPI that does not exist per scene.
+func SceneRecord(id kpi.RatioID) string {
+	if !id.Ratio().Scene() {
+		return ""
+	}
+	return SceneLevel + ":" + metricOps(id)
+}
+
+// metricOps is the metric:operations part of a KPI's recording rules.
+func metricOps(id kpi.RatioID) string {
 	r := id.Ratio()
 	num, den := r.Num.Name(), r.Den.Name()
 	if r.Unit == kpi.Duration && strings.HasSuffix(num, "_sum") {
-		return levelOf(r.Num) + ":" + strings.TrimSuffix(num, "_sum") + ":mean"
+		return strings.TrimSuffix(num, "_sum") + ":mean"
 	}
-	return levelOf(r.Num) + ":" + num + "_per_" + strings.TrimPrefix(den, "cskpi_") + ":ratio"
+	return num + "_per_" + strings.TrimPrefix(den, "cskpi_") + ":ratio"
 }
 
 // ShopKPIs lists CONTRACT §4's shop KPIs in the catalogue's order. The agent load band
@@ -78,9 +106,10 @@ const (
 )
 
 // scorecard records CONTRACT §4's agent scorecard over its window: conversion against
-// cfg.Scorecard.Conversion, order value against .OrderValue, and the average response
-// time against the shop's target (cskpi_shop_response_target_seconds, 15 s without one),
-// each min(1, actual/target) — target/actual for a time — then weighted. A part an agent
+// cfg.Scorecard.Conversion, order value against .OrderValue, and the agent's average
+// response time against the shop's pre-sale target (cskpi_shop_response_target_seconds,
+// 15 s without one; see Scorecard for why the agent's own average, of both scenes), each
+// min(1, actual/target) — target/actual for a time — then weighted. A part an agent
 // has no data for (no guided cohort, no response) is left out of both the weighted sum and
 // the weight, so the score is on 0..1 of the weight measured.
 func scorecard(cfg Config) []Rule {
@@ -112,8 +141,18 @@ func scorecard(cfg Config) []Rule {
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // Sum is the recording rule that aggregates a KPI family over instances: a sum, but the
-// max for the oldest wait, which is a duration and not a count.
+// max for the oldest wait, which is a duration and not a count. A family with the scene
+// label is summed over the scenes too: both together.
 func Sum(id kpi.ID) string { return levelOf(id) + ":" + id.Name() + ":" + overOp(id) }
+
+// SceneSum is the recording rule that aggregates a family with the scene label over
+// instances and keeps the label; "" for a family without it.
+func SceneSum(id kpi.ID) string {
+	if !id.Family().Scene {
+		return ""
+	}
+	return SceneLevel + ":" + id.Name() + ":" + overOp(id)
+}
 
 // levelOf is the aggregation level of a family's recording rules.
 func levelOf(id kpi.ID) string {
@@ -137,23 +176,33 @@ func Recording(cfg Config) []Group {
 	shop := Group{Name: "cskpi.shop.rules"}
 	agent := Group{Name: "cskpi.agent.rules"}
 	for _, f := range kpi.Families() {
-		r := Rule{Record: Sum(f.ID), Expr: overOp(f.ID) + " " + overInstances + " (" + f.Name + ")"}
-		if f.Level == kpi.AgentWindow || f.Level == kpi.AgentOnly {
-			agent.Rules = append(agent.Rules, r)
-		} else {
-			shop.Rules = append(shop.Rules, r)
+		op := overOp(f.ID)
+		switch {
+		case f.Level == kpi.AgentWindow || f.Level == kpi.AgentOnly:
+			agent.Rules = append(agent.Rules, Rule{Record: Sum(f.ID), Expr: op + " " + overInstances + " (" + f.Name + ")"})
+		case f.Scene:
+			// Per scene first, then both together from it, in the same evaluation.
+			shop.Rules = append(shop.Rules,
+				Rule{Record: SceneSum(f.ID), Expr: op + " " + overInstances + " (" + f.Name + ")"},
+				Rule{Record: Sum(f.ID), Expr: op + " without (scene) (" + SceneSum(f.ID) + ")"})
+		default:
+			shop.Rules = append(shop.Rules, Rule{Record: Sum(f.ID), Expr: op + " " + overInstances + " (" + f.Name + ")"})
 		}
 	}
 	for _, k := range ShopKPIs() {
-		shop.Rules = append(shop.Rules, Rule{Record: k.Record, Expr: quotient(k)})
+		shop.Rules = append(shop.Rules, Rule{Record: k.Record, Expr: quotient(k, Sum)})
+		if k.SceneRecord != "" {
+			shop.Rules = append(shop.Rules, Rule{Record: k.SceneRecord, Expr: quotient(k, SceneSum)})
+		}
 	}
 	for _, k := range AgentKPIs() {
-		agent.Rules = append(agent.Rules, Rule{Record: k.Record, Expr: quotient(k)})
+		agent.Rules = append(agent.Rules, Rule{Record: k.Record, Expr: quotient(k, Sum)})
 	}
 	agent.Rules = append(agent.Rules, scorecard(cfg)...)
 	// The directory, which every instance exports whole: one series per shop.
 	for _, r := range []struct{ record, metric string }{
 		{ShopOpen, "cskpi_shop_open"}, {ShopInfo, "cskpi_shop_info"}, {ShopTarget, "cskpi_shop_response_target_seconds"},
+		{ShopAftersaleTarget, "cskpi_shop_aftersale_response_target_seconds"},
 	} {
 		shop.Rules = append(shop.Rules, Rule{Record: r.record, Expr: "max " + overInstances + " (" + r.metric + ")"})
 	}
@@ -167,9 +216,10 @@ func Recording(cfg Config) []Group {
 }
 
 // quotient divides the numerator's sum by the denominator's where the latter is above 0,
-// so that the result is absent rather than NaN or Inf when there is nothing to divide by.
-func quotient(k KPI) string {
-	num, den := Sum(k.Num), Sum(k.Den)
+// so that the result is absent rather than NaN or Inf when there is nothing to divide by;
+// sum names the sums (Sum, or SceneSum per scene).
+func quotient(k KPI, sum func(kpi.ID) string) string {
+	num, den := sum(k.Num), sum(k.Den)
 	if k.Num.Family().Le() {
 		// One denominator series per (shop, window) serves every threshold.
 		return num + " / ignoring (le) group_left () (" + den + " > 0)"
