@@ -142,7 +142,7 @@ func waiting(svc *pipeline.Service, dir *shops.Holder) sinks.WaitingFunc {
 		eps, a, known := svc.Waiting(shop, minWait)
 		out := make([]sinks.Episode, len(eps))
 		for i, e := range eps {
-			out[i] = sinks.Episode{Shop: e.Shop, Buyer: e.Buyer, Started: time.Unix(0, e.Start).UTC(),
+			out[i] = sinks.Episode{Shop: e.Shop, Buyer: e.Buyer, Started: time.Unix(0, e.Start).UTC(), Scene: e.Scene.String(),
 				WaitingSeconds: float64((a-e.Start)/int64(time.Millisecond)) / 1000, LastAgent: e.LastAgent}
 		}
 		return out, time.Unix(0, a).UTC(), known || dir.Get().Shop(shop) != nil

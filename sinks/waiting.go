@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -16,6 +17,8 @@ type Episode struct {
 	Buyer          string    `json:"buyer"`
 	Started        time.Time `json:"started"`
 	WaitingSeconds float64   `json:"waiting_seconds"`
+	// Scene is the episode's: its first message's, presale or aftersale.
+	Scene string `json:"scene"`
 	// LastAgent is the agent who last replied to this buyer, if one is remembered.
 	LastAgent string `json:"last_agent,omitempty"`
 }
@@ -31,7 +34,7 @@ const (
 
 var shopParam = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// waitingHandler serves GET /api/v1/waiting?shop=S&min_wait=15s&limit=100 (CONTRACT §7):
+// waitingHandler serves GET /api/v1/waiting?shop=S&scene=presale&min_wait=15s&limit=100 (CONTRACT §7):
 // longest wait first, in Prometheus' API envelope so that the same tools read it.
 func waitingHandler(list WaitingFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +47,11 @@ func waitingHandler(list WaitingFunc) http.HandlerFunc {
 		shop := q.Get("shop")
 		if shop != "" && !shopParam.MatchString(shop) {
 			apiError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("shop %q: 1-64 characters of [A-Za-z0-9._-]", shop))
+			return
+		}
+		scene := q.Get("scene")
+		if scene != "" && scene != "presale" && scene != "aftersale" {
+			apiError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("scene %q: presale or aftersale", scene))
 			return
 		}
 		var minWait time.Duration
@@ -64,6 +72,9 @@ func waitingHandler(list WaitingFunc) http.HandlerFunc {
 		if shop != "" && !known {
 			apiError(w, http.StatusNotFound, "not_found", fmt.Sprintf("shop %q is unknown to this instance: not in the shop directory and no events in the partitions it owns", shop))
 			return
+		}
+		if scene != "" {
+			eps = slices.DeleteFunc(eps, func(e Episode) bool { return e.Scene != scene })
 		}
 		sort.Slice(eps, func(i, j int) bool {
 			if eps[i].WaitingSeconds != eps[j].WaitingSeconds {

@@ -16,9 +16,9 @@ var asOf = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 // without any.
 func fakeWaiting(shop string, minWait time.Duration) ([]Episode, time.Time, bool) {
 	all := []Episode{
-		{Shop: "s1", Buyer: "b1", WaitingSeconds: 20, LastAgent: "a1"},
-		{Shop: "s1", Buyer: "b2", WaitingSeconds: 400},
-		{Shop: "s1", Buyer: "b3", WaitingSeconds: 5},
+		{Shop: "s1", Buyer: "b1", WaitingSeconds: 20, LastAgent: "a1", Scene: "presale"},
+		{Shop: "s1", Buyer: "b2", WaitingSeconds: 400, Scene: "aftersale"},
+		{Shop: "s1", Buyer: "b3", WaitingSeconds: 5, Scene: "presale"},
 	}
 	for i := range 1500 {
 		all = append(all, Episode{Shop: "big", Buyer: fmt.Sprint("b", i), WaitingSeconds: float64(i)})
@@ -63,6 +63,9 @@ func TestWaitingAPI(t *testing.T) {
 		{"a shop, longest wait first", "shop=s1", 200, "b2 b1 b3", 3, 3, ""},
 		{"min_wait filters", "shop=s1&min_wait=15s", 200, "b2 b1", 2, 2, ""},
 		{"limit", "shop=s1&limit=1", 200, "b2", 1, 3, ""},
+		{"one scene", "shop=s1&scene=presale", 200, "b1 b3", 2, 2, ""},
+		{"the other scene", "shop=s1&scene=aftersale&min_wait=15s", 200, "b2", 1, 1, ""},
+		{"an unknown scene", "scene=refund", 400, "", 0, 0, "scene"},
 		{"default limit 100", "shop=big", 200, "", 100, 1500, ""},
 		{"at most 1000", "limit=1000", 200, "", 1000, 1503, ""},
 		{"a known shop with nobody waiting", "shop=quiet", 200, "", 0, 0, ""},

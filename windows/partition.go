@@ -259,6 +259,7 @@ type Waiting struct {
 	Shop, Buyer string
 	Start       int64  // Unix ns of its first unanswered buyer message
 	LastAgent   string // who last replied to this buyer, "" when none is remembered
+	Scene       event.Scene
 }
 
 // Waiting calls fn for each open episode of shop ("" for all) that has waited at least
@@ -272,7 +273,7 @@ func (p *Partition) Waiting(a int64, shop string, minWait int64, fn func(Waiting
 		if shop != "" && s != shop {
 			continue
 		}
-		fn(Waiting{Shop: s, Buyer: b, Start: c.start, LastAgent: c.lastAgent})
+		fn(Waiting{Shop: s, Buyer: b, Start: c.start, LastAgent: c.lastAgent, Scene: c.scene})
 	}
 }
 

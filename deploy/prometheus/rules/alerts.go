@@ -104,8 +104,8 @@ func responseTimeHigh(cfg Config, t ResponseTarget) Rule {
 		fmt.Sprintf("a shop's %s average response time over %s is above its %s (%s without one)", words, cfg.ResponseTimeWindow, t.Field, Duration(t.Default)),
 		forShop(fmt.Sprintf("%[1]s\n> on (shop) group_left ()\n(%[2]s or on (shop) (0 * %[1]s + %[3]s))", mean, t.Record, seconds(t.Default))),
 		"Shop {{ $labels.shop }} answers "+words+" buyers in {{ $value | humanizeDuration }} on average.",
-		fmt.Sprintf("The %s average response time (响应时长, scene %s) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above its %s response target (the shop directory's %s, %s without one) for %s. Whom to answer: %s?shop={{ $labels.shop }}",
-			words, t.Scene, cfg.ResponseTimeWindow, words, t.Field, Duration(t.Default), Duration(cfg.ResponseTimeFor), cfg.WaitingAPI))
+		fmt.Sprintf("The %s average response time (响应时长, scene %s) of shop {{ $labels.shop }} over the last %s is {{ $value | humanizeDuration }}, above its %s response target (the shop directory's %s, %s without one) for %s. Whom to answer: %s?shop={{ $labels.shop }}&scene=%s",
+			words, t.Scene, cfg.ResponseTimeWindow, words, t.Field, Duration(t.Default), Duration(cfg.ResponseTimeFor), cfg.WaitingAPI, t.Scene))
 }
 
 // WaitingAlert is one live-breach alert: buyers of Scene waiting over Over (but not
@@ -132,8 +132,8 @@ func buyerWaiting(cfg Config, w WaitingAlert) Rule {
 	return alert(cfg, BuyerWaiting, w.Severity, w.For, fmt.Sprintf("%s buyers of a shop have waited over %s (but not %s) at every evaluation", words, Duration(w.Over), Duration(cfg.WaitingGivenUp)),
 		forShop(liveBreach(w.Scene, w.Over, cfg.WaitingGivenUp)),
 		fmt.Sprintf("%s buyers of shop {{ $labels.shop }} waiting over %s for a reply: {{ $value }}.", upperFirst(words), Duration(w.Over)),
-		fmt.Sprintf("Shop {{ $labels.shop }} has had %s buyers (scene %s) waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&min_wait=%s",
-			words, w.Scene, Duration(w.Over), Duration(cfg.WaitingGivenUp), Duration(w.For), cfg.WaitingAPI, Duration(w.Over)))
+		fmt.Sprintf("Shop {{ $labels.shop }} has had %s buyers (scene %s) waiting between %s and %s for a reply at every evaluation for %s; now {{ $value }}. Whom to answer: %s?shop={{ $labels.shop }}&scene=%s&min_wait=%s",
+			words, w.Scene, Duration(w.Over), Duration(cfg.WaitingGivenUp), Duration(w.For), cfg.WaitingAPI, w.Scene, Duration(w.Over)))
 }
 
 func upperFirst(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
