@@ -505,6 +505,9 @@ func (t *testLog) broken(anchors []*entry) {
 				if r == event.Oversize && i%2 == 1 {
 					continue // 64 KiB apiece: a few are enough
 				}
+				if i == 0 && (r == event.Malformed && v == synth.MalformedScene || r == event.InvalidValue && v == synth.InvalidValueScene) {
+					continue // below, every spelling
+				}
 				o = o.Clone().Set("event_id", t.id())
 				t.addLine(synth.Break(o, r, v), o.TopicOf(), o.Key(), t.start+t.rng.Int64N(t.span))
 			}
@@ -517,6 +520,23 @@ func (t *testLog) broken(anchors []*entry) {
 	}
 	o := bases[3].Clone().Set("event_id", t.id())
 	t.addLine(synth.Break(o, event.InvalidValue, 4+synth.InvalidValueVariants), event.Orders, o.Key(), t.start+t.rng.Int64N(t.span))
+
+	// The scene faults of buyer messages, every spelling. Each is on a conversation of its own
+	// and filed at its ts, so that a consumer that did not read the scene (as before it was in
+	// CONTRACT §1) would apply it harmlessly: the log means the same under both.
+	n := 0
+	sceneFault := func(r event.Reason, v int) {
+		n++
+		s, ts := t.shops[n%len(t.shops)], t.start+t.rng.Int64N(t.span)
+		o := t.msg(s.id, "edge-scene-bad-"+strconv.Itoa(n), "buyer", "", ts)
+		t.addLine(synth.Break(o, r, v), event.Messages, o.Key(), ts)
+	}
+	for k := range synth.BadScenes {
+		sceneFault(event.InvalidValue, synth.InvalidValueScene+k*synth.InvalidValueVariants)
+	}
+	for k := range synth.BadSceneTypes {
+		sceneFault(event.Malformed, synth.MalformedScene+k*synth.MalformedVariants)
+	}
 
 	// too_old: after an applied record of the same conversation and topic.
 	old := t.start - int64(40*day)
