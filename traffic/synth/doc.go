@@ -10,6 +10,8 @@
 //
 // The Generator is a discrete-event simulation: each buyer arrival schedules its whole
 // conversation (and the orders, payments and refunds it leads to) into a heap, and lines come
-// out in ts order. Scheduling whole conversations up front is what keeps a conversation's
-// lines ordered without any per-conversation state at emission time.
+// out in ts order, but for the order_created records filed after their payment (CONTRACT §1:
+// the orders topic may be days out of ts order), which the heap orders by when they are
+// filed. Scheduling whole conversations up front is what keeps a conversation's messages
+// ordered without any per-conversation state at emission time.
 package synth

@@ -62,6 +62,9 @@ const (
 	orderLostP    = 0.05 // an unanswered chat still leads to an order
 	secondOrderP  = 0.1  // the chat leads to two orders
 	paidP         = 0.9  // an order is paid
+	latePaidP     = 0.04 // a paid order is paid more than 24 h after it was placed
+	paidTwiceP    = 0.02 // the payment is re-published with a new event_id
+	earlyPaidP    = 0.03 // the order_created is filed after the payment (minutes, hours or days)
 	refundP       = 0.05 // a paid order is refunded
 	disputeP      = 0.15 // a refund escalates to platform intervention
 	merchantP     = 0.92 // an undisputed refund is closed by the merchant
@@ -121,6 +124,7 @@ type buyer struct {
 // ahead, refunds days ahead): tens of thousands of these at a few hundred lines per second.
 type item struct {
 	ts     int64
+	at     int64 // when it is filed, when after ts (an order_created filed late); 0: at ts
 	b      *buyer
 	agent  string
 	line   []byte // kDup: the exact bytes to re-emit
@@ -144,10 +148,13 @@ func (a slot) before(b slot) bool {
 	return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq
 }
 
-// Stats counts what a generator has produced: its conversations (chats), by kind, and its
-// lines.
+// Stats counts what a generator has produced: its conversations (chats), by kind, its
+// orders and its lines. Of the paid orders, PaidLate are paid more than 24 h after creation,
+// PaidTwice have a second order_paid, PaidEarly have their order_created filed after their
+// payment.
 type Stats struct {
 	Convs, SpamConvs, Unanswered, Orders, Paid, Refunds, Disputes int
+	PaidLate, PaidTwice, PaidEarly                                int
 	Lines, Dups, Invalid                                          int
 }
 
@@ -275,13 +282,15 @@ func agentIDs(i int, shopID string, n int, names []string) []string {
 func (g *Generator) Config() Config { return g.cfg }
 
 // Now is the event time the stream has reached: the ts of the line Next returned last (for a
-// re-published duplicate, the time it was re-published; for a broken record, the time of the
-// line it follows). It never goes back, which is what live pacing needs.
+// re-published duplicate, the time it was re-published; for an order_created filed late, the
+// time it was filed; for a broken record, the time of the line it follows). It never goes
+// back, which is what live pacing needs.
 func (g *Generator) Now() time.Time { return time.Unix(0, g.clock).In(g.cfg.Start.Location()) }
 
 // Next returns the next line, a fresh slice the caller may keep. Lines come in ts order,
 // except the rare re-published duplicates and broken records (too_old, future) that carry
-// their own ts.
+// their own ts, and the order_created records filed after their payment (Stats.PaidEarly),
+// minutes to days late. A conversation's messages are always in ts order.
 func (g *Generator) Next() []byte {
 	if len(g.queued) > 0 {
 		l := g.queued[0]
@@ -294,8 +303,8 @@ func (g *Generator) Next() []byte {
 		}
 		g.arrive()
 	}
-	it := g.pop()
-	g.clock = it.ts
+	at, it := g.pop()
+	g.clock = at
 	g.st.Lines++
 	if it.kind == kDup {
 		g.st.Dups++
@@ -308,7 +317,7 @@ func (g *Generator) Next() []byte {
 	switch u := g.rng.Float64(); {
 	case u < dupP:
 		delay := 500*time.Millisecond + time.Duration(g.rng.Int64N(int64(4500*time.Millisecond)))
-		g.push(item{ts: it.ts + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
+		g.push(item{ts: g.clock + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
 		g.scheduled++
 	case u < dupP+invalidP:
 		g.queued = append(g.queued[:0], g.broken(&it))
@@ -532,33 +541,75 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 		fen := g.price()
 		created := end + min(g.lognormal(600, 1.2), int64(12*time.Hour))
 		sc = append(sc, item{ts: created, b: b, kind: kCreated, order: id, amount: fen})
-		if g.rng.Float64() >= paidP {
-			continue
+		if g.rng.Float64() < paidP {
+			g.st.Paid++
+			ci := len(sc) - 1
+			var paid int64
+			if g.rng.Float64() < latePaidP {
+				// Past the 24 h of cskpi_orders_created_paid_24h: reminded, or paid on delivery.
+				g.st.PaidLate++
+				paid = created + int64(24*time.Hour) + min(g.lognormal(8*3600, 0.8), int64(48*time.Hour))
+			} else {
+				paid = created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
+			}
+			sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
+			if g.rng.Float64() < paidTwiceP {
+				// The payment re-published with a new event_id: at once, minutes later, or by
+				// a reconciliation a day later.
+				g.st.PaidTwice++
+				again := paid
+				switch g.rng.IntN(5) {
+				case 2, 3:
+					again += g.secs(1, 300)
+				case 4:
+					again += g.lognormal(24*3600, 0.5)
+				}
+				sc = append(sc, item{ts: again, b: b, kind: kPaid, order: id, amount: fen})
+			}
+			if g.rng.Float64() < earlyPaidP {
+				g.st.PaidEarly++
+				sc[ci].at = paid + g.fileLate()
+			}
+			if g.rng.Float64() < refundP {
+				g.st.Refunds++
+				g.refundSeq++
+				// Most refunds are asked for within hours ("仅退款" before shipping), some days later.
+				sc = g.refund(sc, b, id, g.refundSeq, paid+g.lognormal(3*3600, 1.2))
+			}
 		}
-		g.st.Paid++
-		paid := created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
-		sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
-		if g.rng.Float64() >= refundP {
-			continue
-		}
-		g.st.Refunds++
-		g.refundSeq++
-		// Most refunds are asked for within hours ("仅退款" before shipping), some days later.
-		req := paid + g.lognormal(3*3600, 1.2)
-		if g.rng.Float64() < disputeP {
-			g.st.Disputes++
-			disputed := req + g.lognormal(4*3600, 0.7)
-			sc = append(sc, item{ts: disputed, b: b, kind: kDisputed, order: id, refund: g.refundSeq})
-			done := disputed + g.lognormal(12*3600, 0.6)
-			sc = append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: g.refundSeq,
-				reqAt: req, byMerc: g.rng.IntN(5) == 0})
-			continue
-		}
-		done := req + g.lognormal(2*3600, 1.0)
-		sc = append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: g.refundSeq,
-			reqAt: req, byMerc: g.rng.Float64() < merchantP})
 	}
 	return sc
+}
+
+// refund appends refund seq of order id, asked for at req: escalated to the platform or not,
+// then completed.
+func (g *Generator) refund(sc []item, b *buyer, id, seq uint64, req int64) []item {
+	if g.rng.Float64() < disputeP {
+		g.st.Disputes++
+		disputed := req + g.lognormal(4*3600, 0.7)
+		sc = append(sc, item{ts: disputed, b: b, kind: kDisputed, order: id, refund: seq})
+		done := disputed + g.lognormal(12*3600, 0.6)
+		return append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: seq,
+			reqAt: req, byMerc: g.rng.IntN(5) == 0})
+	}
+	done := req + g.lognormal(2*3600, 1.0)
+	return append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: seq,
+		reqAt: req, byMerc: g.rng.Float64() < merchantP})
+}
+
+// fileLate draws how long after its payment a late order_created is filed: minutes mostly,
+// hours sometimes, days rarely (CONTRACT §1: the orders topic may be days out of ts order).
+func (g *Generator) fileLate() int64 {
+	var d int64
+	switch u := g.rng.IntN(10); {
+	case u < 6:
+		d = g.lognormal(120, 1)
+	case u < 9:
+		d = g.lognormal(2*3600, 1)
+	default:
+		d = g.secs(24*3600, 3*24*3600)
+	}
+	return int64(time.Millisecond) + d
 }
 
 // price draws an item price in fen, ending the way shop prices do (.00, .50, .90, .99).
@@ -607,10 +658,12 @@ func (g *Generator) secs(lo, hi float64) int64 {
 	return int64((lo+(hi-lo)*g.rng.Float64())*1e3) * 1e6
 }
 
-// push schedules an item. The heap orders small pointer-free slots; the items themselves stay
-// put in a slab, so sifting moves 24 bytes with no write barriers.
+// push schedules an item at the time it is filed (its ts, or at when later). The heap orders
+// small pointer-free slots; the items themselves stay put in a slab, so sifting moves 24
+// bytes with no write barriers.
 func (g *Generator) push(it item) {
-	if g.until != 0 && it.ts > g.until {
+	at := max(it.ts, it.at)
+	if g.until != 0 && at > g.until {
 		return
 	}
 	g.pushSeq++
@@ -623,7 +676,7 @@ func (g *Generator) push(it item) {
 		g.items = append(g.items, item{})
 	}
 	g.items[idx] = it
-	g.heap = append(g.heap, slot{ts: it.ts, seq: g.pushSeq, idx: idx})
+	g.heap = append(g.heap, slot{ts: at, seq: g.pushSeq, idx: idx})
 	h := g.heap
 	i := len(h) - 1
 	for i > 0 {
@@ -636,7 +689,8 @@ func (g *Generator) push(it item) {
 	}
 }
 
-func (g *Generator) pop() item {
+// pop takes the next item and the time it is filed.
+func (g *Generator) pop() (int64, item) {
 	h := g.heap
 	top := h[0]
 	n := len(h) - 1
@@ -662,7 +716,7 @@ func (g *Generator) pop() item {
 	it := g.items[top.idx]
 	g.items[top.idx] = item{}
 	g.free = append(g.free, top.idx)
-	return it
+	return top.ts, it
 }
 
 // loc is the zone a shop stamps its times in.
