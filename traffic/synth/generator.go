@@ -29,6 +29,12 @@ type Config struct {
 	// least minAgents). 0 keeps 3 to 8 agents per shop whatever its size, so that at a
 	// replay's rates agents serve hundreds of buyers an hour.
 	NewBuyersPerAgentMinute float64
+	// Aftersale is the share of chats that are after-sale (CONTRACT §1 scene): buyers who
+	// placed an order coming back about it, within the hour (when will it ship, change the
+	// address) or days later (where is my parcel, a refund); default 0.2, below 0 none. The
+	// stream looks like shops that were already open: from the first line, customers of
+	// orders placed before Start come back too, fewer as Start recedes.
+	Aftersale float64
 }
 
 // The traffic model. Probabilities are per conversation unless said otherwise; times are the
@@ -70,11 +76,34 @@ const (
 	merchantP     = 0.92 // an undisputed refund is closed by the merchant
 	priceMedian   = 89.0 // yuan
 
+	// After-sale chats (Config.Aftersale). The first comes soon after the order (paid, or
+	// placed when unpaid) or days later; each brings the buyer back once more with
+	// aftersaleMoreP. A refund is asked for in an after-sale chat with refundChatP.
+	defaultAftersale    = 0.2
+	aftersaleMoreP      = 0.35
+	aftersaleSoonP      = 0.3     // the first after-sale chat comes within the hour or so
+	soonMedian          = 20 * 60 // seconds after the order
+	soonSigma           = 0.8
+	laterMedian         = 36 * 3600 // seconds after the order: where is my parcel
+	laterSigma          = 0.7
+	againMedian         = 24 * 3600 // seconds between two after-sale chats of one order
+	maxAftersaleDelay   = 10 * 24 * time.Hour
+	refundChatP         = 0.6
+	presaleInAftersaleP = 0.1  // a later line of an after-sale burst is marked pre-sale
+	presaleRoundP       = 0.15 // a later round of an after-sale chat is pre-sale (another product)
+	// After-sale replies are slower: a fast shop's come from the busy tail with this chance,
+	// a slow shop's take aftersaleSlow times as long.
+	aftersaleTailP = 0.15
+	aftersaleSlow  = 1.5
+
 	dupP     = 0.005 // per line: re-published unchanged a few seconds later
 	invalidP = 0.002 // per line: followed by a broken record of the same conversation
 
-	priorLines = 7.5 // expected lines per conversation before any was generated
-	priorConvs = 50  // weight of that prior in the running estimate
+	// Expected lines per arrival before any was generated: those of its pre-sale chat and
+	// orders, and of the after-sale chats it brings (Generator.prior per arrival).
+	priorLines     = 8.0
+	aftersaleLines = 7.0
+	priorConvs     = 50 // weight of that prior in the running estimate
 
 	recentBuyers = 256 // buyers per shop remembered for coming back
 
@@ -94,6 +123,14 @@ const (
 	kDisputed
 	kCompleted
 	kDup
+	kReturn // not a line: the buyer comes back for an after-sale chat
+)
+
+// Scenes of a message line as written (CONTRACT §1).
+const (
+	sceneNone  uint8 = iota // no scene field: pre-sale, the default
+	scenePre                // "scene":"presale", as Tmall writes it
+	sceneAfter              // "scene":"aftersale"
 )
 
 // Platforms: they decide how buyer ids and timestamps are spelled.
@@ -109,6 +146,8 @@ type shop struct {
 	slow      bool
 	autoReply bool
 	autoID    string
+	pre       uint8 // the scene a pre-sale buyer line is written with
+	stamps    bool  // every line of an after-sale chat carries the scene, not only the buyer's
 	agents    []string
 	recent    []*buyer
 	next      int // ring cursor into recent
@@ -120,6 +159,9 @@ type buyer struct {
 	busyUntil int64 // ts of the buyer's last message so far: a returning buyer starts after it
 }
 
+// waiting is busyUntil of a buyer left waiting: they do not come back.
+const waiting = math.MaxInt64
+
 // item is one scheduled line. The generator's memory is the scheduled future (orders hours
 // ahead, refunds days ahead): tens of thousands of these at a few hundred lines per second.
 type item struct {
@@ -129,10 +171,11 @@ type item struct {
 	agent  string
 	line   []byte // kDup: the exact bytes to re-emit
 	order  uint64
-	refund uint64
+	refund uint64 // kReturn: the refund asked for in the chat, 0 for none
 	amount int64
 	reqAt  int64
 	kind   uint8
+	scene  uint8
 	spam   bool
 	byMerc bool
 }
@@ -148,12 +191,14 @@ func (a slot) before(b slot) bool {
 	return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq
 }
 
-// Stats counts what a generator has produced: its conversations (chats), by kind, its
-// orders and its lines. Of the paid orders, PaidLate are paid more than 24 h after creation,
-// PaidTwice have a second order_paid, PaidEarly have their order_created filed after their
-// payment.
+// Stats counts what a generator has produced: its chats, by kind, its orders and its lines.
+// Convs are the arrivals (pre-sale chats, spam included) and Aftersale the after-sale chats,
+// AftersalePrior of them about orders placed before Start; Unanswered counts both kinds.
+// Of the paid orders, PaidLate are paid more than 24 h after creation, PaidTwice have a
+// second order_paid, PaidEarly have their order_created filed after their payment.
 type Stats struct {
 	Convs, SpamConvs, Unanswered, Orders, Paid, Refunds, Disputes int
+	Aftersale, AftersalePrior                                     int
 	PaidLate, PaidTwice, PaidEarly                                int
 	Lines, Dups, Invalid                                          int
 }
@@ -186,6 +231,12 @@ type Generator struct {
 	buf    []item
 	queued [][]byte // broken records that follow the line just returned
 
+	// After-sale chats: the chance that an order brings its buyer back (firstP), that an
+	// after-sale chat brings them back again (moreP), and prior, per arrival, the chats of
+	// customers of orders placed before Start, times the share still to come.
+	firstP, moreP, prior float64
+	aftersale            bool // Config.Aftersale is above 0
+
 	nextArrival int64
 	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
 	until       int64   // Until, in Unix ns; 0: none
@@ -213,6 +264,9 @@ func New(cfg Config) *Generator {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	}
+	if cfg.Aftersale == 0 {
+		cfg.Aftersale = defaultAftersale
+	}
 	mix := Mix(uint64(cfg.Seed))
 	g := &Generator{
 		cfg:       cfg,
@@ -226,6 +280,7 @@ func New(cfg Config) *Generator {
 	}
 	g.clock = g.start
 	g.nextArrival = g.start
+	g.aftersaleRates()
 	names := strings.Fields(agentNames)
 	total := 0.0
 	for i := 0; i < cfg.Shops; i++ {
@@ -237,8 +292,12 @@ func New(cfg Config) *Generator {
 		}
 		if s.platform == aliexpress {
 			s.autoID = "auto-reply"
+			s.stamps = true
 		} else {
 			s.autoID = "alime" // Alibaba's shop bot
+		}
+		if s.platform == tmall {
+			s.pre = scenePre
 		}
 		n := minAgents + g.rng.IntN(maxAgents-minAgents+1)
 		s.agents = agentIDs(i, s.id, n, names)
@@ -248,7 +307,7 @@ func New(cfg Config) *Generator {
 	}
 	if cfg.NewBuyersPerAgentMinute > 0 {
 		// After the draws, so that the same Seed draws the same traffic either way.
-		convsPerMinute := cfg.Rate * 60 / priorLines
+		convsPerMinute := cfg.Rate * 60 / g.priorLines() * (1 + g.prior) // both kinds of chat
 		prev := 0.0
 		for i, s := range g.shops {
 			share := (g.cumW[i] - prev) / total
@@ -297,14 +356,22 @@ func (g *Generator) Next() []byte {
 		g.queued = g.queued[1:]
 		return l
 	}
-	for len(g.heap) == 0 || g.nextArrival <= g.heap[0].ts {
-		if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
-			return nil
+	var it item
+	for {
+		for len(g.heap) == 0 || g.nextArrival <= g.heap[0].ts {
+			if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
+				return nil
+			}
+			g.arrive()
 		}
-		g.arrive()
+		var at int64
+		at, it = g.pop()
+		if it.kind != kReturn {
+			g.clock = at
+			break
+		}
+		g.comeback(it)
 	}
-	at, it := g.pop()
-	g.clock = at
 	g.st.Lines++
 	if it.kind == kDup {
 		g.st.Dups++
@@ -338,7 +405,15 @@ func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
 func (g *Generator) arrive() {
 	t := g.nextArrival
 	g.conversation(t)
-	mean := (priorLines*priorConvs + g.scheduled) / float64(priorConvs+g.st.Convs)
+	if g.prior > 0 {
+		for p := g.prior * comebackLeft(t-g.start); p > 0; p-- {
+			if p >= 1 || g.rng.Float64() < p {
+				g.st.AftersalePrior++
+				g.comeback(item{ts: t + g.secs(0, 60), b: g.pickBuyer(g.pickShop(), t), kind: kReturn})
+			}
+		}
+	}
+	mean := (g.priorLines()*priorConvs + g.scheduled) / float64(priorConvs+g.st.Convs)
 	gap := g.rng.ExpFloat64() * mean / g.cfg.Rate
 	// Arrival times accumulate exactly; only the stamp is in whole milliseconds, as shops
 	// stamp them. Rounding each gap instead made every gap under 1 ms zero, which at
@@ -412,10 +487,30 @@ func (g *Generator) conversation(t int64) {
 	}
 
 	b := g.pickBuyer(s, t)
+	sc, end, answered := g.chat(sc, b, t, false)
+	p := orderP
+	if !answered {
+		p = orderLostP
+	}
+	if g.rng.Float64() < p {
+		sc = g.orders(sc, b, end)
+	}
+	g.flush(sc)
+}
+
+// chat appends a chat of buyer b from t: the buyer's first lines, the shop's auto reply and
+// the rounds of human replies and follow-ups; after says it is after-sale. It sets how long
+// the buyer is busy and returns the ts of the chat's last line and whether a human answered.
+func (g *Generator) chat(sc []item, b *buyer, t int64, after bool) ([]item, int64, bool) {
+	s := b.shop
 	agent := s.agents[g.rng.IntN(len(s.agents))]
-	sc, end := g.burst(sc, b, t, g.burstLen())
+	stamp := sceneNone // the scene of the shop's lines
+	if after && s.stamps {
+		stamp = sceneAfter
+	}
+	sc, end := g.burst(sc, b, t, g.burstLen(), after)
 	if s.autoReply {
-		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID})
+		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID, scene: stamp})
 	}
 	answered := g.rng.Float64() >= g.cfg.Unanswered
 	leftWaiting := !answered
@@ -423,15 +518,15 @@ func (g *Generator) conversation(t int64) {
 		g.st.Unanswered++
 		if g.rng.IntN(5) < 2 { // "在吗?" a few minutes later
 			end += g.secs(60, 300)
-			sc = append(sc, item{ts: end, b: b, kind: kBuyer})
+			sc = append(sc, item{ts: end, b: b, kind: kBuyer, scene: g.scene(s, after, false)})
 		}
 	} else {
 		episode, typed := t, end
 		for round := 0; ; round++ {
-			rt := episode + g.replyDelay(s)
+			rt := episode + g.replyDelay(s, after)
 			answeredAt := rt
 			for n := g.agentLines(); n > 0; n-- {
-				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
+				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent, scene: stamp})
 				end = max(end, rt)
 				answeredAt = rt
 				rt += g.lognormal(6, 0.5)
@@ -441,8 +536,8 @@ func (g *Generator) conversation(t int64) {
 				// that too. Left open, those lines would wait for the buyer's next chat and
 				// close with a sample of many minutes, which would dominate a fast shop's
 				// 15-minute average.
-				rt = typed + g.replyDelay(s)
-				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
+				rt = typed + g.replyDelay(s, after)
+				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent, scene: stamp})
 				end = max(end, rt)
 			}
 			if g.rng.Float64() < transferP {
@@ -452,7 +547,11 @@ func (g *Generator) conversation(t int64) {
 				break
 			}
 			episode = end + g.lognormal(20, 0.9)
-			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3))
+			if after && g.rng.Float64() < presaleRoundP {
+				// The buyer moves on to another product: the rest of the chat is pre-sale.
+				after, stamp = false, sceneNone
+			}
+			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3), after)
 			typed = end
 			if g.rng.Float64() < g.cfg.Gone {
 				leftWaiting = true
@@ -466,24 +565,118 @@ func (g *Generator) conversation(t int64) {
 		// chat would close the old episode with a sample of many minutes (CONTRACT §2), and those
 		// few samples would dominate a small fast shop's 15-minute average, blurring the
 		// fast/slow contrast the demo's response-time alert must show.
-		b.busyUntil = math.MaxInt64
+		b.busyUntil = waiting
 	}
+	return sc, end, answered
+}
 
-	p := orderP
-	if !answered {
-		p = orderLostP
+// comeback runs the after-sale chat of a buyer coming back (it, of kind kReturn: about order
+// it.order, 0 for an order placed before Start), the refund asked for in it, and schedules
+// the buyer's next return. A buyer still chatting comes back after that chat; a buyer left
+// waiting does not come back, but the refund goes on.
+func (g *Generator) comeback(it item) {
+	b := it.b
+	sc := g.buf[:0]
+	t := it.ts
+	if b.busyUntil == waiting {
+		if it.refund != 0 {
+			sc = g.refund(sc, b, it.order, it.refund, t+g.lognormal(600, 1))
+		}
+		g.flush(sc)
+		return
 	}
-	if g.rng.Float64() < p {
-		sc = g.orders(sc, b, end)
+	if b.busyUntil >= t {
+		t = b.busyUntil + g.lognormal(1800, 1)
+	}
+	g.st.Aftersale++
+	sc, end, _ := g.chat(sc, b, t, true)
+	if it.refund != 0 {
+		sc = g.refund(sc, b, it.order, it.refund, end+g.lognormal(600, 1))
+	}
+	if it.order != 0 && b.busyUntil != waiting && g.rng.Float64() < g.moreP {
+		g.push(item{ts: end + min(g.lognormal(againMedian, 0.8), int64(maxAftersaleDelay)), b: b, kind: kReturn, order: it.order})
 	}
 	g.flush(sc)
 }
 
-// burst appends n buyer lines typed a few seconds apart, starting at t, and returns the last ts.
-func (g *Generator) burst(sc []item, b *buyer, t int64, n int) ([]item, int64) {
+// aftersaleRates derives the chances of after-sale chats from Config.Aftersale: k of them
+// per pre-sale chat, spread over the orders those chats lead to.
+func (g *Generator) aftersaleRates() {
+	share := g.cfg.Aftersale
+	if share <= 0 {
+		return
+	}
+	k := min(share, 0.9) / (1 - min(share, 0.9))
+	u := g.cfg.Unanswered
+	perOrder := k / (((1-u)*orderP + u*orderLostP) * (1 + secondOrderP))
+	// Buyers left waiting do not come back, and a chat that leaves its buyer waiting ends
+	// the returns: about Unanswered+Gone of them are lost.
+	perOrder /= max(0.5, 1-u-g.cfg.Gone)
+	// The first chat of an order comes with first, each next with q: perOrder = first/(1-q).
+	q := aftersaleMoreP
+	first := perOrder * (1 - q)
+	if first > 1 {
+		first, q = 1, 1-1/perOrder
+	}
+	// A refund asked for in a chat brings the buyer back whatever the draw.
+	asked := paidP * refundP * refundChatP
+	g.firstP = max(0, (first-asked)/(1-asked))
+	g.moreP = q
+	g.aftersale = true
+	// Customers of the orders placed before Start: as many chats per arrival as the orders
+	// since Start will bring once they are all due, fewer as those become due. Each stands for
+	// all the returns of its order (it brings no other), so the share is about right from the
+	// start, with a dip while the later returns of the first days' orders are not yet due.
+	g.prior = k * (1 - spamConvP)
+}
+
+// priorLines is the expected lines per arrival before any was generated.
+func (g *Generator) priorLines() float64 { return priorLines + aftersaleLines*g.prior }
+
+// comebackLeft is the share of the first after-sale chats of an order that come later than
+// d after it; it stands for the share of all of them.
+func comebackLeft(d int64) float64 {
+	if d >= int64(maxAftersaleDelay) {
+		return 0
+	}
+	x := float64(d) / 1e9
+	if x <= 0 {
+		return 1
+	}
+	left := func(median, sigma float64) float64 {
+		return 0.5 * math.Erfc(math.Log(x/median)/(sigma*math.Sqrt2))
+	}
+	return aftersaleSoonP*left(soonMedian, soonSigma) + (1-aftersaleSoonP)*left(laterMedian, laterSigma)
+}
+
+// comebackDelay draws when the first after-sale chat of an order comes after the order.
+func (g *Generator) comebackDelay() int64 {
+	var d int64
+	if g.rng.Float64() < aftersaleSoonP {
+		d = g.lognormal(soonMedian, soonSigma)
+	} else {
+		d = g.lognormal(laterMedian, laterSigma)
+	}
+	return min(d, int64(maxAftersaleDelay))
+}
+
+// scene is the scene a buyer line of shop s is written with: in a pre-sale chat the shop's
+// pre-sale spelling; in an after-sale burst after-sale for its first line, and mostly for the
+// others (a client may mark a line pre-sale mid-episode).
+func (g *Generator) scene(s *shop, after, first bool) uint8 {
+	if !after || !first && g.rng.Float64() < presaleInAftersaleP {
+		return s.pre
+	}
+	return sceneAfter
+}
+
+// burst appends n buyer lines typed a few seconds apart, starting at t, and returns the last
+// ts; after says they are after-sale.
+func (g *Generator) burst(sc []item, b *buyer, t int64, n int, after bool) ([]item, int64) {
 	last := t
-	for ; n > 0; n-- {
-		sc = append(sc, item{ts: t, b: b, kind: kBuyer})
+	for first := true; n > 0; n-- {
+		sc = append(sc, item{ts: t, b: b, kind: kBuyer, scene: g.scene(b.shop, after, first)})
+		first = false
 		last = t
 		t += g.lognormal(4, 0.6)
 	}
@@ -514,13 +707,20 @@ func (g *Generator) agentLines() int {
 	}
 }
 
-// replyDelay draws how long the first unanswered buyer line waits for a human.
-func (g *Generator) replyDelay(s *shop) int64 {
+// replyDelay draws how long the first unanswered buyer line waits for a human; after-sale
+// lines wait longer.
+func (g *Generator) replyDelay(s *shop, after bool) int64 {
 	var d int64
+	tail := fastTailP
+	if after {
+		tail = aftersaleTailP
+	}
 	switch {
+	case s.slow && after:
+		d = g.lognormal(slowMedian*aftersaleSlow, slowSigma)
 	case s.slow:
 		d = g.lognormal(slowMedian, slowSigma)
-	case g.rng.Float64() < fastTailP:
+	case g.rng.Float64() < tail:
 		d = g.lognormal(tailMedian, tailSigma)
 	default:
 		d = g.lognormal(fastMedian, fastSigma)
@@ -528,7 +728,8 @@ func (g *Generator) replyDelay(s *shop) int64 {
 	return min(d, int64(maxReplyDelay))
 }
 
-// orders appends the orders a chat that ended at end leads to, with their payments and refunds.
+// orders appends the orders a chat that ended at end leads to, with their payments and
+// refunds, and schedules the buyer's after-sale chats about them.
 func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 	n := 1
 	if g.rng.Float64() < secondOrderP {
@@ -541,6 +742,8 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 		fen := g.price()
 		created := end + min(g.lognormal(600, 1.2), int64(12*time.Hour))
 		sc = append(sc, item{ts: created, b: b, kind: kCreated, order: id, amount: fen})
+		back := created // what an after-sale chat comes after: the payment, if any
+		asked := false  // a refund is asked for in an after-sale chat
 		if g.rng.Float64() < paidP {
 			g.st.Paid++
 			ci := len(sc) - 1
@@ -553,6 +756,7 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 				paid = created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
 			}
 			sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
+			back = paid
 			if g.rng.Float64() < paidTwiceP {
 				// The payment re-published with a new event_id: at once, minutes later, or by
 				// a reconciliation a day later.
@@ -573,9 +777,19 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 			if g.rng.Float64() < refundP {
 				g.st.Refunds++
 				g.refundSeq++
-				// Most refunds are asked for within hours ("仅退款" before shipping), some days later.
-				sc = g.refund(sc, b, id, g.refundSeq, paid+g.lognormal(3*3600, 1.2))
+				// Most refunds are asked for within hours ("仅退款" before shipping), some days
+				// later; most in an after-sale chat.
+				req := paid + g.lognormal(3*3600, 1.2)
+				if g.aftersale && g.rng.Float64() < refundChatP {
+					asked = true
+					g.push(item{ts: req, b: b, kind: kReturn, order: id, refund: g.refundSeq})
+				} else {
+					sc = g.refund(sc, b, id, g.refundSeq, req)
+				}
 			}
+		}
+		if !asked && g.firstP > 0 && g.rng.Float64() < g.firstP {
+			g.push(item{ts: back + g.comebackDelay(), b: b, kind: kReturn, order: id})
 		}
 	}
 	return sc
@@ -763,6 +977,12 @@ func (g *Generator) render(it *item) []byte {
 	case kCompleted:
 		b = append(b, `,"type":"refund_completed"`...)
 	}
+	switch it.scene {
+	case scenePre:
+		b = append(b, `,"scene":"presale"`...)
+	case sceneAfter:
+		b = append(b, `,"scene":"aftersale"`...)
+	}
 	if it.kind >= kCreated {
 		b = append(b, `,"order_id":"`...)
 		b = strconv.AppendUint(b, it.order, 10)
@@ -823,6 +1043,12 @@ func (g *Generator) object(it *item) Record {
 	if it.kind == kCompleted {
 		o = o.Set("refund_requested_at", formatTime(it.reqAt, loc))
 		o = o.Set("completed_by", map[bool]string{true: "merchant", false: "platform"}[it.byMerc])
+	}
+	switch it.scene {
+	case scenePre:
+		o = o.SetScene(event.Presale, true)
+	case sceneAfter:
+		o = o.SetScene(event.Aftersale, false)
 	}
 	return o.Set("ts", formatTime(it.ts, loc))
 }

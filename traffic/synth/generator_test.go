@@ -111,7 +111,7 @@ func TestGeneratorTraffic(t *testing.T) {
 		t.Error("no refund_disputed")
 	}
 	st := g.Stats()
-	within("unanswered chats", float64(st.Unanswered)/float64(st.Convs-st.SpamConvs), 0.06, 0.10)
+	within("unanswered chats", float64(st.Unanswered)/float64(st.Convs-st.SpamConvs+st.Aftersale), 0.06, 0.10)
 	within("chats with orders", float64(st.Orders)/float64(st.Convs), 0.2, 0.32)
 	within("refunded payments", float64(st.Refunds)/float64(st.Paid), 0.03, 0.07)
 	for shop, a := range agents {
