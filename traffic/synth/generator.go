@@ -3,6 +3,7 @@ package synth
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,8 +85,8 @@ const (
 	aftersaleSoonP      = 0.3     // the first after-sale chat comes within the hour or so
 	soonMedian          = 20 * 60 // seconds after the order
 	soonSigma           = 0.8
-	laterMedian         = 36 * 3600 // seconds after the order: where is my parcel
-	laterSigma          = 0.7
+	laterMedian         = 12 * 3600 // seconds after the order: where is my parcel (a day or more for one in four)
+	laterSigma          = 1.0
 	againMedian         = 24 * 3600 // seconds between two after-sale chats of one order
 	maxAftersaleDelay   = 10 * 24 * time.Hour
 	refundChatP         = 0.6
@@ -123,7 +124,6 @@ const (
 	kDisputed
 	kCompleted
 	kDup
-	kReturn // not a line: the buyer comes back for an after-sale chat
 )
 
 // Scenes of a message line as written (CONTRACT §1).
@@ -171,7 +171,7 @@ type item struct {
 	agent  string
 	line   []byte // kDup: the exact bytes to re-emit
 	order  uint64
-	refund uint64 // kReturn: the refund asked for in the chat, 0 for none
+	refund uint64
 	amount int64
 	reqAt  int64
 	kind   uint8
@@ -180,7 +180,17 @@ type item struct {
 	byMerc bool
 }
 
-// slot is an item's place in the schedule; seq breaks ts ties in push order.
+// ret is a buyer's return for an after-sale chat about an order (0: one placed before
+// Start), in which a refund is asked for (0: none). Returns wait hours or days, so they have
+// a schedule of their own, apart from the lines': at a few hundred lines per second tens of
+// thousands wait, and the lines' heap, popped at every line, stays as small as it was.
+type ret struct {
+	b      *buyer
+	order  uint64
+	refund uint64
+}
+
+// slot is an item's (or a return's) place in a schedule; seq breaks ts ties in push order.
 type slot struct {
 	ts  int64
 	seq uint64
@@ -189,6 +199,49 @@ type slot struct {
 
 func (a slot) before(b slot) bool {
 	return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq
+}
+
+// slots is a binary min-heap of slots.
+type slots []slot
+
+func (h *slots) push(s slot) {
+	*h = append(*h, s)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q[i].before(q[p]) {
+			break
+		}
+		q[i], q[p] = q[p], q[i]
+		i = p
+	}
+}
+
+func (h *slots) pop() slot {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q = q[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && q[r].before(q[l]) {
+			c = r
+		}
+		if !q[c].before(q[i]) {
+			break
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
+	}
+	*h = q
+	return top
 }
 
 // Stats counts what a generator has produced: its chats, by kind, its orders and its lines.
@@ -225,17 +278,21 @@ type Generator struct {
 	cumW   []float64
 	nicks  []string
 	ctry   []string
-	heap   []slot
+	heap   slots
 	items  []item  // slab the slots point into
 	free   []int32 // free slab entries
+	rheap  slots   // the returns' schedule
+	rets   []ret   // slab its slots point into
+	rfree  []int32
 	buf    []item
 	queued [][]byte // broken records that follow the line just returned
 
 	// After-sale chats: the chance that an order brings its buyer back (firstP), that an
 	// after-sale chat brings them back again (moreP), and prior, per arrival, the chats of
-	// customers of orders placed before Start, times the share still to come.
+	// customers of orders placed before Start, times the share still to come (comebackLeft).
 	firstP, moreP, prior float64
-	aftersale            bool // Config.Aftersale is above 0
+	aftersale            bool    // Config.Aftersale is above 0
+	lags                 []int64 // returnLags
 
 	nextArrival int64
 	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
@@ -356,22 +413,25 @@ func (g *Generator) Next() []byte {
 		g.queued = g.queued[1:]
 		return l
 	}
-	var it item
 	for {
-		for len(g.heap) == 0 || g.nextArrival <= g.heap[0].ts {
-			if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
-				return nil
-			}
-			g.arrive()
+		if len(g.rheap) > 0 && g.rheap[0].ts <= g.nextArrival && (len(g.heap) == 0 || g.rheap[0].ts <= g.heap[0].ts) {
+			s := g.rheap.pop()
+			r := g.rets[s.idx]
+			g.rets[s.idx] = ret{}
+			g.rfree = append(g.rfree, s.idx)
+			g.comeback(s.ts, r)
+			continue
 		}
-		var at int64
-		at, it = g.pop()
-		if it.kind != kReturn {
-			g.clock = at
+		if len(g.heap) > 0 && g.heap[0].ts < g.nextArrival {
 			break
 		}
-		g.comeback(it)
+		if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
+			return nil
+		}
+		g.arrive()
 	}
+	at, it := g.pop()
+	g.clock = at
 	g.st.Lines++
 	if it.kind == kDup {
 		g.st.Dups++
@@ -395,8 +455,8 @@ func (g *Generator) Next() []byte {
 
 // Until ends the stream at t: lines due after it are not scheduled, and Next returns nil
 // once every line up to t is out. The lines up to t are the same as without it. A bounded
-// run never emits the later lines anyway, and at a high rate the orders, payments and
-// refunds scheduled hours and days ahead would otherwise fill memory.
+// run never emits the later lines anyway, and at a high rate the orders, payments, refunds
+// and returns for after-sale chats scheduled hours and days ahead would otherwise fill memory.
 func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
 
 // arrive starts the conversation of the next buyer and draws the following arrival. Arrivals
@@ -406,10 +466,10 @@ func (g *Generator) arrive() {
 	t := g.nextArrival
 	g.conversation(t)
 	if g.prior > 0 {
-		for p := g.prior * comebackLeft(t-g.start); p > 0; p-- {
+		for p := g.prior * g.comebackLeft(t-g.start); p > 0; p-- {
 			if p >= 1 || g.rng.Float64() < p {
 				g.st.AftersalePrior++
-				g.comeback(item{ts: t + g.secs(0, 60), b: g.pickBuyer(g.pickShop(), t), kind: kReturn})
+				g.comeback(t+g.secs(0, 60), ret{b: g.pickBuyer(g.pickShop(), t)})
 			}
 		}
 	}
@@ -570,17 +630,15 @@ func (g *Generator) chat(sc []item, b *buyer, t int64, after bool) ([]item, int6
 	return sc, end, answered
 }
 
-// comeback runs the after-sale chat of a buyer coming back (it, of kind kReturn: about order
-// it.order, 0 for an order placed before Start), the refund asked for in it, and schedules
-// the buyer's next return. A buyer still chatting comes back after that chat; a buyer left
-// waiting does not come back, but the refund goes on.
-func (g *Generator) comeback(it item) {
-	b := it.b
+// comeback runs the after-sale chat of a buyer coming back at t, the refund asked for in
+// it, and schedules the buyer's next return. A buyer still chatting comes back after that
+// chat; a buyer left waiting does not come back, but the refund goes on.
+func (g *Generator) comeback(t int64, r ret) {
+	b := r.b
 	sc := g.buf[:0]
-	t := it.ts
 	if b.busyUntil == waiting {
-		if it.refund != 0 {
-			sc = g.refund(sc, b, it.order, it.refund, t+g.lognormal(600, 1))
+		if r.refund != 0 {
+			sc = g.refund(sc, b, r.order, r.refund, t+g.lognormal(600, 1))
 		}
 		g.flush(sc)
 		return
@@ -590,11 +648,11 @@ func (g *Generator) comeback(it item) {
 	}
 	g.st.Aftersale++
 	sc, end, _ := g.chat(sc, b, t, true)
-	if it.refund != 0 {
-		sc = g.refund(sc, b, it.order, it.refund, end+g.lognormal(600, 1))
+	if r.refund != 0 {
+		sc = g.refund(sc, b, r.order, r.refund, end+g.lognormal(600, 1))
 	}
-	if it.order != 0 && b.busyUntil != waiting && g.rng.Float64() < g.moreP {
-		g.push(item{ts: end + min(g.lognormal(againMedian, 0.8), int64(maxAftersaleDelay)), b: b, kind: kReturn, order: it.order})
+	if r.order != 0 && b.busyUntil != waiting && g.rng.Float64() < g.moreP {
+		g.schedule(end+min(g.lognormal(againMedian, 0.8), int64(maxAftersaleDelay)), ret{b: b, order: r.order})
 	}
 	g.flush(sc)
 }
@@ -624,29 +682,39 @@ func (g *Generator) aftersaleRates() {
 	g.moreP = q
 	g.aftersale = true
 	// Customers of the orders placed before Start: as many chats per arrival as the orders
-	// since Start will bring once they are all due, fewer as those become due. Each stands for
-	// all the returns of its order (it brings no other), so the share is about right from the
-	// start, with a dip while the later returns of the first days' orders are not yet due.
+	// since Start will bring once they are all due, less those that are (comebackLeft), so
+	// that the share is the same from the first line on. Each stands for one return of an
+	// order before Start, first or next, and brings no other.
 	g.prior = k * (1 - spamConvP)
+	g.lags = returnLags(q)
 }
 
 // priorLines is the expected lines per arrival before any was generated.
 func (g *Generator) priorLines() float64 { return priorLines + aftersaleLines*g.prior }
 
-// comebackLeft is the share of the first after-sale chats of an order that come later than
-// d after it; it stands for the share of all of them.
-func comebackLeft(d int64) float64 {
-	if d >= int64(maxAftersaleDelay) {
-		return 0
+// comebackLeft is the share of an order's returns that come later than d after it.
+func (g *Generator) comebackLeft(d int64) float64 {
+	n := len(g.lags)
+	i, _ := slices.BinarySearch(g.lags, d+1) // the lags up to d
+	return float64(n-i) / float64(max(n, 1))
+}
+
+// returnLags draws, with a seed of its own, how long after its order each of an order's
+// returns comes (the first, and each next with q a day or so after the one before), sorted:
+// what comebackLeft counts the prior customers' returns still to come with.
+func returnLags(q float64) []int64 {
+	tmp := Generator{rng: rand.New(rand.NewPCG(0x5eed, 0x1a95))}
+	var lags []int64
+	for range 2000 {
+		lag := tmp.comebackDelay()
+		lags = append(lags, lag)
+		for tmp.rng.Float64() < q {
+			lag += int64(10*time.Minute) + min(tmp.lognormal(againMedian, 0.8), int64(maxAftersaleDelay))
+			lags = append(lags, lag)
+		}
 	}
-	x := float64(d) / 1e9
-	if x <= 0 {
-		return 1
-	}
-	left := func(median, sigma float64) float64 {
-		return 0.5 * math.Erfc(math.Log(x/median)/(sigma*math.Sqrt2))
-	}
-	return aftersaleSoonP*left(soonMedian, soonSigma) + (1-aftersaleSoonP)*left(laterMedian, laterSigma)
+	slices.Sort(lags)
+	return lags
 }
 
 // comebackDelay draws when the first after-sale chat of an order comes after the order.
@@ -782,14 +850,14 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 				req := paid + g.lognormal(3*3600, 1.2)
 				if g.aftersale && g.rng.Float64() < refundChatP {
 					asked = true
-					g.push(item{ts: req, b: b, kind: kReturn, order: id, refund: g.refundSeq})
+					g.schedule(req, ret{b: b, order: id, refund: g.refundSeq})
 				} else {
 					sc = g.refund(sc, b, id, g.refundSeq, req)
 				}
 			}
 		}
 		if !asked && g.firstP > 0 && g.rng.Float64() < g.firstP {
-			g.push(item{ts: back + g.comebackDelay(), b: b, kind: kReturn, order: id})
+			g.schedule(back+g.comebackDelay(), ret{b: b, order: id})
 		}
 	}
 	return sc
@@ -890,47 +958,34 @@ func (g *Generator) push(it item) {
 		g.items = append(g.items, item{})
 	}
 	g.items[idx] = it
-	g.heap = append(g.heap, slot{ts: at, seq: g.pushSeq, idx: idx})
-	h := g.heap
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].before(h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
+	g.heap.push(slot{ts: at, seq: g.pushSeq, idx: idx})
 }
 
 // pop takes the next item and the time it is filed.
 func (g *Generator) pop() (int64, item) {
-	h := g.heap
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && h[r].before(h[l]) {
-			c = r
-		}
-		if !h[c].before(h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	g.heap = h
+	top := g.heap.pop()
 	it := g.items[top.idx]
 	g.items[top.idx] = item{}
 	g.free = append(g.free, top.idx)
 	return top.ts, it
+}
+
+// schedule makes a buyer come back at t, as push does a line.
+func (g *Generator) schedule(t int64, r ret) {
+	if g.until != 0 && t > g.until {
+		return
+	}
+	g.pushSeq++
+	var idx int32
+	if n := len(g.rfree); n > 0 {
+		idx = g.rfree[n-1]
+		g.rfree = g.rfree[:n-1]
+	} else {
+		idx = int32(len(g.rets))
+		g.rets = append(g.rets, ret{})
+	}
+	g.rets[idx] = r
+	g.rheap.push(slot{ts: t, seq: g.pushSeq, idx: idx})
 }
 
 // loc is the zone a shop stamps its times in.
