@@ -1,6 +1,7 @@
 package testlog
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -88,4 +89,17 @@ func CheckConversationOrder(t testing.TB, outs []Outcome) {
 		}
 		last[k] = o.Ev.TS
 	}
+}
+
+// RawScene is the scene field of a record value as written, read apart from event.Decode:
+// its JSON text (`"aftersale"`, `null`, `1`) and whether the value has one. CONTRACT §1 reads
+// it on buyer messages only; the logs also put it elsewhere, where it must be ignored.
+func RawScene(value []byte) (string, bool) {
+	var v struct {
+		Scene json.RawMessage `json:"scene"`
+	}
+	if json.Unmarshal(value, &v) != nil || len(v.Scene) == 0 {
+		return "", false
+	}
+	return string(v.Scene), true
 }

@@ -16,7 +16,7 @@ import (
 type Config struct {
 	Seed int64
 	// Records is the number of lines wanted. The fixed scenarios (boundary cases and broken
-	// records, about 250 lines) are always written, so a smaller value gives just those.
+	// records, about 340 lines) are always written, so a smaller value gives just those.
 	Records int
 	// Start is the earliest valid ts. It must be at least 12 days before Now: every valid ts
 	// lies in [Start, Start+9.5d], and only then is none of them in the future (nor "future"
@@ -88,9 +88,13 @@ type testLog struct {
 
 // Lines returns a seeded log that stresses correctness rather than looking like traffic:
 // two to four shops and a handful of buyers, so conversations interleave; every rejection
-// reason in several variants; duplicates, spam, and the boundary cases of CONTRACT §2 (local
-// midnight, the 24 h reply and 48 h cohort horizons, abandoned episodes, payments filed before
-// the chat that led to them, refunds).
+// reason in several variants, the scene's among them; duplicates, spam, and the boundary
+// cases of CONTRACT §2 (local midnight, the 24 h reply and 48 h cohort horizons, abandoned
+// episodes, payments filed before the chat that led to them, refunds); after-sale chats, some
+// after an order of their buyer, with every valid spelling of the scene on buyer messages
+// and junk ones elsewhere; and the cases of cskpi_orders_created_paid_24h: a payment at
+// created.ts + 24 h and 1 ns later, at created.ts and 1 ns before, twice (two event_ids),
+// never, and read before its order_created (by days under Disorder).
 //
 // The log is built so that every consumption interleaving a Kafka consumer may see gives the
 // same result: within a conversation, valid messages appear in ts order; a duplicate is an
@@ -464,6 +468,130 @@ func (t *testLog) scenarios() {
 	t.add(t.msg(s1.id, b, "agent", a1, e0+minute+14*sec+999999999), e0+minute+14*sec+999999999)
 	t.add(t.msg(s1.id, b, "buyer", "", e0+2*minute), e0+2*minute)
 	t.add(t.msg(s1.id, b, "agent", a1, e0+2*minute+15*sec+ns), e0+2*minute+15*sec+ns)
+
+	t.sceneScenarios()
+	t.paidScenarios()
+}
+
+// sceneScenarios files the cases of the scene (CONTRACT §1), each on a conversation of its
+// own: read on buyer messages only, absent, "presale" or null for pre-sale; an episode, its
+// samples and its waiting take the scene of the message that opened it; only pre-sale
+// messages open inquiry cohorts.
+func (t *testLog) sceneScenarios() {
+	const ns = 1
+	s0, s1 := t.shops[0], t.shops[1]
+	a0, a1 := s0.agents[0], s1.agents[0]
+	sec, minute, hour := int64(time.Second), int64(time.Minute), int64(time.Hour)
+	h24, h48 := int64(24*time.Hour), int64(48*time.Hour)
+	after := func(o synth.Record) synth.Record { return o.SetScene(event.Aftersale, false) }
+	pre := func(o synth.Record) synth.Record { return o.SetScene(event.Presale, true) }
+	null := func(o synth.Record) synth.Record { return o.SetLit("scene", "null") }
+
+	// An after-sale episode goes on with messages marked pre-sale (explicitly, null, absent)
+	// and stays after-sale; the next pre-sale message opens a pre-sale episode, and an
+	// after-sale one an after-sale episode again.
+	x := t.start + 6*h24 + 5*hour + 13*sec + 250*int64(time.Millisecond)
+	b := "edge-scene-mixed"
+	t.add(after(t.msg(s0.id, b, "buyer", "", x)), x)
+	t.add(pre(t.msg(s0.id, b, "buyer", "", x+10*sec)), x+10*sec)
+	t.add(null(t.msg(s0.id, b, "buyer", "", x+20*sec)), x+20*sec)
+	t.add(t.msg(s0.id, b, "buyer", "", x+30*sec), x+30*sec)
+	t.add(t.msg(s0.id, b, "agent", a0, x+minute), x+minute)
+	t.add(t.msg(s0.id, b, "buyer", "", x+10*minute), x+10*minute)
+	t.add(t.msg(s0.id, b, "agent", a0, x+10*minute+5*sec), x+10*minute+5*sec)
+	t.add(after(t.msg(s0.id, b, "buyer", "", x+20*minute)), x+20*minute)
+	t.add(t.msg(s0.id, b, "agent", s0.agents[1], x+23*minute), x+23*minute)
+
+	// A scene on a message that is not a buyer's is ignored, whatever it says; null is
+	// pre-sale.
+	b = "edge-scene-ignored"
+	t.add(null(t.msg(s1.id, b, "buyer", "", x)), x)
+	t.add(t.msg(s1.id, b, "auto", "alime", x+sec).SetLit("scene", "7"), x+sec)
+	t.add(t.msg(s1.id, b, "agent", a1, x+2*sec).Set("scene", "refund"), x+2*sec)
+	t.add(after(t.msg(s1.id, b, "buyer", "", x+minute)), x+minute)
+	t.add(t.msg(s1.id, b, "agent", a1, x+minute+4*sec).Set("scene", "presale"), x+minute+4*sec)
+	t.add(t.msg(s1.id, b, "buyer", "", x+2*minute), x+2*minute)
+	t.add(after(t.msg(s1.id, b, "agent", a1, x+2*minute+9*sec)), x+2*minute+9*sec)
+
+	// Inquiry cohorts: a buyer-day whose first message is after-sale has its t0 at its first
+	// pre-sale message (across local midnight from the after-sale one); a buyer-day of
+	// after-sale messages only, replied and paid, has none.
+	m := t.midnight() + h24
+	b = "edge-scene-cohort"
+	t.add(after(t.msg(s0.id, b, "buyer", "", m-ns)), m-ns)
+	t.add(t.msg(s0.id, b, "agent", a0, m), m)
+	t.add(after(t.msg(s0.id, b, "buyer", "", m+hour)), m+hour)
+	t.add(t.msg(s0.id, b, "agent", a0, m+hour+30*sec), m+hour+30*sec)
+	t.add(t.msg(s0.id, b, "buyer", "", m+3*hour), m+3*hour)
+	t.add(t.msg(s0.id, b, "agent", s0.agents[1], m+3*hour+20*sec), m+3*hour+20*sec)
+	t.add(t.order(s0.id, b, "order_paid", t.orderID(), m+3*hour+10*minute).Set("amount", "66.00"), m+3*hour+10*minute)
+	b = "edge-scene-cohort-none"
+	t.add(after(t.msg(s0.id, b, "buyer", "", m+2*hour)), m+2*hour)
+	t.add(t.msg(s0.id, b, "agent", a0, m+2*hour+minute), m+2*hour+minute)
+	t.add(t.order(s0.id, b, "order_paid", t.orderID(), m+2*hour+5*minute).Set("amount", "19.90"), m+2*hour+5*minute)
+
+	// After-sale messages replied exactly 48 h and 48 h + 1 ns later; a two-message episode,
+	// the second marked pre-sale, replied 48 h + 1 ns after it opened.
+	at := t.start + 3*h24 + 7*hour + 11*sec
+	for i, lag := range []int64{h48, h48 + ns} {
+		b = "edge-48h-after-" + strconv.Itoa(i)
+		t.add(after(t.msg(s1.id, b, "buyer", "", at)), at)
+		t.add(t.msg(s1.id, b, "agent", a1, at+lag), at+lag)
+	}
+	b = "edge-48h-after-2"
+	t.add(after(t.msg(s1.id, b, "buyer", "", at)), at)
+	t.add(pre(t.msg(s1.id, b, "buyer", "", at+hour)), at+hour)
+	t.add(t.msg(s1.id, b, "agent", a1, at+h48+ns), at+h48+ns)
+
+	// Buyers left waiting near the end of the log, one of each scene.
+	w := t.limit - 90*minute
+	t.add(after(t.msg(s0.id, "edge-scene-waiting-0", "buyer", "", w)), w)
+	t.add(pre(t.msg(s1.id, "edge-scene-waiting-1", "buyer", "", w+sec)), w+sec)
+}
+
+// paidScenarios files the cases of cskpi_orders_created_paid_24h, each on a conversation of
+// its own: an order_paid at created.ts + 24 h and 1 ns later, at created.ts and 1 ns before,
+// paid twice (two event_ids) inside, across and outside the 24 h, never paid; a payment filed
+// before its order_created, minutes ahead, and under Disorder the order_created filed a day and
+// a half late, its payment re-published the day after.
+func (t *testLog) paidScenarios() {
+	const ns = 1
+	s1 := t.shops[1]
+	minute, hour := int64(time.Minute), int64(time.Hour)
+	h24 := int64(24 * time.Hour)
+	c := t.start + 4*h24 + 6*hour + 17*int64(time.Second) + 345
+	for i, tc := range []struct {
+		name string
+		paid []int64 // payments after creation, in ts order
+	}{
+		{"24h", []int64{h24}}, {"24h+1ns", []int64{h24 + ns}}, {"at-creation", []int64{0}}, {"before-creation", []int64{-ns}},
+		{"twice", []int64{hour, 2 * hour}}, {"twice-across", []int64{5 * minute, 30 * hour}},
+		{"twice-after", []int64{25 * hour, 26 * hour}}, {"never", nil},
+	} {
+		b := "edge-created-paid-" + tc.name
+		id, amount := t.orderID(), t.amount()
+		o := t.order(s1.id, b, "order_created", id, c).Set("amount", amount)
+		if i == 0 {
+			o = o.Set("scene", "aftersale") // not a message: ignored
+		}
+		t.add(o, c)
+		for _, lag := range tc.paid {
+			t.add(t.order(s1.id, b, "order_paid", id, c+lag).Set("amount", amount), c+lag)
+		}
+	}
+
+	p := c + 5*hour
+	b := "edge-paid-first"
+	id, amount := t.orderID(), t.amount()
+	t.addAt(t.order(s1.id, b, "order_paid", id, p+2*minute).Set("amount", amount), p+2*minute, p-3*minute)
+	t.add(t.order(s1.id, b, "order_created", id, p).Set("amount", amount), p)
+	if t.disorder {
+		b = "edge-paid-first-days"
+		id, amount = t.orderID(), t.amount()
+		t.add(t.order(s1.id, b, "order_paid", id, p+10*minute).Set("amount", amount), p+10*minute)
+		t.addLate(t.order(s1.id, b, "order_created", id, p).Set("amount", amount), p, 36*hour)
+		t.add(t.order(s1.id, b, "order_paid", id, p+10*minute+h24).Set("amount", amount), p+10*minute+h24)
+	}
 }
 
 // fixedDups copies a few scenario lines within minutes: a buyer message, a reply, a filed-early
@@ -505,6 +633,9 @@ func (t *testLog) broken(anchors []*entry) {
 				if r == event.Oversize && i%2 == 1 {
 					continue // 64 KiB apiece: a few are enough
 				}
+				if i == 0 && (r == event.Malformed && v == synth.MalformedScene || r == event.InvalidValue && v == synth.InvalidValueScene) {
+					continue // below, every spelling
+				}
 				o = o.Clone().Set("event_id", t.id())
 				t.addLine(synth.Break(o, r, v), o.TopicOf(), o.Key(), t.start+t.rng.Int64N(t.span))
 			}
@@ -517,6 +648,23 @@ func (t *testLog) broken(anchors []*entry) {
 	}
 	o := bases[3].Clone().Set("event_id", t.id())
 	t.addLine(synth.Break(o, event.InvalidValue, 4+synth.InvalidValueVariants), event.Orders, o.Key(), t.start+t.rng.Int64N(t.span))
+
+	// The scene faults of buyer messages, every spelling. Each is on a conversation of its own
+	// and filed at its ts, so that a consumer that did not read the scene (as before it was in
+	// CONTRACT §1) would apply it harmlessly: the log means the same under both.
+	n := 0
+	sceneFault := func(r event.Reason, v int) {
+		n++
+		s, ts := t.shops[n%len(t.shops)], t.start+t.rng.Int64N(t.span)
+		o := t.msg(s.id, "edge-scene-bad-"+strconv.Itoa(n), "buyer", "", ts)
+		t.addLine(synth.Break(o, r, v), event.Messages, o.Key(), ts)
+	}
+	for k := range synth.BadScenes {
+		sceneFault(event.InvalidValue, synth.InvalidValueScene+k*synth.InvalidValueVariants)
+	}
+	for k := range synth.BadSceneTypes {
+		sceneFault(event.Malformed, synth.MalformedScene+k*synth.MalformedVariants)
+	}
 
 	// too_old: after an applied record of the same conversation and topic.
 	old := t.start - int64(40*day)
@@ -567,13 +715,13 @@ func (t *testLog) bases() []synth.Record {
 	return []synth.Record{buyerMsg, agentMsg, paid, completed, disputed, auto}
 }
 
-// session files one random chat of the shared buyers, and what it leads to. Times carry
-// arbitrary nanoseconds so that millisecond flooring is exercised.
+// session files one random chat of the shared buyers, and what it leads to: orders, paid
+// within 24 h, later or never, some twice; the buyer coming back after-sale; refunds. Times
+// carry arbitrary nanoseconds so that millisecond flooring is exercised.
 func (t *testLog) session(at int64) {
 	s := t.shops[t.rng.IntN(len(t.shops))]
 	b := t.buyers[t.rng.IntN(len(t.buyers))]
-	agent := s.agents[t.rng.IntN(len(s.agents))]
-	sec, minute, hour := int64(time.Second), int64(time.Minute), int64(time.Hour)
+	minute, hour := int64(time.Minute), int64(time.Hour)
 	if t.rng.IntN(10) == 0 {
 		at = at / minute * minute // on a minute bucket edge
 	}
@@ -587,50 +735,8 @@ func (t *testLog) session(at int64) {
 		}
 		return t.addLate(o, ts, late)
 	}
-	first, end := at, at
-	for n := 1 + t.rng.IntN(3); n > 0; n-- {
-		o := t.msg(s.id, b, "buyer", "", end)
-		if t.rng.IntN(20) == 0 {
-			o = o.SetLit("spam", "true")
-		}
-		add(o, end)
-		end += t.rng.Int64N(3 * minute)
-	}
-	if t.rng.IntN(5) < 2 {
-		ts := first + t.rng.Int64N(2*sec)
-		add(t.msg(s.id, b, "auto", "alime", ts), ts)
-	}
-	rounds := 1 + t.rng.IntN(2)
-	for r := 0; r < rounds; r++ {
-		var delay int64
-		switch u := t.rng.IntN(20); {
-		case u < 11:
-			delay = t.rng.Int64N(minute)
-		case u < 15:
-			delay = minute + t.rng.Int64N(59*minute)
-		case u < 17:
-			delay = hour + t.rng.Int64N(29*hour)
-		case u < 18:
-			delay = -1 // never answered
-		default:
-			delay = 40*hour + t.rng.Int64N(20*hour) // around the 48 h horizon
-		}
-		if delay < 0 {
-			break
-		}
-		reply := first + delay
-		for n := 1 + t.rng.IntN(2); n > 0; n-- {
-			if t.rng.IntN(5) == 0 {
-				agent = s.agents[t.rng.IntN(len(s.agents))]
-			}
-			add(t.msg(s.id, b, "agent", agent, reply), reply)
-			end = max(end, reply)
-			reply += t.rng.Int64N(30 * sec)
-		}
-		first = end + t.rng.Int64N(10*minute)
-		add(t.msg(s.id, b, "buyer", "", first), first)
-		end = first
-	}
+	// Some chats are after-sale, about an order from before the log.
+	end := t.chat(s, b, at, t.rng.IntN(6) == 0, add)
 	if t.rng.IntN(20) >= 7 {
 		return
 	}
@@ -662,10 +768,32 @@ func (t *testLog) session(at int64) {
 	} else {
 		add(o, paid)
 	}
-	if t.rng.IntN(6) != 0 {
-		return
+	if t.rng.IntN(8) == 0 {
+		// The payment re-published with a new event_id: at once, within the hour, or past the
+		// order's 24 h.
+		again := paid
+		switch t.rng.IntN(3) {
+		case 1:
+			again += t.rng.Int64N(hour)
+		case 2:
+			again = max(paid, created+int64(24*time.Hour)) + 1 + t.rng.Int64N(6*hour)
+		}
+		add(t.order(s.id, b, "order_paid", id, again).Set("amount", amount), again)
 	}
 	req := paid + t.rng.Int64N(20*hour)
+	refund := t.rng.IntN(6) == 0
+	if t.rng.IntN(3) == 0 {
+		// The buyer comes back about the order, hours or days later, and asks for the refund
+		// in that chat.
+		back := paid + t.rng.Int64N(3*24*hour)
+		if refund {
+			back = req
+		}
+		req = t.chat(s, b, back, true, add) + t.rng.Int64N(30*minute)
+	}
+	if !refund {
+		return
+	}
 	rid := "r" + id
 	if t.rng.IntN(3) == 0 {
 		ts := req + t.rng.Int64N(10*hour)
@@ -678,4 +806,87 @@ func (t *testLog) session(at int64) {
 	}
 	add(t.order(s.id, b, "refund_completed", id, done).Set("refund_id", rid).
 		Set("refund_requested_at", t.ts(req)).Set("completed_by", by), done)
+}
+
+// chat files one chat of buyer b at shop s from at, with add, and returns the ts of its last
+// message: a few buyer messages (some spam), maybe an auto reply, and one or two rounds of
+// replies, some late or never. after says it is after-sale: its first message is, its others
+// mostly.
+func (t *testLog) chat(s tlShop, b string, at int64, after bool, add func(synth.Record, int64) *entry) int64 {
+	agent := s.agents[t.rng.IntN(len(s.agents))]
+	sec, minute, hour := int64(time.Second), int64(time.Minute), int64(time.Hour)
+	first, end := at, at
+	for n, k := 0, 1+t.rng.IntN(3); n < k; n++ {
+		o := t.scene(t.msg(s.id, b, "buyer", "", end), after, n == 0)
+		if t.rng.IntN(20) == 0 {
+			o = o.SetLit("spam", "true")
+		}
+		add(o, end)
+		end += t.rng.Int64N(3 * minute)
+	}
+	if t.rng.IntN(5) < 2 {
+		ts := first + t.rng.Int64N(2*sec)
+		add(t.junkScene(t.msg(s.id, b, "auto", "alime", ts)), ts)
+	}
+	rounds := 1 + t.rng.IntN(2)
+	for r := 0; r < rounds; r++ {
+		var delay int64
+		switch u := t.rng.IntN(20); {
+		case u < 11:
+			delay = t.rng.Int64N(minute)
+		case u < 15:
+			delay = minute + t.rng.Int64N(59*minute)
+		case u < 17:
+			delay = hour + t.rng.Int64N(29*hour)
+		case u < 18:
+			delay = -1 // never answered
+		default:
+			delay = 40*hour + t.rng.Int64N(20*hour) // around the 48 h horizon
+		}
+		if delay < 0 {
+			break
+		}
+		reply := first + delay
+		for n := 1 + t.rng.IntN(2); n > 0; n-- {
+			if t.rng.IntN(5) == 0 {
+				agent = s.agents[t.rng.IntN(len(s.agents))]
+			}
+			add(t.junkScene(t.msg(s.id, b, "agent", agent, reply)), reply)
+			end = max(end, reply)
+			reply += t.rng.Int64N(30 * sec)
+		}
+		first = end + t.rng.Int64N(10*minute)
+		add(t.scene(t.msg(s.id, b, "buyer", "", first), after, false), first)
+		end = first
+	}
+	return end
+}
+
+// scene spells the scene of a buyer message: after-sale for the first message of an
+// after-sale chat and most of its others; otherwise pre-sale, absent, "presale" or null.
+func (t *testLog) scene(o synth.Record, after, first bool) synth.Record {
+	if after && (first || t.rng.IntN(5) != 0) {
+		return o.SetScene(event.Aftersale, false)
+	}
+	switch t.rng.IntN(10) {
+	case 0, 1:
+		return o.SetScene(event.Presale, true)
+	case 2:
+		return o.SetLit("scene", "null")
+	}
+	return o
+}
+
+// junkScene now and then puts a scene on a message that is not a buyer's, where it is
+// ignored whatever it says.
+func (t *testLog) junkScene(o synth.Record) synth.Record {
+	switch t.rng.IntN(16) {
+	case 0:
+		return o.Set("scene", "refund")
+	case 1:
+		return o.SetLit("scene", "7")
+	case 2:
+		return o.Set("scene", "aftersale")
+	}
+	return o
 }

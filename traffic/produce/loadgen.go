@@ -52,7 +52,8 @@ const (
 // lines before Now() are generated and dropped, so publishing starts in the middle of ongoing
 // chats at the full rate. From then on the scale is 1 and each record's ts is the wall clock
 // of its publication: never ahead of it (a consumer rejects ts over 10 minutes ahead as
-// future), behind it only by the publishing latency. Records go out at Rate per second on
+// future), behind it only by the publishing latency, but for the generator's order_created
+// records filed after their payment, minutes to days late, as CONTRACT §1 allows. Records go out at Rate per second on
 // average, with the generator's Poisson bursts. A caller's Gen is paced from where it stands,
 // without warm-up; with Start = Now() and Rate = Rate it tracks the wall clock the same way,
 // with another Rate its ts run faster or slower than the wall clock.

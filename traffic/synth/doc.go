@@ -9,7 +9,12 @@
 // produces can also be published with `cskpi produce` or recomputed offline.
 //
 // The Generator is a discrete-event simulation: each buyer arrival schedules its whole
-// conversation (and the orders, payments and refunds it leads to) into a heap, and lines come
-// out in ts order. Scheduling whole conversations up front is what keeps a conversation's
-// lines ordered without any per-conversation state at emission time.
+// pre-sale chat (and the orders, payments and refunds it leads to) into a heap, and lines come
+// out in ts order, but for the order_created records filed after their payment (CONTRACT §1:
+// the orders topic may be days out of ts order), which the heap orders by when they are
+// filed. A buyer who ordered comes back for after-sale chats (scene "aftersale"): the order
+// schedules the return, and when it is due the whole after-sale chat is scheduled, after any
+// chat of that buyer still going on. Scheduling whole chats, one at a time per buyer, is what
+// keeps a conversation's messages ordered without any per-conversation state at emission
+// time.
 package synth

@@ -3,6 +3,7 @@ package synth
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,12 @@ type Config struct {
 	// least minAgents). 0 keeps 3 to 8 agents per shop whatever its size, so that at a
 	// replay's rates agents serve hundreds of buyers an hour.
 	NewBuyersPerAgentMinute float64
+	// Aftersale is the share of chats that are after-sale (CONTRACT §1 scene): buyers who
+	// placed an order coming back about it, within the hour (when will it ship, change the
+	// address) or days later (where is my parcel, a refund); default 0.2, below 0 none. The
+	// stream looks like shops that were already open: from the first line, customers of
+	// orders placed before Start come back too, fewer as Start recedes.
+	Aftersale float64
 }
 
 // The traffic model. Probabilities are per conversation unless said otherwise; times are the
@@ -62,16 +69,42 @@ const (
 	orderLostP    = 0.05 // an unanswered chat still leads to an order
 	secondOrderP  = 0.1  // the chat leads to two orders
 	paidP         = 0.9  // an order is paid
+	latePaidP     = 0.04 // a paid order is paid more than 24 h after it was placed
+	paidTwiceP    = 0.02 // the payment is re-published with a new event_id
+	earlyPaidP    = 0.03 // the order_created is filed after the payment (minutes, hours or days)
 	refundP       = 0.05 // a paid order is refunded
 	disputeP      = 0.15 // a refund escalates to platform intervention
 	merchantP     = 0.92 // an undisputed refund is closed by the merchant
 	priceMedian   = 89.0 // yuan
 
+	// After-sale chats (Config.Aftersale). The first comes soon after the order (paid, or
+	// placed when unpaid) or days later; each brings the buyer back once more with
+	// aftersaleMoreP. A refund is asked for in an after-sale chat with refundChatP.
+	defaultAftersale    = 0.2
+	aftersaleMoreP      = 0.35
+	aftersaleSoonP      = 0.3     // the first after-sale chat comes within the hour or so
+	soonMedian          = 20 * 60 // seconds after the order
+	soonSigma           = 0.8
+	laterMedian         = 12 * 3600 // seconds after the order: where is my parcel (a day or more for one in four)
+	laterSigma          = 1.0
+	againMedian         = 24 * 3600 // seconds between two after-sale chats of one order
+	maxAftersaleDelay   = 10 * 24 * time.Hour
+	refundChatP         = 0.6
+	presaleInAftersaleP = 0.1  // a later line of an after-sale burst is marked pre-sale
+	presaleRoundP       = 0.15 // a later round of an after-sale chat is pre-sale (another product)
+	// After-sale replies are slower: a fast shop's come from the busy tail with this chance,
+	// a slow shop's take aftersaleSlow times as long.
+	aftersaleTailP = 0.15
+	aftersaleSlow  = 1.5
+
 	dupP     = 0.005 // per line: re-published unchanged a few seconds later
 	invalidP = 0.002 // per line: followed by a broken record of the same conversation
 
-	priorLines = 7.5 // expected lines per conversation before any was generated
-	priorConvs = 50  // weight of that prior in the running estimate
+	// Expected lines per arrival before any was generated: those of its pre-sale chat and
+	// orders, and of the after-sale chats it brings (Generator.prior per arrival).
+	priorLines     = 8.0
+	aftersaleLines = 7.0
+	priorConvs     = 50 // weight of that prior in the running estimate
 
 	recentBuyers = 256 // buyers per shop remembered for coming back
 
@@ -93,6 +126,13 @@ const (
 	kDup
 )
 
+// Scenes of a message line as written (CONTRACT §1).
+const (
+	sceneNone  uint8 = iota // no scene field: pre-sale, the default
+	scenePre                // "scene":"presale", as Tmall writes it
+	sceneAfter              // "scene":"aftersale"
+)
+
 // Platforms: they decide how buyer ids and timestamps are spelled.
 const (
 	taobao uint8 = iota
@@ -106,6 +146,8 @@ type shop struct {
 	slow      bool
 	autoReply bool
 	autoID    string
+	pre       uint8 // the scene a pre-sale buyer line is written with
+	stamps    bool  // every line of an after-sale chat carries the scene, not only the buyer's
 	agents    []string
 	recent    []*buyer
 	next      int // ring cursor into recent
@@ -117,10 +159,14 @@ type buyer struct {
 	busyUntil int64 // ts of the buyer's last message so far: a returning buyer starts after it
 }
 
+// waiting is busyUntil of a buyer left waiting: they do not come back.
+const waiting = math.MaxInt64
+
 // item is one scheduled line. The generator's memory is the scheduled future (orders hours
 // ahead, refunds days ahead): tens of thousands of these at a few hundred lines per second.
 type item struct {
 	ts     int64
+	at     int64 // when it is filed, when after ts (an order_created filed late); 0: at ts
 	b      *buyer
 	agent  string
 	line   []byte // kDup: the exact bytes to re-emit
@@ -129,11 +175,22 @@ type item struct {
 	amount int64
 	reqAt  int64
 	kind   uint8
+	scene  uint8
 	spam   bool
 	byMerc bool
 }
 
-// slot is an item's place in the schedule; seq breaks ts ties in push order.
+// ret is a buyer's return for an after-sale chat about an order (0: one placed before
+// Start), in which a refund is asked for (0: none). Returns wait hours or days, so they have
+// a schedule of their own, apart from the lines': at a few hundred lines per second tens of
+// thousands wait, and the lines' heap, popped at every line, stays as small as it was.
+type ret struct {
+	b      *buyer
+	order  uint64
+	refund uint64
+}
+
+// slot is an item's (or a return's) place in a schedule; seq breaks ts ties in push order.
 type slot struct {
 	ts  int64
 	seq uint64
@@ -144,10 +201,58 @@ func (a slot) before(b slot) bool {
 	return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq
 }
 
-// Stats counts what a generator has produced: its conversations (chats), by kind, and its
-// lines.
+// slots is a binary min-heap of slots.
+type slots []slot
+
+func (h *slots) push(s slot) {
+	*h = append(*h, s)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q[i].before(q[p]) {
+			break
+		}
+		q[i], q[p] = q[p], q[i]
+		i = p
+	}
+}
+
+func (h *slots) pop() slot {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q = q[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && q[r].before(q[l]) {
+			c = r
+		}
+		if !q[c].before(q[i]) {
+			break
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
+	}
+	*h = q
+	return top
+}
+
+// Stats counts what a generator has produced: its chats, by kind, its orders and its lines.
+// Convs are the arrivals (pre-sale chats, spam included) and Aftersale the after-sale chats,
+// AftersalePrior of them about orders placed before Start; Unanswered counts both kinds.
+// Of the paid orders, PaidLate are paid more than 24 h after creation, PaidTwice have a
+// second order_paid, PaidEarly have their order_created filed after their payment.
 type Stats struct {
 	Convs, SpamConvs, Unanswered, Orders, Paid, Refunds, Disputes int
+	Aftersale, AftersalePrior                                     int
+	PaidLate, PaidTwice, PaidEarly                                int
 	Lines, Dups, Invalid                                          int
 }
 
@@ -173,11 +278,21 @@ type Generator struct {
 	cumW   []float64
 	nicks  []string
 	ctry   []string
-	heap   []slot
+	heap   slots
 	items  []item  // slab the slots point into
 	free   []int32 // free slab entries
+	rheap  slots   // the returns' schedule
+	rets   []ret   // slab its slots point into
+	rfree  []int32
 	buf    []item
 	queued [][]byte // broken records that follow the line just returned
+
+	// After-sale chats: the chance that an order brings its buyer back (firstP), that an
+	// after-sale chat brings them back again (moreP), and prior, per arrival, the chats of
+	// customers of orders placed before Start, times the share still to come (comebackLeft).
+	firstP, moreP, prior float64
+	aftersale            bool    // Config.Aftersale is above 0
+	lags                 []int64 // returnLags
 
 	nextArrival int64
 	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
@@ -206,6 +321,9 @@ func New(cfg Config) *Generator {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	}
+	if cfg.Aftersale == 0 {
+		cfg.Aftersale = defaultAftersale
+	}
 	mix := Mix(uint64(cfg.Seed))
 	g := &Generator{
 		cfg:       cfg,
@@ -219,6 +337,7 @@ func New(cfg Config) *Generator {
 	}
 	g.clock = g.start
 	g.nextArrival = g.start
+	g.aftersaleRates()
 	names := strings.Fields(agentNames)
 	total := 0.0
 	for i := 0; i < cfg.Shops; i++ {
@@ -230,8 +349,12 @@ func New(cfg Config) *Generator {
 		}
 		if s.platform == aliexpress {
 			s.autoID = "auto-reply"
+			s.stamps = true
 		} else {
 			s.autoID = "alime" // Alibaba's shop bot
+		}
+		if s.platform == tmall {
+			s.pre = scenePre
 		}
 		n := minAgents + g.rng.IntN(maxAgents-minAgents+1)
 		s.agents = agentIDs(i, s.id, n, names)
@@ -241,7 +364,7 @@ func New(cfg Config) *Generator {
 	}
 	if cfg.NewBuyersPerAgentMinute > 0 {
 		// After the draws, so that the same Seed draws the same traffic either way.
-		convsPerMinute := cfg.Rate * 60 / priorLines
+		convsPerMinute := cfg.Rate * 60 / g.priorLines() * (1 + g.prior) // both kinds of chat
 		prev := 0.0
 		for i, s := range g.shops {
 			share := (g.cumW[i] - prev) / total
@@ -275,27 +398,40 @@ func agentIDs(i int, shopID string, n int, names []string) []string {
 func (g *Generator) Config() Config { return g.cfg }
 
 // Now is the event time the stream has reached: the ts of the line Next returned last (for a
-// re-published duplicate, the time it was re-published; for a broken record, the time of the
-// line it follows). It never goes back, which is what live pacing needs.
+// re-published duplicate, the time it was re-published; for an order_created filed late, the
+// time it was filed; for a broken record, the time of the line it follows). It never goes
+// back, which is what live pacing needs.
 func (g *Generator) Now() time.Time { return time.Unix(0, g.clock).In(g.cfg.Start.Location()) }
 
 // Next returns the next line, a fresh slice the caller may keep. Lines come in ts order,
 // except the rare re-published duplicates and broken records (too_old, future) that carry
-// their own ts.
+// their own ts, and the order_created records filed after their payment (Stats.PaidEarly),
+// minutes to days late. A conversation's messages are always in ts order.
 func (g *Generator) Next() []byte {
 	if len(g.queued) > 0 {
 		l := g.queued[0]
 		g.queued = g.queued[1:]
 		return l
 	}
-	for len(g.heap) == 0 || g.nextArrival <= g.heap[0].ts {
+	for {
+		if len(g.rheap) > 0 && g.rheap[0].ts <= g.nextArrival && (len(g.heap) == 0 || g.rheap[0].ts <= g.heap[0].ts) {
+			s := g.rheap.pop()
+			r := g.rets[s.idx]
+			g.rets[s.idx] = ret{}
+			g.rfree = append(g.rfree, s.idx)
+			g.comeback(s.ts, r)
+			continue
+		}
+		if len(g.heap) > 0 && g.heap[0].ts < g.nextArrival {
+			break
+		}
 		if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
 			return nil
 		}
 		g.arrive()
 	}
-	it := g.pop()
-	g.clock = it.ts
+	at, it := g.pop()
+	g.clock = at
 	g.st.Lines++
 	if it.kind == kDup {
 		g.st.Dups++
@@ -308,7 +444,7 @@ func (g *Generator) Next() []byte {
 	switch u := g.rng.Float64(); {
 	case u < dupP:
 		delay := 500*time.Millisecond + time.Duration(g.rng.Int64N(int64(4500*time.Millisecond)))
-		g.push(item{ts: it.ts + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
+		g.push(item{ts: g.clock + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
 		g.scheduled++
 	case u < dupP+invalidP:
 		g.queued = append(g.queued[:0], g.broken(&it))
@@ -319,8 +455,8 @@ func (g *Generator) Next() []byte {
 
 // Until ends the stream at t: lines due after it are not scheduled, and Next returns nil
 // once every line up to t is out. The lines up to t are the same as without it. A bounded
-// run never emits the later lines anyway, and at a high rate the orders, payments and
-// refunds scheduled hours and days ahead would otherwise fill memory.
+// run never emits the later lines anyway, and at a high rate the orders, payments, refunds
+// and returns for after-sale chats scheduled hours and days ahead would otherwise fill memory.
 func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
 
 // arrive starts the conversation of the next buyer and draws the following arrival. Arrivals
@@ -329,7 +465,15 @@ func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
 func (g *Generator) arrive() {
 	t := g.nextArrival
 	g.conversation(t)
-	mean := (priorLines*priorConvs + g.scheduled) / float64(priorConvs+g.st.Convs)
+	if g.prior > 0 {
+		for p := g.prior * g.comebackLeft(t-g.start); p > 0; p-- {
+			if p >= 1 || g.rng.Float64() < p {
+				g.st.AftersalePrior++
+				g.comeback(t+g.secs(0, 60), ret{b: g.pickBuyer(g.pickShop(), t)})
+			}
+		}
+	}
+	mean := (g.priorLines()*priorConvs + g.scheduled) / float64(priorConvs+g.st.Convs)
 	gap := g.rng.ExpFloat64() * mean / g.cfg.Rate
 	// Arrival times accumulate exactly; only the stamp is in whole milliseconds, as shops
 	// stamp them. Rounding each gap instead made every gap under 1 ms zero, which at
@@ -403,10 +547,30 @@ func (g *Generator) conversation(t int64) {
 	}
 
 	b := g.pickBuyer(s, t)
+	sc, end, answered := g.chat(sc, b, t, false)
+	p := orderP
+	if !answered {
+		p = orderLostP
+	}
+	if g.rng.Float64() < p {
+		sc = g.orders(sc, b, end)
+	}
+	g.flush(sc)
+}
+
+// chat appends a chat of buyer b from t: the buyer's first lines, the shop's auto reply and
+// the rounds of human replies and follow-ups; after says it is after-sale. It sets how long
+// the buyer is busy and returns the ts of the chat's last line and whether a human answered.
+func (g *Generator) chat(sc []item, b *buyer, t int64, after bool) ([]item, int64, bool) {
+	s := b.shop
 	agent := s.agents[g.rng.IntN(len(s.agents))]
-	sc, end := g.burst(sc, b, t, g.burstLen())
+	stamp := sceneNone // the scene of the shop's lines
+	if after && s.stamps {
+		stamp = sceneAfter
+	}
+	sc, end := g.burst(sc, b, t, g.burstLen(), after)
 	if s.autoReply {
-		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID})
+		sc = append(sc, item{ts: t + g.secs(0.2, 1.2), b: b, kind: kAuto, agent: s.autoID, scene: stamp})
 	}
 	answered := g.rng.Float64() >= g.cfg.Unanswered
 	leftWaiting := !answered
@@ -414,15 +578,15 @@ func (g *Generator) conversation(t int64) {
 		g.st.Unanswered++
 		if g.rng.IntN(5) < 2 { // "在吗?" a few minutes later
 			end += g.secs(60, 300)
-			sc = append(sc, item{ts: end, b: b, kind: kBuyer})
+			sc = append(sc, item{ts: end, b: b, kind: kBuyer, scene: g.scene(s, after, false)})
 		}
 	} else {
 		episode, typed := t, end
 		for round := 0; ; round++ {
-			rt := episode + g.replyDelay(s)
+			rt := episode + g.replyDelay(s, after)
 			answeredAt := rt
 			for n := g.agentLines(); n > 0; n-- {
-				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
+				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent, scene: stamp})
 				end = max(end, rt)
 				answeredAt = rt
 				rt += g.lognormal(6, 0.5)
@@ -432,8 +596,8 @@ func (g *Generator) conversation(t int64) {
 				// that too. Left open, those lines would wait for the buyer's next chat and
 				// close with a sample of many minutes, which would dominate a fast shop's
 				// 15-minute average.
-				rt = typed + g.replyDelay(s)
-				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent})
+				rt = typed + g.replyDelay(s, after)
+				sc = append(sc, item{ts: rt, b: b, kind: kAgent, agent: agent, scene: stamp})
 				end = max(end, rt)
 			}
 			if g.rng.Float64() < transferP {
@@ -443,7 +607,11 @@ func (g *Generator) conversation(t int64) {
 				break
 			}
 			episode = end + g.lognormal(20, 0.9)
-			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3))
+			if after && g.rng.Float64() < presaleRoundP {
+				// The buyer moves on to another product: the rest of the chat is pre-sale.
+				after, stamp = false, sceneNone
+			}
+			sc, end = g.burst(sc, b, episode, 1+g.rng.IntN(3), after)
 			typed = end
 			if g.rng.Float64() < g.cfg.Gone {
 				leftWaiting = true
@@ -457,24 +625,126 @@ func (g *Generator) conversation(t int64) {
 		// chat would close the old episode with a sample of many minutes (CONTRACT §2), and those
 		// few samples would dominate a small fast shop's 15-minute average, blurring the
 		// fast/slow contrast the demo's response-time alert must show.
-		b.busyUntil = math.MaxInt64
+		b.busyUntil = waiting
 	}
+	return sc, end, answered
+}
 
-	p := orderP
-	if !answered {
-		p = orderLostP
+// comeback runs the after-sale chat of a buyer coming back at t, the refund asked for in
+// it, and schedules the buyer's next return. A buyer still chatting comes back after that
+// chat; a buyer left waiting does not come back, but the refund goes on.
+func (g *Generator) comeback(t int64, r ret) {
+	b := r.b
+	sc := g.buf[:0]
+	if b.busyUntil == waiting {
+		if r.refund != 0 {
+			sc = g.refund(sc, b, r.order, r.refund, t+g.lognormal(600, 1))
+		}
+		g.flush(sc)
+		return
 	}
-	if g.rng.Float64() < p {
-		sc = g.orders(sc, b, end)
+	if b.busyUntil >= t {
+		t = b.busyUntil + g.lognormal(1800, 1)
+	}
+	g.st.Aftersale++
+	sc, end, _ := g.chat(sc, b, t, true)
+	if r.refund != 0 {
+		sc = g.refund(sc, b, r.order, r.refund, end+g.lognormal(600, 1))
+	}
+	if r.order != 0 && b.busyUntil != waiting && g.rng.Float64() < g.moreP {
+		g.schedule(end+min(g.lognormal(againMedian, 0.8), int64(maxAftersaleDelay)), ret{b: b, order: r.order})
 	}
 	g.flush(sc)
 }
 
-// burst appends n buyer lines typed a few seconds apart, starting at t, and returns the last ts.
-func (g *Generator) burst(sc []item, b *buyer, t int64, n int) ([]item, int64) {
+// aftersaleRates derives the chances of after-sale chats from Config.Aftersale: k of them
+// per pre-sale chat, spread over the orders those chats lead to.
+func (g *Generator) aftersaleRates() {
+	share := g.cfg.Aftersale
+	if share <= 0 {
+		return
+	}
+	k := min(share, 0.9) / (1 - min(share, 0.9))
+	u := g.cfg.Unanswered
+	perOrder := k / (((1-u)*orderP + u*orderLostP) * (1 + secondOrderP))
+	// Buyers left waiting do not come back, and a chat that leaves its buyer waiting ends
+	// the returns: about Unanswered+Gone of them are lost.
+	perOrder /= max(0.5, 1-u-g.cfg.Gone)
+	// The first chat of an order comes with first, each next with q: perOrder = first/(1-q).
+	q := aftersaleMoreP
+	first := perOrder * (1 - q)
+	if first > 1 {
+		first, q = 1, 1-1/perOrder
+	}
+	// A refund asked for in a chat brings the buyer back whatever the draw.
+	asked := paidP * refundP * refundChatP
+	g.firstP = max(0, (first-asked)/(1-asked))
+	g.moreP = q
+	g.aftersale = true
+	// Customers of the orders placed before Start: as many chats per arrival as the orders
+	// since Start will bring once they are all due, less those that are (comebackLeft), so
+	// that the share is the same from the first line on. Each stands for one return of an
+	// order before Start, first or next, and brings no other.
+	g.prior = k * (1 - spamConvP)
+	g.lags = returnLags(q)
+}
+
+// priorLines is the expected lines per arrival before any was generated.
+func (g *Generator) priorLines() float64 { return priorLines + aftersaleLines*g.prior }
+
+// comebackLeft is the share of an order's returns that come later than d after it.
+func (g *Generator) comebackLeft(d int64) float64 {
+	n := len(g.lags)
+	i, _ := slices.BinarySearch(g.lags, d+1) // the lags up to d
+	return float64(n-i) / float64(max(n, 1))
+}
+
+// returnLags draws, with a seed of its own, how long after its order each of an order's
+// returns comes (the first, and each next with q a day or so after the one before), sorted:
+// what comebackLeft counts the prior customers' returns still to come with.
+func returnLags(q float64) []int64 {
+	tmp := Generator{rng: rand.New(rand.NewPCG(0x5eed, 0x1a95))}
+	var lags []int64
+	for range 2000 {
+		lag := tmp.comebackDelay()
+		lags = append(lags, lag)
+		for tmp.rng.Float64() < q {
+			lag += int64(10*time.Minute) + min(tmp.lognormal(againMedian, 0.8), int64(maxAftersaleDelay))
+			lags = append(lags, lag)
+		}
+	}
+	slices.Sort(lags)
+	return lags
+}
+
+// comebackDelay draws when the first after-sale chat of an order comes after the order.
+func (g *Generator) comebackDelay() int64 {
+	var d int64
+	if g.rng.Float64() < aftersaleSoonP {
+		d = g.lognormal(soonMedian, soonSigma)
+	} else {
+		d = g.lognormal(laterMedian, laterSigma)
+	}
+	return min(d, int64(maxAftersaleDelay))
+}
+
+// scene is the scene a buyer line of shop s is written with: in a pre-sale chat the shop's
+// pre-sale spelling; in an after-sale burst after-sale for its first line, and mostly for the
+// others (a client may mark a line pre-sale mid-episode).
+func (g *Generator) scene(s *shop, after, first bool) uint8 {
+	if !after || !first && g.rng.Float64() < presaleInAftersaleP {
+		return s.pre
+	}
+	return sceneAfter
+}
+
+// burst appends n buyer lines typed a few seconds apart, starting at t, and returns the last
+// ts; after says they are after-sale.
+func (g *Generator) burst(sc []item, b *buyer, t int64, n int, after bool) ([]item, int64) {
 	last := t
-	for ; n > 0; n-- {
-		sc = append(sc, item{ts: t, b: b, kind: kBuyer})
+	for first := true; n > 0; n-- {
+		sc = append(sc, item{ts: t, b: b, kind: kBuyer, scene: g.scene(b.shop, after, first)})
+		first = false
 		last = t
 		t += g.lognormal(4, 0.6)
 	}
@@ -505,13 +775,20 @@ func (g *Generator) agentLines() int {
 	}
 }
 
-// replyDelay draws how long the first unanswered buyer line waits for a human.
-func (g *Generator) replyDelay(s *shop) int64 {
+// replyDelay draws how long the first unanswered buyer line waits for a human; after-sale
+// lines wait longer.
+func (g *Generator) replyDelay(s *shop, after bool) int64 {
 	var d int64
+	tail := fastTailP
+	if after {
+		tail = aftersaleTailP
+	}
 	switch {
+	case s.slow && after:
+		d = g.lognormal(slowMedian*aftersaleSlow, slowSigma)
 	case s.slow:
 		d = g.lognormal(slowMedian, slowSigma)
-	case g.rng.Float64() < fastTailP:
+	case g.rng.Float64() < tail:
 		d = g.lognormal(tailMedian, tailSigma)
 	default:
 		d = g.lognormal(fastMedian, fastSigma)
@@ -519,7 +796,8 @@ func (g *Generator) replyDelay(s *shop) int64 {
 	return min(d, int64(maxReplyDelay))
 }
 
-// orders appends the orders a chat that ended at end leads to, with their payments and refunds.
+// orders appends the orders a chat that ended at end leads to, with their payments and
+// refunds, and schedules the buyer's after-sale chats about them.
 func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 	n := 1
 	if g.rng.Float64() < secondOrderP {
@@ -532,33 +810,88 @@ func (g *Generator) orders(sc []item, b *buyer, end int64) []item {
 		fen := g.price()
 		created := end + min(g.lognormal(600, 1.2), int64(12*time.Hour))
 		sc = append(sc, item{ts: created, b: b, kind: kCreated, order: id, amount: fen})
-		if g.rng.Float64() >= paidP {
-			continue
+		back := created // what an after-sale chat comes after: the payment, if any
+		asked := false  // a refund is asked for in an after-sale chat
+		if g.rng.Float64() < paidP {
+			g.st.Paid++
+			ci := len(sc) - 1
+			var paid int64
+			if g.rng.Float64() < latePaidP {
+				// Past the 24 h of cskpi_orders_created_paid_24h: reminded, or paid on delivery.
+				g.st.PaidLate++
+				paid = created + int64(24*time.Hour) + min(g.lognormal(8*3600, 0.8), int64(48*time.Hour))
+			} else {
+				paid = created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
+			}
+			sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
+			back = paid
+			if g.rng.Float64() < paidTwiceP {
+				// The payment re-published with a new event_id: at once, minutes later, or by
+				// a reconciliation a day later.
+				g.st.PaidTwice++
+				again := paid
+				switch g.rng.IntN(5) {
+				case 2, 3:
+					again += g.secs(1, 300)
+				case 4:
+					again += g.lognormal(24*3600, 0.5)
+				}
+				sc = append(sc, item{ts: again, b: b, kind: kPaid, order: id, amount: fen})
+			}
+			if g.rng.Float64() < earlyPaidP {
+				g.st.PaidEarly++
+				sc[ci].at = paid + g.fileLate()
+			}
+			if g.rng.Float64() < refundP {
+				g.st.Refunds++
+				g.refundSeq++
+				// Most refunds are asked for within hours ("仅退款" before shipping), some days
+				// later; most in an after-sale chat.
+				req := paid + g.lognormal(3*3600, 1.2)
+				if g.aftersale && g.rng.Float64() < refundChatP {
+					asked = true
+					g.schedule(req, ret{b: b, order: id, refund: g.refundSeq})
+				} else {
+					sc = g.refund(sc, b, id, g.refundSeq, req)
+				}
+			}
 		}
-		g.st.Paid++
-		paid := created + min(g.lognormal(120, 1.6), int64(24*time.Hour))
-		sc = append(sc, item{ts: paid, b: b, kind: kPaid, order: id, amount: fen})
-		if g.rng.Float64() >= refundP {
-			continue
+		if !asked && g.firstP > 0 && g.rng.Float64() < g.firstP {
+			g.schedule(back+g.comebackDelay(), ret{b: b, order: id})
 		}
-		g.st.Refunds++
-		g.refundSeq++
-		// Most refunds are asked for within hours ("仅退款" before shipping), some days later.
-		req := paid + g.lognormal(3*3600, 1.2)
-		if g.rng.Float64() < disputeP {
-			g.st.Disputes++
-			disputed := req + g.lognormal(4*3600, 0.7)
-			sc = append(sc, item{ts: disputed, b: b, kind: kDisputed, order: id, refund: g.refundSeq})
-			done := disputed + g.lognormal(12*3600, 0.6)
-			sc = append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: g.refundSeq,
-				reqAt: req, byMerc: g.rng.IntN(5) == 0})
-			continue
-		}
-		done := req + g.lognormal(2*3600, 1.0)
-		sc = append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: g.refundSeq,
-			reqAt: req, byMerc: g.rng.Float64() < merchantP})
 	}
 	return sc
+}
+
+// refund appends refund seq of order id, asked for at req: escalated to the platform or not,
+// then completed.
+func (g *Generator) refund(sc []item, b *buyer, id, seq uint64, req int64) []item {
+	if g.rng.Float64() < disputeP {
+		g.st.Disputes++
+		disputed := req + g.lognormal(4*3600, 0.7)
+		sc = append(sc, item{ts: disputed, b: b, kind: kDisputed, order: id, refund: seq})
+		done := disputed + g.lognormal(12*3600, 0.6)
+		return append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: seq,
+			reqAt: req, byMerc: g.rng.IntN(5) == 0})
+	}
+	done := req + g.lognormal(2*3600, 1.0)
+	return append(sc, item{ts: done, b: b, kind: kCompleted, order: id, refund: seq,
+		reqAt: req, byMerc: g.rng.Float64() < merchantP})
+}
+
+// fileLate draws how long after its payment a late order_created is filed: minutes mostly,
+// hours sometimes, days rarely (CONTRACT §1: the orders topic may be days out of ts order).
+func (g *Generator) fileLate() int64 {
+	var d int64
+	switch u := g.rng.IntN(10); {
+	case u < 6:
+		d = g.lognormal(120, 1)
+	case u < 9:
+		d = g.lognormal(2*3600, 1)
+	default:
+		d = g.secs(24*3600, 3*24*3600)
+	}
+	return int64(time.Millisecond) + d
 }
 
 // price draws an item price in fen, ending the way shop prices do (.00, .50, .90, .99).
@@ -607,10 +940,12 @@ func (g *Generator) secs(lo, hi float64) int64 {
 	return int64((lo+(hi-lo)*g.rng.Float64())*1e3) * 1e6
 }
 
-// push schedules an item. The heap orders small pointer-free slots; the items themselves stay
-// put in a slab, so sifting moves 24 bytes with no write barriers.
+// push schedules an item at the time it is filed (its ts, or at when later). The heap orders
+// small pointer-free slots; the items themselves stay put in a slab, so sifting moves 24
+// bytes with no write barriers.
 func (g *Generator) push(it item) {
-	if g.until != 0 && it.ts > g.until {
+	at := max(it.ts, it.at)
+	if g.until != 0 && at > g.until {
 		return
 	}
 	g.pushSeq++
@@ -623,46 +958,34 @@ func (g *Generator) push(it item) {
 		g.items = append(g.items, item{})
 	}
 	g.items[idx] = it
-	g.heap = append(g.heap, slot{ts: it.ts, seq: g.pushSeq, idx: idx})
-	h := g.heap
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].before(h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
+	g.heap.push(slot{ts: at, seq: g.pushSeq, idx: idx})
 }
 
-func (g *Generator) pop() item {
-	h := g.heap
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && h[r].before(h[l]) {
-			c = r
-		}
-		if !h[c].before(h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	g.heap = h
+// pop takes the next item and the time it is filed.
+func (g *Generator) pop() (int64, item) {
+	top := g.heap.pop()
 	it := g.items[top.idx]
 	g.items[top.idx] = item{}
 	g.free = append(g.free, top.idx)
-	return it
+	return top.ts, it
+}
+
+// schedule makes a buyer come back at t, as push does a line.
+func (g *Generator) schedule(t int64, r ret) {
+	if g.until != 0 && t > g.until {
+		return
+	}
+	g.pushSeq++
+	var idx int32
+	if n := len(g.rfree); n > 0 {
+		idx = g.rfree[n-1]
+		g.rfree = g.rfree[:n-1]
+	} else {
+		idx = int32(len(g.rets))
+		g.rets = append(g.rets, ret{})
+	}
+	g.rets[idx] = r
+	g.rheap.push(slot{ts: t, seq: g.pushSeq, idx: idx})
 }
 
 // loc is the zone a shop stamps its times in.
@@ -708,6 +1031,12 @@ func (g *Generator) render(it *item) []byte {
 		b = append(b, `,"type":"refund_disputed"`...)
 	case kCompleted:
 		b = append(b, `,"type":"refund_completed"`...)
+	}
+	switch it.scene {
+	case scenePre:
+		b = append(b, `,"scene":"presale"`...)
+	case sceneAfter:
+		b = append(b, `,"scene":"aftersale"`...)
 	}
 	if it.kind >= kCreated {
 		b = append(b, `,"order_id":"`...)
@@ -769,6 +1098,12 @@ func (g *Generator) object(it *item) Record {
 	if it.kind == kCompleted {
 		o = o.Set("refund_requested_at", formatTime(it.reqAt, loc))
 		o = o.Set("completed_by", map[bool]string{true: "merchant", false: "platform"}[it.byMerc])
+	}
+	switch it.scene {
+	case scenePre:
+		o = o.SetScene(event.Presale, true)
+	case sceneAfter:
+		o = o.SetScene(event.Aftersale, false)
 	}
 	return o.Set("ts", formatTime(it.ts, loc))
 }

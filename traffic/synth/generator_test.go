@@ -111,7 +111,7 @@ func TestGeneratorTraffic(t *testing.T) {
 		t.Error("no refund_disputed")
 	}
 	st := g.Stats()
-	within("unanswered chats", float64(st.Unanswered)/float64(st.Convs-st.SpamConvs), 0.06, 0.10)
+	within("unanswered chats", float64(st.Unanswered)/float64(st.Convs-st.SpamConvs+st.Aftersale), 0.06, 0.10)
 	within("chats with orders", float64(st.Orders)/float64(st.Convs), 0.2, 0.32)
 	within("refunded payments", float64(st.Refunds)/float64(st.Paid), 0.03, 0.07)
 	for shop, a := range agents {
@@ -125,16 +125,30 @@ func TestGeneratorTraffic(t *testing.T) {
 	elapsed := g.Now().Sub(start).Seconds()
 	within("lines per second of event time", n/elapsed, 4.5, 5.3)
 
-	// Applied records come in ts order overall, not only per conversation.
+	// Applied records come in ts order overall, not only per conversation, but for the
+	// order_created records filed after their payment (paid up to three days after creation,
+	// filed up to three days after the payment).
 	testlog.CheckConversationOrder(t, outs)
 	var last int64
+	late := 0
 	for i, o := range outs {
-		if o.Applied() {
-			if o.Ev.TS < last {
-				t.Fatalf("line %d goes back in time", i)
-			}
-			last = o.Ev.TS
+		if !o.Applied() {
+			continue
 		}
+		if o.Ev.Kind == event.OrderCreated && o.Ev.TS < last {
+			late++
+			if last-o.Ev.TS > int64(6*24*time.Hour+time.Minute) {
+				t.Fatalf("line %d: order_created filed %v late", i, time.Duration(last-o.Ev.TS))
+			}
+			continue
+		}
+		if o.Ev.TS < last {
+			t.Fatalf("line %d goes back in time", i)
+		}
+		last = o.Ev.TS
+	}
+	if late == 0 || late > st.PaidEarly {
+		t.Errorf("%d order_created filed late, %d orders paid before their creation is filed", late, st.PaidEarly)
 	}
 
 	// Amounts are yuan with two decimals.

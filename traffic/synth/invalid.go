@@ -10,10 +10,26 @@ import (
 // Variant counts per content reason; Break takes the variant modulo these, so callers
 // can walk them all (the test log) or draw at random (the generator).
 const (
-	MalformedVariants    = 9
+	MalformedVariants    = 10
 	MissingFieldVariants = 7
-	InvalidValueVariants = 8
+	InvalidValueVariants = 9
 	OversizeVariants     = 2
+)
+
+// The variants that bend the scene of a buyer message (CONTRACT §1: a string other than
+// "presale" and "aftersale" is invalid_value, another JSON type malformed). On any other
+// record the scene is ignored, so these variants also bend a field that rejects it.
+const (
+	MalformedScene    = 9
+	InvalidValueScene = 8
+)
+
+// BadScenes are the invalid_value spellings of a scene, and BadSceneTypes the malformed
+// ones; Break takes variant/InvalidValueVariants (variant/MalformedVariants) modulo their
+// lengths, as it does for amounts.
+var (
+	BadScenes     = []string{"refund", "Aftersale", "after-sale", "售后"}
+	BadSceneTypes = []string{"1", "true", `["aftersale"]`}
 )
 
 // Break turns the valid object o into the line of a record a consumer must reject for
@@ -62,8 +78,18 @@ func Break(o Record, r event.Reason, variant int) []byte {
 			return o.SetLit("shop_id", "1001").Bytes()
 		case 7:
 			return jsonl.Raw(topic, key, nil)
-		default:
+		case 8:
 			return jsonl.Raw(topic, key, []byte(`"order_paid"`))
+		default: // MalformedScene
+			bad := BadSceneTypes[variant/MalformedVariants%len(BadSceneTypes)]
+			switch {
+			case sender == "buyer":
+				return o.SetLit("scene", bad).Bytes()
+			case topic == event.Messages:
+				return o.SetLit("scene", bad).SetLit("agent_id", "7").Bytes()
+			default:
+				return o.SetLit("scene", bad).SetLit("order_id", "20240501").Bytes()
+			}
 		}
 
 	case event.MissingField:
@@ -140,6 +166,16 @@ func Break(o Record, r event.Reason, variant int) []byte {
 			return o.Set("event_id", strings.Repeat("e", 129)).Bytes()
 		case 6:
 			return o.Set("ts", "2024-02-30T10:00:00Z").Bytes()
+		case InvalidValueScene:
+			bad := BadScenes[variant/InvalidValueVariants%len(BadScenes)]
+			switch {
+			case sender == "buyer":
+				return o.Set("scene", bad).Bytes()
+			case topic == event.Messages:
+				return o.Set("scene", bad).Set("agent_id", "agent 01").Bytes()
+			default:
+				return o.Set("scene", bad).Set("type", "order_refunded").Bytes()
+			}
 		default:
 			// Invalid outranks too_old: a bad enum on a record that is also ancient.
 			if topic == event.Messages {

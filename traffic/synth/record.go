@@ -103,6 +103,16 @@ func (o Record) put(f field) Record {
 	return append(o, f)
 }
 
+// SetScene writes the scene of a message (CONTRACT §1): "aftersale" for after-sale, and for
+// pre-sale either nothing (the default) or, when explicit, "presale", as some platforms
+// write it.
+func (o Record) SetScene(s event.Scene, explicit bool) Record {
+	if s == event.Presale && !explicit {
+		return o.Del("scene")
+	}
+	return o.Set("scene", s.String())
+}
+
 // Del removes member k.
 func (o Record) Del(k string) Record {
 	for i := range o {
