@@ -66,7 +66,13 @@ func TestRollingUpdate(t *testing.T) {
 		}
 	}
 
+	// The old build does not read scene: what it applies of a log with scenes it counts as
+	// pre-sale (docs/UPGRADING.md), so that only a log without scenes has one right answer
+	// whichever build applies a record.
 	lines := difftest.TestLog(rollingSeed, rollingRecords)
+	for i, l := range lines {
+		lines[i] = stripScene(l)
+	}
 	_, ends := placeLog(t, lines)
 	_, want := difftest.Reference(t, lines)
 	// A family the old build does not have counts on each partition from when a new

@@ -162,7 +162,7 @@ func withoutPrefixScenes(lines [][]byte, spots []spot, off offsets) [][]byte {
 
 // sceneField matches a scene member of a log line with a plain value (the test logs write
 // no other), and the comma that joins it to the next or the previous member.
-var sceneField = regexp.MustCompile(`"scene"\s*:\s*("[^"\\]*"|[-0-9.eE+]+|true|false|null|\{\}|\[\])\s*,|,\s*"scene"\s*:\s*("[^"\\]*"|[-0-9.eE+]+|true|false|null|\{\}|\[\])`)
+var sceneField = regexp.MustCompile(`"scene"\s*:\s*("[^"\\]*"|[-0-9.eE+]+|true|false|null|\{[^{}]*\}|\[[^\[\]]*\])\s*,|,\s*"scene"\s*:\s*("[^"\\]*"|[-0-9.eE+]+|true|false|null|\{[^{}]*\}|\[[^\[\]]*\])`)
 
 func stripScene(line []byte) []byte {
 	return sceneField.ReplaceAll(line, nil)
