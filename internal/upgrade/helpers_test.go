@@ -61,24 +61,51 @@ var logConfig = testlog.Config{
 	Now:     time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC),
 }
 
-// layouts are the stored-state layouts of main and the last commit of each (the build
-// that made each fixture).
-var layouts = []struct {
+// sceneLogFile is the log of the fixture made just before the scene label (issue 21): like
+// logFile, with after-sale chats and every scene fault, which that build did not read.
+const sceneLogFile = "testdata/log-scene.jsonl.gz"
+
+// sceneLogConfig made testdata/log-scene.jsonl.gz: logConfig with another seed, from a
+// testlog that writes scenes.
+var sceneLogConfig = func() testlog.Config {
+	c := logConfig
+	c.Seed = 21
+	return c
+}()
+
+// logConfigs are the logs the fixtures are made from, by file.
+var logConfigs = map[string]testlog.Config{logFile: logConfig, sceneLogFile: sceneLogConfig}
+
+// fixture names one fixture: the stored-state layout N written by Commit (the last commit of
+// main of that layout, or of a set of families) when SIGKILLed mid-Log.
+type fixture struct {
+	Name   string // its directory under testdata
 	N      int
 	Commit string
-}{
-	{1, "8e899c7"}, // the release of 2026-11-30
-	{2, "603bba3"},
-	{3, "ca8a0b7"}, // first responses, business-time sums, agent active buyers, waiting over
-	{4, "f2db490"},
-	{5, preIssueCommit}, // main before issue 19
-	{6, "f70b874"},      // layout 6 (issues 19, 20), the build before the scene split (issue 21)
+	Log    string
+}
+
+// layouts are the fixtures, one per stored-state layout of main and one per change of
+// families since layout 6 described itself.
+var layouts = []fixture{
+	{"layout1", 1, "8e899c7", logFile}, // the release of 2026-11-30
+	{"layout2", 2, "603bba3", logFile},
+	{"layout3", 3, "ca8a0b7", logFile}, // first responses, business-time sums, agent active buyers, waiting over
+	{"layout4", 4, "f2db490", logFile},
+	{"layout5", 5, preIssueCommit, logFile}, // main before issue 19
+	{"layout6", 6, "f70b874", logFile},      // layout 6 (issues 19, 20)
+	// 0.6.0, the last build before the scene label (issue 21), on a log with scenes it
+	// did not read.
+	{"layout6-scene", 6, "56271d2", sceneLogFile},
 }
 
 // ---- the log ----
 
 // readLog reads testdata/log.jsonl.gz: one record per line.
-func readLog(t testing.TB) [][]byte {
+func readLog(t testing.TB) [][]byte { return readLogFile(t, logFile) }
+
+// readLogFile reads one of the fixed logs.
+func readLogFile(t testing.TB, logFile string) [][]byte {
 	t.Helper()
 	b, err := readMaybeGzip(logFile)
 	if err != nil {
@@ -518,23 +545,23 @@ type fixtureMeta struct {
 	DumpFile string `json:"dump_file"`
 }
 
-func fixtureDir(layout int) string { return filepath.Join(testdata, fmt.Sprintf("layout%d", layout)) }
+func fixtureDir(name string) string { return filepath.Join(testdata, name) }
 
 // loadFixture reads testdata/layoutN: its meta and its dump.
-func loadFixture(t testing.TB, layout int) (fixtureMeta, redisDump) {
+func loadFixture(t testing.TB, name string) (fixtureMeta, redisDump) {
 	t.Helper()
-	dir := fixtureDir(layout)
+	dir := fixtureDir(name)
 	var m fixtureMeta
 	b, err := os.ReadFile(filepath.Join(dir, "fixture.json"))
 	if err != nil {
-		t.Fatalf("fixture of layout %d: %v (made by TestMakeFixtures; see testdata/README.md)", layout, err)
+		t.Fatalf("fixture %s: %v (made by TestMakeFixtures; see testdata/README.md)", name, err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("%s/fixture.json: %v", dir, err)
 	}
 	b, err = readMaybeGzip(filepath.Join(dir, m.DumpFile))
 	if err != nil {
-		t.Fatalf("fixture of layout %d: %v", layout, err)
+		t.Fatalf("fixture %s: %v", name, err)
 	}
 	var d redisDump
 	if err := json.Unmarshal(b, &d); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -45,38 +46,42 @@ const (
 	oldServeConsumeTimeout = 90 * time.Second
 )
 
-// TestMakeLog writes testdata/log.jsonl.gz, once: it refuses to overwrite it, because the
-// fixtures are bound to it (their stored offsets name its records).
+// TestMakeLog writes the fixed logs that are missing (testdata/log.jsonl.gz,
+// testdata/log-scene.jsonl.gz), once: it never overwrites one, because the fixtures are bound
+// to it (their stored offsets name its records).
 //
 //	CSKPI_MAKE_LOG=1 go test -count=1 -run '^TestMakeLog$' ./internal/upgrade
 func TestMakeLog(t *testing.T) {
 	if os.Getenv(makeLogEnv) == "" {
-		t.Skipf("writes %s; set %s=1 to make it (once: the fixtures are bound to it)", logFile, makeLogEnv)
+		t.Skipf("writes the missing fixed logs; set %s=1 to make them (once: the fixtures are bound to them)", makeLogEnv)
 	}
-	if _, err := os.Stat(logFile); err == nil {
-		t.Fatalf("%s exists: the fixtures are bound to it; delete it and every fixture to start over", logFile)
-	}
-	lines := testlog.Lines(logConfig)
-	var kept [][]byte
-	dropped := 0
-	for _, l := range lines {
-		r, err := jsonl.Parse(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev, reason := event.Decode(r.Topic, r.Value); reason == event.OK && ev.TS > logConfig.Now.UnixNano() {
-			dropped++ // a "future" record: it would not stay one
+	for path, cfg := range logConfigs {
+		if _, err := os.Stat(path); err == nil {
+			t.Logf("%s exists: the fixtures are bound to it; delete it and its fixtures to start over", path)
 			continue
 		}
-		kept = append(kept, l)
+		lines := testlog.Lines(cfg)
+		var kept [][]byte
+		dropped := 0
+		for _, l := range lines {
+			r, err := jsonl.Parse(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev, reason := event.Decode(r.Topic, r.Value); reason == event.OK && ev.TS > cfg.Now.UnixNano() {
+				dropped++ // a "future" record: it would not stay one
+				continue
+			}
+			kept = append(kept, l)
+		}
+		if err := os.MkdirAll(testdata, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeGzip(path, append(bytes.Join(kept, []byte("\n")), '\n')); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d records (%d future records left out), sha256 of lines %s", path, len(kept), dropped, logDigest(kept))
 	}
-	if err := os.MkdirAll(testdata, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeGzip(logFile, append(bytes.Join(kept, []byte("\n")), '\n')); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%s: %d records (%d future records left out), sha256 of lines %s", logFile, len(kept), dropped, logDigest(kept))
 }
 
 // TestMakeFixtures makes testdata/layoutN with the build of layout N (scripts/build-commit.sh):
@@ -93,46 +98,52 @@ func TestMakeFixtures(t *testing.T) {
 	if which == "" {
 		t.Skipf("writes testdata/layoutN; set %s=missing (or =1) to make the missing fixtures, or =layoutN[,layoutM] to remake those", makeFixturesEnv)
 	}
-	want := map[int]bool{}
+	want := map[string]bool{}
 	if which != "missing" && which != "1" {
-		for _, s := range strings.Split(which, ",") {
-			n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(s), "layout"))
-			if err != nil || !strings.HasPrefix(strings.TrimSpace(s), "layout") {
-				t.Fatalf("%s=%q: want missing (or 1), or layouts by name: layout3,layout5", makeFixturesEnv, which)
+		for _, n := range strings.Split(which, ",") {
+			n = strings.TrimSpace(n)
+			if !slices.ContainsFunc(layouts, func(f fixture) bool { return f.Name == n }) {
+				t.Fatalf("%s=%q: want missing (or 1), or fixtures by name: layout3,layout6-scene", makeFixturesEnv, which)
 			}
 			want[n] = true
 		}
 	}
-	lines := readLog(t)
 	for _, l := range layouts {
-		t.Run(fmt.Sprintf("layout%d", l.N), func(t *testing.T) {
-			if len(want) > 0 && !want[l.N] {
+		t.Run(l.Name, func(t *testing.T) {
+			if len(want) > 0 && !want[l.Name] {
 				t.Skip("not asked for")
 			}
-			if _, err := os.Stat(filepath.Join(fixtureDir(l.N), "fixture.json")); err == nil && len(want) == 0 {
-				t.Skip("exists; name the layout to remake it")
+			if _, err := os.Stat(filepath.Join(fixtureDir(l.Name), "fixture.json")); err == nil && len(want) == 0 {
+				t.Skip("exists; name the fixture to remake it")
 			}
-			makeFixture(t, l.N, l.Commit, lines)
+			makeFixture(t, l, readLogFile(t, l.Log))
 		})
 	}
 }
 
-func makeFixture(t *testing.T, layout int, commit string, lines [][]byte) {
+func makeFixture(t *testing.T, f fixture, lines [][]byte) {
+	layout, commit := f.N, f.Commit
 	sha := fullCommit(t, commit)
 	bin, took := buildCommit(t, commit)
 	t.Logf("layout %d: build of %s: %v (0: cached) -> %s", layout, sha[:12], took.Round(time.Second), bin)
 	spots, ends := placeLog(t, lines)
 	total := ends.total()
-	ref, want := difftest.Reference(t, lines)
+	// No fixture's build read scene: it counts what recompute counts of the log without it.
+	stripped := make([][]byte, len(lines))
+	for i, l := range lines {
+		stripped[i] = stripScene(l)
+	}
+	ref, want := difftest.Reference(t, stripped)
 	fams := familiesOf(t, commit)
 	had := map[string]bool{}
 	for _, f := range fams {
 		had[f] = true
 	}
+	// A build before the scene label exports each family without it: both scenes together.
 	wantHad := map[string]float64{}
 	for k, v := range want {
 		if had[difftest.FamilyOf(k)] {
-			wantHad[k] = v
+			wantHad[sceneLabel.ReplaceAllString(k, "")] += v
 		}
 	}
 
@@ -192,7 +203,7 @@ func makeFixture(t *testing.T, layout int, commit string, lines [][]byte) {
 		}
 	}
 
-	dir := fixtureDir(layout)
+	dir := fixtureDir(f.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +226,7 @@ func makeFixture(t *testing.T, layout int, commit string, lines [][]byte) {
 	}
 	meta := fixtureMeta{
 		Layout: layout, Commit: sha, Made: time.Now().UTC().Format(time.RFC3339),
-		How:        fmt.Sprintf("%s=layout%d go test -count=1 -v -run '^TestMakeFixtures$' ./internal/upgrade", makeFixturesEnv, layout),
+		How:        fmt.Sprintf("%s=%s go test -count=1 -v -run '^TestMakeFixtures$' ./internal/upgrade", makeFixturesEnv, f.Name),
 		Go:         runtime.Version(),
 		Log:        logDigest(lines),
 		LogRecords: len(lines),
@@ -237,6 +248,9 @@ func makeFixture(t *testing.T, layout int, commit string, lines [][]byte) {
 	t.Logf("layout %d: %s/%s (%d bytes, %d keys): %d of %d records applied (%s)", layout, dir, dumpFile, st.Size(),
 		len(dump.Keys), applied.total(), total, applied)
 }
+
+// sceneLabel is the scene label in a kpi.Series key.
+var sceneLabel = regexp.MustCompile(`scene="[a-z]*",`)
 
 // oldServeFlags are the old builds' serve flags besides the addresses: flags every layout's
 // build has (--kafka.rebalance-timeout and --kafka.heartbeat-interval came with layout 5).

@@ -72,7 +72,7 @@ func TestRefuseUnreadable(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			began := time.Now()
-			_, dump := loadFixture(t, 5)
+			_, dump := loadFixture(t, "layout5")
 			c.change(t, &dump)
 			r := testenv.StartRedis(t, testenv.RedisOptions{})
 			rdb := r.Client(t)

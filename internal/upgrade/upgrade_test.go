@@ -49,21 +49,37 @@ const (
 // as of the whole log's stream time. cskpi_state_family_since_timestamp_seconds says
 // from when those count, and 0 for every other family.
 func TestUpgrade(t *testing.T) {
-	lines := readLog(t)
-	spots, ends := placeLog(t, lines)
-	fullRef, _ := difftest.Reference(t, lines)
-	at := time.Unix(0, fullRef.StreamTime)
+	type fixedLog struct {
+		lines [][]byte
+		spots []spot
+		ends  offsets
+		at    time.Time
+		end   int64 // its stream time
+	}
+	logs := map[string]*fixedLog{}
 	for _, l := range layouts {
-		t.Run(fmt.Sprintf("layout%d", l.N), func(t *testing.T) {
+		if logs[l.Log] != nil {
+			continue
+		}
+		fl := &fixedLog{lines: readLogFile(t, l.Log)}
+		fl.spots, fl.ends = placeLog(t, fl.lines)
+		ref, _ := difftest.Reference(t, fl.lines)
+		fl.end, fl.at = ref.StreamTime, time.Unix(0, ref.StreamTime)
+		logs[l.Log] = fl
+	}
+	for _, l := range layouts {
+		lines, spots, ends, at := logs[l.Log].lines, logs[l.Log].spots, logs[l.Log].ends, logs[l.Log].at
+		fullRef := reference.Result{StreamTime: logs[l.Log].end}
+		t.Run(l.Name, func(t *testing.T) {
 			t.Parallel()
 			began := time.Now()
-			meta, dump := loadFixture(t, l.N)
+			meta, dump := loadFixture(t, l.Name)
 			if meta.Log != logDigest(lines) || meta.LogEnd.String() != ends.String() {
 				t.Fatalf("the fixture was made from another log (sha256 %s, end %v), not %s (sha256 %s, end %v)",
-					meta.Log, meta.LogEnd, logFile, logDigest(lines), ends)
+					meta.Log, meta.LogEnd, l.Log, logDigest(lines), ends)
 			}
 			if !strings.HasPrefix(meta.Commit, l.Commit) || meta.Layout != l.N {
-				t.Fatalf("testdata/layout%d was made by %s (layout %d), not by %s", l.N, meta.Commit, meta.Layout, l.Commit)
+				t.Fatalf("testdata/%s was made by %s (layout %d), not by %s", l.Name, meta.Commit, meta.Layout, l.Commit)
 			}
 
 			r := testenv.StartRedis(t, testenv.RedisOptions{})
@@ -108,9 +124,30 @@ func TestUpgrade(t *testing.T) {
 				}
 			}
 
+			if l.Log == sceneLogFile {
+				// The log's scenes must bite on both sides of the cut: the prefix had
+				// after-sale messages the old build counted as pre-sale, and the rest has
+				// after-sale series of its own.
+				stripped := 0
+				for i, line := range prefix {
+					if len(line) != len(linesBelow(lines, spots, applied)[i]) {
+						stripped++
+					}
+				}
+				after := 0
+				for k, v := range want {
+					if strings.Contains(k, `scene="aftersale"`) && v != 0 {
+						after++
+					}
+				}
+				if stripped == 0 || after == 0 {
+					t.Fatalf("the scene log does not test scenes: %d prefix lines had one, %d after-sale series are not 0", stripped, after)
+				}
+				t.Logf("%s: %d records with a scene applied by the old build (as pre-sale); %d after-sale series not 0", l.Name, stripped, after)
+			}
 			k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
 			publishLog(t, k, lines, ends)
-			p := startToday(t, fmt.Sprintf("today-on-layout%d", l.N), serveArgs(k.Brokers, r.Addr, "upgrade"))
+			p := startToday(t, "today-on-"+l.Name, serveArgs(k.Brokers, r.Addr, "upgrade"))
 			caughtUp := awaitCaughtUp(t, rdb, ends, catchUpTimeout)
 			got, all := scrapeSettled(t, p, want, settleTimeout)
 
@@ -140,8 +177,8 @@ func TestUpgrade(t *testing.T) {
 			}
 			checkSince(t, all, stampedSince(meta.Families), float64(sinceLow/int64(time.Second)), float64(fullRef.StreamTime)/1e9)
 
-			t.Logf("layout %d (%s): %d of %d records applied by the old build, the rest by today's in %v; %d series compared (%d counting from the upgrade); %v in all",
-				l.N, meta.Commit[:7], applied.total(), ends.total(), caughtUp.Round(time.Millisecond), len(want),
+			t.Logf("%s (%s): %d of %d records applied by the old build, the rest by today's in %v; %d series compared (%d counting from the upgrade); %v in all",
+				l.Name, meta.Commit[:7], applied.total(), ends.total(), caughtUp.Round(time.Millisecond), len(want),
 				len(filterFamilies(want, func(f string) bool { return since[f] })), time.Since(began).Round(time.Millisecond))
 		})
 	}
