@@ -244,8 +244,9 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 	case event.OrderPaid:
 		p.add(shop, ts, kpi.OrdersPaid, 1)
 		p.add(shop, ts, kpi.PaidGMV, e.AmountFen)
-		p.payCohorts(e, shop)
-		p.orderPaid(p.conv(e), shop, e.OrderID, ts)
+		c := p.conv(e)
+		p.payCohorts(e, c, shop)
+		p.orderPaid(c, shop, e.OrderID, ts)
 	case event.RefundDisputed:
 		p.add(shop, ts, kpi.RefundsDisputed, 1)
 	case event.RefundCompleted:
@@ -261,9 +262,8 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 // the shop with t0 ≤ paid.ts ≤ t0 + 48 h; guided GMV sums those payments. A payment may count
 // for two cohorts of the same buyer. The payment is remembered for cohorts that start later
 // (openCohort).
-func (p *Partition) payCohorts(e *event.Event, shop ownerID) {
+func (p *Partition) payCohorts(e *event.Event, c *conv, shop ownerID) {
 	ts := e.TS
-	c := p.conv(e)
 	c.paids = append(c.paids, paid{ts, e.AmountFen})
 	for i := range c.cohorts {
 		co := &c.cohorts[i]

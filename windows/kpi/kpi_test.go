@@ -82,3 +82,27 @@ func TestWindowsAreTheContracts(t *testing.T) {
 		}
 	}
 }
+
+// TestSceneLabel: the families of CONTRACT §3 with the scene label are these, and a sum kept
+// as its shortfall has its base's scenes (the layout subtracts scene by scene).
+func TestSceneLabel(t *testing.T) {
+	var got []string
+	for _, f := range Families() {
+		if f.Scene {
+			got = append(got, f.Name)
+		}
+		if f.Kind == Shortfall && f.Scene != f.Base.Family().Scene {
+			t.Errorf("%s has scene %v, its base %s %v", f.Name, f.Scene, f.Base, f.Base.Family().Scene)
+		}
+		if f.Scene && f.Level != ShopWindow && f.Level != ShopOnly {
+			t.Errorf("%s: the scene label is on shop families only", f.Name)
+		}
+	}
+	want := []string{"cskpi_buyer_messages", "cskpi_buyer_messages_replied_24h", "cskpi_responses",
+		"cskpi_response_time_seconds_sum", "cskpi_responses_within", "cskpi_waiting_conversations",
+		"cskpi_waiting_oldest_seconds", "cskpi_response_business_time_seconds_sum",
+		"cskpi_waiting_conversations_over", "cskpi_buyer_messages_replied_48h"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("families with scene:\n%v\nwant\n%v", got, want)
+	}
+}
