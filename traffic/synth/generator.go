@@ -278,12 +278,8 @@ type Generator struct {
 	cumW   []float64
 	nicks  []string
 	ctry   []string
-	heap   slots
-	items  []item  // slab the slots point into
-	free   []int32 // free slab entries
-	rheap  slots   // the returns' schedule
-	rets   []ret   // slab its slots point into
-	rfree  []int32
+	lines   schedule[item] // the lines, by when they are filed
+	returns schedule[ret]  // the buyers coming back, by when
 	buf    []item
 	queued [][]byte // broken records that follow the line just returned
 
@@ -414,23 +410,20 @@ func (g *Generator) Next() []byte {
 		return l
 	}
 	for {
-		if len(g.rheap) > 0 && g.rheap[0].ts <= g.nextArrival && (len(g.heap) == 0 || g.rheap[0].ts <= g.heap[0].ts) {
-			s := g.rheap.pop()
-			r := g.rets[s.idx]
-			g.rets[s.idx] = ret{}
-			g.rfree = append(g.rfree, s.idx)
-			g.comeback(s.ts, r)
+		lineAt, line := g.lines.next()
+		if retAt, ok := g.returns.next(); ok && retAt <= g.nextArrival && (!line || retAt <= lineAt) {
+			g.comeback(g.returns.pop())
 			continue
 		}
-		if len(g.heap) > 0 && g.heap[0].ts < g.nextArrival {
+		if line && lineAt < g.nextArrival {
 			break
 		}
-		if g.until != 0 && g.nextArrival > g.until && len(g.heap) == 0 {
+		if g.until != 0 && g.nextArrival > g.until && !line {
 			return nil
 		}
 		g.arrive()
 	}
-	at, it := g.pop()
+	at, it := g.lines.pop()
 	g.clock = at
 	g.st.Lines++
 	if it.kind == kDup {
@@ -940,34 +933,14 @@ func (g *Generator) secs(lo, hi float64) int64 {
 	return int64((lo+(hi-lo)*g.rng.Float64())*1e3) * 1e6
 }
 
-// push schedules an item at the time it is filed (its ts, or at when later). The heap orders
-// small pointer-free slots; the items themselves stay put in a slab, so sifting moves 24
-// bytes with no write barriers.
+// push schedules an item at the time it is filed (its ts, or at when later).
 func (g *Generator) push(it item) {
 	at := max(it.ts, it.at)
 	if g.until != 0 && at > g.until {
 		return
 	}
 	g.pushSeq++
-	var idx int32
-	if n := len(g.free); n > 0 {
-		idx = g.free[n-1]
-		g.free = g.free[:n-1]
-	} else {
-		idx = int32(len(g.items))
-		g.items = append(g.items, item{})
-	}
-	g.items[idx] = it
-	g.heap.push(slot{ts: at, seq: g.pushSeq, idx: idx})
-}
-
-// pop takes the next item and the time it is filed.
-func (g *Generator) pop() (int64, item) {
-	top := g.heap.pop()
-	it := g.items[top.idx]
-	g.items[top.idx] = item{}
-	g.free = append(g.free, top.idx)
-	return top.ts, it
+	g.lines.push(at, g.pushSeq, it)
 }
 
 // schedule makes a buyer come back at t, as push does a line.
@@ -976,16 +949,47 @@ func (g *Generator) schedule(t int64, r ret) {
 		return
 	}
 	g.pushSeq++
+	g.returns.push(t, g.pushSeq, r)
+}
+
+// schedule is a queue of values by time, ties in push order. The heap orders small
+// pointer-free slots; the values stay put in a slab, so sifting moves 24 bytes with no
+// write barriers.
+type schedule[T any] struct {
+	heap slots
+	vals []T     // the slab the slots point into
+	free []int32 // free slab entries
+}
+
+func (q *schedule[T]) push(at int64, seq uint64, v T) {
 	var idx int32
-	if n := len(g.rfree); n > 0 {
-		idx = g.rfree[n-1]
-		g.rfree = g.rfree[:n-1]
+	if n := len(q.free); n > 0 {
+		idx = q.free[n-1]
+		q.free = q.free[:n-1]
 	} else {
-		idx = int32(len(g.rets))
-		g.rets = append(g.rets, ret{})
+		idx = int32(len(q.vals))
+		q.vals = append(q.vals, v)
 	}
-	g.rets[idx] = r
-	g.rheap.push(slot{ts: t, seq: g.pushSeq, idx: idx})
+	q.vals[idx] = v
+	q.heap.push(slot{ts: at, seq: seq, idx: idx})
+}
+
+// pop takes the next value and its time.
+func (q *schedule[T]) pop() (int64, T) {
+	top := q.heap.pop()
+	v := q.vals[top.idx]
+	var zero T
+	q.vals[top.idx] = zero
+	q.free = append(q.free, top.idx)
+	return top.ts, v
+}
+
+// next is the time of the next value; ok is false when there is none.
+func (q *schedule[T]) next() (at int64, ok bool) {
+	if len(q.heap) == 0 {
+		return 0, false
+	}
+	return q.heap[0].ts, true
 }
 
 // loc is the zone a shop stamps its times in.
