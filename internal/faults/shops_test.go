@@ -60,27 +60,29 @@ func TestShopDirectory(t *testing.T) {
 		t.Errorf("reload successful = %v after a valid start", v)
 	}
 
-	// The waiting API lists exactly the episodes the waiting gauges count.
+	// The waiting API lists exactly the episodes the waiting gauges count, scene by scene.
 	for _, shop := range []string{"shop-001", "shop-002", "shop-003"} {
-		for _, q := range []struct{ minWait, gauge string }{{"0s", ""}, {"15s", "15"}, {"1h", "3600"}} {
-			code, body, err := p.Get("/api/v1/waiting?limit=1000&shop=" + shop + "&min_wait=" + q.minWait)
-			if err != nil || code != 200 {
-				t.Fatalf("waiting API: %d %v %s", code, err, body)
-			}
-			var r struct {
-				Data struct {
-					Total int `json:"total"`
-				} `json:"data"`
-			}
-			if err := json.Unmarshal(body, &r); err != nil {
-				t.Fatal(err)
-			}
-			name, kv := "cskpi_waiting_conversations", []string{"shop", shop}
-			if q.gauge != "" {
-				name, kv = "cskpi_waiting_conversations_over", []string{"shop", shop, "seconds", q.gauge}
-			}
-			if v, _ := p.Metric(name, kv...); float64(r.Data.Total) != v || want[key(name, kv...)] != v {
-				t.Errorf("%s min_wait=%s: the API lists %d, the gauge says %v, recompute %v", shop, q.minWait, r.Data.Total, v, want[key(name, kv...)])
+		for _, scene := range []string{"presale", "aftersale"} {
+			for _, q := range []struct{ minWait, gauge string }{{"0s", ""}, {"15s", "15"}, {"1h", "3600"}} {
+				code, body, err := p.Get("/api/v1/waiting?limit=1000&shop=" + shop + "&scene=" + scene + "&min_wait=" + q.minWait)
+				if err != nil || code != 200 {
+					t.Fatalf("waiting API: %d %v %s", code, err, body)
+				}
+				var r struct {
+					Data struct {
+						Total int `json:"total"`
+					} `json:"data"`
+				}
+				if err := json.Unmarshal(body, &r); err != nil {
+					t.Fatal(err)
+				}
+				name, kv := "cskpi_waiting_conversations", []string{"shop", shop, "scene", scene}
+				if q.gauge != "" {
+					name, kv = "cskpi_waiting_conversations_over", []string{"shop", shop, "scene", scene, "seconds", q.gauge}
+				}
+				if v, _ := p.Metric(name, kv...); float64(r.Data.Total) != v || want[key(name, kv...)] != v {
+					t.Errorf("%s %s min_wait=%s: the API lists %d, the gauge says %v, recompute %v", shop, scene, q.minWait, r.Data.Total, v, want[key(name, kv...)])
+				}
 			}
 		}
 	}
