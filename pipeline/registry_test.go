@@ -132,7 +132,7 @@ func TestRegistryScrape(t *testing.T) {
 	r.addTo(tot)
 	got := map[string]float64{}
 	tot.Each(func(s kpi.Series) { got[s.Key()] = s.Value })
-	if k := (kpi.Series{Name: kpi.BuyerMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}}).Key(); got[k] != 1 {
+	if k := (kpi.Series{Name: kpi.BuyerMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "presale"}}).Key(); got[k] != 1 {
 		t.Errorf("%s = %v, want 1 (the exported partition only)", k, got[k])
 	}
 

@@ -137,9 +137,9 @@ func TestWorkerAppliesCommitsAndDeadLetters(t *testing.T) {
 	}
 	got := series(w)
 	for k, want := range map[string]float64{
-		kpi.Series{Name: kpi.BuyerMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}}.Key():   1,
-		kpi.Series{Name: kpi.ResponseTimeSum.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}}.Key(): 12,
-		kpi.Series{Name: kpi.InquiriesGuided.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W24h}}.Key(): 1,
+		kpi.Series{Name: kpi.BuyerMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "presale"}}.Key():   1,
+		kpi.Series{Name: kpi.ResponseTimeSum.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "presale"}}.Key(): 12,
+		kpi.Series{Name: kpi.InquiriesGuided.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W24h}}.Key():                   1,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %v, want %v", k, got[k], want)
@@ -160,7 +160,7 @@ func TestWorkerScrapeDoesNotWaitForCommit(t *testing.T) {
 	go func() { scraped <- series(w) }()
 	select {
 	case got := <-scraped:
-		if k := (kpi.Series{Name: kpi.BuyerMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m}}).Key(); got[k] != 1 {
+		if k := (kpi.Series{Name: kpi.BuyerMessages.Name(), Labels: kpi.Labels{Shop: "s1", Window: kpi.W15m, Scene: "presale"}}).Key(); got[k] != 1 {
 			t.Errorf("scrape during the commit: %s = %v, want 1", k, got[k])
 		}
 	case <-time.After(10 * time.Second):
