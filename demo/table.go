@@ -25,9 +25,10 @@ type tableColumn struct {
 	scene  string // the scene label's value, "" for a KPI of both scenes or none
 }
 
-// heading is the column's heading: "avg response 15m presale".
+// heading is the column's heading: "avg response 15m pre" (pre-sale), "… after".
 func (c tableColumn) heading() string {
-	return strings.TrimSpace(c.label + " " + c.window + " " + c.scene)
+	scene, _ := strings.CutSuffix(c.scene, "sale")
+	return strings.TrimSpace(c.label + " " + c.window + " " + scene)
 }
 
 // tableKPIs are the table's KPI columns, those before the waiting columns and those after:
@@ -52,7 +53,7 @@ func tableKPIs() (before, after []tableColumn) {
 		tableColumn{id: kpi.FirstResponseTime, window: kpi.W15m, label: "first response"},
 	)
 	after = expand(
-		tableColumn{id: kpi.ReplyRate24h, window: kpi.W24h, label: "24h reply rate"},
+		tableColumn{id: kpi.ReplyRate24h, window: kpi.W24h, label: "reply rate"},
 		tableColumn{id: kpi.ConsultConversion, window: kpi.W24h, label: "consult conv"},
 		tableColumn{id: kpi.PaymentRate, window: kpi.W24h, label: "payment rate"},
 	)

@@ -58,7 +58,7 @@ func TestTableFollowsTheConfiguration(t *testing.T) {
 	if !strings.Contains(lines[0], ">30s") || !strings.Contains(lines[0], ">10m") || strings.Contains(lines[0], ">2h") || strings.Contains(lines[0], ">15s") {
 		t.Errorf("header %q: want live columns >30s and >10m only", lines[0])
 	}
-	for _, h := range []string{"avg response 15m presale", "avg response 15m aftersale", "24h reply rate 24h presale", "24h reply rate 24h aftersale", "first response 15m "} {
+	for _, h := range []string{"avg response 15m pre ", "avg response 15m after ", "reply rate 24h pre ", "reply rate 24h after ", "first response 15m "} {
 		if !strings.Contains(lines[0], h) {
 			t.Errorf("header %q: no column %q", lines[0], h)
 		}
