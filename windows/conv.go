@@ -13,14 +13,14 @@ type conv struct {
 	// last is the largest ts of the conversation's applied buyer and agent messages
 	// (minInt64 before any). CONTRACT §1 orders a conversation's messages, so no later message
 	// of it is earlier than last: state that only an earlier message could change may go.
-	last    int64
-	start   int64   // first unanswered buyer message of the open episode
-	msgs    []int64 // ts of the open episode's buyer messages
+	last  int64
+	start int64   // first unanswered buyer message of the open episode
+	msgs  []int64 // ts of the open episode's buyer messages
 	// scene of the open episode: its first buyer message's (CONTRACT §2, Scene).
 	scene event.Scene
 	// after marks the after-sale messages of msgs, bit i for msgs[i]; nil while none is,
 	// which is most episodes.
-	after []uint64
+	after   []uint64
 	cohorts []cohort
 	paids   []paid // applied order_paid, for cohorts consumed later
 	served  []served

@@ -274,14 +274,14 @@ type Generator struct {
 	refundSeq uint64
 	pushSeq   uint64
 
-	shops  []*shop
-	cumW   []float64
-	nicks  []string
-	ctry   []string
+	shops   []*shop
+	cumW    []float64
+	nicks   []string
+	ctry    []string
 	lines   schedule[item] // the lines, by when they are filed
 	returns schedule[ret]  // the buyers coming back, by when
-	buf    []item
-	queued [][]byte // broken records that follow the line just returned
+	buf     []item
+	queued  [][]byte // broken records that follow the line just returned
 
 	// After-sale chats: the chance that an order brings its buyer back (firstP), that an
 	// after-sale chat brings them back again (moreP), and prior, per arrival, the chats of
