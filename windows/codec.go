@@ -108,21 +108,38 @@ func encodeConv(c *conv, replies []reply) []byte {
 	return w.b
 }
 
+// legacyPayments counts the payments without an order id (restored from codecs 1 to 4).
+func legacyPayments(c *conv) int {
+	n := 0
+	for _, o := range c.orders {
+		if o.id == "" {
+			n++
+		}
+	}
+	return n
+}
+
 // scenesAndOrders writes what codec 5 added: the open episode's scene and its after-sale
 // messages (as bit words), then the order events.
 func (w *writer) scenesAndOrders(c *conv) {
 	if c.open {
 		w.uvarint(uint64(c.scene))
-		w.uvarint(uint64(len(c.after)))
-		for _, x := range c.after {
+		w.uvarint(uint64(len(c.afterBits())))
+		for _, x := range c.afterBits() {
 			w.uvarint(x)
 		}
 	}
-	w.uvarint(uint64(len(c.orders)))
+	w.uvarint(uint64(len(c.orders) - legacyPayments(c)))
 	for _, o := range c.orders {
+		if o.id == "" {
+			continue
+		}
 		w.str(o.id)
 		w.varint(o.ts)
 		w.bool(o.paid)
+		if o.paid {
+			w.varint(o.fen)
+		}
 	}
 }
 
@@ -148,10 +165,14 @@ func (w *writer) convBody(c *conv) {
 		w.varint(int64(co.nPaid))
 		w.varint(co.fen)
 	}
-	w.uvarint(uint64(len(c.paids)))
-	for _, pd := range c.paids {
-		w.varint(pd.ts)
-		w.varint(pd.fen)
+	// The payments without an order id (restored from codecs 1 to 4); codec 5 writes the
+	// others with their order's events.
+	w.uvarint(uint64(legacyPayments(c)))
+	for _, o := range c.orders {
+		if o.id == "" {
+			w.varint(o.ts)
+			w.varint(o.fen)
+		}
 	}
 	w.uvarint(uint64(len(c.served)))
 	for _, s := range c.served {
@@ -206,7 +227,7 @@ func decodeConv(b []byte) (*conv, []reply, error) {
 	}
 	n = r.count()
 	for i := 0; i < n && r.err == nil; i++ {
-		c.paids = append(c.paids, paid{r.varint(), r.varint()})
+		c.orders = append(c.orders, orderEvent{ts: r.varint(), fen: r.varint(), paid: true})
 	}
 	n = r.count()
 	for i := 0; i < n && r.err == nil; i++ {
@@ -237,11 +258,14 @@ func decodeConv(b []byte) (*conv, []reply, error) {
 			}
 			c.scene = event.Scene(sc)
 			n = r.count()
-			for i := 0; i < n && r.err == nil; i++ {
-				c.after = append(c.after, r.uvarint())
-			}
-			if len(c.after) > (len(c.msgs)+63)/64 {
+			if n > (len(c.msgs)+63)/64 {
 				r.err = errCorrupt
+			}
+			for i := 0; i < n && r.err == nil; i++ {
+				if c.after == nil {
+					c.after = new([]uint64)
+				}
+				*c.after = append(*c.after, r.uvarint())
 			}
 		}
 		n = r.count()
@@ -250,6 +274,12 @@ func decodeConv(b []byte) (*conv, []reply, error) {
 			o.id = r.str()
 			o.ts = r.varint()
 			o.paid = r.bool()
+			if o.paid {
+				o.fen = r.varint()
+			}
+			if o.id == "" {
+				r.err = errCorrupt
+			}
 			c.orders = append(c.orders, o)
 		}
 	}

@@ -10,22 +10,22 @@ type conv struct {
 	dirty, gone bool   // changed by the current batch; deleted since
 	queued      bool   // touched since the last expiry (Partition.touched)
 	open        bool
+	// scene of the open episode: its first buyer message's (CONTRACT §2, Scene).
+	scene event.Scene
 	// last is the largest ts of the conversation's applied buyer and agent messages
 	// (minInt64 before any). CONTRACT §1 orders a conversation's messages, so no later message
 	// of it is earlier than last: state that only an earlier message could change may go.
 	last  int64
 	start int64   // first unanswered buyer message of the open episode
 	msgs  []int64 // ts of the open episode's buyer messages
-	// scene of the open episode: its first buyer message's (CONTRACT §2, Scene).
-	scene event.Scene
 	// after marks the after-sale messages of msgs, bit i for msgs[i]; nil while none is,
-	// which is most episodes.
-	after   []uint64
+	// which is most episodes (a pointer: 8 bytes in every conversation, not 24).
+	after   *[]uint64
 	cohorts []cohort
-	paids   []paid // applied order_paid, for cohorts consumed later
 	served  []served
-	// orders holds the order_created and order_paid events of the conversation's orders,
-	// for cskpi_orders_created_paid_24h: either may come first, by days.
+	// orders holds the order_created and order_paid events of the conversation's orders:
+	// for cskpi_orders_created_paid_24h, where either may come first, by days, and the
+	// payments for cohorts opened later.
 	orders []orderEvent
 	// lastAgent is the agent of the conversation's latest human reply (the last applied:
 	// a conversation's messages are in order), for /api/v1/waiting.
@@ -46,21 +46,30 @@ type cohort struct {
 	fen     int64 // their sum
 }
 
-type paid struct{ ts, fen int64 }
-
-// orderEvent is one applied order_created (paid false) or order_paid of an order.
+// orderEvent is one applied order_created (paid false) or order_paid of an order. A
+// payment restored from a conversation codec before 5 has no id: it still guides cohorts,
+// and pairs with no order.
 type orderEvent struct {
 	id   string
 	ts   int64
+	fen  int64 // a payment's amount
 	paid bool
 }
 
 // msgScene is the scene of the open episode's i-th buyer message.
 func (c *conv) msgScene(i int) event.Scene {
-	if w := i / 64; w < len(c.after) && c.after[w]&(1<<(i%64)) != 0 {
+	if w := i / 64; w < len(c.afterBits()) && c.afterBits()[w]&(1<<(i%64)) != 0 {
 		return event.Aftersale
 	}
 	return event.Presale
+}
+
+// afterBits are the words of after (nil when none).
+func (c *conv) afterBits() []uint64 {
+	if c.after == nil {
+		return nil
+	}
+	return *c.after
 }
 
 // addMsg appends a buyer message to the open episode.
@@ -68,10 +77,13 @@ func (c *conv) addMsg(ts int64, sc event.Scene) {
 	i := len(c.msgs)
 	c.msgs = append(c.msgs, ts)
 	if sc == event.Aftersale {
-		for len(c.after) <= i/64 {
-			c.after = append(c.after, 0)
+		if c.after == nil {
+			c.after = new([]uint64)
 		}
-		c.after[i/64] |= 1 << (i % 64)
+		for len(*c.after) <= i/64 {
+			*c.after = append(*c.after, 0)
+		}
+		(*c.after)[i/64] |= 1 << (i % 64)
 	}
 }
 
@@ -85,7 +97,7 @@ type served struct {
 }
 
 func (c *conv) empty() bool {
-	return !c.open && len(c.cohorts) == 0 && len(c.paids) == 0 && len(c.served) == 0 && len(c.orders) == 0
+	return !c.open && len(c.cohorts) == 0 && len(c.served) == 0 && len(c.orders) == 0
 }
 
 // conv gives the conversation of e, creating it, marked changed. Its key is built in a

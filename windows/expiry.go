@@ -104,12 +104,10 @@ func (p *Partition) expireConv(c *conv, tooOld int64) bool {
 	}) {
 		changed = true
 	}
-	// A remembered payment waits for cohorts with t0 <= paid.ts, opened by later buyer messages.
-	if keep(&c.paids, func(pd paid) bool { return nextMsg <= pd.ts }) {
-		changed = true
-	}
 	// An order's events go together, once no acceptable record could pair with any of them:
 	// a creation pairs with payments up to 24 h after it, a payment with creations before it.
+	// (A payment also waits for cohorts with t0 <= paid.ts that later buyer messages open;
+	// it waits longer here, and is no use to a cohort opened after it, so that costs nothing.)
 	if len(c.orders) > 0 {
 		var gone []string
 		for _, o := range c.orders {

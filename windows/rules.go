@@ -100,8 +100,8 @@ func (p *Partition) openCohort(c *conv, shop ownerID, date int32, t0 int64) {
 		return
 	}
 	co := cohort{date: date, t0: t0}
-	for _, pd := range c.paids {
-		if pd.ts >= t0 && pd.ts <= t0+cohortHorizon {
+	for _, pd := range c.orders {
+		if pd.paid && pd.ts >= t0 && pd.ts <= t0+cohortHorizon {
 			co.nPaid++
 			co.fen += pd.fen
 		}
@@ -246,7 +246,7 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 		p.add(shop, ts, kpi.PaidGMV, e.AmountFen)
 		c := p.conv(e)
 		p.payCohorts(e, c, shop)
-		p.orderPaid(c, shop, e.OrderID, ts)
+		p.orderPaid(c, shop, e.OrderID, ts, e.AmountFen)
 	case event.RefundDisputed:
 		p.add(shop, ts, kpi.RefundsDisputed, 1)
 	case event.RefundCompleted:
@@ -260,11 +260,10 @@ func (p *Partition) applyOrder(e *event.Event, shop ownerID) {
 
 // payCohorts: a cohort is guided (引导成交) when replied and the buyer has an order_paid in
 // the shop with t0 ≤ paid.ts ≤ t0 + 48 h; guided GMV sums those payments. A payment may count
-// for two cohorts of the same buyer. The payment is remembered for cohorts that start later
-// (openCohort).
+// for two cohorts of the same buyer. The payment is remembered, with its order's events, for
+// cohorts that start later (openCohort).
 func (p *Partition) payCohorts(e *event.Event, c *conv, shop ownerID) {
 	ts := e.TS
-	c.paids = append(c.paids, paid{ts, e.AmountFen})
 	for i := range c.cohorts {
 		co := &c.cohorts[i]
 		if ts < co.t0 || ts > co.t0+cohortHorizon {
@@ -291,13 +290,13 @@ func (p *Partition) orderCreated(c *conv, shop ownerID, id string, created int64
 
 // orderPaid counts the order placements of its order that this payment is the first to
 // pay within 24 h: however many payment events an order has, it counts once.
-func (p *Partition) orderPaid(c *conv, shop ownerID, id string, ts int64) {
+func (p *Partition) orderPaid(c *conv, shop ownerID, id string, ts, fen int64) {
 	for _, o := range c.orders {
 		if !o.paid && o.id == id && o.ts <= ts && ts <= o.ts+paidWithin && !paidWithin24h(c.orders, id, o.ts) {
 			p.add(shop, o.ts, kpi.OrdersCreatedPaid24h, 1)
 		}
 	}
-	c.orders = append(c.orders, orderEvent{id: p.orderID(c, id), ts: ts, paid: true})
+	c.orders = append(c.orders, orderEvent{id: p.orderID(c, id), ts: ts, fen: fen, paid: true})
 }
 
 // paidWithin24h says whether orders holds a payment of order id in [created, created+24h].

@@ -157,7 +157,11 @@ func BenchmarkStateMemory(b *testing.B) {
 		var cohorts, paids, open int
 		for _, c := range p.convs {
 			cohorts += len(c.cohorts)
-			paids += len(c.paids)
+			for _, o := range c.orders {
+				if o.paid {
+					paids++
+				}
+			}
 			if c.open {
 				open++
 			}
