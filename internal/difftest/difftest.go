@@ -465,15 +465,15 @@ func WindowsConfig(t testing.TB) windows.Config {
 // Progress sums the next offsets stored in Redis over both input topics and every
 // partition, under the default key prefix: the number of records whose batch committed.
 // It returns -1 when Redis does not answer.
-func Progress(rdb *redis.Client) int64 { return ProgressOf(rdb, Partitions) }
+func Progress(rdb redis.UniversalClient) int64 { return ProgressOf(rdb, Partitions) }
 
 // ProgressOf is Progress for a log of the given partition count.
-func ProgressOf(rdb *redis.Client, partitions int) int64 {
+func ProgressOf(rdb redis.UniversalClient, partitions int) int64 {
 	return ProgressOfPrefix(rdb, "cskpi", partitions)
 }
 
 // ProgressOfPrefix is ProgressOf under another --redis.key-prefix.
-func ProgressOfPrefix(rdb *redis.Client, prefix string, partitions int) int64 {
+func ProgressOfPrefix(rdb redis.UniversalClient, prefix string, partitions int) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var n int64

@@ -219,3 +219,30 @@ scrape_configs:
 		t.Error("a scalar query gave no error; Query promises vectors")
 	}
 }
+
+// TestRedisCluster: three masters share the slots, and a cluster client reaches keys on
+// every one of them.
+func TestRedisCluster(t *testing.T) {
+	c := StartRedisCluster(t, 3)
+	cl := c.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for p := range 16 {
+		if err := cl.HSet(ctx, fmt.Sprintf("cskpi:{p%d}:meta", p), "v", "7").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := 0
+	for _, r := range c.Nodes {
+		n, err := r.Client(t).DBSize(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			held++
+		}
+	}
+	if held != 3 {
+		t.Errorf("16 partitions' keys on %d of 3 masters", held)
+	}
+}
