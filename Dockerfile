@@ -1,6 +1,11 @@
 # syntax=docker/dockerfile:1
 # cskpi image: a static binary on distroless, running as a non-root user.
 #
+#   make image                   # cskpi:<VERSION>, stamped; the tag deploy/k8s references
+#   make image-push IMAGE=registry.example.com/ops/cskpi
+#
+# or by hand:
+#
 #   docker build --build-arg REVISION=$(git rev-parse HEAD) --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) -t cskpi .
 #   docker run --rm -p 9470:9470 cskpi serve --kafka.brokers=kafka:9092 --redis.addr=redis:6379
 #   docker run --rm -p 9470:9470 cskpi demo      # nothing else needed

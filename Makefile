@@ -1,7 +1,7 @@
 # Targets a developer and .ci/run share; CI runs `make test`.
 GO ?= go
 
-.PHONY: build build-commit test demo fuzz bench microbench generate dashboards
+.PHONY: build build-commit image image-push test demo fuzz bench microbench generate dashboards
 
 # What runs (cskpi --version, cskpi_build_info), stamped into prometheus/common/version.
 # Outside a git checkout the revision and branch stay empty, and the binary says "unknown";
@@ -19,6 +19,24 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cskpi ./cmd/cskpi
+
+# The container image of the Dockerfile, stamped as `make build` stamps the binary, tagged
+# $(IMAGE):$(IMAGE_TAG). deploy/k8s references cskpi:<the VERSION file>, which the defaults
+# build; for a registry of yours (docs/DEPLOYING.md, "The image"):
+#   make image-push IMAGE=registry.example.com/ops/cskpi
+# then set that name under images: in deploy/k8s/kustomization.yaml (or your overlay).
+# Needs a Docker engine (or DOCKER=podman).
+DOCKER    ?= docker
+IMAGE     ?= cskpi
+IMAGE_TAG ?= $(VERSION)
+
+image:
+	$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		--build-arg BRANCH=$(BRANCH) --build-arg BUILD_USER=$(BUILD_USER) \
+		--build-arg BUILD_DATE=$(BUILD_DATE) -t $(IMAGE):$(IMAGE_TAG) .
+
+image-push: image
+	$(DOCKER) push $(IMAGE):$(IMAGE_TAG)
 
 # The build of an earlier commit, for the upgrade tests of stored state (docs/UPGRADING.md):
 #   make build-commit COMMIT=8e899c7 OUT=/tmp/cskpi-8e899c7

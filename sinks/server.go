@@ -74,7 +74,8 @@ func Listen(address, webConfigFile string) (net.Listener, error) {
 }
 
 // Serve serves /metrics, /-/healthy, /-/ready, the optional /api/v1/waiting and /shops,
-// and a landing page at / linking them, until ctx is done,
+// Go's profiles under /debug/pprof/, and a landing page at / linking them (each in
+// docs/DEPLOYING.md, "Endpoints", which a test holds to this file), until ctx is done,
 // then shuts down gracefully. It returns nil after a shutdown triggered by ctx, or the
 // error that stopped the server early (bad web config, address in use, ...). In every
 // case the listener is closed when Serve returns.

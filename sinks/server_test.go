@@ -297,6 +297,13 @@ func TestServeTLSAndBasicAuth(t *testing.T) {
 		{"shops page is protected too", "/shops", "", "", http.StatusUnauthorized, ""},
 		{"shops page, wrong password", "/shops", "prom", "nope", http.StatusUnauthorized, ""},
 		{"authenticated shops page", "/shops", "prom", "hunter2", http.StatusOK, "<td>s1</td>"},
+		// As in Prometheus, the profiles and the landing page sit behind the web config too.
+		{"profiles are protected too", "/debug/pprof/", "", "", http.StatusUnauthorized, ""},
+		{"CPU profile is protected too", "/debug/pprof/profile?seconds=1", "", "", http.StatusUnauthorized, ""},
+		{"authenticated profiles", "/debug/pprof/", "prom", "hunter2", http.StatusOK, "goroutine"},
+		{"no command line, even authenticated", "/debug/pprof/cmdline", "prom", "hunter2", http.StatusNotFound, ""},
+		{"landing page is protected too", "/", "", "", http.StatusUnauthorized, ""},
+		{"authenticated landing page", "/", "prom", "hunter2", http.StatusOK, "/debug/pprof"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ const (
 	PartitionsUnowned     = "CskpiPartitionsUnowned"
 	PartitionStateRefused = "CskpiPartitionStateRefused"
 	PartitionStalled      = "CskpiPartitionStalled"
+	ConfigReloadFailed    = "CskpiConfigReloadFailed"
 )
 
 // noEventsRange is the range over which NoEventsApplied looks for an applied record; the
@@ -224,6 +225,11 @@ func Alerts(cfg Config) []Group {
 			"cskpi_partition_stalled == 1",
 			"cskpi at {{ $labels.instance }} is stalled on partition {{ $labels.partition }} at stage {{ $labels.stage }}.",
 			"The consumer of partition {{ $labels.partition }} at {{ $labels.instance }} has failed at stage {{ $labels.stage }} for over a minute without committing a batch: its KPIs stop moving. The instance's PARTITION STALLED log line has the error."),
+		// Prometheus ships the same alert on its own prometheus_config_last_reload_successful.
+		alert(cfg, ConfigReloadFailed, Warning, cfg.ConfigReloadFailedFor, "an instance refused the last version of its shop directory (--shops.file) and keeps the one before",
+			"cskpi_config_last_reload_successful == 0",
+			"cskpi at {{ $labels.instance }} refuses its shop directory; the previous one stays in force.",
+			"cskpi at {{ $labels.instance }} has failed to reload its shop directory (--shops.file) for "+Duration(cfg.ConfigReloadFailedFor)+": the version on disk is invalid and refused whole, and the directory loaded before stays in force, so the edit's names, teams, business hours and response targets do not apply. The instance's \"shop directory refused\" log line says why."),
 	}}
 	return []Group{kpis, service}
 }

@@ -68,6 +68,9 @@ type Config struct {
 	// rolling update an instance of the older build refuses what the newer one wrote until
 	// the partition moves on, so this outlasts a rollout.
 	StateRefusedFor time.Duration
+	// ConfigReloadFailedFor: the shop directory (--shops.file) failing to reload for this
+	// long. It is re-read every 2 s, so this leaves time to fix an edit saved half-done.
+	ConfigReloadFailedFor time.Duration
 
 	// Scorecard is the agent scorecard of CONTRACT §4 (客服绩效).
 	Scorecard Scorecard
@@ -124,6 +127,7 @@ func Default() Config {
 		NoEventsFor:                    15 * time.Minute,
 		PartitionsUnownedFor:           time.Minute,
 		StateRefusedFor:                10 * time.Minute,
+		ConfigReloadFailedFor:          5 * time.Minute,
 		Scorecard: Scorecard{Window: "28d", WeightConversion: 30, WeightOrderValue: 10, WeightResponseTime: 10,
 			Conversion: 0.5, OrderValue: 200},
 	}

@@ -218,6 +218,7 @@ func TestAlertsAnnotatedAndInRunbook(t *testing.T) {
 		PartitionsUnowned:     {"{{ $value }}"},
 		PartitionStateRefused: {"{{ $labels.instance }}", "{{ $labels.partition }}", "{{ $labels.reason }}"},
 		PartitionStalled:      {"{{ $labels.instance }}", "{{ $labels.partition }}", "{{ $labels.stage }}"},
+		ConfigReloadFailed:    {"{{ $labels.instance }}"},
 	}
 	cfg := Default()
 	for _, g := range Alerts(cfg) {
