@@ -26,6 +26,7 @@ import (
 	"github.com/cskpi/cskpi/traffic/produce"
 	"github.com/cskpi/cskpi/traffic/synth"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // Options of the demo.
@@ -111,6 +112,13 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer web.Close()
+	// So is a shop directory that does not load: serve would refuse it, after the history
+	// was published and the banner printed.
+	if opt.ShopsFile != "" {
+		if _, err := shops.LoadDirectory(opt.ShopsFile, opt.Windows.Location); err != nil {
+			return fmt.Errorf("--shops.file: %w", err)
+		}
+	}
 	ln, err := kafkaListener(opt.KafkaAddress, opt.Logger)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -113,5 +115,30 @@ func TestBusyWebPort(t *testing.T) {
 	}
 	if brokers != nil {
 		t.Errorf("a broker was started (%v) before the busy port was found", brokers)
+	}
+}
+
+// TestBadShopsFile: a shop directory that does not load ends the demo at once with the
+// error serve would give, before a broker starts, history is published or the banner printed.
+func TestBadShopsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shops.yml")
+	if err := os.WriteFile(path, []byte("shops:\n  shop-002:\n    nmae: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var brokers []string
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{
+		ListenAddress: "127.0.0.1:0",
+		ShopsFile:     path,
+		Out:           &out,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnBrokers:     func(b []string) { brokers = b },
+	})
+	want := "--shops.file: " + path + `: line 3: shop shop-002: unknown field "nmae" (did you mean "name"?)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Run: %v\nwant %s", err, want)
+	}
+	if brokers != nil || out.Len() > 0 {
+		t.Errorf("a broker was started (%v) or the banner printed (%q) before the directory was refused", brokers, out.String())
 	}
 }
