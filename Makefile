@@ -63,6 +63,7 @@ dashboards: generate
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=30s ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMatchesOracle$$' -fuzztime=30s ./event
+	$(GO) test -run='^$$' -fuzz='^FuzzExplainMatchesDecode$$' -fuzztime=30s ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzParseTime$$' -fuzztime=30s ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzKcatEnvelope$$' -fuzztime=30s ./event/jsonl
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=30s ./event/jsonl

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -26,6 +28,7 @@ import (
 	"github.com/cskpi/cskpi/traffic/produce"
 	"github.com/cskpi/cskpi/traffic/synth"
 	"github.com/cskpi/cskpi/windows"
+	"github.com/cskpi/cskpi/windows/shops"
 )
 
 // Options of the demo.
@@ -53,6 +56,8 @@ type Options struct {
 	// ones (the deploy end-to-end test adds refunds, which the synthetic shops only produce
 	// hours after a payment).
 	OnBrokers func(addrs []string)
+	// Command is how the banner spells cskpi in the commands it suggests; "" is Invocation().
+	Command string
 }
 
 // DefaultKafkaAddress is the demo broker's address unless told otherwise: Kafka's own
@@ -111,6 +116,13 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer web.Close()
+	// So is a shop directory that does not load: serve would refuse it, after the history
+	// was published and the banner printed.
+	if opt.ShopsFile != "" {
+		if _, err := shops.LoadDirectory(opt.ShopsFile, opt.Windows.Location); err != nil {
+			return fmt.Errorf("--shops.file: %w", err)
+		}
+	}
 	ln, err := kafkaListener(opt.KafkaAddress, opt.Logger)
 	if err != nil {
 		return err
@@ -197,17 +209,10 @@ func Run(ctx context.Context, opt Options) error {
 		return nil
 	})
 	if opt.Out != nil {
-		fmt.Fprintf(opt.Out, `cskpi demo: %[1]d synthetic shops, %[2]g records/s. shop-001 is set up to reply slowly
-(its average response time stays far above the 15 s target); the others mostly answer
-within 2-10 s. shop-002 and shop-003 have business hours and targets in the demo's shop
-directory (the log names the file).
-Kafka broker: %[3]s, topics %[4]s and %[5]s. Publish into the demo with
-  cskpi produce --kafka.brokers=%[3]s --file=events.jsonl
-  cskpi loadgen --kafka.brokers=%[3]s --rate=50 --duration=1m
-  kcat -b %[3]s -t %[4]s -P -K '|'   (lines "shop-001/buyer|{...event json...}")
-The table below is printed every %[6]v.
-
-`, opt.Shops, opt.Rate, brokers[0], topicMessages, topicOrders, opt.Every)
+		if opt.Command == "" {
+			opt.Command = Invocation()
+		}
+		banner(opt.Out, opt, brokers[0])
 		g.Go(func() error {
 			t := time.NewTicker(opt.Every)
 			defer t.Stop()
@@ -222,6 +227,65 @@ The table below is printed every %[6]v.
 		})
 	}
 	return g.Wait()
+}
+
+// banner tells what the demo runs and how to publish into it, in commands that run as
+// printed: opt.Command is cskpi.
+func banner(w io.Writer, opt Options, broker string) {
+	fmt.Fprintf(w, `cskpi demo: %[1]d synthetic shops, %[2]g records/s. shop-001 is set up to reply slowly
+(its average response time stays far above the 15 s target); the others mostly answer
+within 2-10 s. shop-002 and shop-003 have business hours and targets in the demo's shop
+directory (the log names the file).
+Kafka broker: %[3]s, topics %[4]s and %[5]s. Publish into the demo with
+  %[7]s produce --kafka.brokers=%[3]s --file=events.jsonl
+  %[7]s loadgen --kafka.brokers=%[3]s --rate=50 --duration=1m   (shops of its own, load-001…)
+  kcat -b %[3]s -t %[4]s -P -K '|'   (lines "shop-001/buyer|{...event json...}")
+%[8]sThe table below is printed every %[6]v.
+
+`, opt.Shops, opt.Rate, broker, topicMessages, topicOrders, opt.Every, opt.Command, goRunNote(opt.Command))
+}
+
+// goRunNote says where `go run ./cmd/cskpi` works: in the repository, as `make demo` runs.
+func goRunNote(command string) string {
+	if strings.HasPrefix(command, "go run ") {
+		return "(go run: from the repository's root, where make demo runs.)\n"
+	}
+	return ""
+}
+
+// Invocation is how to run this very cskpi from another terminal: "go run ./cmd/cskpi" when
+// it runs by go run (make demo), whose binary lives in a temporary directory; "cskpi" when
+// that name on the PATH is this executable; its absolute path otherwise.
+func Invocation() string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = ""
+	}
+	return invocation(os.Args[0], exe, exec.LookPath)
+}
+
+func invocation(argv0, exe string, lookPath func(string) (string, error)) string {
+	for _, dir := range strings.Split(filepath.ToSlash(filepath.Dir(argv0)), "/") {
+		if strings.HasPrefix(dir, "go-build") { // go run's $WORK/b001/exe/cskpi
+			return "go run ./cmd/cskpi"
+		}
+	}
+	if exe == "" {
+		return argv0
+	}
+	if onPath, err := lookPath("cskpi"); err == nil && sameFile(onPath, exe) {
+		return "cskpi"
+	}
+	return exe
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // kafkaListener listens at addr; the default address falls back to a free port when taken,

@@ -259,11 +259,14 @@ func (w *worker) recovered() {
 	*f = streak{}
 }
 
-// record is a fetched record with its decode result.
+// record is a fetched record with its decode result. detail is what a content reason
+// finds at fault (event.Explain), for the dead-letter copy; it is read, off the worker's
+// lock, only for records the decoder rejected.
 type record struct {
 	msg    kafka.Message
 	ev     event.Event
 	reason event.Reason
+	detail string
 }
 
 // consume loads the partition from Redis, reads both topics from the offsets stored there,
@@ -331,6 +334,9 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 				}
 				rec := record{msg: m}
 				rec.ev, rec.reason = dec.Decode(t.role, m.Value)
+				if rec.reason != event.OK && opt.Topics.Deadletter != "" {
+					rec.detail = event.Explain(t.role, m.Value).String()
+				}
 				if !q.push(ctx, rec) {
 					return
 				}
@@ -551,7 +557,7 @@ func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) err
 	start := time.Now()
 	counts := map[outcomeKey]int{}
 	next := map[string]int64{}
-	var dead []kafka.Message
+	var dead []deadRecord
 	oldest := batch[0].msg.Time
 
 	w.mu.Lock()
@@ -573,8 +579,8 @@ func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) err
 		if r.msg.Time.Before(oldest) {
 			oldest = r.msg.Time
 		}
-		if outcome == windows.Rejected {
-			dead = append(dead, deadLetter(r, reason))
+		if outcome == windows.Rejected && dlq != nil {
+			dead = append(dead, deadRecord{r, reason})
 		}
 	}
 	w.maybeExpire(p, clk)
@@ -589,8 +595,12 @@ func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) err
 	}
 	// Dead letters go out before the batch commits: a crash in between copies them again
 	// (at least once) but never loses one.
-	if len(dead) > 0 && dlq != nil {
-		if err := dlq.WriteMessages(ctx, dead...); err != nil {
+	if len(dead) > 0 {
+		msgs := make([]kafka.Message, len(dead))
+		for i, d := range dead {
+			msgs[i] = deadLetter(d.r, d.reason)
+		}
+		if err := dlq.WriteMessages(ctx, msgs...); err != nil {
 			w.export(nil)
 			return atStage(stageDeadletter, fmt.Errorf("dead-letter topic: %w", err))
 		}
@@ -690,13 +700,26 @@ func (w *worker) expireIdle(ctx context.Context) error {
 	return w.commit(ctx, p, cs)
 }
 
-// deadLetter is the dead-letter copy of a rejected record. An oversize record is copied
-// truncated to the size limit, with its original size in a header: a full copy plus
-// headers could exceed the broker's own limit and stop the partition for good.
+// deadRecord is a rejected record of a batch and its reason.
+type deadRecord struct {
+	r      *record
+	reason event.Reason
+}
+
+// deadLetter is the dead-letter copy of a rejected record, with its reason and, in
+// cskpi-reject-detail, the field and value at fault (`missing_field: agent_id`, `too_old:
+// ts 2026-10-01T02:00:00Z (…)`: event.Fault). An oversize record is copied truncated to the
+// size limit, with its original size in a header: a full copy plus headers could exceed the
+// broker's own limit and stop the partition for good.
 func deadLetter(r *record, reason event.Reason) kafka.Message {
 	value := r.msg.Value
+	detail := r.detail
+	if reason != r.reason { // a time reason, found by the partition's rules
+		detail = r.ev.TimeFault(reason).String()
+	}
 	headers := []kafka.Header{
 		{Key: "cskpi-reject-reason", Value: []byte(reason)},
+		{Key: "cskpi-reject-detail", Value: []byte(detail)},
 		{Key: "cskpi-source-topic", Value: []byte(r.msg.Topic)},
 		{Key: "cskpi-source-partition", Value: []byte(strconv.Itoa(r.msg.Partition))},
 		{Key: "cskpi-source-offset", Value: []byte(strconv.FormatInt(r.msg.Offset, 10))},

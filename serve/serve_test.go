@@ -1,13 +1,17 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +101,34 @@ func TestBuildInfo(t *testing.T) {
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+}
+
+// TestBadShopsFileAtStart: a directory that does not load refuses the start with an error
+// naming the file, the line, the shop and the key; no log line talks of a previous
+// directory staying in force, as there is none.
+func TestBadShopsFileAtStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shops.yml")
+	if err := os.WriteFile(path, []byte("shops:\n  shop-001:\n    name: a\n  shop-002:\n    nmae: b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	err := Run(context.Background(), Options{
+		Pipeline: pipeline.Options{
+			Brokers: []string{closedAddr(t)},
+			Group:   "cskpi-test",
+			Topics:  pipeline.Topics{Messages: "cs.messages", Orders: "cs.orders"},
+			Windows: windows.Config{Location: time.UTC, Thresholds: []int64{15000}},
+		},
+		Redis:         &redis.UniversalOptions{Addrs: []string{closedAddr(t)}},
+		ListenAddress: "127.0.0.1:0",
+		ShopsFile:     path,
+		Logger:        slog.New(slog.NewTextHandler(&log, nil)),
+	})
+	want := "--shops.file: " + path + `: line 5: shop shop-002: unknown field "nmae" (did you mean "name"?)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Run: %v\nwant %s", err, want)
+	}
+	if strings.Contains(log.String(), "previous") || strings.Contains(log.String(), "stays in force") {
+		t.Errorf("the start-up log speaks of a previous directory:\n%s", log.String())
+	}
 }

@@ -44,13 +44,15 @@ func newShopsWatcher(path string, holder *shops.Holder, def *time.Location, log 
 	return w
 }
 
-// load reads the file and puts it in force if it is valid; it reports the error otherwise.
+// load reads the file and puts it in force if it is valid; it returns the error otherwise.
+// A reload's error is logged here, once per distinct problem, with the directory in force
+// kept. At start-up there is none to keep: the error is the caller's, which refuses to start.
 func (w *shopsWatcher) load() error {
 	data, err := os.ReadFile(w.path)
 	if err == nil {
 		w.lastHash = sha256.Sum256(data)
 		var d *shops.Directory
-		if d, err = shops.ParseDirectory(data, w.def); err == nil {
+		if d, err = shops.Parse(w.path, data, w.def); err == nil {
 			w.holder.Set(d)
 			w.ok.Set(1)
 			w.at.Set(float64(w.now().UnixNano()) / 1e9)
@@ -60,6 +62,9 @@ func (w *shopsWatcher) load() error {
 		}
 	}
 	w.ok.Set(0)
+	if w.holder.Get() == nil { // start-up: nothing in force, and serve will not start
+		return err
+	}
 	if err.Error() != w.lastError { // one ERROR per distinct problem, not one per poll
 		w.log.Error("shop directory refused; the previous one stays in force", "file", w.path, "err", err)
 	}

@@ -147,10 +147,13 @@ type shopRow struct {
 	RT               []rtCell // per scene, in the order of shopsView.RT
 	Responses        int64    // both scenes
 	Waiting          []int64  // per live column, both scenes
+	PastTarget       []bool   // per live column: it counts buyers past their scene's target
 	ReplyRate        string
 	Replied          int64
 	Inquiries        int64
+	Urgency          string // the row's urgency, for its tooltip
 
+	urgency      float64 // how badly the shop serves its buyers against its targets (urgency)
 	ratio, reply float64 // for sorting; NaN when there is no data
 }
 
@@ -163,9 +166,9 @@ type rtCell struct {
 
 // shopStats are one shop's series of interest, as Each hands them over.
 type shopStats struct {
-	respSum, resp      map[string]float64 // 15m, by scene
-	over               map[int64]float64  // both scenes
-	inquiries, replied float64            // 24h
+	respSum, resp      map[string]float64           // 15m, by scene
+	over               map[string]map[int64]float64 // by scene, then seconds label
+	inquiries, replied float64                      // 24h
 }
 
 // shopsHandler serves GET /shops?limit=50. The template is parsed once, here.
@@ -223,6 +226,7 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 		live, givenUp = thresholds[:len(thresholds)-1], thresholds[len(thresholds)-1]
 		v.GivenUp, v.GivenUpSeconds = secondsLabel(givenUp), strconv.FormatInt(givenUp, 10)
 	}
+	liveAll := live // the urgency weighs every threshold short of giving up, shown or not
 	live = live[:min(len(live), maxLiveColumns)]
 	for _, s := range live {
 		v.Live = append(v.Live, liveColumn{Label: secondsLabel(s), MinWait: strconv.FormatInt(s, 10) + "s",
@@ -249,32 +253,59 @@ func buildShopsView(p ShopsPage, waitingAPI bool, limit int) shopsView {
 		if s != nil {
 			row.Name, row.Team, row.ClosedNow = s.Name, s.Team, !s.OpenAt(a)
 		}
+		targets := map[string]float64{} // seconds, by scene
 		for _, c := range v.RT {
 			target := c.targetOf(s)
+			targets[c.Scene] = target.Seconds()
 			cell := rtCell{Avg: noData, Target: targetLabel(target)}
 			if n := math.Round(st.resp[c.Scene]); n > 0 {
 				avg := st.respSum[c.Scene] / st.resp[c.Scene]
 				cell.Avg = formatSeconds(avg)
 				cell.OverTarget = avg > target.Seconds()
-				// Ranked by the scene furthest over (or least under) its own target.
+				// The average's excess, in targets (docs/SHOPS.md, "Worst first").
+				row.urgency += max(0, avg/target.Seconds()-1)
+				// Among shops within their targets: the scene least under its own.
 				if r := avg / target.Seconds(); math.IsNaN(row.ratio) || r > row.ratio {
 					row.ratio = r
 				}
 			}
 			row.RT = append(row.RT, cell)
 		}
+		// Buyers waiting now past their scene's target: once for each waiting threshold at
+		// or above the target they have passed, those given up aside.
+		pastTarget := func(scene string, w int64) float64 {
+			if float64(w) < targets[scene] {
+				return 0 // the count may hold buyers still within the target
+			}
+			n := st.over[scene][w]
+			if givenUp >= 0 {
+				n -= st.over[scene][givenUp]
+			}
+			return max(0, math.Round(n))
+		}
+		for _, w := range liveAll {
+			for _, c := range v.RT {
+				row.urgency += pastTarget(c.Scene, w)
+			}
+		}
+		row.Urgency = strconv.FormatFloat(row.urgency, 'f', 1, 64)
 		if row.Inquiries > 0 {
 			// Floored to a tenth of a percent: 429 of 430 reads 99.7 %, never 100.0 %.
 			tenths := row.Replied * 1000 / row.Inquiries
 			row.ReplyRate = fmt.Sprintf("%d.%d %%", tenths/10, tenths%10)
 			row.reply = float64(row.Replied) / float64(row.Inquiries)
 		}
-		for _, s := range live {
-			n := st.over[s]
-			if givenUp >= 0 {
-				n -= st.over[givenUp]
+		for _, w := range live {
+			var n, past float64
+			for _, c := range v.RT {
+				n += st.over[c.Scene][w]
+				if givenUp >= 0 {
+					n -= st.over[c.Scene][givenUp]
+				}
+				past += pastTarget(c.Scene, w)
 			}
 			row.Waiting = append(row.Waiting, max(0, int64(math.Round(n))))
+			row.PastTarget = append(row.PastTarget, past > 0)
 		}
 		if len(row.Waiting) > 0 {
 			v.Worst += row.Waiting[len(row.Waiting)-1]
@@ -308,7 +339,7 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 	get := func(shop string) *shopStats {
 		st := stats[shop]
 		if st == nil {
-			st = &shopStats{respSum: map[string]float64{}, resp: map[string]float64{}, over: map[int64]float64{}}
+			st = &shopStats{respSum: map[string]float64{}, resp: map[string]float64{}, over: map[string]map[int64]float64{}}
 			stats[shop] = st
 		}
 		return st
@@ -328,31 +359,36 @@ func collectShops(src Source) (map[string]*shopStats, []int64) {
 			if err != nil {
 				return
 			}
-			get(s.Shop).over[secs] += s.Value
+			st := get(s.Shop)
+			if st.over[s.Scene] == nil {
+				st.over[s.Scene] = map[int64]float64{}
+			}
+			st.over[s.Scene][secs] += s.Value
 		}
 	})
 	// Every shop carries every threshold; the union is cheap and assumes nothing.
 	seen := map[int64]bool{}
 	for _, st := range stats {
-		for secs := range st.over {
-			if !seen[secs] {
-				seen[secs] = true
-				thresholds = append(thresholds, secs)
+		for _, over := range st.over {
+			for secs := range over {
+				if !seen[secs] {
+					seen[secs] = true
+					thresholds = append(thresholds, secs)
+				}
 			}
 		}
 	}
 	return stats, thresholds
 }
 
-// worseFirst orders rows by the buyers waiting past the most severe live threshold, then
-// the next, then the response time relative to the shop's target (of the scene furthest
-// over it), then the reply rate (lowest first); rows without data come after rows with it,
-// and ties go by shop id.
+// worseFirst orders rows by urgency (docs/SHOPS.md: buyers waiting now past their
+// scene's target, once per waiting threshold passed, plus each scene's average response
+// time over its target, in targets), then, among shops within their targets, by the
+// response time relative to the target (of the scene least under it), then the reply rate
+// (lowest first); rows without data come after rows with it, and ties go by shop id.
 func worseFirst(a, b shopRow) int {
-	for i := len(a.Waiting) - 1; i >= 0; i-- {
-		if c := cmp.Compare(b.Waiting[i], a.Waiting[i]); c != 0 {
-			return c
-		}
+	if c := cmp.Compare(b.urgency, a.urgency); c != 0 {
+		return c
 	}
 	if c := compareNaNLast(a.ratio, b.ratio, true); c != 0 {
 		return c
@@ -439,14 +475,14 @@ tbody tr:nth-child(even) { background: #fafafa; }
 <thead><tr><th>Shop</th>{{if .Directory}}<th>Name</th><th>Team</th>{{end}}{{range .RT}}<th class="num">{{.Heading}}</th>{{end}}<th class="num">Responses 15m</th>{{range .Live}}<th class="num">Waiting &gt; {{.Label}}</th>{{end}}<th class="num">{{.Reply.Heading}}</th></tr></thead>
 <tbody>
 {{- range .Rows}}
-<tr><td>{{.Shop}}{{if .Folded}} <span class="tag">shops beyond {{$.FoldedFlag}}</span>{{end}}</td>
+<tr title="urgency {{.Urgency}}"><td>{{.Shop}}{{if .Folded}} <span class="tag">shops beyond {{$.FoldedFlag}}</span>{{end}}</td>
 {{- if $.Directory}}<td>{{.Name}}{{if .ClosedNow}} <span class="tag">closed now</span>{{end}}</td><td>{{.Team}}</td>{{end}}
 {{- range $i, $c := .RT}}{{$col := index $.RT $i}}
 {{- if .OverTarget}}<td class="num bad" title="above the shop's {{$col.Words}} target of {{.Target}}">{{.Avg}}</td>{{else}}<td class="num" title="{{$col.Words}} target {{.Target}}">{{.Avg}}</td>{{end}}
 {{- end}}
 <td class="num">{{.Responses}}</td>
-{{- $row := .}}{{range $i, $n := .Waiting}}{{$col := index $.Live $i}}
-{{- if and $n $.WaitingAPI $row.Linkable}}<td class="num bad"><a href="api/v1/waiting?shop={{$row.Shop}}&amp;min_wait={{$col.MinWait}}">{{$n}}</a></td>{{else if $n}}<td class="num bad">{{$n}}</td>{{else}}<td class="num">0</td>{{end}}
+{{- $row := .}}{{range $i, $n := .Waiting}}{{$col := index $.Live $i}}{{$bad := index $row.PastTarget $i}}
+{{- if and $n $.WaitingAPI $row.Linkable}}<td class="num{{if $bad}} bad{{end}}"><a href="api/v1/waiting?shop={{$row.Shop}}&amp;min_wait={{$col.MinWait}}">{{$n}}</a></td>{{else}}<td class="num{{if $bad}} bad{{end}}">{{$n}}</td>{{end}}
 {{- end}}
 <td class="num">{{.ReplyRate}}{{if .Inquiries}} <span class="sub">{{.Replied}}/{{.Inquiries}}</span>{{end}}</td></tr>
 {{- end}}
@@ -461,10 +497,10 @@ tbody tr:nth-child(even) { background: #fafafa; }
 {{- end}}
 <p><b>Responses 15m</b>: response samples of both scenes.</p>
 {{- if .Live}}
-<p><b>Waiting</b>: buyers of both scenes waiting now for longer than {{range $i, $c := .Live}}{{if $i}} / {{end}}{{$c.Label}}{{end}} (the smallest of --waiting.thresholds){{if .GivenUp}}, less those waiting over {{.GivenUp}} (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="{{.WorstSeconds}}"} - cskpi_waiting_conversations_over{seconds="{{.GivenUpSeconds}}"}{{else}}; with a single threshold, buyers who have given up are counted too{{end}}.{{if .WaitingAPI}} A count links to /api/v1/waiting, which names the buyers.{{end}}</p>
+<p><b>Waiting</b>: buyers of both scenes waiting now for longer than {{range $i, $c := .Live}}{{if $i}} / {{end}}{{$c.Label}}{{end}} (the smallest of --waiting.thresholds){{if .GivenUp}}, less those waiting over {{.GivenUp}} (the largest, taken as having given up): cskpi_waiting_conversations_over{seconds="{{.WorstSeconds}}"} - cskpi_waiting_conversations_over{seconds="{{.GivenUpSeconds}}"}{{else}}; with a single threshold, buyers who have given up are counted too{{end}}; in red when it counts buyers past their scene's target (a threshold at or above the target).{{if .WaitingAPI}} A count links to /api/v1/waiting, which names the buyers.{{end}}</p>
 {{- end}}
 <p><b>{{.Reply.Heading}}</b>: {{.Reply.Num}} / {{.Reply.Den}} over the last {{.Reply.Span}} (CONTRACT §4 {{.Reply.Local}}), replied/inquiries after it; {{.NoData}} without inquiries.</p>
-<p>Sorted worst first: most buyers waiting past the largest column, then the next, then response time relative to the target (of the scene furthest over its own), then the lowest reply rate.</p>
+<p>Sorted worst first, by urgency (a row's tooltip): the buyers waiting now past their scene's target, each once for every waiting threshold at or above the target it has passed, plus, for each scene, how many targets its average response time is over its target; then the response time relative to the target, then the lowest reply rate. A buyer waiting past the target weighs as much as an average a whole target over it. See docs/SHOPS.md.</p>
 </div>
 {{- end}}
 </main>

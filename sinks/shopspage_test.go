@@ -240,12 +240,14 @@ func TestShopsPage(t *testing.T) {
 			golden: "shops.html", check: func(t *testing.T, p page) {
 				want := [][]string{
 					{"Shop", "Name", "Team", "Pre-sale response 15m", "After-sale response 15m", "Responses 15m", "Waiting > 15 s", "Waiting > 3 min", "Reply rate 24h"},
-					// Worst first: buyers waiting over 3 min, then over 15 s; those over 1 h
-					// have given up and count in neither.
+					// Worst first, by urgency: s-slow's pre-sale buyer past 3 min (its 20 s
+					// target lies between the thresholds: those past 15 s may be within it)
+					// and 125 s against 20 s, 5.25 targets over: 6.25. s-waiting's pre-sale
+					// buyer past 15 s and 3 min (2), its after-sale one past 1 h given up, and
+					// 200 s against 3 min: 2.1.
 					{"s-slow", "杭州旗舰店", "hangzhou", "2 min 05 s", "—", "2", "3", "1", "—"},
 					{"s-waiting", "", "", "3.0 s", "3 min 20 s", "2", "1", "1", "100.0 % 8/8"},
-					// Then the response time against the target: s-fast's after-sale 100 s
-					// of its own 60 s before none.
+					// s-fast's after-sale 100 s of its own 60 s: 0.67; then none.
 					{"s-fast", `Fast & "Friendly" <b>`, "europe", "4.2 s", "1 min 40 s", "11", "0", "0", "99.7 % 429/430"},
 					{"s-gone", "Closed on Mondays closed now", "europe", "—", "—", "0", "0", "0", "33.3 % 1/3"},
 				}
@@ -378,7 +380,8 @@ func TestShopsPage(t *testing.T) {
 				t.Errorf("row %q", got)
 			}
 		}},
-		{name: "ranked by the scene furthest over its target", page: ShopsPage{KPIs: fixtures(
+		// Within their targets (urgency 0), by the scene nearest its own target.
+		{name: "within targets, ranked by the scene nearest its target", page: ShopsPage{KPIs: fixtures(
 			// 14 s of 15 s pre-sale: 0.93 of the target.
 			fixture{shop: "s-presale", respSum: 14, resp: 1},
 			// 10 s of 15 s pre-sale, but 170 s of 3 min after-sale: 0.94 of the target.
@@ -512,5 +515,98 @@ func TestPageScenes(t *testing.T) {
 	}
 	if got := []time.Duration{rt[0].targetOf(nil), rt[1].targetOf(nil)}; !slices.Equal(got, []time.Duration{shops.DefaultResponseTarget, shops.DefaultAftersaleResponseTarget}) {
 		t.Errorf("default targets %v", got)
+	}
+}
+
+// demoDirectory is demo/shops.yml's targets: shop-002's pre-sale 20 s, shop-003's minute.
+const demoDirectory = `
+shops:
+  shop-002: {name: 杭州旗舰店, team: hangzhou, response_target: 20s}
+  shop-003: {name: AliExpress EU store, team: europe, response_target: 1m}
+`
+
+// TestShopsPageAfterLoadgen: the demo's slow shop stays on top after a loadgen. The figures
+// are those of the demo's six shops (shop-001 the slow one, 5 records/s) and of a
+// `loadgen --rate=50 --duration=1m` beside it, four minutes after the loadgen ended,
+// computed by the reference (windows/reference) from the generators' lines (the demo's
+// generator, seed 4, 40 minutes in; loadgen's, seed 104, skipped to its start and ended by
+// Until after a minute). The loadgen's ten shops served some 800 buyers in that minute, its slow
+// load-001 and its closing replies included, and left none waiting; the demo's fast shops
+// have a buyer or two waiting past their targets, as the demo's do.
+func TestShopsPageAfterLoadgen(t *testing.T) {
+	src := fixtures(
+		fixture{shop: "load-001", respSum: 1034.424, resp: 43, aftRespSum: 164.031, aftResp: 8, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 37, replied: 37},
+		fixture{shop: "load-002", respSum: 557.420, resp: 88, aftRespSum: 174.919, aftResp: 10, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 48, replied: 48},
+		fixture{shop: "load-003", respSum: 367.190, resp: 41, aftRespSum: 19.753, aftResp: 4, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 24, replied: 24},
+		fixture{shop: "load-004", respSum: 192.416, resp: 22, aftRespSum: 43.668, aftResp: 7, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 14, replied: 14},
+		fixture{shop: "load-005", respSum: 179.604, resp: 24, aftRespSum: 50.331, aftResp: 5, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 17, replied: 17},
+		fixture{shop: "load-006", respSum: 514.373, resp: 66, aftRespSum: 127.942, aftResp: 11, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 40, replied: 40},
+		fixture{shop: "load-007", respSum: 78.487, resp: 6, aftRespSum: 28.229, aftResp: 6, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 6, replied: 6},
+		fixture{shop: "load-008", respSum: 859.969, resp: 121, aftRespSum: 221.671, aftResp: 29, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 74, replied: 74},
+		fixture{shop: "load-009", respSum: 2016.433, resp: 250, aftRespSum: 465.893, aftResp: 64, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 156, replied: 156},
+		fixture{shop: "load-010", respSum: 683.709, resp: 89, aftRespSum: 150.588, aftResp: 24, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 55, replied: 55},
+		fixture{shop: "shop-001", respSum: 6664.795, resp: 139, aftRespSum: 1737.006, aftResp: 21, over: over(6, 1, 0), aftOver: over(1, 0, 0), inquiries: 193, replied: 188},
+		fixture{shop: "shop-002", respSum: 637.063, resp: 75, aftRespSum: 45.769, aftResp: 8, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 94, replied: 94},
+		fixture{shop: "shop-003", respSum: 2544.404, resp: 369, aftRespSum: 698.825, aftResp: 72, over: over(3, 0, 0), aftOver: over(1, 1, 0), inquiries: 370, replied: 368},
+		fixture{shop: "shop-004", respSum: 361.344, resp: 42, aftRespSum: 244.513, aftResp: 15, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 49, replied: 49},
+		fixture{shop: "shop-005", respSum: 2846.981, resp: 372, aftRespSum: 866.425, aftResp: 78, over: over(3, 1, 0), aftOver: over(2, 1, 0), inquiries: 335, replied: 333},
+		fixture{shop: "shop-006", respSum: 558.518, resp: 84, aftRespSum: 454.780, aftResp: 20, over: over(0, 0, 0), aftOver: over(0, 0, 0), inquiries: 58, replied: 57},
+	)
+	p := getShops(t, ShopsPage{KPIs: src, Directory: directory(t, demoDirectory), AsOf: func() int64 { return testAsOf }}, true, http.MethodGet, "")
+	rows := p.cells("tbody")
+	var order []string
+	for _, r := range rows {
+		order = append(order, r[0])
+	}
+	// shop-001: 6 pre-sale buyers past 15 s, one of them past 3 min (twice): 7, its
+	// after-sale buyer within 3 minutes, and 47.9 s on average, 2.2 targets over: 9.2.
+	// shop-005: 3 pre-sale past 15 s, one of them and an after-sale buyer past 3 min: 5.
+	// shop-003's target is a minute: its 3 pre-sale buyers past 15 s may be within it; its
+	// after-sale buyer past 3 min is not: 1. load-001, the loadgen's slow shop: 24 s on
+	// average, 0.6 targets over, and no one waiting: 0.6.
+	if want := []string{"shop-001", "shop-005", "shop-003"}; !slices.Equal(order[:3], want) {
+		t.Errorf("order %q, want %q first", order, want)
+	}
+	// The loadgen's shops answered every buyer: none red, and none above a demo shop with a
+	// buyer waiting past its target.
+	for i, r := range rows {
+		if strings.HasPrefix(r[0], "load-") && i < 3 {
+			t.Errorf("%s ranks %d", r[0], i+1)
+		}
+	}
+	// A waiting count is red when it holds buyers past their scene's target: shop-003's
+	// pre-sale buyers past 15 s may be within its minute, its after-sale one past 3 min is
+	// not within its 3 minutes.
+	var red []string
+	for _, tr := range all(p.doc, "tr", "") {
+		for _, td := range all(tr, "td", "bad") {
+			if !strings.HasSuffix(text(td), " s") {
+				red = append(red, text(all(tr, "td", "")[0])+" "+text(td))
+			}
+		}
+	}
+	if want := []string{"shop-001 7", "shop-001 1", "shop-005 5", "shop-005 2", "shop-003 1"}; !slices.Equal(red, want) {
+		t.Errorf("red waiting counts %q, want %q", red, want)
+	}
+}
+
+// TestShopsPageIssue: the page the issue "An operator's week" showed, ranked afresh: the
+// shop that answers in 48 s with 36 buyers waiting past 15 s comes before two shops with one
+// buyer stuck each (waiting past 3 minutes, not yet given up) and otherwise quick.
+func TestShopsPageIssue(t *testing.T) {
+	src := fixtures(
+		fixture{shop: "s-stuck-a", respSum: 5 * 120, resp: 120, over: over(1, 1, 0), aftOver: over(0, 0, 0)},
+		fixture{shop: "s-stuck-b", respSum: 6 * 80, resp: 80, aftRespSum: 40, aftResp: 4, over: over(0, 0, 0), aftOver: over(1, 1, 0)},
+		fixture{shop: "s-slow", respSum: 48 * 150, resp: 150, over: over(36, 0, 0), aftOver: over(0, 0, 0)},
+	)
+	p := getShops(t, ShopsPage{KPIs: src, AsOf: func() int64 { return testAsOf }}, false, http.MethodGet, "")
+	var order []string
+	for _, r := range p.cells("tbody") {
+		order = append(order, r[0])
+	}
+	// s-slow: 36 + 48/15 - 1 = 38.2; s-stuck-a: 2 (past 15 s and past 3 min); s-stuck-b: 1
+	// (an after-sale buyer is within its target until 3 min).
+	if want := []string{"s-slow", "s-stuck-a", "s-stuck-b"}; !slices.Equal(order, want) {
+		t.Errorf("order %q, want %q", order, want)
 	}
 }

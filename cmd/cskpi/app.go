@@ -28,6 +28,7 @@ import (
 	"github.com/cskpi/cskpi/serve"
 	"github.com/cskpi/cskpi/sinks"
 	"github.com/cskpi/cskpi/traffic/produce"
+	"github.com/cskpi/cskpi/traffic/synth"
 	"github.com/cskpi/cskpi/windows"
 	"github.com/cskpi/cskpi/windows/reference"
 	"github.com/cskpi/cskpi/windows/shops"
@@ -70,6 +71,7 @@ type flags struct {
 	shops, slow int
 	seed        int64
 	duration    time.Duration
+	shopPrefix  string
 }
 
 type tlsFlags struct {
@@ -215,8 +217,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	loadgenCmd.Flag("rate", "Records per second.").Default("100").Float64Var(&f.rate)
 	loadgenCmd.Flag("shops", "Synthetic shops.").Default("10").IntVar(&f.shops)
 	loadgenCmd.Flag("slow-shops", "How many of them reply slowly.").Default("1").IntVar(&f.slow)
+	loadgenCmd.Flag("shop.prefix", "Shop ids: the prefix and a number (load-001, …): shops of loadgen's own, apart from the demo's shop-001, … unless told so.").Default("load-").SetValue(shopPrefix{&f.shopPrefix})
 	loadgenCmd.Flag("seed", "Random seed.").Default("1").Int64Var(&f.seed)
-	loadgenCmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0s").DurationVar(&f.duration)
+	loadgenCmd.Flag("duration", "Stop after this long, with a reply to every buyer still waiting (0: until interrupted).").Default("0s").DurationVar(&f.duration)
 
 	recomputeCmd := app.Command("recompute", "Compute the metrics offline from an event file (the reference).")
 	recomputeCmd.Flag("file", "Event file: JSON lines, or kcat -J output ('-' for standard input).").Required().StringVar(&f.file)
@@ -527,6 +530,20 @@ func runProduce(ctx context.Context, f *flags, stderr io.Writer) error {
 	return err
 }
 
+// shopPrefix is --shop.prefix, checked when it is set, so that one that makes invalid shop
+// ids is a usage error naming the flag (or its variable), as any bad value is.
+type shopPrefix struct{ dst *string }
+
+func (p shopPrefix) Set(s string) error {
+	if err := synth.CheckShopPrefix(s, 1); err != nil {
+		return err
+	}
+	*p.dst = s
+	return nil
+}
+
+func (p shopPrefix) String() string { return *p.dst }
+
 func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger, stderr io.Writer) error {
 	// On a terminal, produce's spinner shows the records sent and the rate achieved while
 	// loadgen runs. Elsewhere (compose, CI) the two log lines below are the record, and
@@ -535,17 +552,29 @@ func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger, stderr io.Wr
 	if produce.IsTerminal(stderr) {
 		progress = stderr
 	}
+	if err := synth.CheckShopPrefix(f.shopPrefix, max(f.shops, 1)); err != nil { // long enough for --shops
+		return usageError{fmt.Errorf("--shop.prefix: %w", err)}
+	}
 	opt, err := produceOptions(f, progress)
 	if err != nil {
 		return err
 	}
-	logger.Info("loadgen", "rate", f.rate, "shops", f.shops, "slow_shops", f.slow)
+	logger.Info("loadgen", "rate", f.rate, "shops", f.shops, "slow_shops", f.slow, "shop_prefix", f.shopPrefix)
 	start := time.Now()
 	// The default generator starts ten minutes of event time early, so that publishing
 	// begins in the middle of ongoing chats at the full rate.
+	var st synth.Stats
 	n, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: opt, Rate: f.rate, Duration: f.duration,
-		Shops: max(f.shops, 1), SlowShops: f.slow, Seed: f.seed})
-	logger.Info("loadgen stopped", "records", n, "seconds", time.Since(start).Seconds())
+		Shops: max(f.shops, 1), SlowShops: f.slow, Seed: f.seed, ShopPrefix: f.shopPrefix, Stats: &st})
+	// What the run leaves behind: a run that reached its --duration answered the buyers it
+	// left waiting; one stopped early leaves its open conversations waiting.
+	attrs := []any{"records", n, "seconds", time.Since(start).Seconds()}
+	if f.duration > 0 && ctx.Err() == nil && err == nil {
+		attrs = append(attrs, "answered_at_end", st.Answered, "left_waiting", st.LeftWaiting)
+	} else {
+		attrs = append(attrs, "left_waiting", "the conversations open when it stopped (end runs with --duration to answer them)")
+	}
+	logger.Info("loadgen stopped", attrs...)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

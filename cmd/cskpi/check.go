@@ -73,7 +73,7 @@ func checkFile(in io.Reader, format jsonl.Format, now time.Time) (*checkReport, 
 		switch outcome {
 		case reference.Rejected:
 			rep.rejected[[2]string{role, string(reason)}]++
-			rep.example(string(reason), fmt.Sprintf("line %d (%s): %s", n, role, excerpt(rec.Value)))
+			rep.example(string(reason), fmt.Sprintf("line %d (%s): %s\n      %s", n, role, fault(rec, reason, now), excerpt(rec.Value)))
 		case reference.Duplicate:
 			rep.example(reference.Duplicate, fmt.Sprintf("line %d (%s): event_id %q accepted at line %d",
 				n, role, ev.ID, acceptedAt[idKey{rec.Topic, ev.ID}]))
@@ -83,6 +83,21 @@ func checkFile(in io.Reader, format jsonl.Format, now time.Time) (*checkReport, 
 		return nil
 	})
 	return rep, err
+}
+
+// fault names the field and the value of a rejected record at fault, as the dead-letter
+// header cskpi-reject-detail does: "missing_field: agent_id", `invalid_value: scene "refund"
+// (want presale or aftersale)`. Only rejected records pay for it: it reads the record again.
+func fault(rec jsonl.Record, reason event.Reason, now time.Time) string {
+	if reason != event.TooOld && reason != event.Future {
+		return event.Explain(rec.Topic, rec.Value).String()
+	}
+	ev, _ := event.Decode(rec.Topic, rec.Value)
+	f := ev.TimeFault(reason)
+	if reason == event.Future {
+		f.Note += ", " + now.UTC().Format(time.RFC3339) // --now, or when check ran
+	}
+	return f.String()
 }
 
 // excerpt shows a record's value on one line: as it is when it is printable UTF-8, quoted

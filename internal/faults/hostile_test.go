@@ -257,7 +257,7 @@ func TestHostileInput(t *testing.T) {
 	}
 
 	// The dead-letter topic holds each rejected record once, byte for byte (oversize ones
-	// truncated to the limit), with its reason.
+	// truncated to the limit), with its reason and what is at fault.
 	src := map[string]kafka.Message{}
 	for _, topic := range []string{topicM, topicO} {
 		for _, r := range readTopic(t, f.Kafka.Brokers, topic) {
@@ -289,8 +289,19 @@ func TestHostileInput(t *testing.T) {
 		}
 		seen[at] = true
 		role := map[string]string{topicM: "messages", topicO: "orders"}[topic]
-		if _, r := event.Decode(map[string]event.Topic{topicM: event.Messages, topicO: event.Orders}[topic], orig.Value); r != event.OK && string(r) != reason {
+		tp := map[string]event.Topic{topicM: event.Messages, topicO: event.Orders}[topic]
+		if _, r := event.Decode(tp, orig.Value); r != event.OK && string(r) != reason {
 			t.Errorf("dead letter %s has reason %q, the decoder says %q", at, reason, r)
+		}
+		// Its detail names what is at fault: Explain's for a content reason, the ts for a
+		// time reason.
+		detail := header(d, "cskpi-reject-detail")
+		if !strings.HasPrefix(detail, reason+": ") && detail != reason {
+			t.Errorf("dead letter %s (%s): detail %q", at, reason, detail)
+		} else if f := event.Explain(tp, orig.Value); f.Reason != event.OK && detail != f.String() {
+			t.Errorf("dead letter %s: detail %q, Explain says %q", at, detail, f)
+		} else if f.Reason == event.OK && !strings.HasPrefix(detail, reason+": ts ") {
+			t.Errorf("dead letter %s (%s): detail %q names no ts", at, reason, detail)
 		}
 		byReason[[2]string{role, reason}]++
 	}

@@ -3,6 +3,7 @@ package produce
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -20,15 +21,22 @@ type LoadgenOptions struct {
 	Duration time.Duration    // 0 = until ctx is done
 	Now      func() time.Time // the wall clock; nil = time.Now
 
-	// The default generator's shops (default 20), slow shops (default 3) and seed (0: from
-	// the clock).
+	// The default generator's shops (default 20), slow shops (default 3), seed (0: from the
+	// clock) and shop ids: ShopPrefix + "001", … (default "load-": shops of its own, not the
+	// demo's "shop-001", …).
 	Shops, SlowShops int
 	Seed             int64
+	ShopPrefix       string
+
+	// Stats, when set, receives the generator's Stats at the end: with Duration, how many
+	// buyers the run answered at its end (Answered) and left waiting (LeftWaiting).
+	Stats *synth.Stats
 }
 
 const (
-	loadgenShops     = 20
-	loadgenSlowShops = 3
+	loadgenShops      = 20
+	loadgenSlowShops  = 3
+	loadgenShopPrefix = "load-"
 	// A fresh generator's first minutes hold only first lines (replies, later rounds and
 	// orders come after); live traffic should look like a shop that was already open, so the
 	// default generator starts this much earlier and its lines before now are dropped...
@@ -42,6 +50,11 @@ const (
 
 // Loadgen publishes the generator's lines as live traffic, until ctx is done or Duration has
 // passed, and returns the number of records acknowledged. Stopping is not an error.
+//
+// A run with a Duration ends the generator there (synth.Generator.Until): at the end it
+// answers the buyers its records left waiting (under an hour), so that no shop goes on
+// paging for buyers nobody will answer. A run stopped by ctx leaves its open
+// conversations as they are.
 //
 // Pacing is by event time, not by count: the generator's event clock (Generator.Now) is mapped
 // onto the wall clock from the moment Loadgen starts, scaled by the generator's Rate over
@@ -62,7 +75,7 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 	if now == nil {
 		now = time.Now
 	}
-	var pending []byte // the first line of a warmed-up generator
+	warmed := false
 	gen := opt.Gen
 	if gen == nil {
 		rate := opt.Rate
@@ -71,24 +84,28 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 		}
 		t := now()
 		warm := min(loadgenWarmup, time.Duration(loadgenWarmupLines/rate*float64(time.Second)))
-		cfg := synth.Config{Seed: opt.Seed, Shops: opt.Shops, SlowShops: opt.SlowShops, Start: t.Add(-warm), Rate: rate}
+		cfg := synth.Config{Seed: opt.Seed, Shops: opt.Shops, SlowShops: opt.SlowShops, Start: t.Add(-warm), Rate: rate,
+			ShopPrefix: opt.ShopPrefix}
 		if cfg.Seed == 0 {
 			cfg.Seed = t.UnixNano()
 		}
 		if cfg.Shops <= 0 {
 			cfg.Shops, cfg.SlowShops = loadgenShops, loadgenSlowShops
 		}
+		if cfg.ShopPrefix == "" {
+			cfg.ShopPrefix = loadgenShopPrefix
+		}
+		if err := synth.CheckShopPrefix(cfg.ShopPrefix, cfg.Shops); err != nil {
+			return 0, fmt.Errorf("shop prefix %w", err)
+		}
 		gen = synth.New(cfg)
-		// Until the generator has caught up with the wall clock, which moved on while it ran.
-		for pending = gen.Next(); gen.Now().Before(now()); pending = gen.Next() {
+		// Until the generator has caught up with the wall clock, which moves on while it runs.
+		for gen.Skip(now()) {
 		}
+		warmed = true
 	}
-	next := func() []byte {
-		if l := pending; l != nil {
-			pending = nil
-			return l
-		}
-		return gen.Next()
+	if opt.Stats != nil {
+		defer func() { *opt.Stats = gen.Stats() }()
 	}
 	cfg := gen.Config()
 	rate := opt.Rate
@@ -98,13 +115,12 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 	scale := cfg.Rate / rate // wall seconds per event second
 	wall0 := now()
 	ev0 := gen.Now().UnixNano()
-	if pending != nil {
+	if warmed {
 		ev0 = wall0.UnixNano() // the warm-up ran up to the wall clock: keep the two equal
 	}
 	due := func(ts int64) time.Time { return wall0.Add(time.Duration(float64(ts-ev0) * scale)) }
-	var end time.Time
 	if opt.Duration > 0 {
-		end = wall0.Add(opt.Duration)
+		// The generator ends there, with its closing replies at that very time.
 		gen.Until(time.Unix(0, ev0+int64(float64(opt.Duration)/scale)))
 	}
 
@@ -164,14 +180,11 @@ func Loadgen(ctx context.Context, opt LoadgenOptions) (int64, error) {
 	var timer *time.Timer
 	var dec event.Decoder
 	for lctx.Err() == nil {
-		line := next()
+		line := gen.Next()
 		if line == nil { // the generator ended at Until
 			return finish(flush())
 		}
 		at := due(gen.Now().UnixNano())
-		if !end.IsZero() && at.After(end) {
-			return finish(flush())
-		}
 		if wait := at.Sub(now()); wait > 0 {
 			// Everything due is out before sleeping; while a write waits for acks, lines
 			// fall due and the next batch grows, so high rates batch themselves.

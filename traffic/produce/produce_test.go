@@ -175,7 +175,9 @@ func TestLoadgen(t *testing.T) {
 	const rate, dur = 400.0, 1500 * time.Millisecond
 	start := time.Now()
 	var progress bytes.Buffer
-	n, err := Loadgen(context.Background(), LoadgenOptions{Options: Options{Brokers: addrs, Progress: &progress}, Rate: rate, Duration: dur})
+	var st synth.Stats
+	n, err := Loadgen(context.Background(), LoadgenOptions{Options: Options{Brokers: addrs, Progress: &progress}, Rate: rate, Duration: dur,
+		Stats: &st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +185,9 @@ func TestLoadgen(t *testing.T) {
 	if elapsed < dur || elapsed > dur+5*time.Second {
 		t.Errorf("ran %v for a %v duration", elapsed, dur)
 	}
-	if want := rate * dur.Seconds(); float64(n) < 0.5*want || float64(n) > 1.5*want {
-		t.Errorf("produced %d records in %v at %v/s", n, dur, rate)
+	// At the rate asked for, and then the replies to the buyers left waiting at the end.
+	if want := rate * dur.Seconds(); float64(n-int64(st.Answered)) < 0.5*want || float64(n-int64(st.Answered)) > 1.5*want {
+		t.Errorf("produced %d records (%d of them replies at the end) in %v at %v/s", n, st.Answered, dur, rate)
 	}
 	if !strings.HasPrefix(progress.String(), "produced ") {
 		t.Errorf("progress output %q", progress.String())
@@ -194,6 +197,9 @@ func TestLoadgen(t *testing.T) {
 	// order_created records filed after their payment, which may be as old as the warm-up.
 	var got int
 	readDone := time.Now()
+	// The shops are loadgen's own, and the run answered every buyer it left waiting: in
+	// partition order, which is each conversation's, no episode stays open.
+	waiting, seen := map[string]bool{}, map[string]bool{}
 	for _, topic := range []string{DefaultMessagesTopic, DefaultOrdersTopic} {
 		for _, r := range readAll(t, addrs, topic) {
 			got++
@@ -203,6 +209,18 @@ func TestLoadgen(t *testing.T) {
 			}
 			if reason != event.OK || e.TS < start.Add(-24*time.Hour).UnixNano() || e.TS > start.Add(24*time.Hour).UnixNano() {
 				continue // broken, too old or future on purpose
+			}
+			if !strings.HasPrefix(e.Shop, "load-") {
+				t.Fatalf("shop %q: not one of loadgen's own", e.Shop)
+			}
+			if topic == DefaultMessagesTopic && !e.Spam && !seen[e.ID] {
+				seen[e.ID] = true
+				switch e.Sender {
+				case event.Buyer:
+					waiting[e.Conversation()] = true
+				case event.Agent:
+					delete(waiting, e.Conversation())
+				}
 			}
 			ts, from := time.Unix(0, e.TS), start.Add(-10*time.Second)
 			if e.Kind == event.OrderCreated {
@@ -216,6 +234,10 @@ func TestLoadgen(t *testing.T) {
 	if int64(got) != n {
 		t.Errorf("brokers hold %d records, Loadgen reported %d", got, n)
 	}
+	if len(waiting) != 0 || st.Answered == 0 || st.LeftWaiting != 0 {
+		t.Errorf("%d buyers left waiting; the run answered %d at its end and left %d", len(waiting), st.Answered, st.LeftWaiting)
+	}
+	t.Logf("%d records, %d of them replies at the end", n, st.Answered)
 }
 
 func TestLoadgenCancel(t *testing.T) {

@@ -74,4 +74,41 @@ func TestLoadgenProgressOnTerminal(t *testing.T) {
 	if strings.Contains(out, "/-") {
 		t.Errorf("an endless count is drawn with a total:\n%q", out)
 	}
+	// The first frame, before any record: no rate yet, and never one per hour or minute.
+	if !strings.Contains(out, "producing (0 records)") || strings.Contains(out, "records/hr") || strings.Contains(out, "records/min") {
+		t.Errorf("terminal shows a rate before the first record, or one not per second:\n%q", out)
+	}
+}
+
+// TestProgressRate: the rate of a bar of records is records per second from its first
+// frame to its last, whatever the pace: never "0 records/hr" before the first record, nor
+// a unit that changes as the pace drops.
+func TestProgressRate(t *testing.T) {
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	p := &progress{start: start}
+	if got, want := p.describe(5, start.Add(20*time.Millisecond)), "producing (5 records)"; got != want {
+		t.Errorf("a first batch: %q, want %q (too soon for a rate)", got, want)
+	}
+	// 200 records a second for 10 s, then one record in the next 10 s; a frame a second.
+	want := map[int]string{
+		1:  "producing (200, 200 records/s)",
+		3:  "producing (600, 200 records/s)",
+		10: "producing (2000, 200 records/s)",
+		13: "producing (2001, 80 records/s)",
+		15: "producing (2001, 0.2 records/s)",
+		20: "producing (2001, 0.0 records/s)",
+	}
+	for sec := 1; sec <= 20; sec++ {
+		n := int64(min(sec, 10) * 200)
+		if sec > 10 {
+			n++
+		}
+		got := p.describe(n, start.Add(time.Duration(sec)*time.Second))
+		if w, ok := want[sec]; ok && got != w {
+			t.Errorf("after %d s: %q, want %q", sec, got, w)
+		}
+		if strings.Contains(got, "/hr") || strings.Contains(got, "/min") {
+			t.Errorf("after %d s: %q", sec, got)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package synth
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -13,11 +16,14 @@ import (
 
 // Config shapes the synthetic traffic. Zero fields take the defaults below.
 type Config struct {
-	Seed      int64
-	Shops     int       // number of shops, ids "shop-001", "shop-002", ...; default 8
-	SlowShops int       // the first SlowShops shops reply slowly (median ~40 s); the rest mostly in 2-10 s
-	Start     time.Time // ts of the first event; default 2025-03-01T00:00:00+08:00
-	Rate      float64   // events per second of event time; default 50
+	Seed  int64
+	Shops int // number of shops, ids ShopPrefix + "001", "002", ...; default 8
+	// ShopPrefix starts every shop id; default "shop-". CheckShopPrefix says whether the
+	// ids it makes are valid shop ids (CONTRACT §1).
+	ShopPrefix string
+	SlowShops  int       // the first SlowShops shops reply slowly (median ~40 s); the rest mostly in 2-10 s
+	Start      time.Time // ts of the first event; default 2025-03-01T00:00:00+08:00
+	Rate       float64   // events per second of event time; default 50
 	// Unanswered is the share of conversations no human ever answers (the buyer gives
 	// up); default 0.08. Each stays a waiting buyer for 48 h, so a demo watched for minutes
 	// wants fewer.
@@ -108,6 +114,12 @@ const (
 
 	recentBuyers = 256 // buyers per shop remembered for coming back
 
+	// closeWithin: at Until, the stream answers the buyers it leaves waiting for less than
+	// this. Those waiting longer have left the live breach of the default waiting thresholds
+	// (CONTRACT §3: over 3 minutes less over an hour), so they page no one; an answer would
+	// only add an hour-long response sample to their shop's averages.
+	closeWithin = int64(time.Hour)
+
 	nickParts  = "小 大 阿 喵 猫 兔 糖 果 月 星 雪 风 橙 柚 鱼 豆"
 	agentNames = "alice bob cathy david emma frank grace henry xiaomei xiaoli " +
 		"ajie lulu tingting yuyu"
@@ -157,6 +169,10 @@ type buyer struct {
 	shop      *shop
 	id        string
 	busyUntil int64 // ts of the buyer's last message so far: a returning buyer starts after it
+	// The waiting episode the lines Next returned leave open, while the generator tracks
+	// them (Until): since when (0: none) and where in Generator.open (index + 1).
+	waitSince int64
+	openAt    int32
 }
 
 // waiting is busyUntil of a buyer left waiting: they do not come back.
@@ -178,6 +194,7 @@ type item struct {
 	scene  uint8
 	spam   bool
 	byMerc bool
+	last   bool // a closing reply at Until: nothing follows it
 }
 
 // ret is a buyer's return for an after-sale chat about an order (0: one placed before
@@ -249,11 +266,15 @@ func (h *slots) pop() slot {
 // AftersalePrior of them about orders placed before Start; Unanswered counts both kinds.
 // Of the paid orders, PaidLate are paid more than 24 h after creation, PaidTwice have a
 // second order_paid, PaidEarly have their order_created filed after their payment.
+//
+// At Until, Answered buyers left waiting by the lines returned since Until was called got a
+// closing reply, and LeftWaiting, waiting for an hour or more, did not.
 type Stats struct {
 	Convs, SpamConvs, Unanswered, Orders, Paid, Refunds, Disputes int
 	Aftersale, AftersalePrior                                     int
 	PaidLate, PaidTwice, PaidEarly                                int
 	Lines, Dups, Invalid                                          int
+	Answered, LeftWaiting                                         int
 }
 
 // Stats is what g has produced so far.
@@ -291,9 +312,11 @@ type Generator struct {
 	lags                 []int64 // returnLags
 
 	nextArrival int64
-	scheduled   float64 // lines scheduled by conversations so far, for the rate estimate
-	until       int64   // Until, in Unix ns; 0: none
-	sinceStart  float64 // exact time of the next arrival after start, in ns
+	scheduled   float64  // lines scheduled by conversations so far, for the rate estimate
+	until       int64    // Until, in Unix ns; 0: none
+	open        []*buyer // buyers the lines returned since Until leave waiting
+	closed      bool     // the closing replies are scheduled
+	sinceStart  float64  // exact time of the next arrival after start, in ns
 	st          Stats
 }
 
@@ -320,6 +343,9 @@ func New(cfg Config) *Generator {
 	if cfg.Aftersale == 0 {
 		cfg.Aftersale = defaultAftersale
 	}
+	if cfg.ShopPrefix == "" {
+		cfg.ShopPrefix = "shop-"
+	}
 	mix := Mix(uint64(cfg.Seed))
 	g := &Generator{
 		cfg:       cfg,
@@ -338,7 +364,7 @@ func New(cfg Config) *Generator {
 	total := 0.0
 	for i := 0; i < cfg.Shops; i++ {
 		s := &shop{
-			id:        "shop-" + pad3(i+1),
+			id:        cfg.ShopPrefix + pad3(i+1),
 			platform:  uint8(i % 3),
 			slow:      i < cfg.SlowShops,
 			autoReply: i%autoReplyEvery != autoReplyEvery-1,
@@ -409,20 +435,64 @@ func (g *Generator) Next() []byte {
 		g.queued = g.queued[1:]
 		return l
 	}
+	if _, ok := g.ready(); !ok {
+		return nil
+	}
+	return g.emit(false)
+}
+
+// Skip drops the lines filed before t, and the later re-published copies of them, as if
+// Next had returned them to no one, and reports whether there were any; the next line Next
+// returns is filed at t or later. The lines after t are the same as without it, but for
+// those copies: alone, each would be an event no one had seen. A live stream starts with
+// it: the first minutes of a fresh generator hold only first lines, so it starts earlier
+// and skips to the wall clock.
+func (g *Generator) Skip(t time.Time) bool {
+	ns := t.UnixNano()
+	skipped := false
+	for {
+		g.queued = g.queued[:0] // the broken records that follow a dropped line go with it
+		at, ok := g.ready()
+		if !ok || at >= ns {
+			return skipped
+		}
+		g.emit(true)
+		skipped = true
+	}
+}
+
+// ready draws arrivals and returns until the next line is known, and returns when it is
+// filed; false once the stream has ended at Until.
+func (g *Generator) ready() (int64, bool) {
 	for {
 		lineAt, line := g.lines.next()
-		if retAt, ok := g.returns.next(); ok && retAt <= g.nextArrival && (!line || retAt <= lineAt) {
+		retAt, ret := g.returns.next()
+		if g.until != 0 { // what was scheduled before Until for later never comes
+			line = line && lineAt <= g.until
+			ret = ret && retAt <= g.until
+		}
+		if ret && retAt <= g.nextArrival && (!line || retAt <= lineAt) {
 			g.comeback(g.returns.pop())
 			continue
 		}
 		if line && lineAt < g.nextArrival {
-			break
+			return lineAt, true
 		}
 		if g.until != 0 && g.nextArrival > g.until && !line {
-			return nil
+			if g.closed {
+				return 0, false
+			}
+			g.closeWaiting()
+			continue
 		}
 		g.arrive()
 	}
+}
+
+// emit takes the next line ready found, with what follows it (a duplicate scheduled, a
+// broken record queued), and follows the waiting it leaves (Until). A line skipped (Skip)
+// has no copy, and leaves no waiting.
+func (g *Generator) emit(skip bool) []byte {
 	at, it := g.lines.pop()
 	g.clock = at
 	g.st.Lines++
@@ -431,13 +501,18 @@ func (g *Generator) Next() []byte {
 		return it.line
 	}
 	line := g.render(&it)
-	if it.spam {
+	if g.until != 0 && !skip && !it.spam {
+		g.track(&it)
+	}
+	if it.spam || it.last {
 		return line
 	}
 	switch u := g.rng.Float64(); {
 	case u < dupP:
 		delay := 500*time.Millisecond + time.Duration(g.rng.Int64N(int64(4500*time.Millisecond)))
-		g.push(item{ts: g.clock + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
+		if !skip {
+			g.push(item{ts: g.clock + int64(delay), kind: kDup, line: append([]byte(nil), line...)})
+		}
 		g.scheduled++
 	case u < dupP+invalidP:
 		g.queued = append(g.queued[:0], g.broken(&it))
@@ -446,11 +521,51 @@ func (g *Generator) Next() []byte {
 	return line
 }
 
-// Until ends the stream at t: lines due after it are not scheduled, and Next returns nil
-// once every line up to t is out. The lines up to t are the same as without it. A bounded
-// run never emits the later lines anyway, and at a high rate the orders, payments, refunds
-// and returns for after-sale chats scheduled hours and days ahead would otherwise fill memory.
+// Until ends the stream at t: no line filed after it comes out, and once every line up to
+// t is out, Next returns a closing reply, at t, for each buyer that the lines it returned
+// since Until was called leave waiting less than an hour (Stats.Answered; those waiting
+// longer stay waiting: Stats.LeftWaiting), then nil. The lines up to t are the same as
+// without it. A bounded run never emits the later lines anyway, and at a high rate the
+// orders, payments, refunds and returns for after-sale chats scheduled hours and days ahead
+// would otherwise fill memory; and a run that ended mid-conversation would leave every buyer
+// it was talking to waiting, and every shop's waiting alert firing, for an hour.
 func (g *Generator) Until(t time.Time) { g.until = t.UnixNano() }
+
+// track follows the waiting episodes the returned lines leave open (CONTRACT §2): a buyer
+// message opens one when none is open, a human reply closes it.
+func (g *Generator) track(it *item) {
+	b := it.b
+	switch {
+	case it.kind == kBuyer && b.openAt == 0:
+		b.waitSince = it.ts
+		g.open = append(g.open, b)
+		b.openAt = int32(len(g.open))
+	case it.kind == kAgent && b.openAt != 0:
+		i := b.openAt - 1
+		last := g.open[len(g.open)-1]
+		g.open[i], last.openAt = last, i+1
+		g.open[len(g.open)-1] = nil
+		g.open = g.open[:len(g.open)-1]
+		b.openAt, b.waitSince = 0, 0
+	}
+}
+
+// closeWaiting schedules, at Until, a reply by one of the shop's agents to each buyer left
+// waiting less than closeWithin, the longest waiting first.
+func (g *Generator) closeWaiting() {
+	g.closed = true
+	open := slices.Clone(g.open)
+	slices.SortStableFunc(open, func(a, b *buyer) int { return cmp.Compare(a.waitSince, b.waitSince) })
+	for _, b := range open {
+		if g.until-b.waitSince >= closeWithin {
+			g.st.LeftWaiting++
+			continue
+		}
+		g.st.Answered++
+		s := b.shop
+		g.push(item{ts: g.until, b: b, kind: kAgent, agent: s.agents[g.rng.IntN(len(s.agents))], last: true})
+	}
+}
 
 // arrive starts the conversation of the next buyer and draws the following arrival. Arrivals
 // are Poisson; their rate is Rate divided by the running mean of lines per conversation, so
@@ -1138,6 +1253,25 @@ func (g *Generator) broken(it *item) []byte {
 		// the decoder accepts.
 		return o.Set("ts", formatTime(it.ts+100*365*24*int64(time.Hour), loc)).Bytes()
 	}
+}
+
+// CheckShopPrefix says whether prefix makes valid shop ids (CONTRACT §1: 1-64 bytes of
+// [A-Za-z0-9._-]) for shops shops: prefix + "001", … .
+func CheckShopPrefix(prefix string, shops int) error {
+	for i := 0; i < len(prefix); i++ {
+		switch c := prefix[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return fmt.Errorf("%q: a shop id holds only letters, digits, '.', '_' and '-'", prefix)
+		}
+	}
+	if n := len(prefix) + len(pad3(max(shops, 1))); n > 64 {
+		return fmt.Errorf("%q: the shop ids would be %d bytes, over 64", prefix, n)
+	}
+	if prefix == "" {
+		return errors.New("empty: the shop ids would be bare numbers; give a prefix such as load-")
+	}
+	return nil
 }
 
 func pad3(n int) string {

@@ -245,22 +245,23 @@ func TestGeneratorIDs(t *testing.T) {
 }
 
 // TestUntil: a generator ended at Until yields exactly the lines of an unbounded one up to
-// that time, then nil.
+// that time, then a closing reply at Until for each conversation it leaves waiting (under
+// an hour), then nil: after it, no buyer waits.
 func TestUntil(t *testing.T) {
 	cfg := synth.Config{Seed: 3, Shops: 50, SlowShops: 2, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 200}
 	until := cfg.Start.Add(10 * time.Minute)
 	full, bounded := synth.New(cfg), synth.New(cfg)
 	bounded.Until(until)
-	n := 0
-	for {
-		b := bounded.Next()
-		if b == nil {
-			break
-		}
+	var out [][]byte
+	for b := bounded.Next(); b != nil; b = bounded.Next() {
+		out = append(out, b)
+	}
+	st := bounded.Stats()
+	n := len(out) - st.Answered
+	for i, b := range out[:n] {
 		if f := full.Next(); string(f) != string(b) {
-			t.Fatalf("line %d differs:\n bounded %s\n full    %s", n, b, f)
+			t.Fatalf("line %d differs:\n bounded %s\n full    %s", i, b, f)
 		}
-		n++
 	}
 	// What the unbounded generator has next is past Until.
 	full.Next()
@@ -269,5 +270,127 @@ func TestUntil(t *testing.T) {
 	}
 	if n < 100000 {
 		t.Errorf("only %d lines in 10 minutes at 200 lines/s", n)
+	}
+	for _, b := range out[n:] {
+		e, r := event.Decode(event.Messages, b)
+		if r != event.OK || e.Sender != event.Agent || e.TS != until.UnixNano() {
+			t.Fatalf("a closing line that is not a reply at Until: %s", b)
+		}
+	}
+	// The model leaves some buyers unanswered (Unanswered, Gone): the closing replies found
+	// every one of them, and the in-flight chats Until cut short.
+	open := waitingAfter(out, cfg.Start, until)
+	if len(open) != 0 || st.LeftWaiting != 0 {
+		t.Errorf("%d buyers still waiting after the run (LeftWaiting %d): %v", len(open), st.LeftWaiting, open)
+	}
+	if st.Answered < 100 {
+		t.Errorf("only %d closing replies for 10 minutes of 50 shops", st.Answered)
+	}
+	t.Logf("%d lines, then %d closing replies", n, st.Answered)
+}
+
+// TestUntilLeavesTheLongWaiting: at Until, a buyer waiting an hour or more (out of the live
+// breach) is left waiting and counted; the others are answered.
+func TestUntilLeavesTheLongWaiting(t *testing.T) {
+	cfg := synth.Config{Seed: 4, Shops: 6, SlowShops: 1, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 20}
+	until := cfg.Start.Add(90 * time.Minute)
+	g := synth.New(cfg)
+	g.Until(until)
+	var out [][]byte
+	for b := g.Next(); b != nil; b = g.Next() {
+		out = append(out, b)
+	}
+	st := g.Stats()
+	open := waitingAfter(out, cfg.Start, until)
+	for buyer, since := range open {
+		if until.Sub(since) < time.Hour {
+			t.Errorf("%s waits since %v, under an hour before Until", buyer, since)
+		}
+	}
+	if st.LeftWaiting == 0 || len(open) != st.LeftWaiting || st.Answered == 0 {
+		t.Errorf("%d left waiting (Stats %d), %d answered", len(open), st.LeftWaiting, st.Answered)
+	}
+}
+
+// waitingAfter replays lines as a consumer would (CONTRACT §2, spam, duplicates and broken
+// records aside) and returns the conversations left waiting, with the start of their wait.
+func waitingAfter(lines [][]byte, from, to time.Time) map[string]time.Time {
+	open := map[string]time.Time{}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if !bytes.HasPrefix(l, []byte(`{"topic":"messages",`)) {
+			continue
+		}
+		e, r := event.Decode(event.Messages, l)
+		if r != event.OK || e.Spam || seen[e.ID] || e.TS < from.UnixNano() || e.TS > to.UnixNano() {
+			continue // broken, spam, a duplicate, or too old or future on purpose
+		}
+		seen[e.ID] = true
+		switch e.Sender {
+		case event.Buyer:
+			if _, ok := open[e.Conversation()]; !ok {
+				open[e.Conversation()] = time.Unix(0, e.TS)
+			}
+		case event.Agent:
+			delete(open, e.Conversation())
+		}
+	}
+	return open
+}
+
+// TestSkip: a generator that skipped to t yields the lines of one that did not, from the
+// first filed at t or later, but for the re-published copies of the lines it skipped.
+func TestSkip(t *testing.T) {
+	cfg := synth.Config{Seed: 8, Shops: 10, SlowShops: 1, Start: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Rate: 100}
+	at := cfg.Start.Add(3 * time.Minute)
+	full, skipped := synth.New(cfg), synth.New(cfg)
+	if !skipped.Skip(at) || skipped.Skip(at) {
+		t.Fatal("Skip did not drop the lines before t once, and only once")
+	}
+	before := map[string]bool{} // what full has before t, whose later copies skipped drops
+	var f []byte
+	for f = full.Next(); full.Now().Before(at); f = full.Next() {
+		before[string(f)] = true
+	}
+	copies := 0
+	for i := range 20000 {
+		for before[string(f)] {
+			copies++
+			f = full.Next()
+		}
+		if s := skipped.Next(); string(s) != string(f) {
+			t.Fatalf("line %d after the skip differs:\n skipped %s\n full    %s", i, s, f)
+		}
+		f = full.Next()
+	}
+	if copies == 0 {
+		t.Error("no copy of a skipped line came after t: the test shows nothing")
+	}
+}
+
+// TestShopPrefix: the shop ids are the prefix and a number; CheckShopPrefix refuses a
+// prefix that makes invalid ids.
+func TestShopPrefix(t *testing.T) {
+	g := synth.New(synth.Config{Seed: 2, Shops: 3, ShopPrefix: "load-"})
+	shops := map[string]bool{}
+	for range 2000 {
+		if e, r := event.Decode(event.Messages, g.Next()); r == event.OK {
+			shops[e.Shop] = true
+		}
+	}
+	for s := range shops {
+		if s != "load-001" && s != "load-002" && s != "load-003" {
+			t.Errorf("shop %q", s)
+		}
+	}
+	for _, tc := range []struct {
+		prefix string
+		shops  int
+		ok     bool
+	}{{"load-", 10, true}, {"shop-", 1000, true}, {"a.b_c-", 1, true}, {"", 10, false}, {"load ", 10, false},
+		{"商店-", 10, false}, {strings.Repeat("x", 61), 999, true}, {strings.Repeat("x", 61), 1000, false}} {
+		if err := synth.CheckShopPrefix(tc.prefix, tc.shops); (err == nil) != tc.ok {
+			t.Errorf("CheckShopPrefix(%q, %d) = %v", tc.prefix, tc.shops, err)
+		}
 	}
 }

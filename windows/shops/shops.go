@@ -1,19 +1,11 @@
 package shops
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The response targets when the directory gives none (CONTRACT §6): the pre-sale buyer's
@@ -44,111 +36,6 @@ type span struct{ from, to int } // minutes after local midnight, to <= 1440
 // --timezone, always open, a 15 s pre-sale and a 3 min after-sale response target.
 type Directory struct {
 	Shops map[string]*Shop
-}
-
-// fileFormat is the YAML of --shops.file.
-type fileFormat struct {
-	Shops map[string]struct {
-		Name           string              `yaml:"name"`
-		Team           string              `yaml:"team"`
-		Timezone       string              `yaml:"timezone"`
-		BusinessHours  map[string][]string `yaml:"business_hours"`
-		Closed         []string            `yaml:"closed"`
-		ResponseTarget string              `yaml:"response_target"`
-		// AftersaleResponseTarget is the after-sale scene's; response_target the pre-sale one.
-		AftersaleResponseTarget string `yaml:"aftersale_response_target"`
-	} `yaml:"shops"`
-}
-
-var (
-	shopIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	rangePattern  = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])-(([01][0-9]|2[0-3]):([0-5][0-9])|24:00)$`)
-	weekdays      = map[string]time.Weekday{
-		"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
-		"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
-	}
-)
-
-// ParseDirectory reads a shop directory. Any error refuses the whole file, naming the shop
-// and field at fault; def is the zone of shops that name none.
-func ParseDirectory(data []byte, def *time.Location) (*Directory, error) {
-	var f fileFormat
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // an empty file is an empty directory
-		return nil, fmt.Errorf("shop directory: %w", err)
-	}
-	d := &Directory{Shops: map[string]*Shop{}}
-	for id, s := range f.Shops {
-		if !shopIDPattern.MatchString(id) {
-			return nil, fmt.Errorf("shop directory: shop id %q: 1-64 characters of [A-Za-z0-9._-]", id)
-		}
-		shop := &Shop{ID: id, Name: s.Name, Team: s.Team, Location: def, Closed: map[string]bool{},
-			ResponseTarget: DefaultResponseTarget, AftersaleResponseTarget: DefaultAftersaleResponseTarget}
-		if s.Timezone != "" {
-			loc, err := time.LoadLocation(s.Timezone)
-			if err != nil {
-				return nil, fmt.Errorf("shop directory: shop %s: timezone %q: %w", id, s.Timezone, err)
-			}
-			shop.Location = loc
-		}
-		if s.BusinessHours != nil {
-			var hours [7][]span
-			for day, ranges := range s.BusinessHours {
-				wd, ok := weekdays[strings.ToLower(day)]
-				if !ok {
-					return nil, fmt.Errorf("shop directory: shop %s: business_hours: %q is not a weekday (mon, tue, wed, thu, fri, sat, sun)", id, day)
-				}
-				for _, r := range ranges {
-					sp, err := parseSpan(r)
-					if err != nil {
-						return nil, fmt.Errorf("shop directory: shop %s: business_hours %s: %w", id, day, err)
-					}
-					hours[wd] = append(hours[wd], sp)
-				}
-				sort.Slice(hours[wd], func(i, j int) bool { return hours[wd][i].from < hours[wd][j].from })
-				for i := 1; i < len(hours[wd]); i++ {
-					if hours[wd][i].from < hours[wd][i-1].to {
-						return nil, fmt.Errorf("shop directory: shop %s: business_hours %s: ranges overlap", id, day)
-					}
-				}
-			}
-			shop.Hours = &hours
-		}
-		for _, c := range s.Closed {
-			if _, err := time.Parse(time.DateOnly, c); err != nil {
-				return nil, fmt.Errorf("shop directory: shop %s: closed: %q is not a date (YYYY-MM-DD)", id, c)
-			}
-			shop.Closed[c] = true
-		}
-		for _, t := range []struct {
-			field, value string
-			dst          *time.Duration
-		}{
-			{"response_target", s.ResponseTarget, &shop.ResponseTarget},
-			{"aftersale_response_target", s.AftersaleResponseTarget, &shop.AftersaleResponseTarget},
-		} {
-			if t.value == "" {
-				continue
-			}
-			d, err := time.ParseDuration(t.value)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("shop directory: shop %s: %s %q is not a positive duration", id, t.field, t.value)
-			}
-			*t.dst = d
-		}
-		d.Shops[id] = shop
-	}
-	return d, nil
-}
-
-// LoadDirectory reads and parses path.
-func LoadDirectory(path string, def *time.Location) (*Directory, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("shop directory: %w", err)
-	}
-	return ParseDirectory(data, def)
 }
 
 func parseSpan(r string) (span, error) {

@@ -209,3 +209,74 @@ func TestDirectoryRefusesInvalidFiles(t *testing.T) {
 		t.Errorf("shop ny: %+v", s)
 	}
 }
+
+// TestDirectoryErrorsSayWhere: an error names the file, the line, the shop and the key as
+// the file spells them, and is the first in the file's order, never a Go type.
+func TestDirectoryErrorsSayWhere(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"shops:\n  shop-001:\n    name: a\n  shop-002:\n    nmae: 杭州旗舰店\n",
+			`shops.yml: line 5: shop shop-002: unknown field "nmae" (did you mean "name"?)`},
+		{"shops:\n  s:\n    team: east\n    respons_target: 20s\n",
+			`shops.yml: line 4: shop s: unknown field "respons_target" (did you mean "response_target"?)`},
+		{"shops:\n  s:\n    colour: red\n",
+			`shops.yml: line 3: shop s: unknown field "colour" (known: name, team, timezone, business_hours, closed, response_target, aftersale_response_target)`},
+		{"shop:\n  s: {}\n", `shops.yml: line 1: unknown field "shop" (did you mean "shops"?)`},
+		{"shops:\n  s:\n    timezone: Mars/Olympus\n", `shops.yml: line 3: shop s: timezone "Mars/Olympus": unknown time zone Mars/Olympus`},
+		{"shops:\n  s:\n    business_hours:\n      mon: \"09:00-10:00\"\n",
+			`shops.yml: line 4: shop s: business_hours mon: want a list, such as ["09:00-18:00"], got "09:00-10:00"`},
+		{"shops:\n  s:\n    business_hours:\n      mon: [\"09:00-12:00\"]\n      Mon: [\"13:00-14:00\"]\n",
+			`shops.yml: line 5: shop s: business_hours: Mon given twice`},
+		{"shops:\n  s:\n    closed: [\"2026-12-24\", \"2026-13-01\"]\n", `shops.yml: line 3: shop s: closed: "2026-13-01" is not a date (YYYY-MM-DD)`},
+		{"shops:\n  s:\n    response_target: fast\n", `shops.yml: line 3: shop s: response_target "fast" is not a positive duration (15s, 1m)`},
+		{"shops:\n  s: {name: a}\n  s: {name: b}\n", `shops.yml: line 3: shop s given twice (first at line 2)`},
+		{"shops:\n  s:\n    name: a\n    name: b\n", `shops.yml: line 4: shop s: field "name" given twice (first at line 3)`},
+		{"shops:\n  s: [1]\n", `shops.yml: line 2: shop s: want a mapping of fields (name, team, timezone, business_hours, closed, response_target, aftersale_response_target), got a list`},
+		{"shops:\n  s:\n    name: [1]\n", `shops.yml: line 3: shop s: name: want a single value, got a list`},
+		{"- a\n", `shops.yml: line 1: want a mapping with the key shops, got a list`},
+		{"shops: [\n", `shops.yml: line 1: did not find expected node content`},
+		// Two faults: the first in the file's order, whatever the map order.
+		{"shops:\n  a:\n    timezone: Mars/Olympus\n  b:\n    nmae: x\n", `shops.yml: line 3: shop a: timezone "Mars/Olympus": unknown time zone Mars/Olympus`},
+	} {
+		for range 5 { // the same error every time
+			_, err := Parse("shops.yml", []byte(tc.yaml), time.UTC)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("%q:\n got %v\nwant %s", tc.yaml, err, tc.want)
+				break
+			}
+		}
+	}
+}
+
+// TestDirectoryYAML: anchors, aliases and merge keys are YAML's; a shop or field without a
+// value takes the defaults.
+func TestDirectoryYAML(t *testing.T) {
+	d := parse(t, `
+shops:
+  a: &base
+    team: east
+    response_target: 20s
+    business_hours: &weekdays
+      mon: ["09:00-18:00"]
+  b:
+    <<: *base
+    team: west
+  c:
+    business_hours: *weekdays
+    closed:
+  d:
+  e:
+    name:
+    business_hours:
+`)
+	for _, tc := range []struct {
+		id, team string
+		target   time.Duration
+		hours    bool
+	}{{"a", "east", 20 * time.Second, true}, {"b", "west", 20 * time.Second, true}, {"c", "", DefaultResponseTarget, true},
+		{"d", "", DefaultResponseTarget, false}, {"e", "", DefaultResponseTarget, false}} {
+		s := d.Shop(tc.id)
+		if s == nil || s.Team != tc.team || s.ResponseTarget != tc.target || (s.Hours != nil) != tc.hours {
+			t.Errorf("shop %s: %+v, want team %q, target %v, hours %v", tc.id, s, tc.team, tc.target, tc.hours)
+		}
+	}
+}
