@@ -149,8 +149,8 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}{
 		{"help", []string{"--help"}, nil, 0, ""},
 		{"unknown command", []string{"nope"}, nil, 2, "expected command"},
-		{"bad threshold", []string{"recompute", "--file", "testdata/events.jsonl", "--response.thresholds", "1500ms"}, nil, 1, "whole number of seconds"},
-		{"env fallback", []string{"recompute", "--file", "testdata/events.jsonl"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 1, "--timezone"},
+		{"bad threshold", []string{"recompute", "--file", "testdata/events.jsonl", "--response.thresholds", "1500ms"}, nil, 2, "--response.thresholds: 1500ms is not a whole number of seconds"},
+		{"env fallback", []string{"recompute", "--file", "testdata/events.jsonl"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 2, "--timezone (from CSKPI_TIMEZONE)"},
 		{"flag beats env", []string{"recompute", "--file", "testdata/events.jsonl", "--timezone", "UTC"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 0, ""},
 		{"bad enum names its flag", []string{"serve", "--clock=bogus"}, nil, 2, `cskpi: --clock: must be one of wall,event, got "bogus"`},
 		{"bad enum from env names its variable", []string{"serve"}, map[string]string{"CSKPI_LOG_FORMAT": "xml"}, 2, `--log.format (from CSKPI_LOG_FORMAT): must be one of logfmt,json, got "xml"`},
