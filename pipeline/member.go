@@ -58,6 +58,11 @@ type member struct {
 	mu sync.Mutex
 	cg group // the membership the watchdog may close
 
+	// released is the partition numbers this member held when it left the group at the
+	// end of run (nil before), as registered then: it leaves once ctx is done, and its
+	// workers stop and unregister only after that.
+	released atomic.Pointer[[]int]
+
 	watch claimWatch // used only by the goroutine that calls claim (the health poller's)
 }
 
@@ -163,7 +168,13 @@ func (m *member) runGroup(ctx context.Context) error {
 	backoff := newBackoff()
 	for {
 		gen, err := cg.next(ctx)
-		if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+		if ctx.Err() != nil {
+			m.joined.Store(false)
+			parts := m.reg.parts()
+			m.released.Store(&parts)
+			return nil
+		}
+		if errors.Is(err, kafka.ErrGroupClosed) {
 			m.joined.Store(false)
 			return nil
 		}
