@@ -315,7 +315,7 @@ func TestMemberRun(t *testing.T) {
 }
 
 // TestMemberReleased: when run ends, the member says which partitions it held as it left
-// the group, although its workers stop only after that.
+// the group: those of the generation, whether or not their workers have started or stopped.
 func TestMemberReleased(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m, _, _ := testMember(t, &fakeStore{})
@@ -332,11 +332,17 @@ func TestMemberReleased(t *testing.T) {
 			"m": {{ID: 0}, {ID: 1}, {ID: 3}}, "o": {{ID: 0}, {ID: 1}, {ID: 3}}})
 		g.gens <- gen
 		synctest.Wait()
+		if p := m.held.Load(); p == nil || !slices.Equal(*p, []int{0, 1, 3}) {
+			t.Errorf("held %v, want [0 1 3]", p)
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 		gen.end()
+		if m.held.Load() != nil {
+			t.Errorf("held %v after the generation ended", *m.held.Load())
+		}
 		if p := m.released.Load(); p == nil || !slices.Equal(*p, []int{0, 1, 3}) {
 			t.Errorf("released %v, want [0 1 3]", p)
 		}
