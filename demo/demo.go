@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -92,8 +93,10 @@ const (
 //go:embed shops.yml
 var demoShops []byte
 
-// Run runs the demo until ctx is done.
-func Run(ctx context.Context, opt Options) error {
+// Run runs the demo until ctx is done, and returns nil then: a stop that ctx asked for,
+// even while the demo is starting, is its normal end. Once its web address is bound, its
+// last log line says why it stopped, how many records it published and how long it ran.
+func Run(ctx context.Context, opt Options) (err error) {
 	if opt.Shops <= 0 {
 		opt.Shops = 6
 	}
@@ -123,6 +126,22 @@ func Run(ctx context.Context, opt Options) error {
 			return fmt.Errorf("--shops.file: %w", err)
 		}
 	}
+	started, parent := time.Now(), ctx
+	var published atomic.Int64
+	defer func() {
+		if parent.Err() != nil && errors.Is(err, context.Canceled) {
+			err = nil // what the stop interrupted (publishing the history, say)
+		}
+		reason := "ended"
+		switch {
+		case err != nil:
+			reason = err.Error()
+		case context.Cause(parent) != nil:
+			reason = context.Cause(parent).Error()
+		}
+		opt.Logger.Info("demo: stopped", "reason", reason, "records_published", published.Load(),
+			"uptime", time.Since(started).Round(time.Millisecond).String())
+	}()
 	ln, err := kafkaListener(opt.KafkaAddress, opt.Logger)
 	if err != nil {
 		return err
@@ -167,7 +186,9 @@ func Run(ctx context.Context, opt Options) error {
 	for gen.Now().Before(now) {
 		history = append(history, gen.Next())
 	}
-	if _, err := produce.Lines(ctx, history, popt); err != nil {
+	n, err := produce.Lines(ctx, history, popt)
+	published.Add(n)
+	if err != nil {
 		return fmt.Errorf("publishing history: %w", err)
 	}
 	opt.Logger.Info("demo: published history", "records", len(history), "since", opt.Backfill)
@@ -202,7 +223,8 @@ func Run(ctx context.Context, opt Options) error {
 		})
 	})
 	g.Go(func() error {
-		_, err := produce.Loadgen(gctx, produce.LoadgenOptions{Options: popt, Rate: opt.Rate, Gen: gen})
+		n, err := produce.Loadgen(gctx, produce.LoadgenOptions{Options: popt, Rate: opt.Rate, Gen: gen})
+		published.Add(n)
 		if err != nil && !errors.Is(err, context.Canceled) && gctx.Err() == nil {
 			return fmt.Errorf("loadgen: %w", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +59,11 @@ type member struct {
 
 	mu sync.Mutex
 	cg group // the membership the watchdog may close
+
+	// held is the partition numbers of the current generation, in order (nil between
+	// generations); released is what it held when it left the group at the end of run (nil
+	// before). Not the registry's: a worker registers only once its routine runs.
+	held, released atomic.Pointer[[]int]
 
 	watch claimWatch // used only by the goroutine that calls claim (the health poller's)
 }
@@ -163,7 +170,12 @@ func (m *member) runGroup(ctx context.Context) error {
 	backoff := newBackoff()
 	for {
 		gen, err := cg.next(ctx)
-		if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+		if ctx.Err() != nil {
+			m.joined.Store(false)
+			m.released.Store(m.held.Load())
+			return nil
+		}
+		if errors.Is(err, kafka.ErrGroupClosed) {
 			m.joined.Store(false)
 			return nil
 		}
@@ -181,20 +193,21 @@ func (m *member) runGroup(ctx context.Context) error {
 		m.id.Store(id)
 		start := m.opt.Now().UnixNano()
 		m.genStart.Store(start)
-		m.startGeneration(gen)
+		held := m.startGeneration(gen)
 		// Between generations claims lapse by design: the watchdog judges only within one.
 		// kafka-go ends every routine of a generation before the next, and before Close
-		// returns, so this is the one place genStart goes back to 0.
+		// returns, so this is the one place genStart (and held) go back to 0 (nil).
 		gen.Start(func(ctx context.Context) {
 			<-ctx.Done()
 			m.genStart.CompareAndSwap(start, 0)
+			m.held.CompareAndSwap(held, nil)
 		})
 	}
 }
 
 // startGeneration runs a worker per assigned partition number, registered while it runs,
-// and the commit loop.
-func (m *member) startGeneration(gen generation) {
+// and the commit loop; it returns the partition numbers, which it stores in held.
+func (m *member) startGeneration(gen generation) *[]int {
 	id, memberID, assignments := gen.assigned()
 	byPart := map[int]map[string]int64{} // partition -> topic -> committed offset
 	for topic, as := range assignments {
@@ -205,6 +218,8 @@ func (m *member) startGeneration(gen generation) {
 			byPart[a.ID][topic] = a.Offset
 		}
 	}
+	held := slices.Sorted(maps.Keys(byPart))
+	m.held.Store(&held)
 	m.log.Info("consumer group generation", "generation", id, "member", memberID, "partitions", len(byPart))
 	for part, committed := range byPart {
 		w := m.newWorker(part)
@@ -215,6 +230,7 @@ func (m *member) startGeneration(gen generation) {
 		})
 	}
 	gen.Start(func(ctx context.Context) { m.commitLoop(ctx, gen) })
+	return &held
 }
 
 // commitLoop copies the Redis-held offsets to Kafka, for lag tooling only.

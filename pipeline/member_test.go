@@ -314,6 +314,41 @@ func TestMemberRun(t *testing.T) {
 	})
 }
 
+// TestMemberReleased: when run ends, the member says which partitions it held as it left
+// the group: those of the generation, whether or not their workers have started or stopped.
+func TestMemberReleased(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, _, _ := testMember(t, &fakeStore{})
+		g := newFakeGroup()
+		m.join = func(kafka.ConsumerGroupConfig) (group, error) { return g, nil }
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- m.run(ctx) }()
+		if m.released.Load() != nil {
+			t.Error("partitions released before run ended")
+		}
+		// kafka-go ends a generation when the group closes, not with run's context.
+		gen := newFakeGeneration(t.Context(), 1, "member-1", map[string][]kafka.PartitionAssignment{
+			"m": {{ID: 0}, {ID: 1}, {ID: 3}}, "o": {{ID: 0}, {ID: 1}, {ID: 3}}})
+		g.gens <- gen
+		synctest.Wait()
+		if p := m.held.Load(); p == nil || !slices.Equal(*p, []int{0, 1, 3}) {
+			t.Errorf("held %v, want [0 1 3]", p)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		gen.end()
+		if m.held.Load() != nil {
+			t.Errorf("held %v after the generation ended", *m.held.Load())
+		}
+		if p := m.released.Load(); p == nil || !slices.Equal(*p, []int{0, 1, 3}) {
+			t.Errorf("released %v, want [0 1 3]", p)
+		}
+	})
+}
+
 func TestMemberRunJoinFails(t *testing.T) {
 	m, _, _ := testMember(t, &fakeStore{})
 	if err := m.run(t.Context()); err == nil {

@@ -147,6 +147,23 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.member.run(ctx)
 }
 
+// Stats is what a Service did in this process: the records it applied (in batches
+// committed to Redis), and the partitions it held when Run ended and it left the group
+// (empty when it held none, or Run has not ended).
+type Stats struct {
+	Applied  int64
+	Released []int
+}
+
+// Stats says what the Service did; call it after Run for the partitions released.
+func (s *Service) Stats() Stats {
+	st := Stats{Applied: s.env.applied.Load()}
+	if p := s.member.released.Load(); p != nil {
+		st.Released = *p
+	}
+	return st
+}
+
 // AsOf is the as-of time A: the wall clock, or the stream time with the event clock.
 func (s *Service) AsOf() int64 {
 	if s.opt.EventClock {

@@ -31,6 +31,8 @@ type env struct {
 	m      *metrics
 	stream *streamClock
 	asOf   func() int64
+	// applied counts the records applied in committed batches since the Service was made.
+	applied atomic.Int64
 }
 
 // worker owns one partition number for one generation: the partition's mirror, the
@@ -618,6 +620,9 @@ func (w *worker) apply(ctx context.Context, batch []record, dlq deadLetters) err
 	m := w.env.m
 	for c, n := range counts {
 		m.events.WithLabelValues(c.topic, c.outcome.String()).Add(float64(n))
+		if c.outcome == windows.Applied {
+			w.env.applied.Add(int64(n))
+		}
 		if c.outcome == windows.Rejected {
 			m.rejected.WithLabelValues(c.topic, string(c.reason)).Add(float64(n))
 		}

@@ -45,7 +45,9 @@ type Options struct {
 	Registry *prometheus.Registry
 }
 
-// Run serves until ctx is done or a part fails.
+// Run serves until ctx is done or a part fails. It logs what it serves when it starts, and
+// what it did when it stops (why, the partitions it released, the records it applied, how
+// long it ran); a stop that ctx asked for returns nil.
 func Run(ctx context.Context, opt Options) error {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -100,6 +102,8 @@ func Run(ctx context.Context, opt Options) error {
 	}
 
 	// The HTTP server and the consumer run until ctx ends or either fails, which stops both.
+	started := time.Now()
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := sinks.Serve(ctx, sinks.ServerOptions{
@@ -123,9 +127,33 @@ func Run(ctx context.Context, opt Options) error {
 		g.Go(func() error { return watcher.run(ctx, opt.Reload) })
 	}
 	opt.Logger.Info("cskpi serving", "version", version.Version, "revision", version.GetRevision(),
-		"listen", opt.ListenAddress, "brokers", po.Brokers,
-		"topics", []string{po.Topics.Messages, po.Topics.Orders}, "clock", clockName(po.EventClock))
-	return g.Wait()
+		"listen", ln.Addr().String(), "brokers", po.Brokers, "group", po.Group,
+		"topics", []string{po.Topics.Messages, po.Topics.Orders}, "deadletter", po.Topics.Deadletter,
+		"redis", opt.Redis.Addrs, "key_prefix", opt.KeyPrefix, "clock", clockName(po.EventClock),
+		"timezone", po.Windows.Location.String())
+	err = g.Wait()
+	st := svc.Stats()
+	released := st.Released
+	if released == nil {
+		released = []int{} // [] rather than nil's []: held none
+	}
+	// INFO either way: a failure is the caller's to log (cskpi's "cskpi failed" line).
+	opt.Logger.Info("cskpi stopped", "reason", stopReason(parent, err),
+		"partitions_released", released, "records_applied", st.Applied,
+		"uptime", time.Since(started).Round(time.Millisecond).String())
+	return err
+}
+
+// stopReason says why serve stopped: the part that failed, else what ended ctx (a signal:
+// "interrupt signal received", "terminated signal received").
+func stopReason(ctx context.Context, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case context.Cause(ctx) != nil:
+		return context.Cause(ctx).Error()
+	}
+	return "ended"
 }
 
 func clockName(event bool) string {

@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,16 +14,20 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/version"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/cskpi/cskpi/pipeline"
+	"github.com/cskpi/cskpi/traffic/produce"
 	"github.com/cskpi/cskpi/windows"
 )
 
@@ -131,4 +137,99 @@ func TestBadShopsFileAtStart(t *testing.T) {
 	if strings.Contains(log.String(), "previous") || strings.Contains(log.String(), "stays in force") {
 		t.Errorf("the start-up log speaks of a previous directory:\n%s", log.String())
 	}
+}
+
+// TestStartAndStopLines: serve says what it serves when it starts (the bound address, the
+// brokers, group and topics, Redis, the clock), and when its context ends, why it stopped,
+// the partitions it released, the records it applied and how long it ran; a stop that its
+// context asked for is not an error.
+func TestStartAndStopLines(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders", "cs.deadletter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	mr := miniredis.RunT(t)
+	now := time.Now().UTC()
+	var lines [][]byte
+	for i, sender := range []string{"buyer", "agent"} {
+		lines = append(lines, fmt.Appendf(nil, `{"topic":"messages","event_id":"m-%d","shop_id":"shop-001","buyer_id":"b1","sender":%q,"agent_id":"shop-001:a","ts":%q}`,
+			i, sender, now.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano)))
+	}
+	if _, err := produce.Lines(t.Context(), lines, produce.Options{Brokers: cluster.ListenAddrs()}); err != nil {
+		t.Fatal(err)
+	}
+
+	log := &lockedBuffer{}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Pipeline: pipeline.Options{
+				Brokers: cluster.ListenAddrs(),
+				Group:   "cskpi-lines",
+				Topics:  pipeline.Topics{Messages: "cs.messages", Orders: "cs.orders", Deadletter: "cs.deadletter"},
+				Windows: windows.Config{Location: time.UTC, Thresholds: []int64{15000}},
+			},
+			Redis:         &redis.UniversalOptions{Addrs: []string{mr.Addr()}},
+			ListenAddress: "127.0.0.1:0",
+			OnListen:      func(a net.Addr) { addr <- a },
+			Logger:        slog.New(slog.NewTextHandler(log, nil)),
+		})
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a.String() + "/metrics"
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "both records applied", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `cskpi_events_total{outcome="applied",topic="cs.messages"} 2`)
+	})
+	cancel(errors.New("terminated signal received")) // what signal.NotifyContext's cause says
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v, want nil for a stop its context asked for", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30 s of its context's end")
+	}
+	out := log.String()
+	for _, want := range []string{
+		`msg="cskpi serving" version=`,
+		` listen=` + strings.TrimPrefix(url[:strings.LastIndex(url, "/")], "http://") + ` brokers=[` + cluster.ListenAddrs()[0] + `] group=cskpi-lines topics="[cs.messages cs.orders]" deadletter=cs.deadletter redis=[` + mr.Addr() + `] key_prefix=cskpi clock=wall timezone=UTC`,
+		`msg="cskpi stopped" reason="terminated signal received" partitions_released="[0 1]" records_applied=2 uptime=`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the log:\n%s", want, out)
+		}
+	}
+}
+
+// lockedBuffer is a log that the test reads while serve writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -40,7 +40,8 @@ import (
 type flags struct {
 	logLevel, logFormat string
 
-	brokers, group                  string
+	brokers                         []string
+	group                           string
 	topicMsgs, topicOrders, topicDL string
 	kafkaTLS                        tlsFlags
 	saslMech, saslUser, saslPass    string
@@ -51,14 +52,16 @@ type flags struct {
 	gogc                            int
 	rebalanceTimeout                time.Duration
 
-	redisAddr, redisUser, redisPass, redisPassFile, keyPrefix string
-	redisDB                                                   int
-	redisTLS                                                  tlsFlags
+	redisAddrs                                     []string
+	redisUser, redisPass, redisPassFile, keyPrefix string
+	redisDB                                        int
+	redisTLS                                       tlsFlags
 
 	listen, webConfig   string
-	clock, timezone     string
-	thresholds          string
-	waitThresholds      string
+	clock               string
+	zone                *time.Location
+	thresholds          []int64 // ms
+	waitThresholds      []int64 // ms
 	shopsFile           string
 	rebuildMissing      bool
 	maxShops, maxAgents int
@@ -66,7 +69,7 @@ type flags struct {
 
 	file        string
 	files       []string
-	at, now     string
+	at, now     time.Time
 	rate        float64
 	shops, slow int
 	seed        int64
@@ -86,16 +89,19 @@ type tlsFlags struct {
 // kafkaFlags: the brokers and how to reach them, and the two input topics; consumer adds
 // what only the consuming service reads.
 func kafkaFlags(c *kingpin.CmdClause, f *flags, consumer bool) {
-	c.Flag("kafka.brokers", "Kafka bootstrap brokers, comma separated.").Default("localhost:9092").StringVar(&f.brokers)
+	addressesVar(c.Flag("kafka.brokers", "Kafka bootstrap brokers, host:port, comma separated.").Default("localhost:9092"), &f.brokers)
 	if consumer {
-		c.Flag("kafka.group", "Kafka consumer group.").Default("cskpi").StringVar(&f.group)
+		textVar(c.Flag("kafka.group", "Kafka consumer group.").Default("cskpi"), &f.group, "", "")
 	}
 	topicFlags(c, f, "")
 	if consumer {
-		c.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter").StringVar(&f.topicDL)
-		c.Flag("kafka.session-timeout", "Consumer group session timeout: how long a crashed instance's partitions wait before moving (shorter moves them sooner but drops a member that stalls that long).").Default(pipeline.DefaultSessionTimeout.String()).DurationVar(&f.sessionTimeout)
-		c.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval: how soon an instance hears of a rebalance (0: "+pipeline.DefaultHeartbeatInterval.String()+", or a third of the session timeout when that is shorter).").Default("0s").DurationVar(&f.heartbeatInterval)
-		c.Flag("kafka.rebalance-timeout", "How long the coordinator waits for every member to rejoin in a rebalance; a dead member delays the rebalance by all of it.").Default(pipeline.DefaultRebalanceTimeout.String()).DurationVar(&f.rebalanceTimeout)
+		topicVar(c.Flag("kafka.topic.deadletter", "Dead-letter topic for rejected records (empty: none).").Default("cs.deadletter"), &f.topicDL, true)
+		durationVar(c.Flag("kafka.session-timeout", "Consumer group session timeout, 1s to 30m: how long a crashed instance's partitions wait before moving (shorter moves them sooner but drops a member that stalls that long).").Default(pipeline.DefaultSessionTimeout.String()),
+			&f.sessionTimeout, time.Second, maxGroupTimeout)
+		durationVar(c.Flag("kafka.heartbeat-interval", "Consumer group heartbeat interval, shorter than the session timeout: how soon an instance hears of a rebalance (0: "+pipeline.DefaultHeartbeatInterval.String()+", or a third of the session timeout when that is shorter).").Default("0s"),
+			&f.heartbeatInterval, 0, maxGroupTimeout)
+		durationVar(c.Flag("kafka.rebalance-timeout", "How long the coordinator waits for every member to rejoin in a rebalance, 1s to 30m; a dead member delays the rebalance by all of it.").Default(pipeline.DefaultRebalanceTimeout.String()),
+			&f.rebalanceTimeout, time.Second, maxGroupTimeout)
 	}
 	tlsFlagsOf(c, "kafka", &f.kafkaTLS)
 	enumVar(c.Flag("kafka.sasl.mechanism", "SASL mechanism: none, plain, scram-sha-256, scram-sha-512.").Default("none"),
@@ -108,17 +114,22 @@ func kafkaFlags(c *kingpin.CmdClause, f *flags, consumer bool) {
 // topicFlags: the names of the two input topics; why says what an offline command uses
 // them for ("" for the commands that talk to Kafka).
 func topicFlags(c *kingpin.CmdClause, f *flags, why string) {
-	c.Flag("kafka.topic.messages", "Topic of chat message events"+why+".").Default("cs.messages").StringVar(&f.topicMsgs)
-	c.Flag("kafka.topic.orders", "Topic of order events"+why+".").Default("cs.orders").StringVar(&f.topicOrders)
+	topicVar(c.Flag("kafka.topic.messages", "Topic of chat message events"+why+".").Default("cs.messages"), &f.topicMsgs, false)
+	topicVar(c.Flag("kafka.topic.orders", "Topic of order events"+why+".").Default("cs.orders"), &f.topicOrders, false)
 }
 
+// maxGroupTimeout is the longest consumer group session and rebalance timeout: Kafka's
+// default group.max.session.timeout.ms.
+const maxGroupTimeout = 30 * time.Minute
+
 func redisFlags(c *kingpin.CmdClause, f *flags) {
-	c.Flag("redis.addr", "Redis address host:port; several, comma separated, mean Redis Cluster.").Default("localhost:6379").StringVar(&f.redisAddr)
+	addressesVar(c.Flag("redis.addr", "Redis address host:port; several, comma separated, mean Redis Cluster.").Default("localhost:6379"), &f.redisAddrs)
 	c.Flag("redis.username", "Redis ACL user name.").StringVar(&f.redisUser)
 	c.Flag("redis.password", "Redis password (prefer the file or CSKPI_REDIS_PASSWORD).").StringVar(&f.redisPass)
 	c.Flag("redis.password-file", "File holding the Redis password.").StringVar(&f.redisPassFile)
-	c.Flag("redis.db", "Redis database number.").Default("0").IntVar(&f.redisDB)
-	c.Flag("redis.key-prefix", "Prefix of every Redis key cskpi writes.").Default("cskpi").StringVar(&f.keyPrefix)
+	intVar(c.Flag("redis.db", "Redis database number, 0 or more (Redis Cluster has only 0).").Default("0"), &f.redisDB, 0, noMax)
+	textVar(c.Flag("redis.key-prefix", "Prefix of every Redis key cskpi writes.").Default("cskpi"), &f.keyPrefix,
+		"{}", "which would break the keys' hash tags (cskpi:{p7}:b)")
 	tlsFlagsOf(c, "redis", &f.redisTLS)
 }
 
@@ -132,7 +143,8 @@ func tlsFlagsOf(c *kingpin.CmdClause, prefix string, t *tlsFlags) {
 
 // gcFlag: serve and demo hold a large, long-lived heap; see setGCPercent.
 func gcFlag(c *kingpin.CmdClause, f *flags) {
-	c.Flag("runtime.gogc", "Go GC target percentage (GOGC) unless the GOGC environment variable is set: lower trades CPU for memory (docs/PERFORMANCE.md).").Default(strconv.Itoa(defaultGOGC)).IntVar(&f.gogc)
+	intVar(c.Flag("runtime.gogc", "Go GC target percentage (GOGC), 1 or more, unless the GOGC environment variable is set: lower trades CPU for memory (docs/PERFORMANCE.md).").Default(strconv.Itoa(defaultGOGC)),
+		&f.gogc, 1, noMax)
 }
 
 // defaultGOGC is below Go's 100 for the reason Prometheus lowered its own to 75 (v2.53):
@@ -151,16 +163,57 @@ func setGCPercent(f *flags, logger *slog.Logger) {
 }
 
 func webFlags(c *kingpin.CmdClause, f *flags) {
-	c.Flag("web.listen-address", "Address of /metrics, /-/healthy, /-/ready.").Default(":9470").StringVar(&f.listen)
+	listenVar(c.Flag("web.listen-address", "Address of /metrics, /-/healthy, /-/ready, host:port.").Default(":9470"), &f.listen, false)
 	c.Flag("web.config.file", "exporter-toolkit web config (TLS, basic auth).").Default("").StringVar(&f.webConfig)
 }
 
 // windowsFlags: what the KPIs are computed with, the same for serve, demo and recompute.
 func windowsFlags(c *kingpin.CmdClause, f *flags) {
-	c.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served).").Default("Asia/Shanghai").StringVar(&f.timezone)
-	c.Flag("response.thresholds", "Response-time thresholds, comma separated whole seconds as durations.").Default("15s,3m").StringVar(&f.thresholds)
-	c.Flag("waiting.thresholds", "Waiting ages of cskpi_waiting_conversations_over, comma separated whole seconds as durations.").Default("15s,3m,1h").StringVar(&f.waitThresholds)
+	zoneVar(c.Flag("timezone", "Time zone of local dates (inquiry cohorts, buyers served), an IANA name.").Default("Asia/Shanghai"), &f.zone)
+	thresholdsVar(c.Flag("response.thresholds", "Response-time thresholds of cskpi_responses_within, comma separated, ascending, whole seconds from 1s to 48h as durations.").Default("15s,3m"),
+		&f.thresholds, "le")
+	thresholdsVar(c.Flag("waiting.thresholds", "Waiting ages of cskpi_waiting_conversations_over, comma separated, ascending, whole seconds from 1s to 48h as durations.").Default("15s,3m,1h"),
+		&f.waitThresholds, "seconds")
 	c.Flag("shops.file", "Shop directory (YAML): names, teams, time zones, business hours, closed dates, response targets; re-read on SIGHUP and when it changes. See docs/SHOPS.md.").StringVar(&f.shopsFile)
+}
+
+// The ranges of the flags that count something.
+const (
+	maxShops       = 100_000 // demo and loadgen --shops, as many as the scale benchmark generates
+	maxBatch       = 100_000 // --batch.size; a worker allocates a batch of it up front
+	minRate        = 0.01    // demo and loadgen --rate: a record every 100 s
+	maxDemoRate    = 1_000   // demo --rate: it publishes five minutes of history first, in memory
+	maxLoadgenRate = 1_000_000
+)
+
+// distinctTopics: the two input topics differ, and the dead-letter topic (deadletter: the
+// command has one) is neither of them, where rejected records would come back as input.
+func distinctTopics(f *flags, deadletter bool) error {
+	if f.topicMsgs == f.topicOrders {
+		return fmt.Errorf("--kafka.topic.messages and --kafka.topic.orders must differ, both are %q", f.topicMsgs)
+	}
+	if deadletter && (f.topicDL == f.topicMsgs || f.topicDL == f.topicOrders) {
+		return fmt.Errorf("--kafka.topic.deadletter=%s: must not be an input topic, where rejected records would be consumed again", f.topicDL)
+	}
+	return nil
+}
+
+// groupTimeouts: a member must heartbeat more often than the coordinator's session
+// timeout, or it is dropped between two heartbeats.
+func groupTimeouts(f *flags) error {
+	if f.heartbeatInterval > 0 && f.heartbeatInterval >= f.sessionTimeout {
+		return fmt.Errorf("--kafka.heartbeat-interval=%s: must be shorter than --kafka.session-timeout=%s",
+			shortDuration(f.heartbeatInterval), shortDuration(f.sessionTimeout))
+	}
+	return nil
+}
+
+// redisCluster: several --redis.addr mean Redis Cluster, which has database 0 only.
+func redisCluster(f *flags) error {
+	if len(f.redisAddrs) > 1 && f.redisDB != 0 {
+		return fmt.Errorf("--redis.db=%d: Redis Cluster (several --redis.addr) has database 0 only", f.redisDB)
+	}
+	return nil
 }
 
 // Main parses args and runs one subcommand; it returns the exit code: 0, 1 when the
@@ -168,6 +221,49 @@ func windowsFlags(c *kingpin.CmdClause, f *flags) {
 // for none.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) int {
 	var f flags
+	cmd, code, err := parse(newApp(&f, stdout, stderr), args)
+	if err != nil {
+		fmt.Fprintln(stderr, "cskpi:", err)
+		return 2
+	}
+	if cmd == "" { // --help or --version
+		return code
+	}
+	logger := newLogger(stderr, f.logLevel, f.logFormat)
+	redis.SetLogger(redisLogger{logger})
+	switch cmd {
+	case "serve":
+		setGCPercent(&f, logger)
+		err = runServe(ctx, &f, logger, reload)
+	case "demo":
+		setGCPercent(&f, logger)
+		err = runDemo(ctx, &f, logger, stdout, reload)
+	case "produce":
+		err = runProduce(ctx, &f, stderr)
+	case "loadgen":
+		err = runLoadgen(ctx, &f, logger, stderr)
+	case "recompute":
+		err = runRecompute(&f, stdout)
+	case "check":
+		err = runCheck(&f, stdout)
+	}
+	var status checkStatus
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status): // the report said why
+		return int(status)
+	}
+	logger.Error("cskpi failed", "command", cmd, "err", err)
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
+	return 1
+}
+
+// newApp declares the commands and their flags, parsed into f; --version prints to stdout,
+// help and errors go to stderr.
+func newApp(f *flags, stdout, stderr io.Writer) *kingpin.Application {
 	app := kingpin.New("cskpi", "Real-time customer-service KPIs from chat and order events.").DefaultEnvars()
 	app.UsageWriter(stderr).ErrorWriter(stderr).Terminate(func(code int) { panic(terminated(code)) })
 	// CSKPI_HELP=1 in an environment would turn every start into a help page.
@@ -189,89 +285,71 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, reload <
 	enumVar(app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt"), &f.logFormat, "logfmt", "json")
 
 	serveCmd := app.Command("serve", "Consume the topics and serve the KPI gauges.")
-	kafkaFlags(serveCmd, &f, true)
-	redisFlags(serveCmd, &f)
-	webFlags(serveCmd, &f)
+	kafkaFlags(serveCmd, f, true)
+	redisFlags(serveCmd, f)
+	webFlags(serveCmd, f)
 	enumVar(serveCmd.Flag("clock", "As-of time of the windows: wall (live) or event (stream time, for replays).").Default("wall"), &f.clock, "wall", "event")
-	windowsFlags(serveCmd, &f)
+	windowsFlags(serveCmd, f)
 	serveCmd.Flag("state.rebuild-missing", "Replay partitions whose Redis state is missing from the earliest retained offset.").BoolVar(&f.rebuildMissing)
-	serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxShops)
-	serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0").IntVar(&f.maxAgents)
-	serveCmd.Flag("batch.size", "Largest partition batch, in records.").Default("8192").IntVar(&f.batchSize)
-	gcFlag(serveCmd, &f)
+	intVar(serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0"), &f.maxShops, 0, noMax)
+	intVar(serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0"), &f.maxAgents, 0, noMax)
+	intVar(serveCmd.Flag("batch.size", "Largest partition batch, in records, 1 to 100000.").Default("8192"), &f.batchSize, 1, maxBatch)
+	gcFlag(serveCmd, f)
 
 	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
-	webFlags(demoCmd, &f)
-	windowsFlags(demoCmd, &f)
-	demoCmd.Flag("shops", "Synthetic shops.").Default("6").IntVar(&f.shops)
-	demoCmd.Flag("rate", "Synthetic records per second.").Default(strconv.Itoa(demo.DefaultRate)).Float64Var(&f.rate)
-	demoCmd.Flag("kafka.listen-address", "Address of the demo's in-process Kafka broker, for cskpi produce, cskpi loadgen or kcat to publish into (the default falls back to a free port when taken).").Default(demo.DefaultKafkaAddress).StringVar(&f.demoKafka)
-	gcFlag(demoCmd, &f)
+	webFlags(demoCmd, f)
+	windowsFlags(demoCmd, f)
+	intVar(demoCmd.Flag("shops", "Synthetic shops, 1 to 100000.").Default("6"), &f.shops, 1, maxShops)
+	floatVar(demoCmd.Flag("rate", "Synthetic records per second, 0.01 to 1000 (cskpi loadgen publishes more into the demo).").Default(strconv.Itoa(demo.DefaultRate)),
+		&f.rate, minRate, maxDemoRate)
+	listenVar(demoCmd.Flag("kafka.listen-address", "Address of the demo's in-process Kafka broker, host:port, for cskpi produce, cskpi loadgen or kcat to publish into (the default falls back to a free port when taken; empty: a free port).").Default(demo.DefaultKafkaAddress),
+		&f.demoKafka, true)
+	gcFlag(demoCmd, f)
 
 	produceCmd := app.Command("produce", "Publish an event file (docs/EVENTS.md: JSON lines, or kcat -J output) to the topics.")
-	kafkaFlags(produceCmd, &f, false)
+	kafkaFlags(produceCmd, f, false)
 	produceCmd.Flag("file", "Event file: JSON lines, or kcat -J output.").Required().StringVar(&f.file)
 
 	loadgenCmd := app.Command("loadgen", "Publish live synthetic traffic.")
-	kafkaFlags(loadgenCmd, &f, false)
-	loadgenCmd.Flag("rate", "Records per second.").Default("100").Float64Var(&f.rate)
-	loadgenCmd.Flag("shops", "Synthetic shops.").Default("10").IntVar(&f.shops)
-	loadgenCmd.Flag("slow-shops", "How many of them reply slowly.").Default("1").IntVar(&f.slow)
+	kafkaFlags(loadgenCmd, f, false)
+	floatVar(loadgenCmd.Flag("rate", "Records per second, 0.01 to 1000000.").Default("100"), &f.rate, minRate, maxLoadgenRate)
+	intVar(loadgenCmd.Flag("shops", "Synthetic shops, 1 to 100000.").Default("10"), &f.shops, 1, maxShops)
+	intVar(loadgenCmd.Flag("slow-shops", "How many of them reply slowly, 0 to --shops.").Default("1"), &f.slow, 0, maxShops)
 	loadgenCmd.Flag("shop.prefix", "Shop ids: the prefix and a number (load-001, …): shops of loadgen's own, apart from the demo's shop-001, … unless told so.").Default("load-").SetValue(shopPrefix{&f.shopPrefix})
-	loadgenCmd.Flag("seed", "Random seed.").Default("1").Int64Var(&f.seed)
-	loadgenCmd.Flag("duration", "Stop after this long, with a reply to every buyer still waiting (0: until interrupted).").Default("0s").DurationVar(&f.duration)
+	loadgenCmd.Flag("seed", "Random seed (0: from the clock).").Default("1").Int64Var(&f.seed)
+	durationVar(loadgenCmd.Flag("duration", "Stop after this long, with a reply to every buyer still waiting (0: until interrupted).").Default("0s"), &f.duration, 0, 0)
 
 	recomputeCmd := app.Command("recompute", "Compute the metrics offline from an event file (the reference).")
 	recomputeCmd.Flag("file", "Event file: JSON lines, or kcat -J output ('-' for standard input).").Required().StringVar(&f.file)
-	recomputeCmd.Flag("at", "As-of time, RFC 3339 (default: the final stream time).").StringVar(&f.at)
-	recomputeCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
-	windowsFlags(recomputeCmd, &f)
-	topicFlags(recomputeCmd, &f, ": the topic label of the event counters, and the topic kcat envelopes name")
+	timeVar(recomputeCmd.Flag("at", "As-of time, RFC 3339 (default: the final stream time)."), &f.at)
+	timeVar(recomputeCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now)."), &f.now)
+	windowsFlags(recomputeCmd, f)
+	topicFlags(recomputeCmd, f, ": the topic label of the event counters, and the topic kcat envelopes name")
 
 	checkCmd := app.Command("check", "Check event files offline: count each outcome and reject reason, and show the first offending lines. Exit status 1 when a record would be rejected, 2 when a line is not a record.")
 	checkCmd.Arg("file", "Event files: JSON lines, or kcat -J output ('-' for standard input).").Required().StringsVar(&f.files)
-	checkCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now).").StringVar(&f.now)
-	topicFlags(checkCmd, &f, ": the topic kcat envelopes name")
+	timeVar(checkCmd.Flag("now", "Wall clock for the future check, RFC 3339 (default: now)."), &f.now)
+	topicFlags(checkCmd, f, ": the topic kcat envelopes name")
 
 	nameFlags(app, serveCmd, demoCmd, produceCmd, loadgenCmd, recomputeCmd, checkCmd)
-	cmd, code, err := parse(app, args)
-	if err != nil {
-		fmt.Fprintln(stderr, "cskpi:", err)
-		return 2
+	// What one flag's range cannot say, checked once all are parsed and before anything
+	// starts: a usage error like a bad value.
+	serveCmd.Validate(func(*kingpin.CmdClause) error {
+		return errors.Join(distinctTopics(f, true), groupTimeouts(f), redisCluster(f))
+	})
+	for _, c := range []*kingpin.CmdClause{produceCmd, recomputeCmd, checkCmd} {
+		c.Validate(func(*kingpin.CmdClause) error { return distinctTopics(f, false) })
 	}
-	if cmd == "" { // --help or --version
-		return code
-	}
-	logger := newLogger(stderr, f.logLevel, f.logFormat)
-	redis.SetLogger(redisLogger{logger})
-	switch cmd {
-	case serveCmd.FullCommand():
-		setGCPercent(&f, logger)
-		err = runServe(ctx, &f, logger, reload)
-	case demoCmd.FullCommand():
-		setGCPercent(&f, logger)
-		err = runDemo(ctx, &f, logger, stdout, reload)
-	case produceCmd.FullCommand():
-		err = runProduce(ctx, &f, stderr)
-	case loadgenCmd.FullCommand():
-		err = runLoadgen(ctx, &f, logger, stderr)
-	case recomputeCmd.FullCommand():
-		err = runRecompute(&f, stdout)
-	case checkCmd.FullCommand():
-		err = runCheck(&f, stdout)
-	}
-	var status checkStatus
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &status): // the report said why
-		return int(status)
-	}
-	logger.Error("cskpi failed", "command", cmd, "err", err)
-	if errors.As(err, new(usageError)) {
-		return 2
-	}
-	return 1
+	loadgenCmd.Validate(func(*kingpin.CmdClause) error {
+		if err := distinctTopics(f, false); err != nil {
+			return err
+		}
+		if f.slow > f.shops {
+			return fmt.Errorf("--slow-shops=%d: must be at most --shops=%d", f.slow, f.shops)
+		}
+		return nil
+	})
+	return app
 }
 
 // A build without make build's -ldflags (go build, go install, go run) still says what runs:
@@ -334,41 +412,11 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseThresholds accepts durations of whole seconds ("15s,3m"), as the le and seconds
-// labels are whole seconds (CONTRACT §3); flag names the flag in errors.
-func parseThresholds(flag, s string) ([]int64, error) {
-	var out []int64
-	for _, p := range splitList(s) {
-		d, err := time.ParseDuration(p)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", flag, err)
-		}
-		if d <= 0 || d%time.Second != 0 {
-			return nil, fmt.Errorf("--%s: %s is not a positive whole number of seconds", flag, p)
-		}
-		ms := d.Milliseconds()
-		if len(out) > 0 && ms <= out[len(out)-1] {
-			return nil, fmt.Errorf("--%s must be ascending and distinct", flag)
-		}
-		out = append(out, ms)
-	}
-	return out, nil
-}
-
-func windowsConfig(f *flags) (windows.Config, error) {
-	loc, err := time.LoadLocation(f.timezone)
-	if err != nil {
-		return windows.Config{}, fmt.Errorf("--timezone: %w", err)
-	}
-	thr, err := parseThresholds("response.thresholds", f.thresholds)
-	if err != nil {
-		return windows.Config{}, err
-	}
-	waits, err := parseThresholds("waiting.thresholds", f.waitThresholds)
-	if err != nil {
-		return windows.Config{}, err
-	}
-	return windows.Config{Location: loc, Thresholds: thr, WaitThresholds: waits, MaxShops: f.maxShops, MaxAgents: f.maxAgents}, nil
+// windowsConfig is what the KPIs are computed with; the flags' values were checked as they
+// were parsed.
+func windowsConfig(f *flags) windows.Config {
+	return windows.Config{Location: f.zone, Thresholds: f.thresholds, WaitThresholds: f.waitThresholds,
+		MaxShops: f.maxShops, MaxAgents: f.maxAgents}
 }
 
 func (t tlsFlags) config() (*tls.Config, error) {
@@ -442,10 +490,6 @@ func topics(f *flags) pipeline.Topics {
 }
 
 func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan struct{}) error {
-	wc, err := windowsConfig(f)
-	if err != nil {
-		return err
-	}
 	dialer, transport, err := kafkaClients(f)
 	if err != nil {
 		return err
@@ -460,12 +504,12 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan 
 	}
 	return serve.Run(ctx, serve.Options{
 		Pipeline: pipeline.Options{
-			Brokers:           splitList(f.brokers),
+			Brokers:           f.brokers,
 			Group:             f.group,
 			Topics:            topics(f),
 			Dialer:            dialer,
 			Transport:         transport,
-			Windows:           wc,
+			Windows:           windowsConfig(f),
 			EventClock:        f.clock == "event",
 			RebuildMissing:    f.rebuildMissing,
 			BatchSize:         f.batchSize,
@@ -474,7 +518,7 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan 
 			RebalanceTimeout:  f.rebalanceTimeout,
 		},
 		Redis: &redis.UniversalOptions{
-			Addrs:     splitList(f.redisAddr),
+			Addrs:     f.redisAddrs,
 			Username:  f.redisUser,
 			Password:  rpass,
 			DB:        f.redisDB,
@@ -490,17 +534,13 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan 
 }
 
 func runDemo(ctx context.Context, f *flags, logger *slog.Logger, stdout io.Writer, reload <-chan struct{}) error {
-	wc, err := windowsConfig(f)
-	if err != nil {
-		return err
-	}
 	return demo.Run(ctx, demo.Options{
 		ListenAddress: f.listen,
 		WebConfigFile: f.webConfig,
 		Shops:         f.shops,
 		Rate:          f.rate,
 		KafkaAddress:  f.demoKafka,
-		Windows:       wc,
+		Windows:       windowsConfig(f),
 		Out:           stdout,
 		Logger:        logger,
 		ShopsFile:     f.shopsFile,
@@ -514,7 +554,7 @@ func produceOptions(f *flags, progress io.Writer) (produce.Options, error) {
 		return produce.Options{}, err
 	}
 	return produce.Options{
-		Brokers:   splitList(f.brokers),
+		Brokers:   f.brokers,
 		Topics:    produce.Topics{Messages: f.topicMsgs, Orders: f.topicOrders},
 		Transport: transport,
 		Progress:  progress,
@@ -565,7 +605,7 @@ func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger, stderr io.Wr
 	// begins in the middle of ongoing chats at the full rate.
 	var st synth.Stats
 	n, err := produce.Loadgen(ctx, produce.LoadgenOptions{Options: opt, Rate: f.rate, Duration: f.duration,
-		Shops: max(f.shops, 1), SlowShops: f.slow, Seed: f.seed, ShopPrefix: f.shopPrefix, Stats: &st})
+		Shops: f.shops, SlowShops: f.slow, Seed: f.seed, ShopPrefix: f.shopPrefix, Stats: &st})
 	// What the run leaves behind: a run that reached its --duration answered the buyers it
 	// left waiting; one stopped early leaves its open conversations waiting.
 	attrs := []any{"records", n, "seconds", time.Since(start).Seconds()}
@@ -582,34 +622,19 @@ func runLoadgen(ctx context.Context, f *flags, logger *slog.Logger, stderr io.Wr
 }
 
 func runRecompute(f *flags, stdout io.Writer) error {
-	wc, err := windowsConfig(f)
-	if err != nil {
-		return err
-	}
-	opt := reference.Options{Location: wc.Location, Format: jsonl.Format{Messages: f.topicMsgs, Orders: f.topicOrders}}
-	for _, ms := range wc.Thresholds {
+	opt := reference.Options{Location: f.zone, Format: jsonl.Format{Messages: f.topicMsgs, Orders: f.topicOrders},
+		At: f.at, Now: f.now}
+	for _, ms := range f.thresholds {
 		opt.Thresholds = append(opt.Thresholds, time.Duration(ms)*time.Millisecond)
 	}
-	for _, ms := range wc.WaitThresholds {
+	for _, ms := range f.waitThresholds {
 		opt.WaitThresholds = append(opt.WaitThresholds, time.Duration(ms)*time.Millisecond)
 	}
+	var err error
 	if f.shopsFile != "" {
-		if opt.Shops, err = shops.LoadDirectory(f.shopsFile, wc.Location); err != nil {
+		if opt.Shops, err = shops.LoadDirectory(f.shopsFile, f.zone); err != nil {
 			return fmt.Errorf("--shops.file: %w", err)
 		}
-	}
-	for _, tv := range []struct {
-		s   string
-		dst *time.Time
-	}{{f.at, &opt.At}, {f.now, &opt.Now}} {
-		if tv.s == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, tv.s)
-		if err != nil {
-			return err
-		}
-		*tv.dst = t
 	}
 	in, err := openInput(f.file)
 	if err != nil {

@@ -209,13 +209,9 @@ func plural(n int, one, many string) string {
 // runCheck checks each file and prints one report per file to stdout; its error is a
 // checkStatus when a file holds offending lines, a plain error when a file cannot be read.
 func runCheck(f *flags, stdout io.Writer) error {
-	now := time.Now()
-	if f.now != "" {
-		t, err := time.Parse(time.RFC3339Nano, f.now)
-		if err != nil {
-			return usageError{fmt.Errorf("--now: %w", err)}
-		}
-		now = t
+	now := f.now
+	if now.IsZero() {
+		now = time.Now()
 	}
 	format := jsonl.Format{Messages: f.topicMsgs, Orders: f.topicOrders}
 	status := 0

@@ -32,7 +32,7 @@ func TestCheck(t *testing.T) {
 		{"kcat topics named otherwise", []string{"testdata/events.kcat.jsonl", "--kafka.topic.orders=shop.orders"}, 2, ""},
 		{"missing file", []string{"testdata/absent.jsonl"}, 2, "open testdata/absent.jsonl: no such file or directory"},
 		{"no file", nil, 2, "required argument 'file' not provided"},
-		{"bad now", []string{"testdata/check-ok.jsonl", "--now=yesterday"}, 2, "--now: parsing time"},
+		{"bad now", []string{"testdata/check-ok.jsonl", "--now=yesterday"}, 2, `--now: not an RFC 3339 time such as 2026-11-21T08:00:00+08:00: "yesterday"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/prometheus/common/version"
@@ -149,8 +154,8 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}{
 		{"help", []string{"--help"}, nil, 0, ""},
 		{"unknown command", []string{"nope"}, nil, 2, "expected command"},
-		{"bad threshold", []string{"recompute", "--file", "testdata/events.jsonl", "--response.thresholds", "1500ms"}, nil, 1, "whole number of seconds"},
-		{"env fallback", []string{"recompute", "--file", "testdata/events.jsonl"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 1, "--timezone"},
+		{"bad threshold", []string{"recompute", "--file", "testdata/events.jsonl", "--response.thresholds", "1500ms"}, nil, 2, "--response.thresholds: 1500ms is not a whole number of seconds"},
+		{"env fallback", []string{"recompute", "--file", "testdata/events.jsonl"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 2, "--timezone (from CSKPI_TIMEZONE)"},
 		{"flag beats env", []string{"recompute", "--file", "testdata/events.jsonl", "--timezone", "UTC"}, map[string]string{"CSKPI_TIMEZONE": "Mars/Olympus"}, 0, ""},
 		{"bad enum names its flag", []string{"serve", "--clock=bogus"}, nil, 2, `cskpi: --clock: must be one of wall,event, got "bogus"`},
 		{"bad enum from env names its variable", []string{"serve"}, map[string]string{"CSKPI_LOG_FORMAT": "xml"}, 2, `--log.format (from CSKPI_LOG_FORMAT): must be one of logfmt,json, got "xml"`},
@@ -304,4 +309,73 @@ func TestVersionOfABuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDemoStopsCleanly: a demo ended by SIGINT or SIGTERM, as Ctrl-C ends `make demo`,
+// exits 0 (a stop asked for is success), whether it was still starting or serving, and
+// says so in its last lines.
+func TestDemoStopsCleanly(t *testing.T) {
+	args := []string{"demo", "--web.listen-address=127.0.0.1:0", "--kafka.listen-address=", "--log.level=info"}
+	t.Run("before it starts", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errors.New("interrupt signal received"))
+		var out, errb bytes.Buffer
+		if code := Main(ctx, args, &out, &errb, nil); code != 0 {
+			t.Fatalf("exit %d, want 0:\n%s", code, errb.String())
+		}
+		if !strings.Contains(errb.String(), `msg="demo: stopped" reason="interrupt signal received" records_published=`) {
+			t.Errorf("no stop line:\n%s", errb.String())
+		}
+	})
+	t.Run("SIGINT while it serves", func(t *testing.T) {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		var out bytes.Buffer
+		errb := &lockedBuffer{}
+		done := make(chan int, 1)
+		go func() { done <- Main(ctx, args, &out, errb, nil) }()
+		testenv.WaitFor(t, 30*time.Second, "the demo consuming", func() bool {
+			return strings.Contains(errb.String(), "consumer group generation")
+		})
+		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Fatalf("exit %d, want 0:\n%s", code, errb.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the demo did not stop within 30 s of SIGINT")
+		}
+		for _, want := range []string{
+			`msg="cskpi stopped" reason="interrupt signal received" partitions_released="[0 1 2 3]" records_applied=`,
+			`msg="demo: stopped" reason="interrupt signal received" records_published=`,
+		} {
+			if !strings.Contains(errb.String(), want) {
+				t.Errorf("no %q in:\n%s", want, errb.String())
+			}
+		}
+		if strings.Contains(errb.String(), "level=ERROR") {
+			t.Errorf("an error logged on a requested stop:\n%s", errb.String())
+		}
+	})
+}
+
+// lockedBuffer is a stderr that the test reads while the command writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
