@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +28,7 @@ func TestDemoServesEveryFamily(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	table := &lockedBuffer{}
+	table := &testenv.SyncBuffer{}
 	began := time.Now()
 	go func() {
 		done <- Run(ctx, Options{
@@ -78,23 +77,6 @@ func TestDemoServesEveryFamily(t *testing.T) {
 	t.Logf("table:\n%s", table.String())
 }
 
-// lockedBuffer lets the test read what the demo's printer goroutine writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestBusyWebPort: a taken web address ends the demo at once with an error naming it,
 // before a broker starts or history is published.

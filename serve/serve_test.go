@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -160,7 +159,7 @@ func TestStartAndStopLines(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	log := &lockedBuffer{}
+	log := &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	addr := make(chan net.Addr, 1)
@@ -216,20 +215,3 @@ func TestStartAndStopLines(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log that the test reads while serve writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -331,7 +330,7 @@ func TestDemoStopsCleanly(t *testing.T) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		var out bytes.Buffer
-		errb := &lockedBuffer{}
+		errb := &testenv.SyncBuffer{}
 		done := make(chan int, 1)
 		go func() { done <- Main(ctx, args, &out, errb, nil) }()
 		testenv.WaitFor(t, 30*time.Second, "the demo consuming", func() bool {
@@ -362,20 +361,3 @@ func TestDemoStopsCleanly(t *testing.T) {
 	})
 }
 
-// lockedBuffer is a stderr that the test reads while the command writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
