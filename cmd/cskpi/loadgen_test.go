@@ -40,17 +40,7 @@ func TestLoadgenShopPrefix(t *testing.T) {
 // TestLoadgenEndsAnswered: a --duration run ends with the buyers it left waiting answered,
 // and its last log line says how many.
 func TestLoadgenEndsAnswered(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var out, errb bytes.Buffer
-	code := Main(context.Background(), []string{"loadgen", "--kafka.brokers=" + strings.Join(c.ListenAddrs(), ","),
-		"--rate=200", "--duration=1s"}, &out, &errb, nil)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
+	errb := loadgenOnOwnBroker(t, "--rate=200", "--duration=1s")
 	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
 	last := lines[len(lines)-1]
 	if !strings.Contains(last, `msg="loadgen stopped"`) || !strings.Contains(last, "answered_at_end=") || !strings.Contains(last, "left_waiting=0") {
@@ -59,4 +49,21 @@ func TestLoadgenEndsAnswered(t *testing.T) {
 	if !strings.Contains(errb.String(), "shop_prefix=load-") {
 		t.Errorf("stderr:\n%s", errb.String())
 	}
+}
+
+// loadgenOnOwnBroker runs loadgen with args on a broker of its own, and returns its stderr; a run
+// that does not exit 0 fails the test.
+func loadgenOnOwnBroker(t *testing.T, args ...string) *bytes.Buffer {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), append([]string{"loadgen", "--kafka.brokers=" + strings.Join(c.ListenAddrs(), ",")}, args...), &out, &errb, nil)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	return &errb
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/cskpi/cskpi/internal/testenv"
 	"github.com/prometheus/common/version"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -211,17 +210,7 @@ func TestBusyPortFailsFirst(t *testing.T) {
 // lines; the spinner and its plain summary line are for terminals
 // (traffic/produce's TestLoadgenProgressOnTerminal).
 func TestLoadgenOffTerminal(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "cs.messages", "cs.orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var out, errb bytes.Buffer
-	code := Main(context.Background(), []string{"loadgen", "--kafka.brokers=" + strings.Join(c.ListenAddrs(), ","),
-		"--rate=100", "--duration=500ms"}, &out, &errb, nil)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
+	errb := loadgenOnOwnBroker(t, "--rate=100", "--duration=500ms")
 	if !strings.Contains(errb.String(), `msg="loadgen stopped" records=`) || strings.Contains(errb.String(), "produced ") {
 		t.Errorf("stderr:\n%s", errb.String())
 	}
