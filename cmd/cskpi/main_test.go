@@ -349,4 +349,3 @@ func TestDemoStopsCleanly(t *testing.T) {
 		}
 	})
 }
-
