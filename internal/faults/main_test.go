@@ -28,6 +28,20 @@ var bin string
 // Each has its own broker, redis-server, ports, group and processes.
 const parallel = 4
 
+// longEnv makes the long fault cases run: `make test` leaves them out, `make test-long`
+// (and CI, which runs both) sets it. See long.
+const longEnv = "CSKPI_TEST_LONG"
+
+// long skips the test, loudly, unless CSKPI_TEST_LONG is set. A test that calls it must be
+// named in LONG_TESTS of the Makefile, which `make test-long` runs
+// (TestLongCasesRunSomewhere checks this).
+func long(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv(longEnv) == "" {
+		t.Skipf("SKIPPING long fault case (%s): `make test-long` runs it, or set %s=1", why, longEnv)
+	}
+}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	given := false
