@@ -258,6 +258,14 @@ func TestVersionOfABuild(t *testing.T) {
 		t.Skipf("not a git checkout, or no git: %v", err)
 	}
 	rev := strings.TrimSpace(string(head))
+	// The go command stamps a build only where it finds a .git directory; a linked git
+	// worktree has a .git file, and its builds say "revision: unknown" (cmd/go's vcs
+	// package looks for .git with isDir). make build stamps the revision itself there too.
+	linked := false
+	if top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output(); err == nil {
+		fi, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git"))
+		linked = err == nil && !fi.IsDir()
+	}
 	gov, err := exec.Command("go", "env", "GOVERSION").Output()
 	if err != nil {
 		t.Skipf("no go command: %v", err)
@@ -274,6 +282,9 @@ func TestVersionOfABuild(t *testing.T) {
 		{"ldflags", "-X " + pkg + ".Version=0.6.0-dev -X " + pkg + ".Revision=" + rev + " -X " + pkg + ".Branch=main", "0.6.0-dev"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if linked && tc.ldflags == "" {
+				t.Skip("SKIPPING: a linked git worktree (.git is a file), which the go command does not stamp; run this in a clone")
+			}
 			bin := filepath.Join(t.TempDir(), "cskpi")
 			build := exec.Command("go", "build", "-buildvcs=true", "-ldflags="+tc.ldflags, "-o", bin, ".")
 			if out, err := build.CombinedOutput(); err != nil {

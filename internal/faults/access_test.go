@@ -60,6 +60,7 @@ func assertNotLogged(t *testing.T, p *difftest.Proc, secrets ...string) {
 // and with a client that does not trust the CA it is refused; with the password it serves
 // exactly recompute's series; neither the password nor its hash is logged.
 func TestAccessWeb(t *testing.T) {
+	t.Parallel()
 	certs := testenv.NewCerts(t)
 	pass := secret(t, "web")
 	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
@@ -119,6 +120,7 @@ func TestAccessWeb(t *testing.T) {
 // a client certificate. Each serves exactly recompute's series and never logs the
 // password; a wrong password leaves the service running, not ready, and silent about it.
 func TestAccessRedis(t *testing.T) {
+	t.Parallel()
 	certs := testenv.NewCerts(t)
 	type setup struct {
 		redis testenv.RedisOptions
@@ -215,6 +217,7 @@ func TestAccessRedis(t *testing.T) {
 // consumes, dead-letters and serves exactly recompute's series without logging the
 // password; a wrong password leaves the service running and not ready.
 func TestAccessKafka(t *testing.T) {
+	t.Parallel()
 	certs := testenv.NewCerts(t)
 	cases := []struct {
 		name, mech string // mech: "" for none, else kfake's name

@@ -44,6 +44,7 @@ func gaps(ts []time.Time) string {
 // backoff rather than flooding it; once a broker listens on that port it joins, consumes
 // and ends exactly at recompute's series.
 func TestBrokerUnreachableAtStart(t *testing.T) {
+	t.Parallel()
 	const records = 6000
 	lines := difftest.TestLog(67, records)
 	_, want := difftest.Reference(t, lines)
@@ -101,6 +102,7 @@ func TestBrokerUnreachableAtStart(t *testing.T) {
 // it reconnects by itself, consumes what was published after the restart, and ends
 // exactly at recompute's series.
 func TestBrokerOutageMidStream(t *testing.T) {
+	t.Parallel()
 	const (
 		records = 30000
 		outage  = 8 * time.Second

@@ -114,6 +114,7 @@ func fold(series map[string]float64, rename func(string) string) map[string]stri
 // folded; the kept shops' series are exactly recompute's, "_other" carries exactly the sum
 // of the folded shops, and totals over all series — per shop, per agent — equal recompute's.
 func TestCardinalityCaps(t *testing.T) {
+	t.Parallel()
 	const shops, maxShops, maxAgents = 30, 8, 12
 	agents := 0 // shop i's conversations are answered by min(i+1, 3) agents
 	for i := range shops {

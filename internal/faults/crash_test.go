@@ -16,6 +16,7 @@ import (
 // ends exactly at recompute's series, and the last life gives an outcome to exactly the
 // records Redis had not committed: nothing applied twice, nothing skipped.
 func TestCrashSIGKILL(t *testing.T) {
+	t.Parallel()
 	const (
 		seed    = 20261125
 		records = 60000

@@ -26,6 +26,7 @@ import (
 // TestDifferential: seeded logs through the streaming service with the event clock give
 // exactly recompute's series, series by series, and the same outcome counts.
 func TestDifferential(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []int64{1, 2} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			f := difftest.NewFixture(t, seed, 6000, testenv.RedisOptions{})
@@ -70,6 +71,7 @@ func TestDifferential(t *testing.T) {
 // TestDifferentialKilled: the service SIGKILLed at random points and restarted still ends
 // exactly at recompute's series.
 func TestDifferentialKilled(t *testing.T) {
+	t.Parallel()
 	f := difftest.NewFixture(t, 7, 60000, testenv.RedisOptions{})
 	rng := rand.New(rand.NewPCG(7, 7))
 	port := testenv.FreePort(t)

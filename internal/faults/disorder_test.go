@@ -37,6 +37,7 @@ func checkOutcomes(t *testing.T, f *difftest.Fixture, health map[string]float64)
 // events — spanning 33 days, trickled into the broker while one instance consumes it.
 // Its series and outcome counts equal recompute's.
 func TestDisorderTrickled(t *testing.T) {
+	t.Parallel()
 	const records = 30000
 	f := difftest.NewFixtureWith(t, difftest.Options{Lines: difftest.DisorderLog(61, records, disorderSpan), Publish: -1})
 	p := startServe(t, f, "serve", "disorder")
@@ -54,12 +55,14 @@ func TestDisorderTrickled(t *testing.T) {
 // run ends exactly at recompute's series, and the last life gives an outcome to exactly the
 // records Redis had not committed.
 func TestDisorderSIGKILL(t *testing.T) {
+	t.Parallel()
 	const (
 		records = 20000
 		kills   = 10
 	)
 	for _, seed := range []int64{67, 71, 73} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel() // each seed has its own broker, Redis, group and log
 			f := difftest.NewFixtureWith(t, difftest.Options{Lines: difftest.DisorderLog(seed, records, disorderSpan), Publish: -1})
 			rdb := f.Redis.Client(t)
 			progress := func() int64 { return difftest.Progress(rdb) }
@@ -101,6 +104,7 @@ func TestDisorderSIGKILL(t *testing.T) {
 // is SIGKILLed halfway and restarted, so partitions move mid-stream. The sum over the
 // instances equals recompute's series.
 func TestDisorderTwoInstances(t *testing.T) {
+	t.Parallel()
 	const records = 30000
 	f := difftest.NewFixtureWith(t, difftest.Options{Lines: difftest.DisorderLog(79, records, disorderSpan), Publish: -1})
 	rdb := f.Redis.Client(t)

@@ -6,5 +6,6 @@
 // test ends by comparing the exported series with `cskpi recompute` on the same log, and
 // logs (go test -v) what it observed: recovery times, records replayed, series compared.
 //
-// The package has only tests; it exists so that `make test` runs them with the rest.
+// The package has only tests; it exists so that `make test` runs them with the rest, four at
+// a time. The long ones skip unless CSKPI_TEST_LONG is set: `make test-long` runs them.
 package faults

@@ -157,6 +157,7 @@ func splice(seed int64, lines, bad, tail [][]byte) [][]byte {
 // series. As recompute shares the decoder, an independent oracle (encoding/json) checks
 // that whatever is not JSON is rejected as malformed.
 func TestHostileInput(t *testing.T) {
+	t.Parallel()
 	base, ts := hostileLog(t, 73)
 	msg := func(id, shop, buyer, extra string) string {
 		return `{"event_id":"` + id + `","shop_id":"` + shop + `","buyer_id":"` + buyer + `","sender":"buyer","ts":"` + ts + `"` + extra + `}`
@@ -350,6 +351,7 @@ func TestHostileInput(t *testing.T) {
 // It is oversize, so it must be counted, dead-lettered or at least skipped, and the
 // valid records after it in its partition applied: processing goes on (CONTRACT §1).
 func TestHostileRecordAtBrokerLimit(t *testing.T) {
+	t.Parallel()
 	// kfake, like Kafka, refuses a record batch over message.max.bytes (1048588); the
 	// largest value a producer gets through with this key is about 1048500 bytes, and the
 	// copy's headers add about 100.

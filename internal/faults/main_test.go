@@ -2,9 +2,12 @@ package faults_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +21,37 @@ import (
 // bin is the cskpi binary, built once for the package by TestMain.
 var bin string
 
+// parallel is how many of these tests run at once unless -parallel is given (go test's
+// default is GOMAXPROCS, 2 here). They spend most of their time waiting — on a fault's
+// duration, a session or a back-off, a log trickled in at a set pace — not computing: one
+// after another they kept 0.4 of a core busy on the 2-core machines (93 s of CPU in 247 s).
+// Each has its own broker, redis-server, ports, group and processes.
+const parallel = 4
+
+// longEnv makes the long fault cases run: `make test` leaves them out, `make test-long`
+// (and CI, which runs both) sets it. See long.
+const longEnv = "CSKPI_TEST_LONG"
+
+// long skips the test, loudly, unless CSKPI_TEST_LONG is set. A test that calls it must be
+// named in LONG_TESTS of the Makefile, which `make test-long` runs
+// (TestLongCasesRunSomewhere checks this).
+func long(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv(longEnv) == "" {
+		t.Skipf("SKIPPING long fault case (%s): `make test-long` runs it, or set %s=1", why, longEnv)
+	}
+}
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", strconv.Itoa(max(parallel, runtime.GOMAXPROCS(0)))); err != nil {
+			fmt.Fprintln(os.Stderr, "faults:", err)
+			os.Exit(1)
+		}
+	}
 	// The binary's path and name avoid the word "cskpi": on a shared CI machine a
 	// `pkill cskpi` or `pkill -f cskpi` run by anything else must not end the processes
 	// these tests kill, stop and restart on their own schedule.

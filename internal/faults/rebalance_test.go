@@ -42,6 +42,7 @@ func awaitOwned(t *testing.T, timeout time.Duration, procs []*difftest.Proc, wan
 // third instance joins. Every record arrives in chunks between the faults, so each fault
 // lands mid-stream. The sum of the KPI series of the live instances is exactly recompute's.
 func TestRebalance(t *testing.T) {
+	t.Parallel()
 	const records = 40000
 	f := difftest.NewFixtureWith(t, difftest.Options{Seed: 53, Records: records, Publish: -1})
 	rdb := f.Redis.Client(t)
@@ -95,6 +96,7 @@ func TestRebalance(t *testing.T) {
 // recompute's series, and their outcome counts add up to the number of records: no record
 // applied twice.
 func TestZombieTwoGroups(t *testing.T) {
+	t.Parallel()
 	const records = 20000
 	f := difftest.NewFixture(t, 59, records, testenv.RedisOptions{})
 	x := startServe(t, f, "X", "zombie-x")

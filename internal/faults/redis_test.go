@@ -18,6 +18,7 @@ import (
 // nothing while it cannot commit (records keep arriving in Kafka meanwhile), then
 // resumes by itself and ends exactly at recompute's series.
 func TestRedisOutage(t *testing.T) {
+	t.Parallel()
 	const (
 		records = 30000
 		outage  = 10 * time.Second
@@ -107,6 +108,7 @@ func TestRedisOutage(t *testing.T) {
 // --state.rebuild-missing replays every partition from the earliest offset and ends
 // exactly at recompute's series.
 func TestRedisStateLost(t *testing.T) {
+	t.Parallel()
 	const records = 20000
 	f := difftest.NewFixtureWith(t, difftest.Options{Seed: 47, Records: records, Publish: records / 2})
 	rdb := f.Redis.Client(t)

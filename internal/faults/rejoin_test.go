@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +22,20 @@ import (
 // within the session timeout plus the rebalance timeout plus a margin: no run may stall.
 //
 // Each run uses its own group and key prefix, so it starts from an empty group and
-// consumes the whole log. CSKPI_FAULTS_LONG=1 repeats it 10 times (docs/RELIABILITY.md
-// has the distribution); `make test` runs it twice.
+// consumes the whole log. `make test-long` runs it twice; CSKPI_CRASHLOOP_RUNS=10 gives the
+// distribution of docs/RELIABILITY.md.
+//
+// It is a long case, and not parallel: the defaults it is about make each run 15–20 s, and
+// its bound is a time, which tests running beside it on 2 cores would stretch.
 func TestCrashLoopRejoin(t *testing.T) {
+	long(t, "two crash loops under the default session and rebalance timeouts, each held to a bound in seconds")
 	runs := 2
-	if os.Getenv("CSKPI_FAULTS_LONG") != "" {
-		runs = 10
+	if v := os.Getenv("CSKPI_CRASHLOOP_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("CSKPI_CRASHLOOP_RUNS=%q: want a number of runs ≥ 1", v)
+		}
+		runs = n
 	}
 	const (
 		seed    = 20261130

@@ -21,6 +21,7 @@ import (
 // cskpi_config_last_reload_successful 0 and the previous directory kept; a valid edit is
 // taken on SIGHUP.
 func TestShopDirectory(t *testing.T) {
+	t.Parallel()
 	const records = 6000
 	start := time.Now().Add(-13 * 24 * time.Hour).Truncate(time.Hour)
 	lines := difftest.TestLog(83, records)

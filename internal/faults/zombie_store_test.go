@@ -21,6 +21,7 @@ import (
 // gets ErrFenced, writes nothing, and reloads. A third mirror left stale from the start
 // is refused at the end. What Redis holds is exactly each record applied once.
 func TestZombieStoreFence(t *testing.T) {
+	t.Parallel()
 	const batch = 20
 	cfg := difftest.WindowsConfig(t)
 	rds := testenv.StartRedis(t, testenv.RedisOptions{})
