@@ -129,6 +129,7 @@ func TestDisorderTwoInstances(t *testing.T) {
 // hash tag, so each batch's script runs on one of them); one instance is SIGKILLed halfway
 // and restarted. The sum over the instances equals recompute's series.
 func TestRedisClusterTwoInstances(t *testing.T) {
+	t.Parallel()
 	const records = 20000
 	f := difftest.NewFixtureWith(t, difftest.Options{Lines: difftest.DisorderLog(83, records, disorderSpan), Publish: -1})
 	rc := testenv.StartRedisCluster(t, 3)
