@@ -143,19 +143,38 @@ func (s *Store) Load(ctx context.Context, p *Partition) error {
 
 // Read fetches what Redis holds for partition part.
 func (s *Store) Read(ctx context.Context, part int) (*Stored, error) {
+	// The hashes are scanned, not read in one call (a partition holds 28 days), so another
+	// writer (a zombie, the previous owner's last batch) may commit between the reads: the
+	// read is taken as a whole only when the sequence number did not move meanwhile. A mixed
+	// read would otherwise look damaged (buckets without meta) or load two batches at once.
 	k := s.keys(part)
-	meta, err := s.rdb.HGetAll(ctx, k[0]).Result()
-	if err != nil {
-		return nil, err
-	}
-	st := &Stored{Meta: meta}
-	for i, dst := range []*[]Field{&st.Buckets, &st.Convs, &st.IDs} {
-		if err := s.scan(ctx, k[i+1], func(f, v string) { *dst = append(*dst, Field{f, []byte(v)}) }); err != nil {
-			return nil, fmt.Errorf("partition %d: %w", part, err)
+	for attempt := 1; ; attempt++ {
+		meta, err := s.rdb.HGetAll(ctx, k[0]).Result()
+		if err != nil {
+			return nil, err
+		}
+		st := &Stored{Meta: meta}
+		for i, dst := range []*[]Field{&st.Buckets, &st.Convs, &st.IDs} {
+			if err := s.scan(ctx, k[i+1], func(f, v string) { *dst = append(*dst, Field{f, []byte(v)}) }); err != nil {
+				return nil, fmt.Errorf("partition %d: %w", part, err)
+			}
+		}
+		seq, err := s.rdb.HGet(ctx, k[0], "seq").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		if seq == meta["seq"] {
+			return st, nil
+		}
+		if attempt == readAttempts {
+			return nil, fmt.Errorf("partition %d: stored state changed while it was read (%d times): another instance is still writing it", part, attempt)
 		}
 	}
-	return st, nil
 }
+
+// readAttempts bounds how often Read starts again because another writer committed
+// meanwhile; the caller retries later, as after any load failure.
+const readAttempts = 5
 
 func (s *Store) scan(ctx context.Context, key string, fn func(f, v string)) error {
 	var cursor uint64

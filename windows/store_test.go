@@ -159,3 +159,49 @@ func TestStreamTimeNeverGoesBackAfterReload(t *testing.T) {
 		t.Errorf("clock = %+v, want the shared stream time", c)
 	}
 }
+
+// TestStoreReadWhileAnotherWrites: a partition read while another instance commits to it is
+// either a whole state of one sequence number or an error to retry, never state that looks
+// damaged (buckets without meta): the race a new owner and the previous owner's last
+// batches run at a rebalance.
+func TestStoreReadWhileAnotherWrites(t *testing.T) {
+	rdb := testenv.StartRedis(t, testenv.RedisOptions{}).Client(t)
+	ctx := context.Background()
+	cfg := testConfig(t)
+	st := NewStore(rdb, "race")
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	defer func() { <-done }() // the writer ends before the client closes
+	go func() {
+		defer close(done)
+		p := NewPartition(0, cfg)
+		clk := Clock{Wall: at(1000 * time.Hour)}
+		for i := range 300 {
+			e := msg(fmt.Sprint(i), event.Buyer, time.Duration(i)*time.Second, buyer(fmt.Sprint("b", i)))
+			p.Admit(&e, &clk)
+			if err := commitTo(ctx, st, p, map[string]int64{"cs.messages": int64(i + 1)}); err != nil {
+				t.Errorf("commit %d: %v", i, err)
+				return
+			}
+		}
+	}()
+	reads, retried := 0, 0
+	for running := true; running; reads++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		s, err := st.Read(ctx, 0)
+		if err != nil {
+			retried++
+			continue
+		}
+		if err := NewPartition(0, cfg).Restore(s); err != nil {
+			t.Fatalf("read %d: %v", reads, err)
+		}
+	}
+	t.Logf("%d reads during 300 commits, %d gave up after %d attempts", reads, retried, readAttempts)
+}
