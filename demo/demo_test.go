@@ -77,7 +77,6 @@ func TestDemoServesEveryFamily(t *testing.T) {
 	t.Logf("table:\n%s", table.String())
 }
 
-
 // TestBusyWebPort: a taken web address ends the demo at once with an error naming it,
 // before a broker starts or history is published.
 func TestBusyWebPort(t *testing.T) {

@@ -214,4 +214,3 @@ func TestStartAndStopLines(t *testing.T) {
 		}
 	}
 }
-
