@@ -169,7 +169,7 @@ func (d *Decoder) Decode(topic Topic, value []byte) (e Event, r Reason) {
 	if !d.scan(value, &w) {
 		return Event{}, Malformed
 	}
-	if e, r = check(topic, &w); r == OK {
+	if e, r, _ = check(topic, &w); r == OK {
 		own(&e)
 	}
 	return e, r
@@ -191,10 +191,10 @@ func own(e *Event) {
 }
 
 // check applies the missing_field and invalid_value rules to a record's fields, and the
-// malformed rule to scene, the one field whose type matters only on some records. Explain
-// (explain.go) states the same rules, in the same order, naming the field at fault; a rule
-// changed here is changed there (TestExplainAgreesWithDecode).
-func check(topic Topic, w *wire) (Event, Reason) {
+// malformed rule to scene, the one field whose type matters only on some records. It also
+// says which field is at fault (-1 for none), which Explain (explain.go) names: the rules
+// are stated once, here.
+func check(topic Topic, w *wire) (Event, Reason, int) {
 	e := Event{Topic: topic, ID: w.EventID, Shop: w.ShopID, Buyer: w.BuyerID}
 	e.Spam = w.Spam
 	// scene (CONTRACT §1) is read on buyer messages only; on agent and auto messages any JSON
@@ -207,15 +207,15 @@ func check(topic Topic, w *wire) (Event, Reason) {
 	// scene 5 invalid_value, as without the scene. The oracle (oracle_test.go) models the
 	// same rule on its own.
 	if w.SceneIs == sceneOther && topic == Messages && w.Sender == "buyer" {
-		return Event{}, Malformed
+		return Event{}, Malformed, fScene
 	}
 	// missing_field outranks invalid_value, so every presence check runs first.
 	if w.EventID == "" || w.ShopID == "" || w.BuyerID == "" || w.TS == "" {
-		return Event{}, MissingField
+		return Event{}, MissingField, w.firstEmpty(fEventID, fShopID, fBuyerID, fTS)
 	}
 	if topic == Messages {
 		if w.Sender == "" {
-			return Event{}, MissingField
+			return Event{}, MissingField, fSender
 		}
 		switch w.Sender {
 		case "buyer":
@@ -226,11 +226,11 @@ func check(topic Topic, w *wire) (Event, Reason) {
 			e.Sender = Auto
 		}
 		if e.Sender != Buyer && e.Sender != 0 && w.AgentID == "" {
-			return Event{}, MissingField
+			return Event{}, MissingField, fAgentID
 		}
 	} else {
 		if w.Type == "" || w.OrderID == "" {
-			return Event{}, MissingField
+			return Event{}, MissingField, w.firstEmpty(fType, fOrderID)
 		}
 		switch w.Type {
 		case "order_created":
@@ -245,32 +245,37 @@ func check(topic Topic, w *wire) (Event, Reason) {
 		switch e.Kind {
 		case OrderCreated, OrderPaid:
 			if w.Amount == "" {
-				return Event{}, MissingField
+				return Event{}, MissingField, fAmount
 			}
 		case RefundDisputed:
 			if w.RefundID == "" {
-				return Event{}, MissingField
+				return Event{}, MissingField, fRefundID
 			}
 		case RefundCompleted:
 			if w.RefundID == "" || w.RefundRequestedAt == "" || w.CompletedBy == "" {
-				return Event{}, MissingField
+				return Event{}, MissingField, w.firstEmpty(fRefundID, fRefundRequestedAt, fCompletedBy)
 			}
 		}
 	}
 
 	// invalid_value.
-	if len(w.EventID) > 128 || len(w.BuyerID) > 128 || !validID(w.ShopID, 64, false) {
-		return Event{}, InvalidValue
+	switch {
+	case len(w.EventID) > 128:
+		return Event{}, InvalidValue, fEventID
+	case len(w.BuyerID) > 128:
+		return Event{}, InvalidValue, fBuyerID
+	case !validID(w.ShopID, 64, false):
+		return Event{}, InvalidValue, fShopID
 	}
 	ts, ok := parseTime(w.TS)
 	if !ok {
-		return Event{}, InvalidValue
+		return Event{}, InvalidValue, fTS
 	}
 	e.TS = ts
 	if topic == Messages {
 		switch e.Sender {
 		case 0:
-			return Event{}, InvalidValue
+			return Event{}, InvalidValue, fSender
 		case Buyer:
 			// A string other than the two is invalid, "" and other cases included.
 			if w.SceneIs == sceneString {
@@ -279,41 +284,44 @@ func check(topic Topic, w *wire) (Event, Reason) {
 				case "aftersale":
 					e.Scene = Aftersale
 				default:
-					return Event{}, InvalidValue
+					return Event{}, InvalidValue, fScene
 				}
 			}
 		case Agent, Auto:
 			if !validID(w.AgentID, 64, true) {
-				return Event{}, InvalidValue
+				return Event{}, InvalidValue, fAgentID
 			}
 			e.Agent = w.AgentID
 		}
-		return e, OK
+		return e, OK, -1
 	}
-	if e.Kind == 0 || len(w.OrderID) > 128 {
-		return Event{}, InvalidValue
+	if e.Kind == 0 {
+		return Event{}, InvalidValue, fType
+	}
+	if len(w.OrderID) > 128 {
+		return Event{}, InvalidValue, fOrderID
 	}
 	e.OrderID = w.OrderID
 	switch e.Kind {
 	case OrderCreated, OrderPaid:
 		fen, ok := ParseAmount(w.Amount)
 		if !ok {
-			return Event{}, InvalidValue
+			return Event{}, InvalidValue, fAmount
 		}
 		e.AmountFen = fen
 	case RefundDisputed:
 		if len(w.RefundID) > 128 {
-			return Event{}, InvalidValue
+			return Event{}, InvalidValue, fRefundID
 		}
 		e.RefundID = w.RefundID
 	case RefundCompleted:
 		if len(w.RefundID) > 128 {
-			return Event{}, InvalidValue
+			return Event{}, InvalidValue, fRefundID
 		}
 		e.RefundID = w.RefundID
 		req, ok := parseTime(w.RefundRequestedAt)
 		if !ok || req > ts {
-			return Event{}, InvalidValue
+			return Event{}, InvalidValue, fRefundRequestedAt
 		}
 		e.RequestedAt = req
 		switch w.CompletedBy {
@@ -321,10 +329,28 @@ func check(topic Topic, w *wire) (Event, Reason) {
 			e.ByMerchant = true
 		case "platform":
 		default:
-			return Event{}, InvalidValue
+			return Event{}, InvalidValue, fCompletedBy
 		}
 	}
-	return e, OK
+	return e, OK, -1
+}
+
+// firstEmpty is the first of fs that the record lacks: the field a missing_field names.
+func (w *wire) firstEmpty(fs ...int) int {
+	for _, f := range fs {
+		if w.field(f) == "" {
+			return f
+		}
+	}
+	return fs[0]
+}
+
+// field is the value of a known string field.
+func (w *wire) field(f int) string {
+	return [...]string{fEventID: w.EventID, fShopID: w.ShopID, fBuyerID: w.BuyerID, fTS: w.TS,
+		fSender: w.Sender, fAgentID: w.AgentID, fType: w.Type, fOrderID: w.OrderID, fAmount: w.Amount,
+		fRefundID: w.RefundID, fRefundRequestedAt: w.RefundRequestedAt, fCompletedBy: w.CompletedBy,
+		fSpam: "", fScene: w.Scene}[f]
 }
 
 // CheckTime applies the two time reasons. stream is the stream time (Unix ns) known when the

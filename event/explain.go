@@ -61,10 +61,10 @@ const maxFaultValue = 80
 // time and the clock: see Event.TimeFault.
 //
 // It is the slow path, for records already rejected (check's report, the dead-letter
-// header): a second reading of the record with encoding/json and a second statement of
-// check's rules, which Decode's hot path never runs. TestExplainAgreesWithDecode holds the
-// two to the same reason on the test logs and the fuzz seeds. A change to check (event.go)
-// needs its twin here.
+// header): a second reading of the record with encoding/json, for the values as the record
+// spells them and for the JSON faults the scanner does not locate; the field rules are
+// check's own (event.go), which reports the field at fault. TestExplainAgreesWithDecode
+// holds the two to the same reason on the test logs and the fuzz seeds.
 func Explain(topic Topic, value []byte) Fault {
 	if len(value) > MaxRecordBytes {
 		return Fault{Reason: Oversize, Note: fmt.Sprintf("%d bytes, over %d", len(value), MaxRecordBytes)}
@@ -97,7 +97,7 @@ func Explain(topic Topic, value []byte) Fault {
 	if err != nil { // valid JSON read by the same package: cannot happen
 		return malformed(err.Error())
 	}
-	return explainFields(topic, fields)
+	return explainFields(topic, value, fields)
 }
 
 // TimeFault is the Fault of an event rejected for a time reason (too_old, future, from
@@ -298,12 +298,13 @@ func jsonKind(v []byte) string {
 	return "a number"
 }
 
-// explainFields is check (event.go), rule for rule in the same order, naming what it finds.
-func explainFields(topic Topic, o [nFields]occurrence) Fault {
+// explainFields names the field at fault: a known field of the wrong JSON type (the
+// scanner's malformed, which the scanner does not locate), else the field check (event.go)
+// reports, with what it wants.
+func explainFields(topic Topic, value []byte, o [nFields]occurrence) Fault {
 	fault := func(r Reason, f int, note string) Fault {
 		return Fault{Reason: r, Field: fieldNames[f], Value: o[f].shown(), Note: note}
 	}
-	// The scanner's malformed: a known field of the wrong JSON type.
 	for f := range fSpam {
 		switch o[f].kind() {
 		case 0, '"', 'n':
@@ -316,121 +317,49 @@ func explainFields(topic Topic, o [nFields]occurrence) Fault {
 	default:
 		return fault(Malformed, fSpam, "want true, false or null")
 	}
-	sender := o[fSender].str()
-	buyer := topic == Messages && sender == "buyer"
-	switch o[fScene].kind() {
-	case 0, '"', 'n':
-	default:
-		if buyer {
-			return fault(Malformed, fScene, jsonKind([]byte(o[fScene].raw))+"; want a string or null")
-		}
+	var d Decoder
+	var w wire
+	if !d.scan(value, &w) { // valid JSON with well-typed fields: cannot happen
+		return malformed("rejected by the decoder")
 	}
-
-	// missing_field: absent, null or "".
-	missing := func(fs ...int) (Fault, bool) {
-		for _, f := range fs {
-			if o[f].str() == "" {
-				return fault(MissingField, f, ""), true
-			}
-		}
-		return Fault{}, false
-	}
-	if f, ok := missing(fEventID, fShopID, fBuyerID, fTS); ok {
-		return f
-	}
-	var kind Kind
-	if topic == Messages {
-		if f, ok := missing(fSender); ok {
-			return f
-		}
-		if (sender == "agent" || sender == "auto") && o[fAgentID].str() == "" {
-			return fault(MissingField, fAgentID, "")
-		}
-	} else {
-		if f, ok := missing(fType, fOrderID); ok {
-			return f
-		}
-		kind = map[string]Kind{"order_created": OrderCreated, "order_paid": OrderPaid,
-			"refund_disputed": RefundDisputed, "refund_completed": RefundCompleted}[o[fType].str()]
-		var f Fault
-		var ok bool
-		switch kind {
-		case OrderCreated, OrderPaid:
-			f, ok = missing(fAmount)
-		case RefundDisputed:
-			f, ok = missing(fRefundID)
-		case RefundCompleted:
-			f, ok = missing(fRefundID, fRefundRequestedAt, fCompletedBy)
-		}
-		if ok {
-			return f
-		}
-	}
-
-	// invalid_value.
-	tooLong := func(f, n int) (Fault, bool) {
-		if l := len(o[f].str()); l > n {
-			return fault(InvalidValue, f, fmt.Sprintf("%d bytes, over %d", l, n)), true
-		}
-		return Fault{}, false
-	}
-	if f, ok := tooLong(fEventID, 128); ok {
-		return f
-	}
-	if f, ok := tooLong(fBuyerID, 128); ok {
-		return f
-	}
-	if !validID(o[fShopID].str(), 64, false) {
-		return fault(InvalidValue, fShopID, "want 1-64 bytes of [A-Za-z0-9._-]")
-	}
-	ts, ok := parseTime(o[fTS].str())
-	if !ok {
-		return fault(InvalidValue, fTS, "want RFC 3339 with a zone, such as 2026-11-20T10:00:00+08:00")
-	}
-	if topic == Messages {
-		switch sender {
-		case "buyer":
-			if o[fScene].kind() == '"' {
-				if sc := o[fScene].str(); sc != "presale" && sc != "aftersale" {
-					return fault(InvalidValue, fScene, "want presale or aftersale")
-				}
-			}
-		case "agent", "auto":
-			if !validID(o[fAgentID].str(), 64, true) {
-				return fault(InvalidValue, fAgentID, "want 1-64 bytes of [A-Za-z0-9._:-]")
-			}
-		default:
-			return fault(InvalidValue, fSender, "want buyer, agent or auto")
-		}
+	_, r, f := check(topic, &w)
+	switch {
+	case r == OK:
 		return Fault{}
+	case r == Malformed: // scene on a buyer message
+		return fault(r, f, jsonKind([]byte(o[f].raw))+"; want a string or null")
+	case r == MissingField:
+		return fault(r, f, "")
 	}
-	if kind == 0 {
-		return fault(InvalidValue, fType, "want order_created, order_paid, refund_disputed or refund_completed")
+	return fault(r, f, wants(f, w.field(f), o))
+}
+
+// wants is what an invalid value of field f should be.
+func wants(f int, v string, o [nFields]occurrence) string {
+	switch f {
+	case fEventID, fBuyerID, fOrderID, fRefundID:
+		return fmt.Sprintf("%d bytes, over %d", len(v), 128)
+	case fShopID:
+		return "want 1-64 bytes of [A-Za-z0-9._-]"
+	case fAgentID:
+		return "want 1-64 bytes of [A-Za-z0-9._:-]"
+	case fTS:
+		return "want RFC 3339 with a zone, such as 2026-11-20T10:00:00+08:00"
+	case fSender:
+		return "want buyer, agent or auto"
+	case fScene:
+		return "want presale or aftersale"
+	case fType:
+		return "want order_created, order_paid, refund_disputed or refund_completed"
+	case fAmount:
+		return `want yuan as a decimal string, such as "12.50"`
+	case fRefundRequestedAt:
+		if _, ok := parseTime(v); ok {
+			return "after ts " + o[fTS].shown()
+		}
+		return "want RFC 3339 with a zone"
+	case fCompletedBy:
+		return "want merchant or platform"
 	}
-	if f, ok := tooLong(fOrderID, 128); ok {
-		return f
-	}
-	switch kind {
-	case OrderCreated, OrderPaid:
-		if _, ok := ParseAmount(o[fAmount].str()); !ok {
-			return fault(InvalidValue, fAmount, `want yuan as a decimal string, such as "12.50"`)
-		}
-	case RefundDisputed, RefundCompleted:
-		if f, ok := tooLong(fRefundID, 128); ok {
-			return f
-		}
-	}
-	if kind == RefundCompleted {
-		req, ok := parseTime(o[fRefundRequestedAt].str())
-		if !ok {
-			return fault(InvalidValue, fRefundRequestedAt, "want RFC 3339 with a zone")
-		}
-		if req > ts {
-			return fault(InvalidValue, fRefundRequestedAt, "after ts "+o[fTS].shown())
-		}
-		if by := o[fCompletedBy].str(); by != "merchant" && by != "platform" {
-			return fault(InvalidValue, fCompletedBy, "want merchant or platform")
-		}
-	}
-	return Fault{}
+	return ""
 }

@@ -108,7 +108,7 @@ func (d *oracleDecoder) decode(topic Topic, value []byte) (Event, Reason) {
 	// The field rules after parsing are the package's own check: this oracle is for the JSON
 	// layer the scanner replaced, and a second copy of the rules would only have to be kept
 	// in step with the first. scene is left out of check's input: its rule is modelled here.
-	e, r := check(topic, &wire{
+	e, r, _ := check(topic, &wire{
 		EventID: w.EventID, ShopID: w.ShopID, BuyerID: w.BuyerID, Sender: w.Sender, AgentID: w.AgentID, TS: w.TS,
 		Spam: w.Spam != nil && *w.Spam,
 		Type: w.Type, OrderID: w.OrderID, Amount: w.Amount, RefundID: w.RefundID,
