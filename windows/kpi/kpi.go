@@ -160,20 +160,7 @@ func (f Family) LabelValues(s Series) []string {
 	names := f.LabelNames()
 	out := make([]string, len(names))
 	for i, n := range names {
-		switch n {
-		case "shop":
-			out[i] = s.Shop
-		case "agent":
-			out[i] = s.Agent
-		case "window":
-			out[i] = s.Window
-		case "le":
-			out[i] = s.Le
-		case "seconds":
-			out[i] = s.Seconds
-		case "scene":
-			out[i] = s.Scene
-		}
+		out[i] = *s.Labels.at(n)
 	}
 	return out
 }
@@ -254,23 +241,31 @@ type Labels struct {
 
 // Set sets the label called name, as LabelNames spells it; false for a name no family has.
 func (l *Labels) Set(name, value string) bool {
-	switch name {
-	case "shop":
-		l.Shop = value
-	case "agent":
-		l.Agent = value
-	case "window":
-		l.Window = value
-	case "le":
-		l.Le = value
-	case "seconds":
-		l.Seconds = value
-	case "scene":
-		l.Scene = value
-	default:
+	p := l.at(name)
+	if p == nil {
 		return false
 	}
+	*p = value
 	return true
+}
+
+// at is the field of the label called name; nil for a name no family has.
+func (l *Labels) at(name string) *string {
+	switch name {
+	case "shop":
+		return &l.Shop
+	case "agent":
+		return &l.Agent
+	case "window":
+		return &l.Window
+	case "le":
+		return &l.Le
+	case "seconds":
+		return &l.Seconds
+	case "scene":
+		return &l.Scene
+	}
+	return nil
 }
 
 // Series is one exported sample.
