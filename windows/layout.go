@@ -114,31 +114,43 @@ const (
 )
 
 func counterSlot(f kpi.Family, sc event.Scene) string {
-	var q []string
+	n := slotName{family: f.Name}
 	if f.Kind == kpi.Shortfall {
-		q = append(q, qualShort+"="+f.Base.Name())
+		n.shortfallOf = f.Base.Name()
 	}
-	return qualify(f, q, sc)
+	return n.inScene(f, sc).String()
 }
 
 func thresholdSlot(f kpi.Family, ms int64, sc event.Scene) string {
-	return qualify(f, []string{qualLe + "=" + strconv.FormatInt(ms, 10)}, sc)
-}
-
-func qualify(f kpi.Family, q []string, sc event.Scene) string {
-	if f.Scene {
-		q = append(q, qualScene+"="+sc.String())
-	}
-	if len(q) == 0 {
-		return f.Name
-	}
-	return f.Name + "{" + strings.Join(q, ";") + "}"
+	return slotName{family: f.Name, le: strconv.FormatInt(ms, 10)}.inScene(f, sc).String()
 }
 
 // slotName is a slot name read: its family and qualifiers (empty when absent).
 type slotName struct {
 	family, le, shortfallOf, scene string
 	other                          bool // a qualifier no build up to this one wrote
+}
+
+// inScene qualifies n with scene sc when family f has the scene label.
+func (n slotName) inScene(f kpi.Family, sc event.Scene) slotName {
+	if f.Scene {
+		n.scene = sc.String()
+	}
+	return n
+}
+
+// String spells n as the grammar above, the scene last.
+func (n slotName) String() string {
+	var q []string
+	for _, kv := range [...][2]string{{qualLe, n.le}, {qualShort, n.shortfallOf}, {qualScene, n.scene}} {
+		if kv[1] != "" {
+			q = append(q, kv[0]+"="+kv[1])
+		}
+	}
+	if len(q) == 0 {
+		return n.family
+	}
+	return n.family + "{" + strings.Join(q, ";") + "}"
 }
 
 // parseSlot reads a slot name; ok is false when it does not follow the grammar above.
@@ -171,18 +183,15 @@ func parseSlot(s string) (n slotName, ok bool) {
 	return n, true
 }
 
-// withoutScene is a scene-qualified slot name as layouts up to 6 wrote it, without scene.
+// withoutScene is a scene-qualified slot name as layouts up to 6 wrote it, without scene,
+// and the scene ("" when s has none).
 func withoutScene(s string) (plain string, sc string) {
-	i := strings.Index(s, qualScene+"=")
-	if i < 0 {
+	n, ok := parseSlot(s)
+	if !ok || n.scene == "" {
 		return s, ""
 	}
-	j := strings.IndexAny(s[i:], ";}")
-	sc = s[i+len(qualScene)+1 : i+j]
-	plain = s[:i] + s[i+j:] // drops "scene=…"; a leading ";" or "{}" remains
-	plain = strings.Replace(plain, ";}", "}", 1)
-	plain = strings.TrimSuffix(plain, "{}")
-	return plain, sc
+	sc, n.scene = n.scene, ""
+	return n.String(), sc
 }
 
 // joinSlots and splitSlots are the meta encoding of a vector's slot names. Slot names hold

@@ -122,7 +122,7 @@ func legacyLayout(version int, thr []int64) storedLayout {
 	l.shop = append(l.shop, activitySlot)
 	l.agent = append(l.agent, activitySlot)
 	for _, ms := range thr {
-		l.shop = append(l.shop, "cskpi_responses_within{"+qualLe+"="+strconv.FormatInt(ms, 10)+"}")
+		l.shop = append(l.shop, slotName{family: "cskpi_responses_within", le: strconv.FormatInt(ms, 10)}.String())
 	}
 	return l
 }
