@@ -32,6 +32,12 @@ func decodeAll(t *testing.T, name string) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return yamlDocs(t, name, data)
+}
+
+// yamlDocs parses every YAML document of a stream; what names it in a failure.
+func yamlDocs(t *testing.T, what string, data []byte) []map[string]any {
+	t.Helper()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []map[string]any
 	for {
@@ -41,7 +47,7 @@ func decodeAll(t *testing.T, name string) []map[string]any {
 			return docs
 		}
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: YAML does not parse: %v", what, err)
 		}
 		docs = append(docs, doc)
 	}

@@ -3,8 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
-	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -75,16 +72,7 @@ func kustomize(t *testing.T, dir string) map[string]map[string]any {
 func byKindName(t *testing.T, dir string, out []byte) map[string]map[string]any {
 	t.Helper()
 	docs := map[string]map[string]any{}
-	dec := yaml.NewDecoder(bytes.NewReader(out))
-	for {
-		var doc map[string]any
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		if err != nil {
-			t.Fatalf("%s: rendered YAML does not parse: %v", dir, err)
-		}
+	for _, doc := range yamlDocs(t, dir+" (rendered)", out) {
 		kind, _ := doc["kind"].(string)
 		name, _ := dig(doc, "metadata", "name").(string)
 		if kind == "" || name == "" || doc["apiVersion"] == nil {
@@ -95,6 +83,7 @@ func byKindName(t *testing.T, dir string, out []byte) map[string]map[string]any 
 		}
 		docs[kind+"/"+name] = doc
 	}
+	return docs
 }
 
 // only returns the single rendered document of a kind.
