@@ -30,6 +30,22 @@ import (
 	"github.com/cskpi/cskpi/windows"
 )
 
+// unreachableOptions are serve's options with a broker and a Redis that are both closed,
+// logging to log.
+func unreachableOptions(t *testing.T, log io.Writer) Options {
+	return Options{
+		Pipeline: pipeline.Options{
+			Brokers: []string{closedAddr(t)},
+			Group:   "cskpi-test",
+			Topics:  pipeline.Topics{Messages: "cs.messages", Orders: "cs.orders"},
+			Windows: windows.Config{Location: time.UTC, Thresholds: []int64{15000}},
+		},
+		Redis:         &redis.UniversalOptions{Addrs: []string{closedAddr(t)}},
+		ListenAddress: "127.0.0.1:0",
+		Logger:        slog.New(slog.NewTextHandler(log, nil)),
+	}
+}
+
 // TestBuildInfo: the registry serve makes for itself exports cskpi_build_info = 1, labelled
 // with what runs (prometheus/common/version). Neither Kafka nor Redis needs to answer for
 // that; both addresses here are closed.
@@ -39,18 +55,9 @@ func TestBuildInfo(t *testing.T) {
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{
-			Pipeline: pipeline.Options{
-				Brokers: []string{closedAddr(t)},
-				Group:   "cskpi-test",
-				Topics:  pipeline.Topics{Messages: "cs.messages", Orders: "cs.orders"},
-				Windows: windows.Config{Location: time.UTC, Thresholds: []int64{15000}},
-			},
-			Redis:         &redis.UniversalOptions{Addrs: []string{closedAddr(t)}},
-			ListenAddress: "127.0.0.1:0",
-			OnListen:      func(a net.Addr) { addr <- a },
-			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
+		opt := unreachableOptions(t, io.Discard)
+		opt.OnListen = func(a net.Addr) { addr <- a }
+		done <- Run(ctx, opt)
 	}()
 	var url string
 	select {
@@ -117,18 +124,9 @@ func TestBadShopsFileAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	err := Run(context.Background(), Options{
-		Pipeline: pipeline.Options{
-			Brokers: []string{closedAddr(t)},
-			Group:   "cskpi-test",
-			Topics:  pipeline.Topics{Messages: "cs.messages", Orders: "cs.orders"},
-			Windows: windows.Config{Location: time.UTC, Thresholds: []int64{15000}},
-		},
-		Redis:         &redis.UniversalOptions{Addrs: []string{closedAddr(t)}},
-		ListenAddress: "127.0.0.1:0",
-		ShopsFile:     path,
-		Logger:        slog.New(slog.NewTextHandler(&log, nil)),
-	})
+	opt := unreachableOptions(t, &log)
+	opt.ShopsFile = path
+	err := Run(context.Background(), opt)
 	want := "--shops.file: " + path + `: line 5: shop shop-002: unknown field "nmae" (did you mean "name"?)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Run: %v\nwant %s", err, want)
