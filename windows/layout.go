@@ -36,7 +36,7 @@ func newLayout(thresholds []int64) layout {
 		if f.Kind != kpi.Counter && f.Kind != kpi.Shortfall {
 			continue
 		}
-		for _, sc := range familyScenes(f) {
+		for sc := range scenes(f) {
 			name := counterSlot(f, sc)
 			if f.Level == kpi.AgentWindow {
 				if sc == 0 {
@@ -61,7 +61,7 @@ func newLayout(thresholds []int64) layout {
 	for _, f := range kpi.Families() {
 		if f.Kind == kpi.PerThreshold {
 			l.slot[f.ID] = l.shopFixed // one family of thresholds: the contract's responses_within
-			for _, sc := range familyScenes(f) {
+			for sc := range scenes(f) {
 				for _, ms := range thresholds {
 					l.shop = append(l.shop, thresholdSlot(f, ms, sc))
 				}
@@ -82,13 +82,13 @@ func (l *layout) threshold(id kpi.ID, sc event.Scene, i int) int {
 	return l.slot[id] + int(sc)*l.nThresholds + i
 }
 
-// familyScenes are the scenes a family keeps a counter of: both for a family with the
-// scene label, else the one (Presale) that stands for all.
-func familyScenes(f kpi.Family) []event.Scene {
+// scenes is how many scenes a family keeps a counter of: both for a family with the scene
+// label, else the one (Presale) that stands for all; range over it for the scenes.
+func scenes(f kpi.Family) event.Scene {
 	if f.Scene {
-		return []event.Scene{event.Presale, event.Aftersale}
+		return event.NumScenes
 	}
-	return []event.Scene{event.Presale}
+	return 1
 }
 
 // Slot names: what a position of a stored vector holds, in words a later build can map.

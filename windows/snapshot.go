@@ -252,7 +252,7 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 		switch f.Level {
 		case kpi.ShopOnly:
 			for _, shop := range shops {
-				for _, sc := range familyScenes(f) {
+				for sc := range scenes(f) {
 					l := kpi.Labels{Shop: shop, Scene: sc.String()}
 					var w waiting
 					if sw := t.waiting[shop]; sw != nil {
@@ -281,7 +281,7 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 			for _, shop := range shops {
 				o := owner{shop: shop}
 				for _, w := range familyWindows[f.ID] {
-					for _, sc := range familyScenes(f) {
+					for sc := range scenes(f) {
 						l := kpi.Labels{Shop: shop, Window: windowTable[w].name}
 						if f.Scene {
 							l.Scene = sc.String()
