@@ -153,15 +153,6 @@ func (o occurrence) kind() byte {
 	return '0'
 }
 
-// str is a string occurrence's value, unescaped; "" for any other.
-func (o occurrence) str() string {
-	var s string
-	if o.kind() == '"' {
-		_ = json.Unmarshal([]byte(o.raw), &s)
-	}
-	return s
-}
-
 // shown is the value as a Fault quotes it.
 func (o occurrence) shown() string {
 	if !o.present {
