@@ -223,6 +223,7 @@ func (m *member) startGeneration(gen generation) *[]int {
 	m.log.Info("consumer group generation", "generation", id, "member", memberID, "partitions", len(byPart))
 	for part, committed := range byPart {
 		w := m.newWorker(part)
+		w.sharing = len(byPart)
 		gen.Start(func(ctx context.Context) {
 			m.reg.add(w)
 			defer m.reg.remove(w)

@@ -17,7 +17,7 @@ type queue struct {
 }
 
 func newQueue(limit int) *queue {
-	return &queue{limit: limit, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+	return &queue{items: make([]record, 0, limit), limit: limit, ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 }
 
 // push appends r, waiting while the queue is full; false when ctx ended.

@@ -150,3 +150,27 @@ func TestQueuePushWaitsForSpace(t *testing.T) {
 		})
 	})
 }
+
+// TestPartitionRecords: an instance's in-flight records are shared by the partitions of its
+// generation, within the floor and the batch size.
+func TestPartitionRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name                       string
+		batch, inFlight, sharing   int
+		wantQueue, wantReaderQueue int
+	}{
+		{"few partitions: a full batch each", 8192, 32768, 4, 8192, 1024},
+		{"one partition", 8192, 32768, 1, 8192, 1024},
+		{"no generation yet", 8192, 32768, 0, 8192, 1024},
+		{"many partitions share", 8192, 32768, 32, 1024, 128},
+		{"more than the budget: the floor", 8192, 32768, 1000, MinPartitionRecords, 32},
+		{"small batches stay small", 100, 32768, 4, 100, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := partitionRecords(&Options{BatchSize: tc.batch, InFlight: tc.inFlight}, tc.sharing)
+			if q != tc.wantQueue || readerQueue(q) != tc.wantReaderQueue {
+				t.Errorf("queue %d, reader queue %d; want %d, %d", q, readerQueue(q), tc.wantQueue, tc.wantReaderQueue)
+			}
+		})
+	}
+}

@@ -46,6 +46,11 @@ type Options struct {
 	RebuildMissing bool
 
 	BatchSize int
+	// InFlight bounds the records an instance holds fetched and not yet committed, over
+	// every partition it owns: each partition queues at most InFlight divided by their
+	// number, from MinPartitionRecords to BatchSize, so memory stays flat as an instance
+	// takes more partitions (docs/PERFORMANCE.md, "Partitions"). Default 4 × BatchSize.
+	InFlight int
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout tune the consumer group
 	// (docs/RELIABILITY.md, "Rejoining the group", says how they were chosen).
 	SessionTimeout    time.Duration
@@ -88,6 +93,9 @@ func New(opt Options) (*Service, error) {
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 8192
+	}
+	if opt.InFlight <= 0 {
+		opt.InFlight = 4 * opt.BatchSize
 	}
 	if opt.SessionTimeout <= 0 {
 		opt.SessionTimeout = DefaultSessionTimeout

@@ -52,6 +52,8 @@ type worker struct {
 	refused atomic.Bool // its Redis state cannot be read by this build (docs/UPGRADING.md)
 	topics  []*topicState
 	expiry  expiry
+	// sharing is the number of partitions of its generation: they share Options.InFlight.
+	sharing int
 
 	// Used only by the worker's own goroutine (run, and what it calls).
 	refusal string // the refusal last logged: cause and detail
@@ -285,7 +287,8 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 	w.env.stream.Raise(max(p.Watermark(event.Messages), p.Watermark(event.Orders)))
 
 	opt := w.env.opt
-	q := newQueue(opt.BatchSize)
+	limit := partitionRecords(opt, w.sharing)
+	q := newQueue(limit)
 	errCh := make(chan error, len(w.topics))
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -301,10 +304,13 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 			Partition: w.part,
 			Dialer:    opt.Dialer,
 			MinBytes:  1,
-			// Enough for full batches; more only holds memory (RSS is a target).
-			MaxBytes:      4 << 20,
-			MaxWait:       200 * time.Millisecond,
-			QueueCapacity: 1024,
+			// The largest fetch response, not memory held: kafka-go reads the response one
+			// record at a time off the connection. It must pass the largest record the
+			// broker accepts, so that an oversize one reaches the dead-letter topic.
+			MaxBytes: 4 << 20,
+			MaxWait:  200 * time.Millisecond,
+			// What the reader holds decoded ahead of the queue: a share of the partition's.
+			QueueCapacity: readerQueue(limit),
 			// kafka-go handles two offset faults silently (docs/RELIABILITY.md): records
 			// deleted by retention before they were applied, which it skips, and a stored
 			// offset beyond the log end, at which it retries forever.
@@ -361,12 +367,12 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 		dlq = wr
 	}
 
-	batch := make([]record, 0, opt.BatchSize)
+	batch := make([]record, 0, limit)
 	// An idle partition still lets go of what its windows no longer hold.
 	idle := time.NewTicker(idleExpiry)
 	defer idle.Stop()
 	for {
-		batch = q.take(batch, opt.BatchSize)
+		batch = q.take(batch, limit)
 		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
@@ -387,6 +393,21 @@ func (w *worker) consume(ctx context.Context, committed map[string]int64) error 
 		}
 	}
 }
+
+// MinPartitionRecords is the fewest records a partition may queue however many an
+// instance owns: below a few hundred, fixed costs per batch (a Redis script, expiry)
+// dominate.
+const MinPartitionRecords = 256
+
+// partitionRecords is how many records one of sharing partitions may hold in its queue,
+// and so the largest batch it applies.
+func partitionRecords(opt *Options, sharing int) int {
+	return min(opt.BatchSize, max(MinPartitionRecords, opt.InFlight/max(1, sharing)))
+}
+
+// readerQueue is a topic reader's queue for a partition queue of limit records: an eighth,
+// so that most of what a partition holds is decoded, between 16 and kafka-go's default.
+func readerQueue(limit int) int { return min(1024, max(16, limit/8)) }
 
 // readerProblem takes what a kafka-go reader of topic logs as an error. Records skipped
 // because retention deleted them are lost to the KPIs: counted and logged as an ERROR. A

@@ -66,6 +66,7 @@ type flags struct {
 	rebuildMissing      bool
 	maxShops, maxAgents int
 	batchSize           int
+	inFlight            int
 
 	file        string
 	files       []string
@@ -180,9 +181,10 @@ func windowsFlags(c *kingpin.CmdClause, f *flags) {
 // The ranges of the flags that count something.
 const (
 	maxShops       = 100_000 // demo and loadgen --shops, as many as the scale benchmark generates
-	maxBatch       = 100_000 // --batch.size; a worker allocates a batch of it up front
-	minRate        = 0.01    // demo and loadgen --rate: a record every 100 s
-	maxDemoRate    = 1_000   // demo --rate: it publishes five minutes of history first, in memory
+	maxBatch       = 100_000 // --batch.size
+	maxInFlight    = 10_000_000
+	minRate        = 0.01  // demo and loadgen --rate: a record every 100 s
+	maxDemoRate    = 1_000 // demo --rate: it publishes five minutes of history first, in memory
 	maxLoadgenRate = 1_000_000
 )
 
@@ -294,6 +296,7 @@ func newApp(f *flags, stdout, stderr io.Writer) *kingpin.Application {
 	intVar(serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0"), &f.maxShops, 0, noMax)
 	intVar(serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0"), &f.maxAgents, 0, noMax)
 	intVar(serveCmd.Flag("batch.size", "Largest partition batch, in records, 1 to 100000.").Default("8192"), &f.batchSize, 1, maxBatch)
+	intVar(serveCmd.Flag("batch.in-flight", "Most records fetched and not yet committed, shared by the partitions an instance owns: each holds this divided by their number, from 256 to --batch.size (docs/PERFORMANCE.md, \"Partitions\"). 256 to 10000000.").Default("32768"), &f.inFlight, pipeline.MinPartitionRecords, maxInFlight)
 	gcFlag(serveCmd, f)
 
 	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
@@ -513,6 +516,7 @@ func runServe(ctx context.Context, f *flags, logger *slog.Logger, reload <-chan 
 			EventClock:        f.clock == "event",
 			RebuildMissing:    f.rebuildMissing,
 			BatchSize:         f.batchSize,
+			InFlight:          f.inFlight,
 			SessionTimeout:    f.sessionTimeout,
 			HeartbeatInterval: f.heartbeatInterval,
 			RebalanceTimeout:  f.rebalanceTimeout,
