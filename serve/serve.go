@@ -93,10 +93,6 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	kpis := sinks.NewKPICollector(svc)
-	if err := reg.Register(kpis); err != nil {
-		return fmt.Errorf("registering KPI collector: %w", err)
-	}
 	if watcher != nil {
 		reg.MustRegister(sinks.NewShopCollector(po.Windows.Shops, svc.AsOf))
 	}
@@ -110,6 +106,7 @@ func Run(ctx context.Context, opt Options) error {
 			ListenAddress: opt.ListenAddress,
 			WebConfigFile: opt.WebConfigFile,
 			Gatherer:      reg,
+			KPIs:          svc,
 			Ready:         svc.Ready,
 			Logger:        opt.Logger,
 			OnListen:      opt.OnListen,

@@ -33,6 +33,10 @@ type ServerOptions struct {
 	WebConfigFile string
 	// Gatherer supplies /metrics. Required.
 	Gatherer prometheus.Gatherer
+	// KPIs, when set, supplies the KPI series of /metrics besides the Gatherer's, written
+	// without client_golang's per-series objects (metricsHandler); a KPICollector over it
+	// must not be registered in the Gatherer too.
+	KPIs Source
 	// Ready backs /-/ready: 200 "ready" when it returns true, 503 "not ready" otherwise.
 	// Nil means always ready.
 	Ready func() bool
@@ -165,12 +169,11 @@ func newHandler(opt ServerOptions, logger *slog.Logger) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(opt.Gatherer, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		// A failing collector should cost its own series, not the whole scrape.
-		ErrorHandling:     promhttp.ContinueOnError,
-		EnableOpenMetrics: true,
-	}))
+	if opt.KPIs != nil {
+		mux.Handle("/metrics", newMetricsHandler(opt.KPIs, opt.Gatherer, logger))
+	} else {
+		mux.Handle("/metrics", promhttp.HandlerFor(opt.Gatherer, handlerOpts(logger)))
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	// No /debug/pprof/cmdline: the command line may carry a password flag.
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

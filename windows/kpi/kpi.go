@@ -249,6 +249,15 @@ func (l *Labels) Set(name, value string) bool {
 	return true
 }
 
+// Get is the value of the label called name, as LabelNames spells it; "" for a name no
+// family has.
+func (l *Labels) Get(name string) string {
+	if p := l.at(name); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // at is the field of the label called name; nil for a name no family has.
 func (l *Labels) at(name string) *string {
 	switch name {
