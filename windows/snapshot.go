@@ -1,7 +1,8 @@
 package windows
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,12 +126,20 @@ func seenAgent(earlier []reply, agent string, a int64) bool {
 	return false
 }
 
-func (t *Totals) get(o owner, w, i int) int64 {
-	tot := t.sums[o]
-	if tot == nil || tot[w] == nil || i >= len(tot[w]) {
+// at is counter i of window w; 0 for an owner without sums (nil).
+func (tot *totals) at(w, i int) int64 {
+	if tot == nil || i >= len(tot[w]) {
 		return 0
 	}
 	return tot[w][i]
+}
+
+// liveOwner is an owner with activity in the 28d window, its sums found once: a scrape
+// reads hundreds of series of each.
+type liveOwner struct {
+	owner
+	tot *totals
+	act int64
 }
 
 // Other is the shop or agent label that series beyond the cardinality caps fold into.
@@ -140,31 +149,28 @@ const Other = "_other"
 func (t *Totals) Folded() (shops, agents int) { return t.foldedShops, t.foldedAgents }
 
 // live lists the owners with activity in the 28d window, most active first.
-func (t *Totals) live() (shops, agents []owner) {
-	for o := range t.sums {
-		if t.get(o, wLive, t.activityIndex(o)) == 0 {
-			continue
-		}
-		if o.agent == "" {
-			shops = append(shops, o)
-		} else {
-			agents = append(agents, o)
+func (t *Totals) live() (shops, agents []liveOwner) {
+	for o, tot := range t.sums {
+		l := liveOwner{o, tot, tot.at(wLive, t.activityIndex(o))}
+		switch {
+		case l.act == 0:
+		case o.agent == "":
+			shops = append(shops, l)
+		default:
+			agents = append(agents, l)
 		}
 	}
-	byActivity := func(s []owner) {
-		sort.Slice(s, func(i, j int) bool {
-			ai, aj := t.get(s[i], wLive, t.activityIndex(s[i])), t.get(s[j], wLive, t.activityIndex(s[j]))
-			if ai != aj {
-				return ai > aj
-			}
-			if s[i].shop != s[j].shop {
-				return s[i].shop < s[j].shop
-			}
-			return s[i].agent < s[j].agent
-		})
+	byActivity := func(a, b liveOwner) int {
+		if a.act != b.act {
+			return cmp.Compare(b.act, a.act)
+		}
+		if a.shop != b.shop {
+			return strings.Compare(a.shop, b.shop)
+		}
+		return strings.Compare(a.agent, b.agent)
 	}
-	byActivity(shops)
-	byActivity(agents)
+	slices.SortFunc(shops, byActivity)
+	slices.SortFunc(agents, byActivity)
 	return shops, agents
 }
 
@@ -217,14 +223,14 @@ func (t *Totals) fold() {
 	// Agents of folded shops move with their shop; then the agent cap applies.
 	for _, o := range agents {
 		if renamed[o.shop] {
-			moveTo(o, owner{Other, o.agent})
+			moveTo(o.owner, owner{Other, o.agent})
 		}
 	}
 	if max := t.cfg.MaxAgents; max > 0 {
 		_, agents = t.live()
 		if len(agents) > max {
 			for _, o := range agents[max-1:] {
-				moveTo(o, owner{o.shop, Other})
+				moveTo(o.owner, owner{o.shop, Other})
 			}
 			t.foldedAgents = len(agents) - (max - 1)
 		}
@@ -243,19 +249,15 @@ func (t *Totals) Series() []kpi.Series {
 // shops turns each into a metric as it comes.
 func (t *Totals) Each(emit func(kpi.Series)) {
 	t.fold()
-	ownersShops, agents := t.live()
-	shops := make([]string, len(ownersShops))
-	for i, o := range ownersShops {
-		shops[i] = o.shop
-	}
+	shops, agents := t.live()
 	for _, f := range kpi.Families() {
 		switch f.Level {
 		case kpi.ShopOnly:
-			for _, shop := range shops {
+			for _, o := range shops {
 				for sc := range scenes(f) {
-					l := kpi.Labels{Shop: shop, Scene: sc.String()}
+					l := kpi.Labels{Shop: o.shop, Scene: sc.String()}
 					var w waiting
-					if sw := t.waiting[shop]; sw != nil {
+					if sw := t.waiting[o.shop]; sw != nil {
 						w = sw[sc]
 					}
 					if f.Kind != kpi.PerWaitThreshold {
@@ -275,25 +277,24 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 		case kpi.AgentOnly:
 			for _, o := range agents {
 				emit(kpi.Series{Name: f.Name, Labels: kpi.Labels{Shop: o.shop, Agent: o.agent},
-					Value: float64(t.active[o])})
+					Value: float64(t.active[o.owner])})
 			}
 		case kpi.ShopWindow:
-			for _, shop := range shops {
-				o := owner{shop: shop}
+			for _, o := range shops {
 				for _, w := range familyWindows[f.ID] {
 					for sc := range scenes(f) {
-						l := kpi.Labels{Shop: shop, Window: windowTable[w].name}
+						l := kpi.Labels{Shop: o.shop, Window: windowTable[w].name}
 						if f.Scene {
 							l.Scene = sc.String()
 						}
 						if f.Le() {
 							for i, thr := range t.cfg.Thresholds {
 								l.Le = kpi.LeLabel(thr)
-								emit(kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.get(o, w, t.lay.threshold(f.ID, sc, i)))})
+								emit(kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(o.tot.at(w, t.lay.threshold(f.ID, sc, i)))})
 							}
 							continue
 						}
-						emit(kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.counter(f, o, w, sc))})
+						emit(kpi.Series{Name: f.Name, Labels: l, Value: f.Unit.Export(t.counter(f, o.tot, w, sc))})
 					}
 				}
 			}
@@ -302,7 +303,7 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 				for _, w := range familyWindows[f.ID] {
 					emit(kpi.Series{Name: f.Name,
 						Labels: kpi.Labels{Shop: o.shop, Agent: o.agent, Window: windowTable[w].name},
-						Value:  f.Unit.Export(t.counter(f, o, w, event.Presale))})
+						Value:  f.Unit.Export(t.counter(f, o.tot, w, event.Presale))})
 				}
 			}
 		}
@@ -311,10 +312,10 @@ func (t *Totals) Each(emit func(kpi.Series)) {
 
 // counter is the integer value of a Counter or Shortfall family of o in window w and
 // scene sc (Presale for a family without the label). A Shortfall's base has its scenes.
-func (t *Totals) counter(f kpi.Family, o owner, w int, sc event.Scene) int64 {
-	v := t.get(o, w, t.lay.at(f.ID, sc))
+func (t *Totals) counter(f kpi.Family, tot *totals, w int, sc event.Scene) int64 {
+	v := tot.at(w, t.lay.at(f.ID, sc))
 	if f.Kind == kpi.Shortfall {
-		return t.get(o, w, t.lay.at(f.Base, sc)) - v
+		return tot.at(w, t.lay.at(f.Base, sc)) - v
 	}
 	return v
 }
