@@ -2,7 +2,6 @@ package windows
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -30,21 +29,15 @@ type vecs map[ownerID][]int64
 // it decodes it. The newest buckets, which nearly every batch changes, stay decoded and
 // keep no encoding of their own: each commit encodes them into the partition's reusable
 // arena, and a bucket is encoded for keeps only when it cools.
+//
+// A batch that changes a cold bucket (a reply counted at the time of a message hours old)
+// does not decode it: its counts wait in delta, a vector per owner it changed, and the
+// commit merges them into the encoding in one pass (mergeVecs), which stays cold.
 type bucket struct {
 	dec   vecs   // nil while cold
 	enc   []byte // what Redis holds, while cold (and until a change of a decoded one)
+	delta vecs   // counts of a cold bucket not yet merged into enc
 	dirty bool   // changed since the last commit
-}
-
-// vectors gives the decoded bucket, decoding a cold one in place.
-func (p *Partition) vectors(k blockKey, b *bucket) vecs {
-	if b.dec == nil {
-		d := vecs{}
-		p.eachVector(b, func(id ownerID, v []int64) { d[id] = slices.Clone(v) })
-		b.dec = d
-		p.decoded[k] = struct{}{}
-	}
-	return b.dec
 }
 
 // eachVector walks a bucket's vectors without keeping a cold bucket decoded; v is valid
@@ -56,6 +49,7 @@ func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
 		}
 		return
 	}
+	p.merge(b)
 	var err error
 	p.scratch, err = walkBlock(b.enc, p.scratch, func(shop, agent []byte, v []int64) {
 		fn(p.owners.idBytes(shop, agent), v)
@@ -66,9 +60,27 @@ func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
 	}
 }
 
-// seal encodes a changed bucket for the commit into the arena; the bytes are valid until
-// the next commit's change set is built.
+// merge folds a cold bucket's delta into its encoding. The vectors of the delta go, so the
+// owner cache, which may point into them, starts over.
+func (p *Partition) merge(b *bucket) {
+	if b.delta == nil {
+		return
+	}
+	enc, scratch, err := mergeVecs(b.enc, b.delta, &p.owners, p.scratch)
+	if err != nil {
+		panic(fmt.Sprintf("windows: partition %d: bucket: %v", p.ID, err)) // as in eachVector
+	}
+	b.enc, b.delta, p.scratch = enc, nil, scratch
+	p.invalidate()
+}
+
+// seal encodes a changed bucket for the commit: a decoded one into the arena, the bytes
+// valid until the next commit's change set is built; a cold one is its merged encoding.
 func (p *Partition) seal(k blockKey) []byte {
+	if b := p.blocks[k]; b.dec == nil {
+		p.merge(b)
+		return b.enc
+	}
 	start := len(p.arena)
 	p.arena = appendVecs(p.arena, &p.owners, p.blocks[k].dec)
 	return p.arena[start:len(p.arena):len(p.arena)]
@@ -154,8 +166,16 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 		p.blocks[k] = b
 		p.decoded[k] = struct{}{}
 	}
-	d := p.vectors(k, b)
-	b.enc, b.dirty = nil, true
+	d := b.dec
+	if d == nil { // cold: the count waits for the commit's merge
+		if b.delta == nil {
+			b.delta = vecs{}
+		}
+		d = b.delta
+	} else {
+		b.enc = nil
+	}
+	b.dirty = true
 	n := p.lay.shopLen
 	if agent {
 		n = p.lay.agentLen

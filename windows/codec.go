@@ -352,6 +352,54 @@ func appendVecs(dst []byte, t *owners, m vecs) []byte {
 	return w.b
 }
 
+// mergeVecs is the encoding of a bucket encoded as enc plus the vectors of delta, without
+// decoding it into a map: a late count to a cold bucket rewrites its encoding once, at
+// commit. Owners of delta not in enc follow the others. scratch is as for walkBlock.
+func mergeVecs(enc []byte, delta vecs, t *owners, scratch []int64) ([]byte, []int64, error) {
+	body := writer{b: make([]byte, 0, len(enc)+32*len(delta))}
+	n, merged := 0, 0
+	var err error
+	scratch, err = walkBlock(enc, scratch, func(shop, agent []byte, v []int64) {
+		if id, ok := t.find(shop, agent); ok {
+			if d := delta[id]; d != nil {
+				for i := range min(len(v), len(d)) {
+					v[i] += d[i]
+				}
+				merged++
+				delta[id] = nil // seen: not appended again below
+			}
+		}
+		body.uvarint(uint64(len(shop)))
+		body.b = append(body.b, shop...)
+		body.uvarint(uint64(len(agent)))
+		body.b = append(body.b, agent...)
+		body.uvarint(uint64(len(v)))
+		for _, x := range v {
+			body.varint(x)
+		}
+		n++
+	})
+	if err != nil {
+		return nil, scratch, err
+	}
+	out := writer{b: make([]byte, 0, len(body.b)+binary.MaxVarintLen64+32*(len(delta)-merged))}
+	out.uvarint(uint64(n + len(delta) - merged))
+	out.b = append(out.b, body.b...)
+	for id, v := range delta {
+		if v == nil {
+			continue
+		}
+		o := t.owner(id)
+		out.str(o.shop)
+		out.str(o.agent)
+		out.uvarint(uint64(len(v)))
+		for _, x := range v {
+			out.varint(x)
+		}
+	}
+	return out.b, scratch, nil
+}
+
 // walkBlock calls fn for each vector of an encoded bucket; shop, agent and v are valid
 // only during the call. scratch is reused for v and returned for the next call. A corrupt
 // encoding is reported after fn has seen the vectors before the damage.

@@ -69,15 +69,23 @@ func (t *owners) id(shop, agent string) ownerID {
 
 // idBytes is id for names read from an encoding; it allocates only for a new owner.
 func (t *owners) idBytes(shop, agent []byte) ownerID {
-	if se := t.shops[string(shop)]; se != nil {
-		if len(agent) == 0 && se.id >= 0 {
-			return se.id
-		}
-		if id, ok := se.agents[string(agent)]; ok && len(agent) > 0 {
-			return id
-		}
+	if id, ok := t.find(shop, agent); ok {
+		return id
 	}
 	return t.id(string(shop), string(agent))
+}
+
+// find is the number of an owner that has one, without numbering it.
+func (t *owners) find(shop, agent []byte) (ownerID, bool) {
+	if se := t.shops[string(shop)]; se != nil {
+		if len(agent) == 0 && se.id >= 0 {
+			return se.id, true
+		}
+		if id, ok := se.agents[string(agent)]; ok && len(agent) > 0 {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // sweep frees every number used reports unused.
@@ -113,6 +121,13 @@ func (p *Partition) sweepOwners() {
 	for k := range p.decoded {
 		for id := range p.blocks[k].dec {
 			used[id] = true
+		}
+	}
+	for k := range p.dirtyB {
+		if b := p.blocks[k]; b != nil {
+			for id := range b.delta {
+				used[id] = true
+			}
 		}
 	}
 	p.invalidate()

@@ -393,3 +393,14 @@ func TestLayoutSixRoundTrip(t *testing.T) {
 		t.Errorf("after the threshold change:\n got %s\nwant %s", got, want)
 	}
 }
+
+// vectors gives the decoded bucket, decoding a cold one in place.
+func (p *Partition) vectors(k blockKey, b *bucket) vecs {
+	if b.dec == nil {
+		d := vecs{}
+		p.eachVector(b, func(id ownerID, v []int64) { d[id] = slices.Clone(v) })
+		b.dec = d
+		p.decoded[k] = struct{}{}
+	}
+	return b.dec
+}
