@@ -2,6 +2,7 @@ package windows
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -55,7 +56,7 @@ func (p *Partition) eachVector(b *bucket, fn func(id ownerID, v []int64)) {
 		fn(p.owners.idBytes(shop, agent), v)
 	})
 	if err != nil {
-		// Every encoding in the mirror was written by encodeVecs or checked by Load.
+		// Every encoding in the mirror was written by appendVecs or mergeVecs, or checked by Load.
 		panic(fmt.Sprintf("windows: partition %d: bucket: %v", p.ID, err))
 	}
 }
@@ -106,7 +107,10 @@ func (p *Partition) cool() {
 			continue
 		}
 		if b.enc == nil {
-			b.enc = encodeVecs(&p.owners, b.dec)
+			// Encoded where the space is reused and copied at its size: growing each
+			// bucket's own buffer from a guess copied it several times.
+			p.coolBuf = appendVecs(p.coolBuf[:0], &p.owners, b.dec)
+			b.enc = slices.Clone(p.coolBuf)
 		}
 		b.dec = nil
 		delete(p.decoded, k)
@@ -162,7 +166,13 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 	agent := p.owners.isAgent(o)
 	b := p.blocks[k]
 	if b == nil {
-		b = &bucket{dec: vecs{}}
+		// Sized like the bucket made last at its resolution: the next minute or hour has
+		// about as many owners, and growing a map rehashes it each time.
+		if last := p.blocks[p.sizedFrom[slot]]; last != nil && last.dec != nil {
+			p.sizes[slot] = len(last.dec)
+		}
+		b = &bucket{dec: make(vecs, p.sizes[slot])}
+		p.sizedFrom[slot] = k
 		p.blocks[k] = b
 		p.decoded[k] = struct{}{}
 	}

@@ -37,3 +37,6 @@ func TestMergeVecs(t *testing.T) {
 		})
 	}
 }
+
+// encodeVecs encodes a decoded bucket, naming owners by the partition's table.
+func encodeVecs(t *owners, m vecs) []byte { return appendVecs(nil, t, m) }

@@ -333,9 +333,6 @@ func forEachID(b []byte, fn func(id string, anchor int64)) error {
 
 // A bucket is encoded as: count, then (shop, agent, vector)*.
 
-// encodeVecs encodes a decoded bucket, naming owners by the partition's table.
-func encodeVecs(t *owners, m vecs) []byte { return appendVecs(make([]byte, 0, 32*len(m)), t, m) }
-
 // appendVecs appends the encoding of a decoded bucket to dst.
 func appendVecs(dst []byte, t *owners, m vecs) []byte {
 	w := writer{b: dst}
