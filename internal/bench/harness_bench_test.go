@@ -30,13 +30,18 @@ import (
 
 const topicM, topicO, topicDL = "cs.messages", "cs.orders", "cs.deadletter"
 
-// env is one broker and one Redis for a measurement.
+// env is one broker and one Redis (or Redis Cluster) for a measurement.
 type env struct {
 	brokers     []string
 	closeBroker func()
-	redis       *testenv.Redis
-	rdb         *redis.Client
-	parts       int
+	// redis is the measurement's redis-server; nil on a Redis Cluster.
+	redis *testenv.Redis
+	// nodes are every redis-server of the measurement, stopped by close.
+	nodes []*testenv.Redis
+	// redisAddr is serve's --redis.addr: the masters, comma separated, on a cluster.
+	redisAddr string
+	rdb       redis.UniversalClient
+	parts     int
 	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
 	profileTo string
 	// heapTo, when set, receives serve's heap profile at the end of consumeAll.
@@ -48,16 +53,20 @@ type env struct {
 // the broker is mostly idle while serve is measured.
 func newEnv(t testing.TB, partitions int) *env {
 	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	return &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, redis: r, rdb: r.Client(t), parts: partitions}
+	return withRedis(t, &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, parts: partitions})
 }
 
 // newEnvProc runs the broker in a process of its own, for live loads where producer,
 // broker and serve all work at once.
 func newEnvProc(t testing.TB, partitions int) *env {
 	b := startBrokerProc(t, partitions)
+	return withRedis(t, &env{brokers: b.Brokers, closeBroker: b.stop, parts: partitions})
+}
+
+func withRedis(t testing.TB, e *env) *env {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	return &env{brokers: b.Brokers, closeBroker: b.stop, redis: r, rdb: r.Client(t), parts: partitions}
+	e.redis, e.nodes, e.redisAddr, e.rdb = r, []*testenv.Redis{r}, r.Addr, r.Client(t)
+	return e
 }
 
 // traffic generates n lines of realistic traffic. rate is lines per second of event time:
@@ -86,7 +95,7 @@ func (e *env) publish(t testing.TB, lines [][]byte) {
 func (e *env) serve(t testing.TB, bin string, extra ...string) *difftest.Proc {
 	t.Helper()
 	p := difftest.StartServe(t, bin, difftest.ServeOptions{Args: append([]string{
-		"--kafka.brokers=" + strings.Join(e.brokers, ","), "--redis.addr=" + e.redis.Addr,
+		"--kafka.brokers=" + strings.Join(e.brokers, ","), "--redis.addr=" + e.redisAddr,
 		"--kafka.group=bench", "--log.level=warn"}, extra...)})
 	// A scrape of 100 000 shops' series (no cardinality cap here) takes seconds.
 	p.Client = &http.Client{Timeout: time.Minute}
@@ -208,29 +217,7 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 			_, _ = io.Copy(f, resp.Body)
 		}()
 	}
-	var t10, t90 time.Time
-	var maxRSS int64
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not consume %d records in time", total)
-		}
-		n := e.applied(t)
-		if r := rss(p.Cmd.Process.Pid); r > maxRSS {
-			maxRSS = r
-		}
-		now := time.Now()
-		if t10.IsZero() && n >= total/10 {
-			t10 = now
-		}
-		if t90.IsZero() && n >= total*9/10 {
-			t90 = now
-		}
-		if n >= total {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
-	}
+	w := e.await(t, total, p)
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
 	testenv.WaitFor(t, time.Minute, "gauges showing every record", func() bool {
@@ -241,10 +228,50 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 		saveProfile(t, p.Base+"/debug/pprof/heap", e.heapTo)
 	}
 	mem := e.redis.UsedMemory(t)
-	secs := t90.Sub(t10).Seconds()
 	return runResult{
-		records: total, seconds: secs, rate: float64(total*8/10) / secs,
-		cmdsPerRec: float64(calls) / float64(total), rssBytes: maxRSS, redisMemory: mem, final: final,
+		records: total, seconds: w.seconds(), rate: w.rate(),
+		cmdsPerRec: float64(calls) / float64(total), rssBytes: w.maxRSS, redisMemory: mem, final: final,
+	}
+}
+
+// watched is what await saw of a consumption.
+type watched struct {
+	total    int64
+	t10, t90 time.Time // when 10% and 90% of the records were applied
+	maxRSS   int64     // the largest RSS of one process
+}
+
+// seconds is the steady state: from 10% to 90% of the records.
+func (w watched) seconds() float64 { return w.t90.Sub(w.t10).Seconds() }
+
+// rate is records per second in the steady state.
+func (w watched) rate() float64 { return float64(w.total*8/10) / w.seconds() }
+
+// await polls the records applied until there are total, noting when 10% and 90% were
+// reached and the largest RSS of procs.
+func (e *env) await(t testing.TB, total int64, procs ...*difftest.Proc) watched {
+	t.Helper()
+	w := watched{total: total}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not consume %d records in time", total)
+		}
+		n := e.applied(t)
+		for _, p := range procs {
+			w.maxRSS = max(w.maxRSS, rss(p.Cmd.Process.Pid))
+		}
+		now := time.Now()
+		if w.t10.IsZero() && n >= total/10 {
+			w.t10 = now
+		}
+		if w.t90.IsZero() && n >= total*9/10 {
+			w.t90 = now
+		}
+		if n >= total {
+			return w
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
 	}
 }
 

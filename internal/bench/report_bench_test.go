@@ -251,7 +251,9 @@ func (e *env) close(t testing.TB) {
 		p.Stop()
 	}
 	_ = e.rdb.Close()
-	e.redis.Stop(t)
+	for _, r := range e.nodes {
+		r.Stop(t)
+	}
 	e.closeBroker()
 }
 
