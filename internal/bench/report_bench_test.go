@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cskpi/cskpi/internal/testenv"
@@ -52,129 +51,161 @@ func scaleFor(full bool) scale {
 // measured, never asserted: the targets are reported as met or not.
 func TestBenchReport(t *testing.T) {
 	full := os.Getenv("CSKPI_BENCH") == "full"
-	sc := scaleFor(full)
-	bin := testenv.BuildCskpi(t)
-	var rows [][2]string
-	row := func(k, v string) {
-		rows = append(rows, [2]string{k, v})
-		t.Logf("%-58s %s", k, v)
-	}
-	start := time.Now().Add(-40 * 24 * time.Hour)
-	// CSKPI_BENCH_ONLY=main,fresh,scale,memory runs some phases, for development; the
-	// report is written only by a run of all of them.
+	b := &bench{t: t, sc: scaleFor(full), bin: testenv.BuildCskpi(t), start: time.Now().Add(-40 * 24 * time.Hour)}
+	// CSKPI_BENCH_ONLY=main,fresh,... runs some phases, for development; the report is
+	// written only by a run of all of them.
 	only := os.Getenv("CSKPI_BENCH_ONLY")
-	phase := func(name string) bool { return only == "" || strings.Contains(only, name) }
-	var main runResult
-	fresh50 := freshResult{p99: math.NaN()}
-	var raw, redisRate float64
-	mem := []int64{0, 0}
-
-	// 1. The main run: realistic traffic, 1000 shops, 4 partitions.
-	if phase("main") {
-		e := newEnv(t, 4)
-		e.profileTo = os.Getenv("CSKPI_PROFILE") // a CPU profile of serve during the main run
-		e.heapTo = os.Getenv("CSKPI_HEAP_PROFILE")
-		lines := traffic(sc.records, 1000, 50, start)
-		e.publish(t, lines)
-		raw = e.rawFetchRate(t, int64(len(lines)))
-		redisRate = e.redisPipelineRate(t)
-		main = e.consumeAll(t, bin, int64(len(lines)))
-		shops := activeShops(main)
-		row("end-to-end throughput (records/s, steady state 10%-90%)", fmt.Sprintf("%.0f", main.rate))
-		row("raw kafka-go FetchMessage rate, same broker (records/s)", fmt.Sprintf("%.0f", raw))
-		row("Redis pipelined HSET rate, same redis-server (commands/s)", fmt.Sprintf("%.0f", redisRate))
-		row("throughput / raw fetch rate", fmt.Sprintf("%.0f%%", 100*main.rate/raw))
-		row("throughput / Redis command rate", fmt.Sprintf("%.0f%%", 100*main.rate/redisRate))
-		row("Redis commands per record (INFO commandstats, incl. in-script)", fmt.Sprintf("%.4f", main.cmdsPerRec))
-		row(fmt.Sprintf("Redis memory per active shop (%d shops)", shops), fmt.Sprintf("%.1f KiB", float64(main.redisMemory)/float64(max(shops, 1))/1024))
-		row("serve RSS, max during the run", fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
-		if f := main.final["go_memstats_heap_inuse_bytes"]; f != nil && len(f.Metric) > 0 {
-			row("serve Go heap in use at the end", fmt.Sprintf("%.0f MiB", f.Metric[0].GetGauge().GetValue()/(1<<20)))
-		}
-		e.close(t)
-	}
-
-	// 2. Freshness at fixed offered loads, live timestamps and the wall clock.
-	for _, load := range sc.freshLoads {
-		if !phase("fresh") {
-			break
-		}
-		fe := newEnvProc(t, 4)
-		p50, p99, got := fe.freshness(t, bin, load, sc.freshFor, 1000)
-		if load == 50000 {
-			fresh50 = freshResult{p99: p99, achieved: got}
-		}
-		row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, got), fmt.Sprintf("%.3f s / %.3f s", p50, p99))
-		fe.close(t)
-	}
-
-	// 3. How cost grows with shops and partitions.
-	for _, n := range sc.shops {
-		if !phase("scale") {
-			break
-		}
-		se := newEnv(t, 4)
-		se.publish(t, traffic(sc.records/2, n, 50, start))
-		r := se.consumeAll(t, bin, int64(sc.records/2))
-		row(fmt.Sprintf("throughput with %d shops, 4 partitions (records/s)", n), fmt.Sprintf("%.0f", r.rate))
-		se.close(t)
-	}
-	for _, parts := range sc.partitions {
-		if !phase("scale") {
-			break
-		}
-		pe := newEnv(t, parts)
-		pe.publish(t, traffic(sc.records/2, 1000, 50, start))
-		r := pe.consumeAll(t, bin, int64(sc.records/2))
-		row(fmt.Sprintf("throughput with 1000 shops, %d partition(s) (records/s)", parts), fmt.Sprintf("%.0f", r.rate))
-		pe.close(t)
-	}
-
-	// 4. Redis memory must not grow with the record count: a slow event rate makes the
-	// smaller log already span more than every retention horizon (28 days + 48 hours).
-	if phase("memory") {
-		me := newEnv(t, 4)
-		rate := float64(sc.memRecords) / (31 * 24 * 3600)
-		big := traffic(sc.memRecordsLarge, 100, rate, start.Add(-200*24*time.Hour))
-		mem = me.memoryAt(t, bin, big, []int{sc.memRecords, sc.memRecordsLarge})
-		row(fmt.Sprintf("Redis used_memory_dataset after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
-		row(fmt.Sprintf("Redis used_memory_dataset after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
-		me.close(t)
-	}
-
-	targets := []struct {
+	phases := []struct {
 		name string
-		ok   bool
-		got  string
+		run  func()
 	}{
-		{"≥ 200,000 records/s end to end", main.rate >= targetRate, fmt.Sprintf("%.0f", main.rate)},
-		{"≥ 30% of the raw consume rate", main.rate >= targetRawShare*raw, fmt.Sprintf("%.0f%%", 100*main.rate/raw)},
-		{"≤ 0.1 Redis commands per record", main.cmdsPerRec <= targetCmdsPerRec, fmt.Sprintf("%.4f", main.cmdsPerRec)},
-		{"RSS < 300 MiB", main.rssBytes < targetRSS, fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20))},
-		{"freshness p99 ≤ 1 s at 50,000 records/s (offered and achieved)", fresh50.achieved >= 0.95*50000 && fresh50.p99 <= targetFreshP99,
-			fmt.Sprintf("p99 %.3f s at %.0f records/s achieved", fresh50.p99, fresh50.achieved)},
-		{"Redis memory flat from 1M to 5M records (within 10%)", float64(mem[1]) <= 1.1*float64(mem[0]), fmt.Sprintf("%.1f → %.1f MiB", float64(mem[0])/(1<<20), float64(mem[1])/(1<<20))},
+		{"main", b.mainPhase},
+		{"fresh", b.freshPhase},
+		{"scale", b.scalePhase},
+		{"memory", b.memoryPhase},
 	}
-	var report bytes.Buffer
+	var took []string
+	for _, ph := range phases {
+		if only != "" && !strings.Contains(only, ph.name) {
+			continue
+		}
+		t0 := time.Now()
+		ph.run()
+		d := time.Since(t0).Round(100 * time.Millisecond)
+		t.Logf("phase %s took %s", ph.name, d)
+		took = append(took, fmt.Sprintf("%s %s", ph.name, d))
+	}
+	t.Logf("phase wall times: %s", strings.Join(took, ", "))
+	report := b.String()
+	t.Logf("\n%s", report)
+	if full && only == "" {
+		writeReport(t, report)
+	}
+}
+
+// bench is one run of TestBenchReport: each phase adds its rows to the measurement table
+// and its targets to the targets table.
+type bench struct {
+	t       *testing.T
+	sc      scale
+	bin     string
+	start   time.Time // event time of the replays' first record
+	rows    [][2]string
+	targets []target
+}
+
+type target struct {
+	name string
+	ok   bool
+	got  string
+}
+
+func (b *bench) row(k, v string) {
+	b.rows = append(b.rows, [2]string{k, v})
+	b.t.Logf("%-58s %s", k, v)
+}
+
+func (b *bench) target(name string, ok bool, got string) {
+	b.targets = append(b.targets, target{name, ok, got})
+}
+
+// String is the report: both tables in Markdown.
+func (b *bench) String() string {
+	var report strings.Builder
 	fmt.Fprintf(&report, "Measured %s on %s with `%s`.\n\n", time.Now().UTC().Format("2006-01-02"), machine(), "make bench")
-	tw := tabwriter.NewWriter(&report, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(&report, "| measurement | value |\n|---|---|")
-	for _, r := range rows {
+	for _, r := range b.rows {
 		fmt.Fprintf(&report, "| %s | %s |\n", r[0], r[1])
 	}
-	tw.Flush()
 	fmt.Fprintln(&report, "\n| target | met | measured |\n|---|---|---|")
-	for _, tg := range targets {
+	for _, tg := range b.targets {
 		met := "no"
 		if tg.ok {
 			met = "yes"
 		}
 		fmt.Fprintf(&report, "| %s | %s | %s |\n", tg.name, met, tg.got)
 	}
-	t.Logf("\n%s", report.String())
-	if full && only == "" {
-		writeReport(t, report.String())
+	return report.String()
+}
+
+// mainPhase: realistic traffic, 1000 shops, 4 partitions, next to the machine's limits.
+func (b *bench) mainPhase() {
+	t, sc := b.t, b.sc
+	e := newEnv(t, 4)
+	e.profileTo = os.Getenv("CSKPI_PROFILE") // a CPU profile of serve during the main run
+	e.heapTo = os.Getenv("CSKPI_HEAP_PROFILE")
+	lines := traffic(sc.records, 1000, 50, b.start)
+	e.publish(t, lines)
+	raw := e.rawFetchRate(t, int64(len(lines)))
+	redisRate := e.redisPipelineRate(t)
+	main := e.consumeAll(t, b.bin, int64(len(lines)))
+	shops := activeShops(main)
+	b.row("end-to-end throughput (records/s, steady state 10%-90%)", fmt.Sprintf("%.0f", main.rate))
+	b.row("raw kafka-go FetchMessage rate, same broker (records/s)", fmt.Sprintf("%.0f", raw))
+	b.row("Redis pipelined HSET rate, same redis-server (commands/s)", fmt.Sprintf("%.0f", redisRate))
+	b.row("throughput / raw fetch rate", fmt.Sprintf("%.0f%%", 100*main.rate/raw))
+	b.row("throughput / Redis command rate", fmt.Sprintf("%.0f%%", 100*main.rate/redisRate))
+	b.row("Redis commands per record (INFO commandstats, incl. in-script)", fmt.Sprintf("%.4f", main.cmdsPerRec))
+	b.row(fmt.Sprintf("Redis memory per active shop (%d shops)", shops), fmt.Sprintf("%.1f KiB", float64(main.redisMemory)/float64(max(shops, 1))/1024))
+	b.row("serve RSS, max during the run", fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
+	if f := main.final["go_memstats_heap_inuse_bytes"]; f != nil && len(f.Metric) > 0 {
+		b.row("serve Go heap in use at the end", fmt.Sprintf("%.0f MiB", f.Metric[0].GetGauge().GetValue()/(1<<20)))
 	}
+	e.close(t)
+	b.target("≥ 200,000 records/s end to end", main.rate >= targetRate, fmt.Sprintf("%.0f", main.rate))
+	b.target("≥ 30% of the raw consume rate", main.rate >= targetRawShare*raw, fmt.Sprintf("%.0f%%", 100*main.rate/raw))
+	b.target("≤ 0.1 Redis commands per record", main.cmdsPerRec <= targetCmdsPerRec, fmt.Sprintf("%.4f", main.cmdsPerRec))
+	b.target("RSS < 300 MiB", main.rssBytes < targetRSS, fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
+}
+
+// freshPhase: freshness at fixed offered loads, live timestamps and the wall clock.
+func (b *bench) freshPhase() {
+	t := b.t
+	fresh50 := freshResult{p99: math.NaN()}
+	for _, load := range b.sc.freshLoads {
+		fe := newEnvProc(t, 4)
+		p50, p99, got := fe.freshness(t, b.bin, load, b.sc.freshFor, 1000)
+		if load == 50000 {
+			fresh50 = freshResult{p99: p99, achieved: got}
+		}
+		b.row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, got), fmt.Sprintf("%.3f s / %.3f s", p50, p99))
+		fe.close(t)
+	}
+	b.target("freshness p99 ≤ 1 s at 50,000 records/s (offered and achieved)", fresh50.achieved >= 0.95*50000 && fresh50.p99 <= targetFreshP99,
+		fmt.Sprintf("p99 %.3f s at %.0f records/s achieved", fresh50.p99, fresh50.achieved))
+}
+
+// scalePhase: how cost grows with shops and partitions.
+func (b *bench) scalePhase() {
+	t, sc := b.t, b.sc
+	for _, n := range sc.shops {
+		se := newEnv(t, 4)
+		se.publish(t, traffic(sc.records/2, n, 50, b.start))
+		r := se.consumeAll(t, b.bin, int64(sc.records/2))
+		b.row(fmt.Sprintf("throughput with %d shops, 4 partitions (records/s)", n), fmt.Sprintf("%.0f", r.rate))
+		se.close(t)
+	}
+	for _, parts := range sc.partitions {
+		pe := newEnv(t, parts)
+		pe.publish(t, traffic(sc.records/2, 1000, 50, b.start))
+		r := pe.consumeAll(t, b.bin, int64(sc.records/2))
+		b.row(fmt.Sprintf("throughput with 1000 shops, %d partition(s) (records/s)", parts), fmt.Sprintf("%.0f", r.rate))
+		pe.close(t)
+	}
+}
+
+// memoryPhase: Redis memory must not grow with the record count: a slow event rate makes
+// the smaller log already span more than every retention horizon (28 days + 48 hours).
+func (b *bench) memoryPhase() {
+	t, sc := b.t, b.sc
+	me := newEnv(t, 4)
+	rate := float64(sc.memRecords) / (31 * 24 * 3600)
+	big := traffic(sc.memRecordsLarge, 100, rate, b.start.Add(-200*24*time.Hour))
+	mem := me.memoryAt(t, b.bin, big, []int{sc.memRecords, sc.memRecordsLarge})
+	b.row(fmt.Sprintf("Redis used_memory_dataset after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
+	b.row(fmt.Sprintf("Redis used_memory_dataset after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
+	me.close(t)
+	b.target("Redis memory flat from 1M to 5M records (within 10%)", float64(mem[1]) <= 1.1*float64(mem[0]), fmt.Sprintf("%.1f → %.1f MiB", float64(mem[0])/(1<<20), float64(mem[1])/(1<<20)))
 }
 
 type freshResult struct{ p99, achieved float64 }
