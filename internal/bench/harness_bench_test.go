@@ -46,7 +46,10 @@ type env struct {
 	profileTo string
 	// heapTo, when set, receives serve's heap profile at the end of consumeAll.
 	heapTo string
-	procs  []*difftest.Proc
+	// scrapeEvery, when set, makes consumeAll and freshness scrape serve at this interval
+	// while it works, timing each scrape: how long Prometheus waits under load.
+	scrapeEvery time.Duration
+	procs       []*difftest.Proc
 }
 
 // newEnv runs the broker in this process: the replays publish before serve starts, so
@@ -193,6 +196,7 @@ type runResult struct {
 	rssBytes    int64
 	redisMemory int64
 	final       map[string]*dtoFamily
+	scrapes     durations // with env.scrapeEvery: each scrape's wall time while serve consumed
 }
 
 // consumeAll starts serve on an already published log and measures it to the end.
@@ -217,7 +221,12 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 			_, _ = io.Copy(f, resp.Body)
 		}()
 	}
+	var scr *scraper
+	if e.scrapeEvery > 0 {
+		scr = startScraper(p, e.scrapeEvery)
+	}
 	w := e.await(t, total, p)
+	scrapes := scr.stop()
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
 	testenv.WaitFor(t, time.Minute, "gauges showing every record", func() bool {
@@ -231,6 +240,7 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	return runResult{
 		records: total, seconds: w.seconds(), rate: w.rate(),
 		cmdsPerRec: float64(calls) / float64(total), rssBytes: w.maxRSS, redisMemory: mem, final: final,
+		scrapes: scrapes,
 	}
 }
 
@@ -343,9 +353,17 @@ func (e *env) redisPipelineRate(t testing.TB) float64 {
 	return rate
 }
 
+// freshResult is one freshness run.
+type freshResult struct {
+	p50, p99 float64 // of cskpi_freshness_seconds, in seconds
+	achieved float64 // records/s loadgen held
+	scrapes  durations
+}
+
 // freshness runs `cskpi loadgen` as its own process at a fixed rate with live timestamps
 // and reads serve's freshness histogram once serve has applied everything it produced.
-func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) (p50, p99 float64, achieved float64) {
+// With env.scrapeEvery it times scrapes from loadgen's start until then.
+func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) freshResult {
 	t.Helper()
 	p := e.serve(t, bin, "--clock=wall")
 	testenv.WaitFor(t, 30*time.Second, "serve ready", func() bool { return p.Ready() == http.StatusOK })
@@ -354,28 +372,35 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
 		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
 	lg.Stderr = &logs
+	var scr *scraper
+	if e.scrapeEvery > 0 {
+		scr = startScraper(p, e.scrapeEvery)
+	}
 	if err := lg.Run(); err != nil {
+		scr.stop()
 		t.Fatalf("loadgen: %v\n%s", err, logs.String())
 	}
 	// loadgen paces itself from its start for d: what it wrote in d is the rate it held.
 	n := loadgenRecords(t, logs.String())
-	achieved = float64(n) / d.Seconds()
+	r := freshResult{p50: math.NaN(), p99: math.NaN(), achieved: float64(n) / d.Seconds()}
 	// A load beyond the machine leaves serve behind: report what it saw rather than fail.
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if consumed(families(p))-base >= n {
 			break
 		}
 	}
+	r.scrapes = scr.stop()
 	m := families(p)
 	if m == nil {
-		return math.NaN(), math.NaN(), achieved
+		return r
 	}
 	h := m["cskpi_freshness_seconds"]
 	if h == nil || len(h.Metric) == 0 {
 		t.Fatal("no freshness histogram")
 	}
 	hist := h.Metric[0].GetHistogram()
-	return quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount()), achieved
+	r.p50, r.p99 = quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount())
+	return r
 }
 
 // loadgenRecords reads the record count from loadgen's last log line.
