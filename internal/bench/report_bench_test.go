@@ -17,13 +17,16 @@ import (
 	"github.com/cskpi/cskpi/internal/testenv"
 )
 
-// Targets of the performance issue, on the 2-core machine.
+// Targets of the performance issue (23), on the 2-core machine.
 const (
-	targetRate       = 200_000 // records/s end to end
-	targetRawShare   = 0.30    // of the raw kafka-go fetch rate
-	targetCmdsPerRec = 0.1
-	targetFreshP99   = 1.0 // seconds at 50k records/s
+	targetFreshP99   = 0.25 // seconds, at targetFreshLoad records/s offered and ≥ 95% achieved
+	targetFreshLoad  = 50000
+	targetScrapeP99  = 0.25 // seconds, 1000 shops under full load
+	targetRawShare   = 0.40 // of the raw kafka-go fetch rate, 1000 shops
+	targetShopsShare = 0.75 // the most shops' rate against the fewest shops' rate
 	targetRSS        = 300 << 20
+	targetFlat       = 1.10 // memory at the last mark of the memory phase against the first
+	targetCmdsPerRec = 0.1
 )
 
 // scale is the size of one benchmark run; the smoke scale keeps `make test` fast.
@@ -43,7 +46,7 @@ func scaleFor(full bool) scale {
 			partitions: []int{1, 8}}
 	}
 	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000,
-		shops: []int{10}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{1}}
+		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{1}}
 }
 
 // TestBenchReport is `make bench` (CSKPI_BENCH=full: writes docs/PERFORMANCE.md) and, at
@@ -154,41 +157,49 @@ func (b *bench) mainPhase() {
 	}
 	b.row(fmt.Sprintf("scrape every %s during the main run (%d shops): p50 / p99 / max", e.scrapeEvery, shops), main.scrapes.String())
 	e.close(t)
-	b.target("≥ 200,000 records/s end to end", main.rate >= targetRate, fmt.Sprintf("%.0f", main.rate))
-	b.target("≥ 30% of the raw consume rate", main.rate >= targetRawShare*raw, fmt.Sprintf("%.0f%%", 100*main.rate/raw))
+	b.target("throughput ≥ 40% of the raw fetch rate (1000 shops)", main.rate >= targetRawShare*raw, fmt.Sprintf("%.0f%%", 100*main.rate/raw))
+	b.target("RSS < 300 MiB (main run)", main.rssBytes < targetRSS, fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
 	b.target("≤ 0.1 Redis commands per record", main.cmdsPerRec <= targetCmdsPerRec, fmt.Sprintf("%.4f", main.cmdsPerRec))
-	b.target("RSS < 300 MiB", main.rssBytes < targetRSS, fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
+	b.target("scrape p99 ≤ 0.25 s at 1000 shops under full load: main run", main.scrapes.quantile(0.99) <= targetScrapeP99,
+		fmt.Sprintf("p99 %.3f s of %d scrapes", main.scrapes.quantile(0.99), len(main.scrapes)))
 }
 
 // freshPhase: freshness at fixed offered loads, live timestamps and the wall clock.
 func (b *bench) freshPhase() {
 	t := b.t
-	fresh50 := freshResult{p50: math.NaN(), p99: math.NaN()}
+	fresh50 := freshResult{p50: math.NaN(), p99: math.NaN()} // no run at the target's load
 	for _, load := range b.sc.freshLoads {
 		fe := newEnvProc(t, 4)
 		fe.scrapeEvery = time.Second
 		r := fe.freshness(t, b.bin, load, b.sc.freshFor, 1000)
-		if load == 50000 {
+		if load == targetFreshLoad {
 			fresh50 = r
 		}
 		b.row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, r.achieved), fmt.Sprintf("%.3f s / %.3f s", r.p50, r.p99))
 		b.row(fmt.Sprintf("scrape every %s during freshness at %.0f records/s (1000 shops): p50 / p99 / max", fe.scrapeEvery, load), r.scrapes.String())
 		fe.close(t)
 	}
-	b.target("freshness p99 ≤ 1 s at 50,000 records/s (offered and achieved)", fresh50.achieved >= 0.95*50000 && fresh50.p99 <= targetFreshP99,
+	b.target("freshness p99 ≤ 0.25 s at 50,000 records/s (offered and ≥ 95% achieved)", fresh50.achieved >= 0.95*targetFreshLoad && fresh50.p99 <= targetFreshP99,
 		fmt.Sprintf("p99 %.3f s at %.0f records/s achieved", fresh50.p99, fresh50.achieved))
+	b.target("scrape p99 ≤ 0.25 s at 1000 shops under full load: freshness at 50,000 records/s", fresh50.scrapes.quantile(0.99) <= targetScrapeP99,
+		fmt.Sprintf("p99 %.3f s of %d scrapes", fresh50.scrapes.quantile(0.99), len(fresh50.scrapes)))
 }
 
 // scalePhase: how cost grows with shops and partitions.
 func (b *bench) scalePhase() {
 	t, sc := b.t, b.sc
-	for _, n := range sc.shops {
+	rates := make([]float64, len(sc.shops))
+	for i, n := range sc.shops {
 		se := newEnv(t, 4)
 		se.publish(t, traffic(sc.records/2, n, 50, b.start))
 		r := se.consumeAll(t, b.bin, int64(sc.records/2))
-		b.row(fmt.Sprintf("throughput with %d shops, 4 partitions (records/s)", n), fmt.Sprintf("%.0f", r.rate))
+		rates[i] = r.rate
+		b.row(fmt.Sprintf("throughput with %d shops (%d active), 4 partitions (records/s)", n, activeShops(r)), fmt.Sprintf("%.0f", r.rate))
 		se.close(t)
 	}
+	few, many := rates[0], rates[len(rates)-1]
+	b.target(fmt.Sprintf("%d-shop rate ≥ 75%% of the %d-shop rate", sc.shops[len(sc.shops)-1], sc.shops[0]), many >= targetShopsShare*few,
+		fmt.Sprintf("%.0f%% (%.0f / %.0f records/s)", 100*many/few, many, few))
 	for _, parts := range sc.partitions {
 		pe := newEnv(t, parts)
 		pe.publish(t, traffic(sc.records/2, 1000, 50, b.start))
@@ -209,7 +220,7 @@ func (b *bench) memoryPhase() {
 	b.row(fmt.Sprintf("Redis used_memory_dataset after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
 	b.row(fmt.Sprintf("Redis used_memory_dataset after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
 	me.close(t)
-	b.target("Redis memory flat from 1M to 5M records (within 10%)", float64(mem[1]) <= 1.1*float64(mem[0]), fmt.Sprintf("%.1f → %.1f MiB", float64(mem[0])/(1<<20), float64(mem[1])/(1<<20)))
+	b.target("Redis memory flat from 1M to 5M records (within 10%)", float64(mem[1]) <= targetFlat*float64(mem[0]), fmt.Sprintf("%.1f → %.1f MiB", float64(mem[0])/(1<<20), float64(mem[1])/(1<<20)))
 }
 
 // memoryAt publishes the log in parts, one per mark, and reads Redis memory once serve
@@ -290,12 +301,20 @@ func (e *env) close(t testing.TB) {
 	e.closeBroker()
 }
 
+// activeShops is the number of distinct shop labels in the final scrape: the shops with
+// live state (a shop has many series: windows, scenes, agents).
 func activeShops(r runResult) int {
-	f := r.final["cskpi_waiting_conversations"] // one series per exported shop
-	if f == nil {
-		return 0
+	shops := map[string]bool{}
+	for _, f := range r.final {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "shop" {
+					shops[l.GetValue()] = true
+				}
+			}
+		}
 	}
-	return len(f.Metric)
+	return len(shops)
 }
 
 func machine() string {
