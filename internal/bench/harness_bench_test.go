@@ -225,8 +225,10 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	if e.scrapeEvery > 0 {
 		scr = startScraper(p, e.scrapeEvery)
 	}
-	w := e.await(t, total, p)
+	peak := watchRSS(p)
+	w := e.await(t, total)
 	scrapes := scr.stop()
+	maxRSS := peak.stop()
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
 	testenv.WaitFor(t, time.Minute, "gauges showing every record", func() bool {
@@ -239,7 +241,7 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 	mem := e.redis.UsedMemory(t)
 	return runResult{
 		records: total, seconds: w.seconds(), rate: w.rate(),
-		cmdsPerRec: float64(calls) / float64(total), rssBytes: w.maxRSS, redisMemory: mem, final: final,
+		cmdsPerRec: float64(calls) / float64(total), rssBytes: maxRSS, redisMemory: mem, final: final,
 		scrapes: scrapes,
 	}
 }
@@ -248,7 +250,6 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 type watched struct {
 	total    int64
 	t10, t90 time.Time // when 10% and 90% of the records were applied
-	maxRSS   int64     // the largest RSS of one process
 }
 
 // seconds is the steady state: from 10% to 90% of the records.
@@ -258,8 +259,8 @@ func (w watched) seconds() float64 { return w.t90.Sub(w.t10).Seconds() }
 func (w watched) rate() float64 { return float64(w.total*8/10) / w.seconds() }
 
 // await polls the records applied until there are total, noting when 10% and 90% were
-// reached and the largest RSS of procs.
-func (e *env) await(t testing.TB, total int64, procs ...*difftest.Proc) watched {
+// reached.
+func (e *env) await(t testing.TB, total int64) watched {
 	t.Helper()
 	w := watched{total: total}
 	deadline := time.Now().Add(10 * time.Minute)
@@ -268,9 +269,6 @@ func (e *env) await(t testing.TB, total int64, procs ...*difftest.Proc) watched 
 			t.Fatalf("serve did not consume %d records in time", total)
 		}
 		n := e.applied(t)
-		for _, p := range procs {
-			w.maxRSS = max(w.maxRSS, rss(p.Cmd.Process.Pid))
-		}
 		now := time.Now()
 		if w.t10.IsZero() && n >= total/10 {
 			w.t10 = now
@@ -283,6 +281,48 @@ func (e *env) await(t testing.TB, total int64, procs ...*difftest.Proc) watched 
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
 	}
+}
+
+// repeat calls f every interval in a goroutine of its own until the returned stop is
+// called; stop waits for a call under way.
+func repeat(every time.Duration, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// rssWatch is the largest RSS of one of some processes, sampled every 20 ms.
+type rssWatch struct {
+	end  func()
+	peak int64
+}
+
+func watchRSS(procs ...*difftest.Proc) *rssWatch {
+	w := &rssWatch{}
+	w.end = repeat(20*time.Millisecond, func() {
+		for _, p := range procs {
+			w.peak = max(w.peak, rss(p.Cmd.Process.Pid))
+		}
+	})
+	return w
+}
+
+// stop ends the sampling and returns the largest RSS seen, in bytes.
+func (w *rssWatch) stop() int64 {
+	w.end()
+	return w.peak
 }
 
 func saveProfile(t testing.TB, url, to string) {

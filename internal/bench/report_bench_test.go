@@ -36,16 +36,17 @@ type scale struct {
 	freshLoads                           []float64
 	freshFor                             time.Duration
 	partitions                           []int
+	settle                               time.Duration // how long Redis memory must not move to be at rest
 }
 
 func scaleFor(full bool) scale {
 	if full {
-		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000,
+		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000, settle: 5 * time.Second,
 			shops: []int{10, 1000, 100000}, freshFor: 20 * time.Second,
 			freshLoads: []float64{10000, 50000},
 			partitions: []int{1, 8}}
 	}
-	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000,
+	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000, settle: 2 * time.Second,
 		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{1}}
 }
 
@@ -216,35 +217,48 @@ func (b *bench) memoryPhase() {
 	me := newEnv(t, 4)
 	rate := float64(sc.memRecords) / (31 * 24 * 3600)
 	big := traffic(sc.memRecordsLarge, 100, rate, b.start.Add(-200*24*time.Hour))
-	mem := me.memoryAt(t, b.bin, big, []int{sc.memRecords, sc.memRecordsLarge})
-	b.row(fmt.Sprintf("Redis used_memory_dataset after %d records (100 shops, 31+ days)", sc.memRecords), fmt.Sprintf("%.1f MiB", float64(mem[0])/(1<<20)))
-	b.row(fmt.Sprintf("Redis used_memory_dataset after %d records", sc.memRecordsLarge), fmt.Sprintf("%.1f MiB", float64(mem[1])/(1<<20)))
+	mem := me.memoryAt(t, b.bin, big, []int{sc.memRecords, sc.memRecordsLarge}, sc.settle)
 	me.close(t)
-	b.target("Redis memory flat from 1M to 5M records (within 10%)", float64(mem[1]) <= targetFlat*float64(mem[0]), fmt.Sprintf("%.1f → %.1f MiB", float64(mem[0])/(1<<20), float64(mem[1])/(1<<20)))
+	first, last := mem[0], mem[len(mem)-1]
+	for i, m := range mem {
+		name := fmt.Sprintf("after %d records", m.records)
+		if i == 0 {
+			name += " (100 shops, 31+ days)"
+		}
+		b.row("Redis used_memory_dataset "+name, mib(m.redis))
+		b.row("serve RSS at rest / max during the part, "+name, mib(m.rssRest)+" / "+mib(m.rssMax))
+	}
+	b.target(fmt.Sprintf("Redis memory flat from %s to %s records (within 10%%)", count(first.records), count(last.records)),
+		float64(last.redis) <= targetFlat*float64(first.redis), mib(first.redis)+" → "+mib(last.redis))
+	b.target(fmt.Sprintf("serve RSS at rest flat from %s to %s records (within 10%%)", count(first.records), count(last.records)),
+		float64(last.rssRest) <= targetFlat*float64(first.rssRest), mib(first.rssRest)+" → "+mib(last.rssRest))
 }
 
-// memoryAt publishes the log in parts, one per mark, and reads Redis memory once serve
-// has applied each part: at rest, so that no batch is in flight. It reports
+// memoryMark is what the memory phase reads at one mark.
+type memoryMark struct {
+	records int
+	redis   int64 // Redis used_memory_dataset at rest
+	rssRest int64 // serve's RSS at rest, read right after Redis memory settled
+	rssMax  int64 // serve's largest RSS from the part's publishing to the reading at rest
+}
+
+// memoryAt publishes the log in parts, one per mark, and reads Redis memory and serve's
+// RSS once serve has applied each part: at rest, so that no batch is in flight. It reports
 // used_memory_dataset (the keys, without the clients' buffers a multi-megabyte script call
 // adds) and logs used_memory and each key's size next to it.
-func (e *env) memoryAt(t testing.TB, bin string, lines [][]byte, marks []int) []int64 {
+func (e *env) memoryAt(t testing.TB, bin string, lines [][]byte, marks []int, quiet time.Duration) []memoryMark {
 	t.Helper()
 	p := e.serve(t, bin, "--clock=event")
-	out := make([]int64, len(marks))
-	deadline := time.Now().Add(20 * time.Minute)
+	out := make([]memoryMark, len(marks))
 	from := 0
 	for i, m := range marks {
+		peak := watchRSS(p)
 		e.publish(t, lines[from:m])
 		from = m
-		for e.applied(t) < int64(m) {
-			if time.Now().After(deadline) {
-				t.Fatalf("serve did not reach %d records", m)
-			}
-			time.Sleep(50 * time.Millisecond) // poll interval of a deadline-bounded wait
-		}
-		out[i] = e.settled(t)
-		t.Logf("after %d records: used_memory %d, used_memory_dataset %d; keys: %s",
-			m, e.redis.UsedMemory(t), out[i], e.keySizes(t))
+		e.await(t, int64(m))
+		out[i] = memoryMark{records: m, redis: e.settled(t, quiet), rssRest: rss(p.Cmd.Process.Pid), rssMax: peak.stop()}
+		t.Logf("after %d records: serve RSS %d at rest, %d at most; used_memory %d, used_memory_dataset %d; keys: %s",
+			m, out[i].rssRest, out[i].rssMax, e.redis.UsedMemory(t), out[i].redis, e.keySizes(t))
 	}
 	p.Stop()
 	return out
@@ -253,8 +267,9 @@ func (e *env) memoryAt(t testing.TB, bin string, lines [][]byte, marks []int) []
 // settled reads used_memory_dataset once serve is at rest: a replay at this event rate
 // spans about a day of event time per batch, and expiry runs at most once a second with
 // the batches and every 2 s on an idle partition, so the last batches' expired buckets go
-// only after consumption stops. It waits until the figure has not moved for 5 s.
-func (e *env) settled(t testing.TB) int64 {
+// only after consumption stops. It waits until the figure has not moved for quiet (5 s
+// at full scale).
+func (e *env) settled(t testing.TB, quiet time.Duration) int64 {
 	t.Helper()
 	last, since := e.redis.MemoryInfo(t, "used_memory_dataset"), time.Now()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
@@ -263,7 +278,7 @@ func (e *env) settled(t testing.TB) int64 {
 		if v != last {
 			last, since = v, time.Now()
 		}
-		if time.Since(since) >= 5*time.Second {
+		if time.Since(since) >= quiet {
 			return last
 		}
 	}
@@ -315,6 +330,17 @@ func activeShops(r runResult) int {
 		}
 	}
 	return len(shops)
+}
+
+// mib is a byte count in MiB.
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// count is a record count, in millions when it is a whole number of them.
+func count(n int) string {
+	if n >= 1_000_000 && n%1_000_000 == 0 {
+		return fmt.Sprintf("%dM", n/1_000_000)
+	}
+	return fmt.Sprint(n)
 }
 
 func machine() string {

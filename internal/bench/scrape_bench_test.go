@@ -12,31 +12,20 @@ import (
 // scraper scrapes a serve's /metrics at a fixed interval, as Prometheus would, and keeps
 // each scrape's wall time, the body read in full.
 type scraper struct {
-	quit chan struct{}
-	done chan struct{}
+	end  func()
 	took durations
 }
 
 // startScraper scrapes p every interval until stop. Failed scrapes (serve not listening
 // yet) are not timed.
 func startScraper(p *difftest.Proc, every time.Duration) *scraper {
-	s := &scraper{quit: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-s.quit:
-				return
-			case <-tick.C:
-			}
-			t0 := time.Now()
-			if _, err := p.Scrape(); err == nil {
-				s.took = append(s.took, time.Since(t0))
-			}
+	s := &scraper{}
+	s.end = repeat(every, func() {
+		t0 := time.Now()
+		if _, err := p.Scrape(); err == nil {
+			s.took = append(s.took, time.Since(t0))
 		}
-	}()
+	})
 	return s
 }
 
@@ -46,8 +35,7 @@ func (s *scraper) stop() durations {
 	if s == nil {
 		return nil
 	}
-	close(s.quit)
-	<-s.done
+	s.end()
 	return s.took
 }
 
