@@ -27,6 +27,8 @@ const (
 	targetRSS        = 300 << 20
 	targetFlat       = 1.10 // memory at the last mark of the memory phase against the first
 	targetCmdsPerRec = 0.1
+	targetMiBPerPart = 0.5  // serve's peak RSS per partition number, in MiB
+	targetPartsShare = 0.75 // the most partitions' rate against the fewest partitions' rate
 )
 
 // scale is the size of one benchmark run; the smoke scale keeps `make test` fast.
@@ -35,7 +37,8 @@ type scale struct {
 	shops                                []int
 	freshLoads                           []float64
 	freshFor                             time.Duration
-	partitions                           []int
+	partitions                           []int // of the partitions phase, on partRecords records of 6 shops
+	partRecords                          int
 	settle                               time.Duration // how long Redis memory must not move to be at rest
 }
 
@@ -44,10 +47,10 @@ func scaleFor(full bool) scale {
 		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000, settle: 5 * time.Second,
 			shops: []int{10, 1000, 100000}, freshFor: 20 * time.Second,
 			freshLoads: []float64{10000, 50000},
-			partitions: []int{1, 8}}
+			partitions: []int{4, 32, 128}, partRecords: 180_000}
 	}
 	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000, settle: 2 * time.Second,
-		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{1}}
+		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{4, 16}, partRecords: 10000}
 }
 
 // TestBenchReport is `make bench` (CSKPI_BENCH=full: writes docs/PERFORMANCE.md) and, at
@@ -67,6 +70,7 @@ func TestBenchReport(t *testing.T) {
 		{"fresh", b.freshPhase},
 		{"scale", b.scalePhase},
 		{"memory", b.memoryPhase},
+		{"partitions", b.partitionsPhase},
 	}
 	var took []string
 	for _, ph := range phases {
@@ -186,7 +190,7 @@ func (b *bench) freshPhase() {
 		fmt.Sprintf("p99 %.3f s of %d scrapes", fresh50.scrapes.quantile(0.99), len(fresh50.scrapes)))
 }
 
-// scalePhase: how cost grows with shops and partitions.
+// scalePhase: how the rate falls with more shops.
 func (b *bench) scalePhase() {
 	t, sc := b.t, b.sc
 	rates := make([]float64, len(sc.shops))
@@ -201,13 +205,31 @@ func (b *bench) scalePhase() {
 	few, many := rates[0], rates[len(rates)-1]
 	b.target(fmt.Sprintf("%d-shop rate ≥ 75%% of the %d-shop rate", sc.shops[len(sc.shops)-1], sc.shops[0]), many >= targetShopsShare*few,
 		fmt.Sprintf("%.0f%% (%.0f / %.0f records/s)", 100*many/few, many, few))
-	for _, parts := range sc.partitions {
-		pe := newEnv(t, parts)
-		pe.publish(t, traffic(sc.records/2, 1000, 50, b.start))
-		r := pe.consumeAll(t, b.bin, int64(sc.records/2))
-		b.row(fmt.Sprintf("throughput with 1000 shops, %d partition(s) (records/s)", parts), fmt.Sprintf("%.0f", r.rate))
-		pe.close(t)
+}
+
+// partitionsPhase: what one instance costs per partition number, in memory and rate, each
+// partition count on a broker and Redis of its own with the same log.
+func (b *bench) partitionsPhase() {
+	t, sc := b.t, b.sc
+	lines := traffic(sc.partRecords, 6, 50, b.start)
+	runs := make([]runResult, len(sc.partitions))
+	for i, parts := range sc.partitions {
+		e := newEnv(t, parts)
+		e.publish(t, lines)
+		runs[i] = e.consumeAll(t, b.bin, int64(sc.partRecords))
+		e.close(t)
+		b.row(fmt.Sprintf("one instance, %d partitions, %d records of 6 shops: peak RSS / steady rate", parts, sc.partRecords),
+			fmt.Sprintf("%s / %.0f records/s", mib(runs[i].rssBytes), runs[i].rate))
 	}
+	i, j := 0, len(runs)-1
+	perPart := float64(runs[j].rssBytes-runs[i].rssBytes) / float64(sc.partitions[j]-sc.partitions[i]) / (1 << 20)
+	share := runs[j].rate / runs[i].rate
+	span := fmt.Sprintf("%d → %d partitions", sc.partitions[i], sc.partitions[j])
+	b.row("serve peak RSS per partition number, "+span, fmt.Sprintf("%.2f MiB", perPart))
+	b.row(fmt.Sprintf("steady rate with %d partitions / with %d", sc.partitions[j], sc.partitions[i]), fmt.Sprintf("%.0f%%", 100*share))
+	b.target("peak RSS per partition number ≤ 0.5 MiB, "+span, perPart <= targetMiBPerPart, fmt.Sprintf("%.2f MiB", perPart))
+	b.target(fmt.Sprintf("%d-partition rate ≥ 75%% of the %d-partition rate", sc.partitions[j], sc.partitions[i]), share >= targetPartsShare,
+		fmt.Sprintf("%.0f%% (%.0f / %.0f records/s)", 100*share, runs[j].rate, runs[i].rate))
 }
 
 // memoryPhase: Redis memory must not grow with the record count: a slow event rate makes
