@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,14 @@ func newEnv(t testing.TB, partitions int) *env {
 func newEnvProc(t testing.TB, partitions int) *env {
 	b := startBrokerProc(t, partitions)
 	return withRedis(t, &env{brokers: b.Brokers, closeBroker: b.stop, parts: partitions})
+}
+
+// newEnvCluster is newEnv with a Redis Cluster of masters masters.
+func newEnvCluster(t testing.TB, partitions, masters int) *env {
+	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
+	c := testenv.StartRedisCluster(t, masters)
+	return &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, nodes: c.Nodes,
+		redisAddr: c.Addr(), rdb: c.Client(t), parts: partitions}
 }
 
 func withRedis(t testing.TB, e *env) *env {
@@ -164,6 +173,28 @@ func rss(pid int) int64 {
 	}
 	return 0
 }
+
+// cpuSeconds is the CPU time (user and system) some processes have used so far.
+func cpuSeconds(procs ...*difftest.Proc) float64 {
+	var ticks int64
+	for _, p := range procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+		if err != nil {
+			return math.NaN()
+		}
+		// The command name, in parentheses, may hold spaces: count the fields after it,
+		// from the state (field 3); utime and stime are fields 14 and 15.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		for _, v := range f[14-3 : 15-3+1] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	return float64(ticks) / clockTicks
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on Linux.
+const clockTicks = 100
 
 // redisCalls sums the calls of every command in INFO commandstats (script-internal calls
 // included, as Redis counts them).
@@ -338,6 +369,49 @@ func saveProfile(t testing.TB, url, to string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// groupRun is one run of the instances phase.
+type groupRun struct {
+	cpu  float64 // CPU seconds of every instance from the first record applied to the last
+	rate float64 // steady-state records/s
+}
+
+// group starts n instances of one group on empty topics and waits until they share every
+// partition; it then stops them (SIGSTOP) while lines are published, so that they consume
+// a complete log as the other replays do, and measures their CPU time from their
+// continuing until all records are applied: the group's cost of the records, without
+// start-up and rebalancing. The publishing must take less than a session timeout (10 s by
+// default), or the group rebalances.
+func (e *env) group(t testing.TB, bin string, lines [][]byte, n int) groupRun {
+	t.Helper()
+	procs := make([]*difftest.Proc, n)
+	for i := range procs {
+		procs[i] = e.serve(t, bin, "--clock=event")
+	}
+	testenv.WaitFor(t, 2*time.Minute, fmt.Sprintf("%d instances sharing %d partitions", n, e.parts), func() bool {
+		owned := 0
+		for _, p := range procs {
+			v, ok := p.Metric("cskpi_partitions_owned")
+			if !ok || v == 0 {
+				return false
+			}
+			owned += int(v)
+		}
+		return owned == e.parts
+	})
+	for _, p := range procs {
+		p.Signal(syscall.SIGSTOP)
+	}
+	t0 := time.Now()
+	e.publish(t, lines)
+	t.Logf("%d records published in %s with %d instance(s) stopped", len(lines), time.Since(t0).Round(time.Millisecond), n)
+	cpu0 := cpuSeconds(procs...)
+	for _, p := range procs {
+		p.Signal(syscall.SIGCONT)
+	}
+	w := e.await(t, int64(len(lines)))
+	return groupRun{cpu: cpuSeconds(procs...) - cpu0, rate: w.rate()}
 }
 
 // rawFetchRate reads every partition of both topics with plain kafka-go readers, as the

@@ -29,6 +29,7 @@ const (
 	targetCmdsPerRec = 0.1
 	targetMiBPerPart = 0.5  // serve's peak RSS per partition number, in MiB
 	targetPartsShare = 0.75 // the most partitions' rate against the fewest partitions' rate
+	targetGroupCost  = 1.20 // CPU per record of the most instances against one
 )
 
 // scale is the size of one benchmark run; the smoke scale keeps `make test` fast.
@@ -39,7 +40,11 @@ type scale struct {
 	freshFor                             time.Duration
 	partitions                           []int // of the partitions phase, on partRecords records of 6 shops
 	partRecords                          int
-	settle                               time.Duration // how long Redis memory must not move to be at rest
+	// The instances phase: groupRecords records of groupShops shops on 16 partitions and
+	// a 3-master Redis Cluster, consumed by each number of instances in turn.
+	groupRecords, groupShops int
+	instances                []int
+	settle                   time.Duration // how long Redis memory must not move to be at rest
 }
 
 func scaleFor(full bool) scale {
@@ -47,10 +52,12 @@ func scaleFor(full bool) scale {
 		return scale{records: 1_000_000, memRecords: 1_000_000, memRecordsLarge: 5_000_000, settle: 5 * time.Second,
 			shops: []int{10, 1000, 100000}, freshFor: 20 * time.Second,
 			freshLoads: []float64{10000, 50000},
-			partitions: []int{4, 32, 128}, partRecords: 180_000}
+			partitions: []int{4, 32, 128}, partRecords: 180_000,
+			groupRecords: 400_000, groupShops: 1000, instances: []int{1, 4}}
 	}
 	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000, settle: 2 * time.Second,
-		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{4, 16}, partRecords: 10000}
+		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{4, 16}, partRecords: 10000,
+		groupRecords: 10000, groupShops: 100, instances: []int{1, 4}}
 }
 
 // TestBenchReport is `make bench` (CSKPI_BENCH=full: writes docs/PERFORMANCE.md) and, at
@@ -71,6 +78,7 @@ func TestBenchReport(t *testing.T) {
 		{"scale", b.scalePhase},
 		{"memory", b.memoryPhase},
 		{"partitions", b.partitionsPhase},
+		{"instances", b.instancesPhase},
 	}
 	var took []string
 	for _, ph := range phases {
@@ -230,6 +238,32 @@ func (b *bench) partitionsPhase() {
 	b.target("peak RSS per partition number ≤ 0.5 MiB, "+span, perPart <= targetMiBPerPart, fmt.Sprintf("%.2f MiB", perPart))
 	b.target(fmt.Sprintf("%d-partition rate ≥ 75%% of the %d-partition rate", sc.partitions[j], sc.partitions[i]), share >= targetPartsShare,
 		fmt.Sprintf("%.0f%% (%.0f / %.0f records/s)", 100*share, runs[j].rate, runs[i].rate))
+}
+
+// instancesPhase: the CPU cost per record of several instances in one group against one,
+// on a Redis Cluster, each on a broker and cluster of its own with the same log. The
+// machine's two cores make the rate no measure of a speed-up.
+func (b *bench) instancesPhase() {
+	t, sc := b.t, b.sc
+	const partitions, masters = 16, 3
+	lines := traffic(sc.groupRecords, sc.groupShops, 50, b.start)
+	runs := make([]groupRun, len(sc.instances))
+	var rates, counts []string
+	for i, n := range sc.instances {
+		e := newEnvCluster(t, partitions, masters)
+		runs[i] = e.group(t, b.bin, lines, n)
+		e.close(t)
+		rates, counts = append(rates, fmt.Sprintf("%.0f", runs[i].rate)), append(counts, fmt.Sprint(n))
+		b.row(fmt.Sprintf("%d instance(s), %d partitions, Redis Cluster of %d masters, %d records of %d shops: serve CPU per record",
+			n, partitions, masters, sc.groupRecords, sc.groupShops), fmt.Sprintf("%.2f µs (%.1f CPU s)", 1e6*runs[i].cpu/float64(len(lines)), runs[i].cpu))
+	}
+	i, j := 0, len(runs)-1
+	ratio := runs[j].cpu / runs[i].cpu
+	many := fmt.Sprintf("%d instances against %d", sc.instances[j], sc.instances[i])
+	b.row("serve CPU per record, "+many, fmt.Sprintf("%.0f%%", 100*ratio))
+	b.row(fmt.Sprintf("steady rate with %s instances (records/s; 2 cores: not a speed-up measure)", strings.Join(counts, " / ")),
+		strings.Join(rates, " / "))
+	b.target(fmt.Sprintf("CPU per record of %s within 20%%", many), ratio <= targetGroupCost, fmt.Sprintf("%.0f%%", 100*ratio))
 }
 
 // memoryPhase: Redis memory must not grow with the record count: a slow event rate makes
