@@ -371,6 +371,23 @@ func saveProfile(t testing.TB, url, to string) {
 	_, _ = io.Copy(f, resp.Body)
 }
 
+// awaitOwners waits until every one of procs owns (and has loaded) some of the partitions
+// and together they own all.
+func (e *env) awaitOwners(t testing.TB, procs ...*difftest.Proc) {
+	t.Helper()
+	testenv.WaitFor(t, 2*time.Minute, fmt.Sprintf("%d instance(s) sharing %d partitions", len(procs), e.parts), func() bool {
+		owned := 0
+		for _, p := range procs {
+			v, ok := p.Metric("cskpi_partitions_owned")
+			if !ok || v == 0 {
+				return false
+			}
+			owned += int(v)
+		}
+		return owned == e.parts
+	})
+}
+
 // groupRun is one run of the instances phase.
 type groupRun struct {
 	cpu  float64 // CPU seconds of every instance from the first record applied to the last
@@ -389,17 +406,7 @@ func (e *env) group(t testing.TB, bin string, lines [][]byte, n int) groupRun {
 	for i := range procs {
 		procs[i] = e.serve(t, bin, "--clock=event")
 	}
-	testenv.WaitFor(t, 2*time.Minute, fmt.Sprintf("%d instances sharing %d partitions", n, e.parts), func() bool {
-		owned := 0
-		for _, p := range procs {
-			v, ok := p.Metric("cskpi_partitions_owned")
-			if !ok || v == 0 {
-				return false
-			}
-			owned += int(v)
-		}
-		return owned == e.parts
-	})
+	e.awaitOwners(t, procs...)
 	for _, p := range procs {
 		p.Signal(syscall.SIGSTOP)
 	}

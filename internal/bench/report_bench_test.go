@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cskpi/cskpi/internal/difftest"
 	"github.com/cskpi/cskpi/internal/testenv"
 )
 
@@ -44,7 +45,12 @@ type scale struct {
 	// a 3-master Redis Cluster, consumed by each number of instances in turn.
 	groupRecords, groupShops int
 	instances                []int
-	settle                   time.Duration // how long Redis memory must not move to be at rest
+	// The scrape phase: scrapePerShop records per shop of each of scrapeShops, scraped
+	// scrapes times at rest without (up to uncappedMax shops) and with
+	// --metrics.max-shops=maxShops.
+	scrapeShops                                   []int
+	scrapePerShop, maxShops, scrapes, uncappedMax int
+	settle                                        time.Duration // how long Redis memory must not move to be at rest
 }
 
 func scaleFor(full bool) scale {
@@ -53,11 +59,15 @@ func scaleFor(full bool) scale {
 			shops: []int{10, 1000, 100000}, freshFor: 20 * time.Second,
 			freshLoads: []float64{10000, 50000},
 			partitions: []int{4, 32, 128}, partRecords: 180_000,
-			groupRecords: 400_000, groupShops: 1000, instances: []int{1, 4}}
+			groupRecords: 400_000, groupShops: 1000, instances: []int{1, 4},
+			scrapeShops: []int{10_000, 100_000}, scrapePerShop: 30, maxShops: 1000, scrapes: 3,
+			uncappedMax: 10_000}
 	}
 	return scale{records: 20000, memRecords: 10000, memRecordsLarge: 20000, settle: 2 * time.Second,
 		shops: []int{10, 300}, freshLoads: []float64{2000}, freshFor: 2 * time.Second, partitions: []int{4, 16}, partRecords: 10000,
-		groupRecords: 10000, groupShops: 100, instances: []int{1, 4}}
+		groupRecords: 10000, groupShops: 100, instances: []int{1, 4},
+		scrapeShops: []int{200, 500}, scrapePerShop: 20, maxShops: 100, scrapes: 2,
+		uncappedMax: 200}
 }
 
 // TestBenchReport is `make bench` (CSKPI_BENCH=full: writes docs/PERFORMANCE.md) and, at
@@ -79,6 +89,7 @@ func TestBenchReport(t *testing.T) {
 		{"memory", b.memoryPhase},
 		{"partitions", b.partitionsPhase},
 		{"instances", b.instancesPhase},
+		{"scrape", b.scrapePhase},
 	}
 	var took []string
 	for _, ph := range phases {
@@ -264,6 +275,55 @@ func (b *bench) instancesPhase() {
 	b.row(fmt.Sprintf("steady rate with %s instances (records/s; 2 cores: not a speed-up measure)", strings.Join(counts, " / ")),
 		strings.Join(rates, " / "))
 	b.target(fmt.Sprintf("CPU per record of %s within 20%%", many), ratio <= targetGroupCost, fmt.Sprintf("%.0f%%", 100*ratio))
+}
+
+// scrapePhase: the size and duration of a scrape at rest with many shops, without and
+// with the cap on exported shops. The log's shops differ in size, so not every one of
+// them has traffic: the rows count the shops a scrape exports.
+func (b *bench) scrapePhase() {
+	t, sc := b.t, b.sc
+	capped := fmt.Sprintf("--metrics.max-shops=%d", sc.maxShops)
+	for _, shops := range sc.scrapeShops {
+		e := newEnv(t, 4)
+		n := shops * sc.scrapePerShop
+		e.publish(t, traffic(n, shops, 50, b.start))
+		name := fmt.Sprintf("scrape at rest, %d shops of traffic (%d records)", shops, n)
+		if shops <= sc.uncappedMax {
+			p := e.serve(t, b.bin, "--clock=event")
+			e.await(t, int64(n))
+			b.scrapeRows(name+", no --metrics.max-shops", p)
+			p.Stop()
+		} else {
+			b.row(name+", no --metrics.max-shops", fmt.Sprintf("not measured: series, bytes and serve's memory grow with the shops exported (see %d shops), beyond this machine", sc.uncappedMax))
+		}
+		// With the cap: the state the uncapped instance left, loaded from Redis, or the
+		// log consumed here.
+		p := e.serve(t, b.bin, "--clock=event", capped)
+		e.await(t, int64(n))
+		e.awaitOwners(t, p)
+		b.scrapeRows(name+", "+capped, p)
+		e.close(t)
+	}
+}
+
+// scrapeRows scrapes p b.sc.scrapes times and reports the last scrape's size and every
+// scrape's duration.
+func (b *bench) scrapeRows(name string, p *difftest.Proc) {
+	var took durations
+	var body []byte
+	for range b.sc.scrapes {
+		t0 := time.Now()
+		var err error
+		if body, err = p.Scrape(); err != nil {
+			b.t.Fatal(err)
+		}
+		took = append(took, time.Since(t0))
+	}
+	sh := shapeOf(body)
+	per := float64(max(sh.shops, 1))
+	b.row(name+": exported shop labels / series (of them agents') / body", fmt.Sprintf("%d / %d (%d) / %s", sh.shops, sh.series, sh.agentSeries, mib(int64(len(body)))))
+	b.row(name+": series / bytes per exported shop label", fmt.Sprintf("%.0f / %.0f B", float64(sh.shopSeries)/per, float64(len(body))/per))
+	b.row(name+": duration p50 / max", fmt.Sprintf("%.3f s / %.3f s (%d scrapes)", took.quantile(0.5), took.quantile(1), len(took)))
 }
 
 // memoryPhase: Redis memory must not grow with the record count: a slow event rate makes

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -55,4 +56,43 @@ func (d durations) quantile(q float64) float64 {
 // String is p50 / p99 / max and the count.
 func (d durations) String() string {
 	return fmt.Sprintf("%.3f s / %.3f s / %.3f s (%d scrapes)", d.quantile(0.5), d.quantile(0.99), d.quantile(1), len(d))
+}
+
+// shape is what one scrape exports.
+type shape struct {
+	series      int // sample lines
+	shopSeries  int // sample lines with a shop label
+	agentSeries int // sample lines with an agent label
+	shops       int // distinct shop labels ("_other" of the cap included)
+}
+
+// shapeOf counts a text-format scrape's samples and shops.
+func shapeOf(body []byte) shape {
+	var sh shape
+	shops := map[string]bool{}
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		sh.series++
+		if bytes.Contains(line, []byte(`agent="`)) {
+			sh.agentSeries++
+		}
+		const label = `shop="`
+		if i := bytes.Index(line, []byte(label)); i >= 0 {
+			v := line[i+len(label):]
+			if j := bytes.IndexByte(v, '"'); j >= 0 {
+				sh.shopSeries++
+				shops[string(v[:j])] = true
+			}
+		}
+	}
+	sh.shops = len(shops)
+	return sh
 }
