@@ -391,7 +391,7 @@ func (e *env) awaitOwners(t testing.TB, procs ...*difftest.Proc) {
 
 // groupRun is one run of the instances phase.
 type groupRun struct {
-	cpu  float64 // CPU seconds of every instance from the first record applied to the last
+	cpu  float64 // CPU seconds of every instance from its continuing to the last record applied
 	rate float64 // steady-state records/s
 }
 
