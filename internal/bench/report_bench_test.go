@@ -54,10 +54,9 @@ type scale struct {
 	groupRecords, groupShops int
 	instances                []int
 	// The scrape phase: scrapePerShop records per shop of each of scrapeShops, scraped
-	// scrapes times at rest without (up to uncappedMax shops) and with
-	// --metrics.max-shops=maxShops.
-	scrapeShops                                   []int
-	scrapePerShop, scrapes, uncappedMax, maxShops int
+	// scrapes times at rest without and with --metrics.max-shops=maxShops.
+	scrapeShops                      []int
+	scrapePerShop, scrapes, maxShops int
 }
 
 func scaleFor(full bool) scale {
@@ -68,7 +67,7 @@ func scaleFor(full bool) scale {
 			memRecords: 1_000_000, memRecordsLarge: 5_000_000, settle: 5 * time.Second,
 			partitions: []int{4, 32, 128}, partRecords: 180_000,
 			groupRecords: 400_000, groupShops: 1000, instances: []int{1, 4},
-			scrapeShops: []int{10_000, 100_000}, scrapePerShop: 30, scrapes: 3, uncappedMax: 10_000, maxShops: 1000,
+			scrapeShops: []int{10_000, 100_000}, scrapePerShop: 30, scrapes: 3, maxShops: 1000,
 		}
 	}
 	return scale{
@@ -77,7 +76,7 @@ func scaleFor(full bool) scale {
 		memRecords: 10_000, memRecordsLarge: 20_000, settle: 2 * time.Second,
 		partitions: []int{4, 16}, partRecords: 10_000,
 		groupRecords: 10_000, groupShops: 100, instances: []int{1, 4},
-		scrapeShops: []int{200, 500}, scrapePerShop: 20, scrapes: 2, uncappedMax: 200, maxShops: 100,
+		scrapeShops: []int{500}, scrapePerShop: 20, scrapes: 2, maxShops: 100,
 	}
 }
 
@@ -300,41 +299,36 @@ func (b *bench) scrapePhase() {
 		n := shops * sc.scrapePerShop
 		e.publish(t, traffic(n, shops, 50, b.start))
 		name := fmt.Sprintf("scrape at rest, %d shops of traffic (%d records)", shops, n)
-		if shops <= sc.uncappedMax {
-			p := e.serve(t, b.bin, "--clock=event")
-			e.await(t, int64(n))
-			b.scrapeRows(name+", no --metrics.max-shops", p)
-			p.Stop()
-		} else {
-			b.row(name+", no --metrics.max-shops", fmt.Sprintf("not measured: series, bytes and serve's memory grow with the shops exported (see %d shops), beyond this machine", sc.uncappedMax))
-		}
-		// With the cap: the state the uncapped instance left, loaded from Redis, or the
-		// log consumed here.
-		p := e.serve(t, b.bin, "--clock=event", capped)
+		p := e.serve(t, b.bin, "--clock=event")
 		e.await(t, int64(n))
+		b.scrapeRows(name+", no --metrics.max-shops", p)
+		p.Stop()
+		// The same state, loaded from Redis by an instance with the cap.
+		p = e.serve(t, b.bin, "--clock=event", capped)
 		e.awaitOwners(t, p)
 		b.scrapeRows(name+", "+capped, p)
 		e.close(t)
 	}
 }
 
-// scrapeRows scrapes p b.sc.scrapes times and reports the last scrape's size and every
-// scrape's duration.
+// scrapeRows times b.sc.scrapes scrapes of p, then scrapes it once more, untimed, to count
+// what a scrape holds.
 func (b *bench) scrapeRows(name string, p *difftest.Proc) {
 	var took durations
-	var body []byte
 	for range b.sc.scrapes {
-		t0 := time.Now()
-		var err error
-		if body, err = p.Scrape(); err != nil {
+		d, _, err := scrapeOnce(p, nil)
+		if err != nil {
 			b.t.Fatal(err)
 		}
-		took = append(took, time.Since(t0))
+		took = append(took, d)
 	}
-	sh := shapeOf(body)
+	sh, err := shapeOf(p)
+	if err != nil {
+		b.t.Fatal(err)
+	}
 	per := float64(max(sh.shops, 1))
-	b.row(name+": exported shop labels / series (of them agents') / body", fmt.Sprintf("%d / %d (%d) / %s", sh.shops, sh.series, sh.agentSeries, mib(int64(len(body)))))
-	b.row(name+": series / bytes per exported shop label", fmt.Sprintf("%.0f / %.0f B", float64(sh.shopSeries)/per, float64(len(body))/per))
+	b.row(name+": exported shop labels / series (of them agents') / body", fmt.Sprintf("%d / %d (%d) / %s", sh.shops, sh.series, sh.agentSeries, mib(sh.bytes)))
+	b.row(name+": series / bytes per exported shop label", fmt.Sprintf("%.0f / %.0f B", float64(sh.shopSeries)/per, float64(sh.bytes)/per))
 	b.row(name+": duration p50 / max", fmt.Sprintf("%.3f s / %.3f s (%d scrapes)", took.quantile(0.5), took.quantile(1), len(took)))
 }
 

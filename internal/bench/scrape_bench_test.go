@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"slices"
 	"time"
 
@@ -22,9 +25,8 @@ type scraper struct {
 func startScraper(p *difftest.Proc, every time.Duration) *scraper {
 	s := &scraper{}
 	s.end = repeat(every, func() {
-		t0 := time.Now()
-		if _, err := p.Scrape(); err == nil {
-			s.took = append(s.took, time.Since(t0))
+		if took, _, err := scrapeOnce(p, nil); err == nil {
+			s.took = append(s.took, took)
 		}
 	})
 	return s
@@ -58,27 +60,50 @@ func (d durations) String() string {
 	return fmt.Sprintf("%.3f s / %.3f s / %.3f s (%d scrapes)", d.quantile(0.5), d.quantile(0.99), d.quantile(1), len(d))
 }
 
+// scrapeOnce GETs p's /metrics and reads the body to its end as it comes, without keeping
+// it (a scrape of 100 000 shops is over a GiB), handing each line to line when not nil.
+// It returns the wall time from the request to the body's end and the body's size.
+func scrapeOnce(p *difftest.Proc, line func([]byte)) (time.Duration, int64, error) {
+	t0 := time.Now()
+	resp, err := p.Client.Get(p.Base + "/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("%s /metrics: status %d", p.Name, resp.StatusCode)
+	}
+	var n int64
+	if line == nil {
+		n, err = io.Copy(io.Discard, resp.Body)
+	} else {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			n += int64(len(sc.Bytes())) + 1
+			line(sc.Bytes())
+		}
+		err = sc.Err()
+	}
+	return time.Since(t0), n, err
+}
+
 // shape is what one scrape exports.
 type shape struct {
+	bytes       int64
 	series      int // sample lines
 	shopSeries  int // sample lines with a shop label
 	agentSeries int // sample lines with an agent label
 	shops       int // distinct shop labels ("_other" of the cap included)
 }
 
-// shapeOf counts a text-format scrape's samples and shops.
-func shapeOf(body []byte) shape {
+// shapeOf scrapes p once and counts the samples and shops of the text format.
+func shapeOf(p *difftest.Proc) (shape, error) {
 	var sh shape
 	shops := map[string]bool{}
-	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
+	_, n, err := scrapeOnce(p, func(line []byte) {
 		if len(line) == 0 || line[0] == '#' {
-			continue
+			return
 		}
 		sh.series++
 		if bytes.Contains(line, []byte(`agent="`)) {
@@ -89,10 +114,12 @@ func shapeOf(body []byte) shape {
 			v := line[i+len(label):]
 			if j := bytes.IndexByte(v, '"'); j >= 0 {
 				sh.shopSeries++
-				shops[string(v[:j])] = true
+				if !shops[string(v[:j])] { // a lookup by string(bytes) does not allocate
+					shops[string(v[:j])] = true
+				}
 			}
 		}
-	}
-	sh.shops = len(shops)
-	return sh
+	})
+	sh.bytes, sh.shops = n, len(shops)
+	return sh, err
 }
