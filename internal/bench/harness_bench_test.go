@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,34 +31,54 @@ import (
 
 const topicM, topicO, topicDL = "cs.messages", "cs.orders", "cs.deadletter"
 
-// env is one broker and one Redis for a measurement.
+// env is one broker and one Redis (or Redis Cluster) for a measurement.
 type env struct {
 	brokers     []string
 	closeBroker func()
-	redis       *testenv.Redis
-	rdb         *redis.Client
-	parts       int
+	// redis is the measurement's redis-server; nil on a Redis Cluster.
+	redis *testenv.Redis
+	// nodes are every redis-server of the measurement, stopped by close.
+	nodes []*testenv.Redis
+	// redisAddr is serve's --redis.addr: the masters, comma separated, on a cluster.
+	redisAddr string
+	rdb       redis.UniversalClient
+	parts     int
 	// profileTo, when set, receives a CPU profile of serve taken during consumeAll.
 	profileTo string
 	// heapTo, when set, receives serve's heap profile at the end of consumeAll.
 	heapTo string
-	procs  []*difftest.Proc
+	// scrapeEvery, when set, makes consumeAll and freshness scrape serve at this interval
+	// while it works, timing each scrape: how long Prometheus waits under load.
+	scrapeEvery time.Duration
+	procs       []*difftest.Proc
 }
 
 // newEnv runs the broker in this process: the replays publish before serve starts, so
 // the broker is mostly idle while serve is measured.
 func newEnv(t testing.TB, partitions int) *env {
 	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	return &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, redis: r, rdb: r.Client(t), parts: partitions}
+	return withRedis(t, &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, parts: partitions})
 }
 
 // newEnvProc runs the broker in a process of its own, for live loads where producer,
 // broker and serve all work at once.
 func newEnvProc(t testing.TB, partitions int) *env {
 	b := startBrokerProc(t, partitions)
+	return withRedis(t, &env{brokers: b.Brokers, closeBroker: b.stop, parts: partitions})
+}
+
+// newEnvCluster is newEnv with a Redis Cluster of masters masters.
+func newEnvCluster(t testing.TB, partitions, masters int) *env {
+	k := testenv.StartKafka(t, partitions, topicM, topicO, topicDL)
+	c := testenv.StartRedisCluster(t, masters)
+	return &env{brokers: k.Brokers, closeBroker: k.Cluster.Close, nodes: c.Nodes,
+		redisAddr: c.Addr(), rdb: c.Client(t), parts: partitions}
+}
+
+func withRedis(t testing.TB, e *env) *env {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	return &env{brokers: b.Brokers, closeBroker: b.stop, redis: r, rdb: r.Client(t), parts: partitions}
+	e.redis, e.nodes, e.redisAddr, e.rdb = r, []*testenv.Redis{r}, r.Addr, r.Client(t)
+	return e
 }
 
 // traffic generates n lines of realistic traffic. rate is lines per second of event time:
@@ -86,10 +107,12 @@ func (e *env) publish(t testing.TB, lines [][]byte) {
 func (e *env) serve(t testing.TB, bin string, extra ...string) *difftest.Proc {
 	t.Helper()
 	p := difftest.StartServe(t, bin, difftest.ServeOptions{Args: append([]string{
-		"--kafka.brokers=" + strings.Join(e.brokers, ","), "--redis.addr=" + e.redis.Addr,
+		"--kafka.brokers=" + strings.Join(e.brokers, ","), "--redis.addr=" + e.redisAddr,
 		"--kafka.group=bench", "--log.level=warn"}, extra...)})
-	// A scrape of 100 000 shops' series (no cardinality cap here) takes seconds.
-	p.Client = &http.Client{Timeout: time.Minute}
+	// A scrape without a cardinality cap is about 14 KB per shop exported (1.2 GiB for the
+	// scrape phase's 87 500) and took up to 10 s per 10 000 shops on this machine before
+	// sinks wrote the series straight (6b09cfe); 1 s after.
+	p.Client = &http.Client{Timeout: 3 * time.Minute}
 	e.procs = append(e.procs, p)
 	return p
 }
@@ -153,6 +176,28 @@ func rss(pid int) int64 {
 	return 0
 }
 
+// cpuSeconds is the CPU time (user and system) some processes have used so far.
+func cpuSeconds(procs ...*difftest.Proc) float64 {
+	var ticks int64
+	for _, p := range procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+		if err != nil {
+			return math.NaN()
+		}
+		// The command name, in parentheses, may hold spaces: count the fields after it,
+		// from the state (field 3); utime and stime are fields 14 and 15.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		for _, v := range f[14-3 : 15-3+1] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	return float64(ticks) / clockTicks
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on Linux.
+const clockTicks = 100
+
 // redisCalls sums the calls of every command in INFO commandstats (script-internal calls
 // included, as Redis counts them).
 func (e *env) redisCalls(t testing.TB) int64 {
@@ -184,6 +229,7 @@ type runResult struct {
 	rssBytes    int64
 	redisMemory int64
 	final       map[string]*dtoFamily
+	scrapes     durations // with env.scrapeEvery: each scrape's wall time while serve consumed
 }
 
 // consumeAll starts serve on an already published log and measures it to the end.
@@ -208,32 +254,17 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 			_, _ = io.Copy(f, resp.Body)
 		}()
 	}
-	var t10, t90 time.Time
-	var maxRSS int64
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not consume %d records in time", total)
-		}
-		n := e.applied(t)
-		if r := rss(p.Cmd.Process.Pid); r > maxRSS {
-			maxRSS = r
-		}
-		now := time.Now()
-		if t10.IsZero() && n >= total/10 {
-			t10 = now
-		}
-		if t90.IsZero() && n >= total*9/10 {
-			t90 = now
-		}
-		if n >= total {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+	var scr *scraper
+	if e.scrapeEvery > 0 {
+		scr = startScraper(p, e.scrapeEvery)
 	}
+	peak := watchRSS(p)
+	w := e.await(t, total)
+	scrapes := scr.stop()
+	maxRSS := peak.stop()
 	calls := e.redisCalls(t) - calls0
 	var final map[string]*dtoFamily
-	testenv.WaitFor(t, time.Minute, "gauges showing every record", func() bool {
+	testenv.WaitFor(t, 3*time.Minute, "gauges showing every record", func() bool {
 		final = families(p)
 		return final != nil && consumed(final) >= total && final["cskpi_buyer_messages"] != nil
 	})
@@ -241,11 +272,90 @@ func (e *env) consumeAll(t testing.TB, bin string, total int64, extra ...string)
 		saveProfile(t, p.Base+"/debug/pprof/heap", e.heapTo)
 	}
 	mem := e.redis.UsedMemory(t)
-	secs := t90.Sub(t10).Seconds()
 	return runResult{
-		records: total, seconds: secs, rate: float64(total*8/10) / secs,
+		records: total, seconds: w.seconds(), rate: w.rate(),
 		cmdsPerRec: float64(calls) / float64(total), rssBytes: maxRSS, redisMemory: mem, final: final,
+		scrapes: scrapes,
 	}
+}
+
+// watched is what await saw of a consumption.
+type watched struct {
+	total    int64
+	t10, t90 time.Time // when 10% and 90% of the records were applied
+}
+
+// seconds is the steady state: from 10% to 90% of the records.
+func (w watched) seconds() float64 { return w.t90.Sub(w.t10).Seconds() }
+
+// rate is records per second in the steady state.
+func (w watched) rate() float64 { return float64(w.total*8/10) / w.seconds() }
+
+// await polls the records applied until there are total, noting when 10% and 90% were
+// reached.
+func (e *env) await(t testing.TB, total int64) watched {
+	t.Helper()
+	w := watched{total: total}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not consume %d records in time", total)
+		}
+		n := e.applied(t)
+		now := time.Now()
+		if w.t10.IsZero() && n >= total/10 {
+			w.t10 = now
+		}
+		if w.t90.IsZero() && n >= total*9/10 {
+			w.t90 = now
+		}
+		if n >= total {
+			return w
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+}
+
+// repeat calls f every interval in a goroutine of its own until the returned stop is
+// called; stop waits for a call under way.
+func repeat(every time.Duration, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// rssWatch is the largest RSS of one of some processes, sampled every 20 ms.
+type rssWatch struct {
+	end  func()
+	peak int64
+}
+
+func watchRSS(procs ...*difftest.Proc) *rssWatch {
+	w := &rssWatch{}
+	w.end = repeat(20*time.Millisecond, func() {
+		for _, p := range procs {
+			w.peak = max(w.peak, rss(p.Cmd.Process.Pid))
+		}
+	})
+	return w
+}
+
+// stop ends the sampling and returns the largest RSS seen, in bytes.
+func (w *rssWatch) stop() int64 {
+	w.end()
+	return w.peak
 }
 
 func saveProfile(t testing.TB, url, to string) {
@@ -261,6 +371,56 @@ func saveProfile(t testing.TB, url, to string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// awaitOwners waits until every one of procs owns (and has loaded) some of the partitions
+// and together they own all.
+func (e *env) awaitOwners(t testing.TB, procs ...*difftest.Proc) {
+	t.Helper()
+	testenv.WaitFor(t, 2*time.Minute, fmt.Sprintf("%d instance(s) sharing %d partitions", len(procs), e.parts), func() bool {
+		owned := 0
+		for _, p := range procs {
+			v, ok := p.Metric("cskpi_partitions_owned")
+			if !ok || v == 0 {
+				return false
+			}
+			owned += int(v)
+		}
+		return owned == e.parts
+	})
+}
+
+// groupRun is one run of the instances phase.
+type groupRun struct {
+	cpu  float64 // CPU seconds of every instance from its continuing to the last record applied
+	rate float64 // steady-state records/s
+}
+
+// group starts n instances of one group on empty topics and waits until they share every
+// partition; it then stops them (SIGSTOP) while lines are published, so that they consume
+// a complete log as the other replays do, and measures their CPU time from their
+// continuing until all records are applied: the group's cost of the records, without
+// start-up and rebalancing. The publishing must take less than a session timeout (10 s by
+// default), or the group rebalances.
+func (e *env) group(t testing.TB, bin string, lines [][]byte, n int) groupRun {
+	t.Helper()
+	procs := make([]*difftest.Proc, n)
+	for i := range procs {
+		procs[i] = e.serve(t, bin, "--clock=event")
+	}
+	e.awaitOwners(t, procs...)
+	for _, p := range procs {
+		p.Signal(syscall.SIGSTOP)
+	}
+	t0 := time.Now()
+	e.publish(t, lines)
+	t.Logf("%d records published in %s with %d instance(s) stopped", len(lines), time.Since(t0).Round(time.Millisecond), n)
+	cpu0 := cpuSeconds(procs...)
+	for _, p := range procs {
+		p.Signal(syscall.SIGCONT)
+	}
+	w := e.await(t, int64(len(lines)))
+	return groupRun{cpu: cpuSeconds(procs...) - cpu0, rate: w.rate()}
 }
 
 // rawFetchRate reads every partition of both topics with plain kafka-go readers, as the
@@ -316,39 +476,74 @@ func (e *env) redisPipelineRate(t testing.TB) float64 {
 	return rate
 }
 
+// freshResult is one freshness run.
+type freshResult struct {
+	p50, p99 float64 // of cskpi_freshness_seconds, in seconds
+	achieved float64 // records/s loadgen held
+	scrapes  durations
+}
+
 // freshness runs `cskpi loadgen` as its own process at a fixed rate with live timestamps
 // and reads serve's freshness histogram once serve has applied everything it produced.
-func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) (p50, p99 float64, achieved float64) {
+// loadgen first runs its generator through minutes of event time without writing (its
+// warm-up): the load begins with the first record applied, and with env.scrapeEvery the
+// scrapes are timed from then until serve has applied everything.
+func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration, shops int) freshResult {
 	t.Helper()
 	p := e.serve(t, bin, "--clock=wall")
 	testenv.WaitFor(t, 30*time.Second, "serve ready", func() bool { return p.Ready() == http.StatusOK })
-	base := consumed(families(p))
+	base := e.applied(t)
 	var logs strings.Builder
 	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
 		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
 	lg.Stderr = &logs
-	if err := lg.Run(); err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, logs.String())
+	if err := lg.Start(); err != nil {
+		t.Fatalf("loadgen: %v", err)
 	}
-	// loadgen paces itself from its start for d: what it wrote in d is the rate it held.
-	n := loadgenRecords(t, logs.String())
-	achieved = float64(n) / d.Seconds()
-	// A load beyond the machine leaves serve behind: report what it saw rather than fail.
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if consumed(families(p))-base >= n {
-			break
+	exited := make(chan error, 1)
+	go func() { exited <- lg.Wait() }()
+	var err error
+	ended := false
+	for !ended && e.applied(t) == base {
+		select {
+		case err = <-exited:
+			ended = true
+		case <-time.After(20 * time.Millisecond): // poll interval; loadgen's end bounds the wait
 		}
 	}
+	began := time.Now()
+	var scr *scraper
+	if e.scrapeEvery > 0 {
+		scr = startScraper(p, e.scrapeEvery)
+	}
+	if !ended {
+		err = <-exited
+	}
+	writing := time.Since(began)
+	if err != nil {
+		scr.stop()
+		t.Fatalf("loadgen: %v\n%s", err, logs.String())
+	}
+	// loadgen paces itself for d from its first record; when the machine cannot keep up
+	// it takes longer, and the rate it held is what it wrote in that time.
+	n := loadgenRecords(t, logs.String())
+	r := freshResult{p50: math.NaN(), p99: math.NaN(), achieved: float64(n) / max(d, writing).Seconds()}
+	// A load beyond the machine leaves serve behind: report what it saw rather than fail.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && e.applied(t)-base < n; {
+		time.Sleep(20 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+	r.scrapes = scr.stop()
 	m := families(p)
 	if m == nil {
-		return math.NaN(), math.NaN(), achieved
+		return r
 	}
 	h := m["cskpi_freshness_seconds"]
 	if h == nil || len(h.Metric) == 0 {
 		t.Fatal("no freshness histogram")
 	}
 	hist := h.Metric[0].GetHistogram()
-	return quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount()), achieved
+	r.p50, r.p99 = quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount())
+	return r
 }
 
 // loadgenRecords reads the record count from loadgen's last log line.
