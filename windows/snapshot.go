@@ -186,6 +186,9 @@ func (t *Totals) fold() {
 		t.foldedShops = len(shops) - (max - 1)
 	}
 	moveTo := func(from, to owner) {
+		if from == to {
+			return
+		}
 		if n := t.active[from]; n > 0 {
 			delete(t.active, from)
 			t.active[to] += n
@@ -220,19 +223,27 @@ func (t *Totals) fold() {
 			}
 		}
 	}
-	// Agents of folded shops move with their shop; then the agent cap applies.
+	// Agents of folded shops fold with their shop, into one agent="_other": the shop cap
+	// bounds the series of agents too (kept under their own names, the agents of 100 000
+	// shops capped at 1 000 were still three million series). Then the agent cap applies
+	// to the agents of the kept shops.
+	t.foldedAgents = 0
 	for _, o := range agents {
 		if renamed[o.shop] {
-			moveTo(o.owner, owner{Other, o.agent})
+			moveTo(o.owner, owner{Other, Other})
+			t.foldedAgents++
 		}
 	}
 	if max := t.cfg.MaxAgents; max > 0 {
 		_, agents = t.live()
-		if len(agents) > max {
+		n := len(agents)
+		agents = slices.DeleteFunc(agents, func(o liveOwner) bool { return o.agent == Other })
+		// At most max agent labels, "_other" among them when it is there.
+		if len(agents) > max || (n > len(agents) && len(agents) > max-1) {
 			for _, o := range agents[max-1:] {
 				moveTo(o.owner, owner{o.shop, Other})
 			}
-			t.foldedAgents = len(agents) - (max - 1)
+			t.foldedAgents += len(agents) - (max - 1)
 		}
 	}
 }

@@ -23,7 +23,8 @@ import (
 const (
 	targetFreshP99   = 0.25 // seconds, at targetFreshLoad records/s offered and ≥ 95% achieved
 	targetFreshLoad  = 50000
-	targetScrapeP99  = 0.25 // seconds, 1000 shops under full load
+	targetScrapeP99  = 0.25 // seconds, scrapedShops shops under full load
+	scrapedShops     = 1000
 	targetRawShare   = 0.40 // of the raw kafka-go fetch rate, 1000 shops
 	targetShopsShare = 0.75 // the most shops' rate against the fewest shops' rate
 	targetRSS        = 300 << 20
@@ -71,7 +72,7 @@ func scaleFor(full bool) scale {
 		}
 	}
 	return scale{
-		records: 20_000, shops: []int{10, 300},
+		records: 20_000, shops: []int{10, scrapedShops},
 		freshLoads: []float64{2000}, freshFor: 2 * time.Second,
 		memRecords: 10_000, memRecordsLarge: 20_000, settle: 2 * time.Second,
 		partitions: []int{4, 16}, partRecords: 10_000,
@@ -172,7 +173,6 @@ func (b *bench) mainPhase() {
 	e := newEnv(t, 4)
 	e.profileTo = os.Getenv("CSKPI_PROFILE") // a CPU profile of serve during the main run
 	e.heapTo = os.Getenv("CSKPI_HEAP_PROFILE")
-	e.scrapeEvery = 250 * time.Millisecond
 	lines := traffic(sc.records, 1000, 50, b.start)
 	e.publish(t, lines)
 	raw := e.rawFetchRate(t, int64(len(lines)))
@@ -190,13 +190,10 @@ func (b *bench) mainPhase() {
 	if f := main.final["go_memstats_heap_inuse_bytes"]; f != nil && len(f.Metric) > 0 {
 		b.row("serve Go heap in use at the end", fmt.Sprintf("%.0f MiB", f.Metric[0].GetGauge().GetValue()/(1<<20)))
 	}
-	b.row(fmt.Sprintf("scrape every %s during the main run (%d shops): p50 / p99 / max", e.scrapeEvery, shops), main.scrapes.String())
 	e.close(t)
 	b.target("throughput ≥ 40% of the raw fetch rate (1000 shops)", main.rate >= targetRawShare*raw, fmt.Sprintf("%.0f%%", 100*main.rate/raw))
 	b.target("RSS < 300 MiB (main run)", main.rssBytes < targetRSS, fmt.Sprintf("%.0f MiB", float64(main.rssBytes)/(1<<20)))
 	b.target("≤ 0.1 Redis commands per record", main.cmdsPerRec <= targetCmdsPerRec, fmt.Sprintf("%.4f", main.cmdsPerRec))
-	b.target("scrape p99 ≤ 0.25 s at 1000 shops under full load: main run", main.scrapes.quantile(0.99) <= targetScrapeP99,
-		fmt.Sprintf("p99 %.3f s of %d scrapes", main.scrapes.quantile(0.99), len(main.scrapes)))
 }
 
 // freshPhase: freshness at fixed offered loads, live timestamps and the wall clock.
@@ -205,7 +202,9 @@ func (b *bench) freshPhase() {
 	fresh50 := freshResult{p50: math.NaN(), p99: math.NaN()} // no run at the target's load
 	for _, load := range b.sc.freshLoads {
 		fe := newEnvProc(t, 4)
-		fe.scrapeEvery = time.Second
+		// Scraped more often than Prometheus' usual 15 s, for enough samples in a run;
+		// each scrape of 1000 shops costs serve about 0.15 s of CPU.
+		fe.scrapeEvery = 2 * time.Second
 		r := fe.freshness(t, b.bin, load, b.sc.freshFor, 1000)
 		if load == targetFreshLoad {
 			fresh50 = r
@@ -226,10 +225,20 @@ func (b *bench) scalePhase() {
 	rates := make([]float64, len(sc.shops))
 	for i, n := range sc.shops {
 		se := newEnv(t, 4)
+		// The replay at 1000 shops is also the scrape's full load: serve consumes as fast
+		// as it can. (The main run is not scraped, so that its rate and RSS are serve's.)
+		if n == scrapedShops {
+			se.scrapeEvery = 500 * time.Millisecond
+		}
 		se.publish(t, traffic(sc.records/2, n, 50, b.start))
 		r := se.consumeAll(t, b.bin, int64(sc.records/2))
 		rates[i] = r.rate
 		b.row(fmt.Sprintf("throughput with %d shops (%d active), 4 partitions (records/s)", n, activeShops(r)), fmt.Sprintf("%.0f", r.rate))
+		if se.scrapeEvery > 0 {
+			b.row(fmt.Sprintf("scrape every %s during the %d-shop replay: p50 / p99 / max", se.scrapeEvery, n), r.scrapes.String())
+			b.target(fmt.Sprintf("scrape p99 ≤ 0.25 s at %d shops under full load: replay", n), r.scrapes.quantile(0.99) <= targetScrapeP99,
+				fmt.Sprintf("p99 %.3f s of %d scrapes", r.scrapes.quantile(0.99), len(r.scrapes)))
+		}
 		se.close(t)
 	}
 	few, many := rates[0], rates[len(rates)-1]
