@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -544,6 +545,65 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	hist := h.Metric[0].GetHistogram()
 	r.p50, r.p99 = quantile(0.5, hist.GetBucket(), hist.GetSampleCount()), quantile(0.99, hist.GetBucket(), hist.GetSampleCount())
 	return r
+}
+
+// readerAge is freshness' reference: the same loadgen run read by plain kafka-go readers in
+// this process, one per topic-partition as serve reads them, each record's age (the wall
+// clock less its producer timestamp) when FetchMessage returns it. No record can be applied
+// sooner, so serve's freshness less this is what serve adds. It returns the p50 and p99.
+// The topics are new: the readers start at their beginning, connected during loadgen's
+// warm-up.
+func (e *env) readerAge(t testing.TB, bin string, rate float64, d time.Duration, shops int) (p50, p99 float64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var ages []float64
+	var wg sync.WaitGroup
+	for _, topic := range []string{topicM, topicO} {
+		for part := range e.parts {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: part,
+				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 200 * time.Millisecond})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				for {
+					m, err := r.FetchMessage(ctx)
+					if err != nil {
+						return
+					}
+					age := time.Since(m.Time).Seconds()
+					mu.Lock()
+					ages = append(ages, age)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	var logs strings.Builder
+	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
+		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
+	lg.Stderr = &logs
+	if err := lg.Run(); err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, logs.String())
+	}
+	n := int(loadgenRecords(t, logs.String()))
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) { // poll interval
+		mu.Lock()
+		got := len(ages)
+		mu.Unlock()
+		if got >= n {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	if len(ages) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	slices.Sort(ages)
+	return ages[len(ages)/2], ages[len(ages)*99/100]
 }
 
 // loadgenRecords reads the record count from loadgen's last log line.

@@ -212,6 +212,13 @@ func (b *bench) freshPhase() {
 		b.row(fmt.Sprintf("freshness at %.0f records/s offered (achieved %.0f): p50 / p99", load, r.achieved), fmt.Sprintf("%.3f s / %.3f s", r.p50, r.p99))
 		b.row(fmt.Sprintf("scrape every %s during freshness at %.0f records/s (1000 shops): p50 / p99 / max", fe.scrapeEvery, load), r.scrapes.String())
 		fe.close(t)
+		if load == b.sc.freshLoads[len(b.sc.freshLoads)-1] {
+			// The reference: what a plain reader of the same broker sees of the same load.
+			re := newEnvProc(t, 4)
+			p50, p99 := re.readerAge(t, b.bin, load, b.sc.freshFor, 1000)
+			b.row(fmt.Sprintf("reference: record age at a plain kafka-go reader, same load (%.0f records/s offered): p50 / p99", load), fmt.Sprintf("%.3f s / %.3f s", p50, p99))
+			re.close(t)
+		}
 	}
 	b.target("freshness p99 ≤ 0.25 s at 50,000 records/s (offered and ≥ 95% achieved)", fresh50.achieved >= 0.95*targetFreshLoad && fresh50.p99 <= targetFreshP99,
 		fmt.Sprintf("p99 %.3f s at %.0f records/s achieved", fresh50.p99, fresh50.achieved))
