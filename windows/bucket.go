@@ -34,11 +34,92 @@ type vecs map[ownerID][]int64
 // A batch that changes a cold bucket (a reply counted at the time of a message hours old)
 // does not decode it: its counts wait in delta, a vector per owner it changed, and the
 // commit merges them into the encoding in one pass (mergeVecs), which stays cold.
+//
+// A decoded bucket keeps the encoding it was last sealed with (sealed) and the owners
+// changed since (touched): a commit copies the entries of the others as they are and
+// encodes only the changed vectors. An hour bucket of 1 000 shops holds thousands of
+// vectors, and a live batch changes a few dozen of them; encoding all of them at every
+// commit was a fifth of serve's CPU at 50 000 records/s.
 type bucket struct {
 	dec   vecs   // nil while cold
 	enc   []byte // what Redis holds, while cold (and until a change of a decoded one)
 	delta vecs   // counts of a cold bucket not yet merged into enc
 	dirty bool   // changed since the last commit
+
+	sealed  []byte               // while decoded: the encoding last sealed; nil before the first
+	body    int                  // where sealed's entries start, after the count
+	order   []ownerID            // the owners of sealed, in its order
+	ends    []int32              // where each owner's entry ends in sealed
+	touched map[ownerID]struct{} // owners whose vector changed since sealed
+}
+
+// touch records that o's vector of a decoded bucket changes.
+func (b *bucket) touch(o ownerID) {
+	if b.sealed == nil {
+		return // the first seal encodes every vector
+	}
+	if b.touched == nil {
+		b.touched = map[ownerID]struct{}{}
+	}
+	b.touched[o] = struct{}{}
+}
+
+// appendSealed appends the encoding of decoded bucket b to dst and makes it b's sealed
+// encoding: the unchanged owners' entries copied from the last one, in its order, the
+// changed ones encoded again, the new ones after them. A bucket whose vectors did not all
+// come through bump since (one decoded at load) is encoded whole.
+func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
+	start := len(dst)
+	w := writer{b: dst}
+	entry := func(o ownerID) {
+		ow, v := t.owner(o), b.dec[o]
+		w.str(ow.shop)
+		w.str(ow.agent)
+		w.uvarint(uint64(len(v)))
+		for _, x := range v {
+			w.varint(x)
+		}
+	}
+	w.uvarint(uint64(len(b.dec)))
+	body := len(w.b) - start
+	if b.sealed != nil {
+		old := b.sealed
+		from, prev := b.body, b.body // the run of unchanged entries not yet copied; the last entry's end
+		for i, o := range b.order {
+			end := int(b.ends[i])
+			if _, changed := b.touched[o]; changed {
+				w.b = append(w.b, old[from:prev]...)
+				entry(o)
+				delete(b.touched, o)
+				from = end
+				b.ends[i] = int32(len(w.b) - start)
+			} else {
+				b.ends[i] = int32(len(w.b) - start + end - from)
+			}
+			prev = end
+		}
+		w.b = append(w.b, old[from:prev]...)
+		for o := range b.touched { // owners new to the bucket
+			entry(o)
+			b.order = append(b.order, o)
+			b.ends = append(b.ends, int32(len(w.b)-start))
+		}
+		if len(b.order) == len(b.dec) {
+			clear(b.touched)
+			b.sealed, b.body = append(old[:0], w.b[start:]...), body
+			return w.b
+		}
+		w.b = w.b[:start+body] // not every vector came through bump: encode them all
+	}
+	b.order, b.ends = b.order[:0], b.ends[:0]
+	for o := range b.dec {
+		entry(o)
+		b.order = append(b.order, o)
+		b.ends = append(b.ends, int32(len(w.b)-start))
+	}
+	clear(b.touched)
+	b.sealed, b.body = append(b.sealed[:0], w.b[start:]...), body
+	return w.b
 }
 
 // eachVector walks a bucket's vectors without keeping a cold bucket decoded; v is valid
@@ -83,7 +164,7 @@ func (p *Partition) seal(k blockKey) []byte {
 		return b.enc
 	}
 	start := len(p.arena)
-	p.arena = appendVecs(p.arena, &p.owners, p.blocks[k].dec)
+	p.arena = p.blocks[k].appendSealed(p.arena, &p.owners)
 	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
@@ -106,13 +187,17 @@ func (p *Partition) cool() {
 		if b.dirty || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
 			continue
 		}
-		if b.enc == nil {
+		switch {
+		case b.enc != nil:
+		case b.sealed != nil && len(b.touched) == 0:
+			b.enc = b.sealed // committed (not dirty), and unchanged since it was sealed
+		default:
 			// Encoded where the space is reused and copied at its size: growing each
 			// bucket's own buffer from a guess copied it several times.
 			p.coolBuf = appendVecs(p.coolBuf[:0], &p.owners, b.dec)
 			b.enc = slices.Clone(p.coolBuf)
 		}
-		b.dec = nil
+		b.dec, b.sealed, b.order, b.ends, b.touched = nil, nil, nil, nil, nil
 		delete(p.decoded, k)
 	}
 }
@@ -184,6 +269,7 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 		d = b.delta
 	} else {
 		b.enc = nil
+		b.touch(o)
 	}
 	b.dirty = true
 	n := p.lay.shopLen

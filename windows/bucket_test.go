@@ -4,6 +4,11 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/cskpi/cskpi/event"
+	"github.com/cskpi/cskpi/event/jsonl"
+	"github.com/cskpi/cskpi/traffic/synth"
 )
 
 // TestMergeVecs: a cold bucket's delta merged into its encoding reads back as the sum, for
@@ -40,3 +45,63 @@ func TestMergeVecs(t *testing.T) {
 
 // encodeVecs encodes a decoded bucket, naming owners by the partition's table.
 func encodeVecs(t *owners, m vecs) []byte { return appendVecs(nil, t, m) }
+
+// TestSealedMatchesVectors: through realistic traffic, commits and cooling, every bucket a
+// change set carries decodes to the bucket's vectors, and every cold bucket's encoding
+// decodes: the entries a commit copies from the last one are still right.
+func TestSealedMatchesVectors(t *testing.T) {
+	cfg := testConfig(t)
+	g := synth.New(synth.Config{Seed: 3, Shops: 40, Start: time.Now().Add(-40 * 24 * time.Hour), Rate: 20})
+	p := NewPartition(0, cfg)
+	clk := Clock{Wall: time.Now().UnixNano()}
+	var d event.Decoder
+	incremental := 0
+	for n := 1; n <= 60000; n++ {
+		r, err := jsonl.Parse(g.Next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, reason := d.Decode(r.Topic, r.Value); reason == event.OK {
+			p.Admit(&e, &clk)
+		}
+		if n%(500+n%777) != 0 {
+			continue
+		}
+		p.Expire(clk.Stream, clk)
+		cs := p.Changes(nil)
+		for _, f := range cs.Buckets {
+			k, err := parseBlockField(f.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := p.blocks[k]
+			got := vecs{}
+			if _, err := walkBlock(f.Value, nil, func(shop, agent []byte, v []int64) {
+				got[p.owners.idBytes(shop, agent)] = slices.Clone(v)
+			}); err != nil {
+				t.Fatalf("bucket %s: %v", f.Name, err)
+			}
+			want := b.dec
+			if want == nil {
+				want = vecs{}
+				p.eachVector(b, func(id ownerID, v []int64) { want[id] = slices.Clone(v) })
+			} else if len(b.order) > 0 {
+				incremental++
+			}
+			if !maps.EqualFunc(got, want, slices.Equal) {
+				t.Fatalf("after %d records, bucket %s encodes %d vectors that differ from its %d", n, f.Name, len(got), len(want))
+			}
+		}
+		p.Committed(cs)
+		for k, b := range p.blocks {
+			if b.dec == nil {
+				if _, err := walkBlock(b.enc, nil, func([]byte, []byte, []int64) {}); err != nil {
+					t.Fatalf("cold bucket %v: %v", k, err)
+				}
+			}
+		}
+	}
+	if incremental == 0 {
+		t.Fatal("no bucket was sealed from its last encoding")
+	}
+}

@@ -517,6 +517,9 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	if e.scrapeEvery > 0 {
 		scr = startScraper(p, e.scrapeEvery)
 	}
+	if e.profileTo != "" { // a CPU profile of serve under the load
+		go saveProfile(t, p.Base+"/debug/pprof/profile?seconds=10", e.profileTo)
+	}
 	if !ended {
 		err = <-exited
 	}

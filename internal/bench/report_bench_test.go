@@ -202,6 +202,9 @@ func (b *bench) freshPhase() {
 	fresh50 := freshResult{p50: math.NaN(), p99: math.NaN()} // no run at the target's load
 	for _, load := range b.sc.freshLoads {
 		fe := newEnvProc(t, 4)
+		if load == targetFreshLoad {
+			fe.profileTo = os.Getenv("CSKPI_FRESH_PROFILE") // a CPU profile of serve at 50k records/s
+		}
 		// Scraped more often than Prometheus' usual 15 s, for enough samples in a run;
 		// each scrape of 1000 shops costs serve about 0.15 s of CPU.
 		fe.scrapeEvery = 2 * time.Second
