@@ -63,7 +63,7 @@ func handlerOpts(log *slog.Logger) promhttp.HandlerOpts {
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	openMetrics := false
 	switch format.FormatType() {
 	case expfmt.TypeOpenMetrics:
