@@ -71,14 +71,9 @@ func (b *bucket) touch(o ownerID) {
 func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 	start := len(dst)
 	w := writer{b: dst}
-	entry := func(o ownerID) {
-		ow, v := t.owner(o), b.dec[o]
-		w.str(ow.shop)
-		w.str(ow.agent)
-		w.uvarint(uint64(len(v)))
-		for _, x := range v {
-			w.varint(x)
-		}
+	put := func(o ownerID) {
+		ow := t.owner(o)
+		entry(&w, ow.shop, ow.agent, b.dec[o])
 	}
 	w.uvarint(uint64(len(b.dec)))
 	body := len(w.b) - start
@@ -89,7 +84,7 @@ func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 			end := int(b.ends[i])
 			if _, changed := b.touched[o]; changed {
 				w.b = append(w.b, old[from:prev]...)
-				entry(o)
+				put(o)
 				delete(b.touched, o)
 				from = end
 				b.ends[i] = int32(len(w.b) - start)
@@ -100,7 +95,7 @@ func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 		}
 		w.b = append(w.b, old[from:prev]...)
 		for o := range b.touched { // owners new to the bucket
-			entry(o)
+			put(o)
 			b.order = append(b.order, o)
 			b.ends = append(b.ends, int32(len(w.b)-start))
 		}
@@ -113,7 +108,7 @@ func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 	}
 	b.order, b.ends = b.order[:0], b.ends[:0]
 	for o := range b.dec {
-		entry(o)
+		put(o)
 		b.order = append(b.order, o)
 		b.ends = append(b.ends, int32(len(w.b)-start))
 	}

@@ -30,6 +30,19 @@ type writer struct{ b []byte }
 func (w *writer) varint(v int64)   { w.b = binary.AppendVarint(w.b, v) }
 func (w *writer) uvarint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
 func (w *writer) str(s string)     { w.uvarint(uint64(len(s))); w.b = append(w.b, s...) }
+
+// entry writes one vector of a bucket with its owner's names (shop and agent are a string
+// or bytes: an entry copied from an encoding keeps its names as bytes).
+func entry[S string | []byte](w *writer, shop, agent S, v []int64) {
+	w.uvarint(uint64(len(shop)))
+	w.b = append(w.b, shop...)
+	w.uvarint(uint64(len(agent)))
+	w.b = append(w.b, agent...)
+	w.uvarint(uint64(len(v)))
+	for _, x := range v {
+		w.varint(x)
+	}
+}
 func (w *writer) bool(v bool) {
 	if v {
 		w.b = append(w.b, 1)
@@ -339,12 +352,7 @@ func appendVecs(dst []byte, t *owners, m vecs) []byte {
 	w.uvarint(uint64(len(m)))
 	for id, v := range m {
 		o := t.owner(id)
-		w.str(o.shop)
-		w.str(o.agent)
-		w.uvarint(uint64(len(v)))
-		for _, x := range v {
-			w.varint(x)
-		}
+		entry(&w, o.shop, o.agent, v)
 	}
 	return w.b
 }
@@ -366,14 +374,7 @@ func mergeVecs(enc []byte, delta vecs, t *owners, scratch []int64) ([]byte, []in
 				delta[id] = nil // seen: not appended again below
 			}
 		}
-		body.uvarint(uint64(len(shop)))
-		body.b = append(body.b, shop...)
-		body.uvarint(uint64(len(agent)))
-		body.b = append(body.b, agent...)
-		body.uvarint(uint64(len(v)))
-		for _, x := range v {
-			body.varint(x)
-		}
+		entry(&body, shop, agent, v)
 		n++
 	})
 	if err != nil {
@@ -387,12 +388,7 @@ func mergeVecs(enc []byte, delta vecs, t *owners, scratch []int64) ([]byte, []in
 			continue
 		}
 		o := t.owner(id)
-		out.str(o.shop)
-		out.str(o.agent)
-		out.uvarint(uint64(len(v)))
-		for _, x := range v {
-			out.varint(x)
-		}
+		entry(&out, o.shop, o.agent, v)
 	}
 	return out.b, scratch, nil
 }
