@@ -46,10 +46,11 @@ type Options struct {
 	RebuildMissing bool
 
 	BatchSize int
-	// InFlight bounds the records an instance holds fetched and not yet committed, over
-	// every partition it owns: each partition queues at most InFlight divided by their
-	// number, from MinPartitionRecords to BatchSize, so memory stays flat as an instance
-	// takes more partitions (docs/PERFORMANCE.md, "Partitions"). Default 4 × BatchSize.
+	// InFlight bounds the records an instance queues, over every partition it owns: each
+	// partition queues at most InFlight divided by their number, from MinPartitionRecords
+	// to BatchSize, and applies as many at once at most, so memory stays flat as an
+	// instance takes more partitions (docs/PERFORMANCE.md, "Partitions"). Default 3 ×
+	// BatchSize.
 	InFlight int
 	// SessionTimeout, HeartbeatInterval and RebalanceTimeout tune the consumer group
 	// (docs/RELIABILITY.md, "Rejoining the group", says how they were chosen).
@@ -95,7 +96,7 @@ func New(opt Options) (*Service, error) {
 		opt.BatchSize = 8192
 	}
 	if opt.InFlight <= 0 {
-		opt.InFlight = 4 * opt.BatchSize
+		opt.InFlight = 3 * opt.BatchSize
 	}
 	if opt.SessionTimeout <= 0 {
 		opt.SessionTimeout = DefaultSessionTimeout

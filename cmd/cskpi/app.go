@@ -296,7 +296,7 @@ func newApp(f *flags, stdout, stderr io.Writer) *kingpin.Application {
 	intVar(serveCmd.Flag("metrics.max-shops", "Most shops exported; the least active beyond fold into shop=\"_other\" (0: no cap).").Default("0"), &f.maxShops, 0, noMax)
 	intVar(serveCmd.Flag("metrics.max-agents", "Most agents exported; the least active beyond fold into agent=\"_other\" (0: no cap).").Default("0"), &f.maxAgents, 0, noMax)
 	intVar(serveCmd.Flag("batch.size", "Largest partition batch, in records, 1 to 100000.").Default("8192"), &f.batchSize, 1, maxBatch)
-	intVar(serveCmd.Flag("batch.in-flight", "Most records fetched and not yet committed, shared by the partitions an instance owns: each holds this divided by their number, from 256 to --batch.size (docs/PERFORMANCE.md, \"Partitions\"). 256 to 10000000.").Default("32768"), &f.inFlight, pipeline.MinPartitionRecords, maxInFlight)
+	intVar(serveCmd.Flag("batch.in-flight", "Records an instance queues, shared by the partitions it owns: each queues at most this divided by their number, from 256 to --batch.size, and applies as many at once at most (docs/PERFORMANCE.md, \"Partitions\"). 256 to 10000000.").Default("24576"), &f.inFlight, pipeline.MinPartitionRecords, maxInFlight)
 	gcFlag(serveCmd, f)
 
 	demoCmd := app.Command("demo", "Everything in one process: in-process Kafka and Redis, synthetic shops, serve.")
