@@ -2,7 +2,6 @@ package windows
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/cskpi/cskpi/windows/kpi"
 )
@@ -25,37 +24,36 @@ type blockKey struct {
 // vecs is a decoded bucket: the counter vector of each shop and agent with activity in it.
 type vecs map[ownerID][]int64
 
-// bucket is one minute or hour bucket of a partition. A cold bucket is held only as the
-// bytes Redis holds (varints, several times smaller than the vectors); a batch that changes
-// it decodes it. The newest buckets, which nearly every batch changes, stay decoded and
-// keep no encoding of their own: each commit encodes them into the partition's reusable
-// arena, and a bucket is encoded for keeps only when it cools.
+// bucket is one minute or hour bucket of a partition. Every bucket keeps its last encoding
+// (enc), what the next commit starts from:
 //
-// A batch that changes a cold bucket (a reply counted at the time of a message hours old)
-// does not decode it: its counts wait in delta, a vector per owner it changed, and the
-// commit merges them into the encoding in one pass (mergeVecs), which stays cold.
-//
-// A decoded bucket keeps the encoding it was last sealed with (sealed) and the owners
-// changed since (touched): a commit copies the entries of the others as they are and
-// encodes only the changed vectors. An hour bucket of 1 000 shops holds thousands of
-// vectors, and a live batch changes a few dozen of them; encoding all of them at every
-// commit was a fifth of serve's CPU at 50 000 records/s.
+//   - A cold bucket is held only as enc (varints, several times smaller than the vectors).
+//     A batch that changes it (a reply counted at the time of a message hours old) does not
+//     decode it: its counts wait in delta, a vector per owner it changed, and the commit
+//     merges them into enc in one pass (mergeVecs).
+//   - The newest buckets, which nearly every batch changes, stay decoded (dec), with the
+//     owners changed since enc was sealed (touched) and where each entry of enc ends: a
+//     commit copies the entries of the others and encodes only the changed vectors. An
+//     hour bucket of 1 000 shops holds thousands of vectors and a live batch changes a few
+//     dozen; encoding all of them at every commit was a fifth of serve's CPU at 50 000
+//     records/s. A bucket cools by dropping dec: enc is its committed state.
 type bucket struct {
 	dec   vecs   // nil while cold
-	enc   []byte // what Redis holds, while cold (and until a change of a decoded one)
+	enc   []byte // the last encoding; nil for a decoded bucket not sealed yet
 	delta vecs   // counts of a cold bucket not yet merged into enc
 	dirty bool   // changed since the last commit
 
-	sealed  []byte               // while decoded: the encoding last sealed; nil before the first
-	body    int                  // where sealed's entries start, after the count
-	order   []ownerID            // the owners of sealed, in its order
-	ends    []int32              // where each owner's entry ends in sealed
-	touched map[ownerID]struct{} // owners whose vector changed since sealed
+	// While decoded and sealed: where enc's entries start (after the count), its owners in
+	// its order, where each one's entry ends, and the owners changed since.
+	body    int
+	order   []ownerID
+	ends    []int32
+	touched map[ownerID]struct{}
 }
 
 // touch records that o's vector of a decoded bucket changes.
 func (b *bucket) touch(o ownerID) {
-	if b.sealed == nil {
+	if b.enc == nil {
 		return // the first seal encodes every vector
 	}
 	if b.touched == nil {
@@ -64,10 +62,11 @@ func (b *bucket) touch(o ownerID) {
 	b.touched[o] = struct{}{}
 }
 
-// appendSealed appends the encoding of decoded bucket b to dst and makes it b's sealed
-// encoding: the unchanged owners' entries copied from the last one, in its order, the
-// changed ones encoded again, the new ones after them. A bucket whose vectors did not all
-// come through bump since (one decoded at load) is encoded whole.
+// appendSealed appends the encoding of decoded bucket b to dst and makes it b's enc: the
+// unchanged owners' entries copied from the last one, in its order, the changed ones
+// encoded again, the new ones after them. The first seal encodes every vector, and so does
+// any seal that finds an owner neither in the last one nor touched (a guard: every change
+// to dec goes through bump).
 func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 	start := len(dst)
 	w := writer{b: dst}
@@ -77,8 +76,8 @@ func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 	}
 	w.uvarint(uint64(len(b.dec)))
 	body := len(w.b) - start
-	if b.sealed != nil {
-		old := b.sealed
+	if b.enc != nil {
+		old := b.enc
 		from, prev := b.body, b.body // the run of unchanged entries not yet copied; the last entry's end
 		for i, o := range b.order {
 			end := int(b.ends[i])
@@ -101,10 +100,10 @@ func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 		}
 		if len(b.order) == len(b.dec) {
 			clear(b.touched)
-			b.sealed, b.body = append(old[:0], w.b[start:]...), body
+			b.enc, b.body = append(old[:0], w.b[start:]...), body
 			return w.b
 		}
-		w.b = w.b[:start+body] // not every vector came through bump: encode them all
+		w.b = w.b[:start+body]
 	}
 	b.order, b.ends = b.order[:0], b.ends[:0]
 	for o := range b.dec {
@@ -113,7 +112,7 @@ func (b *bucket) appendSealed(dst []byte, t *owners) []byte {
 		b.ends = append(b.ends, int32(len(w.b)-start))
 	}
 	clear(b.touched)
-	b.sealed, b.body = append(b.sealed[:0], w.b[start:]...), body
+	b.enc, b.body = append(b.enc[:0], w.b[start:]...), body
 	return w.b
 }
 
@@ -151,8 +150,9 @@ func (p *Partition) merge(b *bucket) {
 	p.invalidate()
 }
 
-// seal encodes a changed bucket for the commit: a decoded one into the arena, the bytes
-// valid until the next commit's change set is built; a cold one is its merged encoding.
+// seal encodes a changed bucket for the commit: a decoded one into the arena (and its
+// enc), the bytes valid until the next commit's change set is built; a cold one is its
+// merged encoding.
 func (p *Partition) seal(k blockKey) []byte {
 	if b := p.blocks[k]; b.dec == nil {
 		p.merge(b)
@@ -182,17 +182,12 @@ func (p *Partition) cool() {
 		if b.dirty || (k.res == resMinute && k.idx >= m) || (k.res == resHour && k.idx >= h) {
 			continue
 		}
-		switch {
-		case b.enc != nil:
-		case b.sealed != nil && len(b.touched) == 0:
-			b.enc = b.sealed // committed (not dirty), and unchanged since it was sealed
-		default:
-			// Encoded where the space is reused and copied at its size: growing each
-			// bucket's own buffer from a guess copied it several times.
-			p.coolBuf = appendVecs(p.coolBuf[:0], &p.owners, b.dec)
-			b.enc = slices.Clone(p.coolBuf)
+		// Not dirty: enc is its last seal, committed, and nothing touched it since. (A
+		// decoded bucket is dirty until its first seal; the guard keeps its counts even so.)
+		if b.enc == nil {
+			b.enc = appendVecs(nil, &p.owners, b.dec)
 		}
-		b.dec, b.sealed, b.order, b.ends, b.touched = nil, nil, nil, nil, nil
+		b.dec, b.order, b.ends, b.touched = nil, nil, nil, nil
 		delete(p.decoded, k)
 	}
 }
@@ -246,13 +241,15 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 	agent := p.owners.isAgent(o)
 	b := p.blocks[k]
 	if b == nil {
-		// Sized like the bucket made last at its resolution: the next minute or hour has
-		// about as many owners, and growing a map rehashes it each time.
-		if last := p.blocks[p.sizedFrom[slot]]; last != nil && last.dec != nil {
-			p.sizes[slot] = len(last.dec)
+		// Sized like the bucket made last at its resolution (still decoded: it is a
+		// minute or an hour older): the next has about as many owners, and growing a map
+		// rehashes it each time.
+		size := 0
+		if last := p.blocks[p.lastMade[slot]]; last != nil {
+			size = len(last.dec)
 		}
-		b = &bucket{dec: make(vecs, p.sizes[slot])}
-		p.sizedFrom[slot] = k
+		b = &bucket{dec: make(vecs, size)}
+		p.lastMade[slot] = k
 		p.blocks[k] = b
 		p.decoded[k] = struct{}{}
 	}
@@ -263,7 +260,6 @@ func (p *Partition) bump(k blockKey, o ownerID, i int, delta int64) {
 		}
 		d = b.delta
 	} else {
-		b.enc = nil
 		b.touch(o)
 	}
 	b.dirty = true

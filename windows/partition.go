@@ -97,9 +97,7 @@ type Partition struct {
 	// what the current batch changed, for the store.
 	dirtyB    map[blockKey]struct{}
 	arena     []byte      // the changed buckets' encodings of the change set being committed
-	coolBuf   []byte      // where a cooling bucket is encoded before it is copied to its size
-	sizes     [2]int      // owners of the bucket last made, per resolution, when the next was
-	sizedFrom [2]blockKey // the bucket last made, per resolution
+	lastMade  [2]blockKey // the bucket made last, per resolution: the next one's size
 	dirtyC    []*conv     // each once (conv.dirty); a conversation deleted since has gone set
 	dirtyI    [event.NumTopics]map[int64]struct{}
 	deletedB  []blockKey

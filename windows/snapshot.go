@@ -175,9 +175,11 @@ func (t *Totals) live() (shops, agents []liveOwner) {
 }
 
 // fold merges the owners beyond the caps into Other, so that sums over all series stay
-// exact while the number of series stays bounded.
-func (t *Totals) fold() {
-	shops, agents := t.live()
+// exact while the number of series stays bounded, and returns the live owners after it
+// (listed again only when it moved any: a list of 100 000 shops is a sort).
+func (t *Totals) fold() (shops, agents []liveOwner) {
+	shops, agents = t.live()
+	moved := false
 	renamed := map[string]bool{} // shops folded into Other
 	if max := t.cfg.MaxShops; max > 0 && len(shops) > max {
 		for _, o := range shops[max-1:] {
@@ -189,6 +191,7 @@ func (t *Totals) fold() {
 		if from == to {
 			return
 		}
+		moved = true
 		if n := t.active[from]; n > 0 {
 			delete(t.active, from)
 			t.active[to] += n
@@ -235,17 +238,27 @@ func (t *Totals) fold() {
 		}
 	}
 	if max := t.cfg.MaxAgents; max > 0 {
-		_, agents = t.live()
-		n := len(agents)
-		agents = slices.DeleteFunc(agents, func(o liveOwner) bool { return o.agent == Other })
+		if moved {
+			_, agents = t.live()
+		}
+		var named []liveOwner // the agents with names of their own
+		for _, o := range agents {
+			if o.agent != Other {
+				named = append(named, o)
+			}
+		}
 		// At most max agent labels, "_other" among them when it is there.
-		if len(agents) > max || (n > len(agents) && len(agents) > max-1) {
-			for _, o := range agents[max-1:] {
+		if len(named) > max || (len(named) < len(agents) && len(named) > max-1) {
+			for _, o := range named[max-1:] {
 				moveTo(o.owner, owner{o.shop, Other})
 			}
-			t.foldedAgents += len(agents) - (max - 1)
+			t.foldedAgents += len(named) - (max - 1)
 		}
 	}
+	if moved {
+		return t.live()
+	}
+	return shops, agents
 }
 
 // Series renders every family for every shop and agent that is live (activity in the 28d
@@ -259,8 +272,7 @@ func (t *Totals) Series() []kpi.Series {
 // Each is Series one series at a time, without holding them all: a scrape of thousands of
 // shops turns each into a metric as it comes.
 func (t *Totals) Each(emit func(kpi.Series)) {
-	t.fold()
-	shops, agents := t.live()
+	shops, agents := t.fold()
 	for _, f := range kpi.Families() {
 		switch f.Level {
 		case kpi.ShopOnly:
