@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func TestKustomizeStack(t *testing.T) {
 		only(t, docs, kind)
 	}
 	if len(docs) != 5 {
-		t.Errorf("%d documents rendered, want the 5 above: %v", len(docs), keys(docs))
+		t.Errorf("%d documents rendered, want the 5 above: %v", len(docs), slices.Sorted(maps.Keys(docs)))
 	}
 	for k, d := range docs {
 		if dig(d, "metadata", "labels", "app.kubernetes.io/part-of") != "cskpi" {
@@ -288,15 +289,6 @@ func toString(v any) string {
 		return strconv.Itoa(v)
 	}
 	return ""
-}
-
-func keys(m map[string]map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestComposeConfig: deploy/docker-compose.yml as `docker compose config` sees it: compose's

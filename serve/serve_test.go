@@ -59,15 +59,7 @@ func TestBuildInfo(t *testing.T) {
 		opt.OnListen = func(a net.Addr) { addr <- a }
 		done <- Run(ctx, opt)
 	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a.String() + "/metrics"
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not listen within 10 s")
-	}
+	url := metricsURL(t, addr, done)
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +103,21 @@ func TestBuildInfo(t *testing.T) {
 }
 
 // closedAddr is a loopback address nothing listens on.
+// metricsURL waits for Run to listen (its OnListen sends to addr) and returns its
+// /metrics; Run ending first (on done) or 10 s without listening fails the test.
+func metricsURL(t *testing.T, addr <-chan net.Addr, done <-chan error) string {
+	t.Helper()
+	select {
+	case a := <-addr:
+		return "http://" + a.String() + "/metrics"
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not listen within 10 s")
+	}
+	return ""
+}
+
 func closedAddr(t *testing.T) string {
 	return "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 }
@@ -176,13 +183,7 @@ func TestStartAndStopLines(t *testing.T) {
 			Logger:        slog.New(slog.NewTextHandler(log, nil)),
 		})
 	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a.String() + "/metrics"
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v", err)
-	}
+	url := metricsURL(t, addr, done)
 	testenv.WaitFor(t, 30*time.Second, "both records applied", func() bool {
 		resp, err := http.Get(url)
 		if err != nil {

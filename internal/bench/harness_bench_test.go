@@ -430,32 +430,50 @@ func (e *env) rawFetchRate(t testing.TB, total int64) float64 {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var n atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
+	wait := e.readAll(ctx, 16<<20, 4096, func(kafka.Message) {
+		if n.Add(1) >= total {
+			cancel()
+		}
+	})
+	<-ctx.Done()
+	elapsed := time.Since(start)
+	wait()
+	return float64(n.Load()) / elapsed.Seconds()
+}
+
+// readAll reads every partition of both topics from their start with plain kafka-go
+// readers, as the service does, and hands each record to each (called concurrently) until
+// ctx ends; the returned wait returns once every reader has stopped.
+func (e *env) readAll(ctx context.Context, maxBytes, queue int, each func(kafka.Message)) (wait func()) {
+	var wg sync.WaitGroup
 	for _, topic := range []string{topicM, topicO} {
 		for p := range e.parts {
 			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: p,
-				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond, QueueCapacity: 4096})
+				MinBytes: 1, MaxBytes: maxBytes, MaxWait: 200 * time.Millisecond, QueueCapacity: queue})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer r.Close()
 				for {
-					if _, err := r.FetchMessage(ctx); err != nil {
+					m, err := r.FetchMessage(ctx)
+					if err != nil {
 						return
 					}
-					if n.Add(1) >= total {
-						cancel()
-					}
+					each(m)
 				}
 			}()
 		}
 	}
-	<-ctx.Done()
-	elapsed := time.Since(start)
-	cancel()
-	wg.Wait()
-	return float64(n.Load()) / elapsed.Seconds()
+	return wg.Wait
+}
+
+// loadgen is `cskpi loadgen` on the env's broker at rate records/s for d, its log to logs.
+func (e *env) loadgen(bin string, rate float64, d time.Duration, shops int, logs io.Writer) *exec.Cmd {
+	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
+		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
+	lg.Stderr = logs
+	return lg
 }
 
 // redisPipelineRate is the same Redis's rate for pipelined HSETs of bucket-sized values.
@@ -495,9 +513,7 @@ func (e *env) freshness(t testing.TB, bin string, rate float64, d time.Duration,
 	testenv.WaitFor(t, 30*time.Second, "serve ready", func() bool { return p.Ready() == http.StatusOK })
 	base := e.applied(t)
 	var logs strings.Builder
-	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
-		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
-	lg.Stderr = &logs
+	lg := e.loadgen(bin, rate, d, shops, &logs)
 	if err := lg.Start(); err != nil {
 		t.Fatalf("loadgen: %v", err)
 	}
@@ -562,32 +578,14 @@ func (e *env) readerAge(t testing.TB, bin string, rate float64, d time.Duration,
 	defer cancel()
 	var mu sync.Mutex
 	var ages []float64
-	var wg sync.WaitGroup
-	for _, topic := range []string{topicM, topicO} {
-		for part := range e.parts {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: part,
-				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 200 * time.Millisecond})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer r.Close()
-				for {
-					m, err := r.FetchMessage(ctx)
-					if err != nil {
-						return
-					}
-					age := time.Since(m.Time).Seconds()
-					mu.Lock()
-					ages = append(ages, age)
-					mu.Unlock()
-				}
-			}()
-		}
-	}
+	wait := e.readAll(ctx, 4<<20, 100, func(m kafka.Message) {
+		age := time.Since(m.Time).Seconds()
+		mu.Lock()
+		ages = append(ages, age)
+		mu.Unlock()
+	})
 	var logs strings.Builder
-	lg := exec.Command(bin, "loadgen", "--kafka.brokers="+strings.Join(e.brokers, ","),
-		fmt.Sprintf("--rate=%.0f", rate), fmt.Sprintf("--shops=%d", shops), fmt.Sprintf("--duration=%s", d), "--seed=7")
-	lg.Stderr = &logs
+	lg := e.loadgen(bin, rate, d, shops, &logs)
 	if err := lg.Run(); err != nil {
 		t.Fatalf("loadgen: %v\n%s", err, logs.String())
 	}
@@ -601,7 +599,7 @@ func (e *env) readerAge(t testing.TB, bin string, rate float64, d time.Duration,
 		}
 	}
 	cancel()
-	wg.Wait()
+	wait()
 	if len(ages) == 0 {
 		return math.NaN(), math.NaN()
 	}
