@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -160,44 +160,35 @@ func (e *env) applied(t testing.TB) int64 {
 	return n
 }
 
-// rss reads a process's resident set size in bytes.
+// rss is a process's resident set size in bytes (0 once it is gone).
 func rss(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
 	}
-	return 0
+	return int64(st.ResidentMemory())
 }
 
 // cpuSeconds is the CPU time (user and system) some processes have used so far.
 func cpuSeconds(procs ...*difftest.Proc) float64 {
-	var ticks int64
-	for _, p := range procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+	var total float64
+	for _, dp := range procs {
+		p, err := procfs.NewProc(dp.Cmd.Process.Pid)
 		if err != nil {
 			return math.NaN()
 		}
-		// The command name, in parentheses, may hold spaces: count the fields after it,
-		// from the state (field 3); utime and stime are fields 14 and 15.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		for _, v := range f[14-3 : 15-3+1] {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			ticks += n
+		st, err := p.Stat()
+		if err != nil {
+			return math.NaN()
 		}
+		total += st.CPUTime()
 	}
-	return float64(ticks) / clockTicks
+	return total
 }
-
-// clockTicks is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on Linux.
-const clockTicks = 100
 
 // redisCalls sums the calls of every command in INFO commandstats (script-internal calls
 // included, as Redis counts them).
